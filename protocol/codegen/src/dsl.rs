@@ -376,3 +376,39 @@ fn parse_field(line: &str, line_no: usize) -> Result<Field, String> {
     }
     Ok(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_fields_and_attributes() {
+        let text = "request FooRequest key=99 versions=1-3 flexible=2+ unstable\n  A int32 0+ default=-1\n  B []Bar 1+ null=2+\n    C string 0+ tag=0\n\ncommon Baz 0+\n  D uuid 0+\n";
+        let m = parse("foo.kmsg", text).unwrap();
+        assert_eq!(m.len(), 1);
+        let m = &m[0];
+        assert_eq!(m.api_key, Some(99));
+        assert!(m.unstable);
+        assert_eq!(m.versions, Versions { min: 1, max: 3 });
+        assert_eq!(m.fields[1].ty, Type::Array(Box::new(Type::Struct("Bar".into()))));
+        assert_eq!(m.fields[1].nullable, Versions { min: 2, max: i16::MAX });
+        assert_eq!(m.fields[1].fields[0].tag, Some(0));
+        assert_eq!(m.fields[1].fields[0].tagged, Versions { min: 0, max: i16::MAX });
+        assert_eq!(m.commons[0].fields[0].ty, Type::Uuid);
+    }
+
+    #[test]
+    fn rejects_malformed_definitions() {
+        for (text, want) in [
+            ("request X versions=0+\n   A int32 0+\n", "indentation"),
+            ("request X versions=0+\n  A int33 0+\n", "unknown type"),
+            ("request X versions=0+\n  A int32 0+ null=0+\n", "cannot be nullable"),
+            ("request X\n", "needs versions"),
+            ("  A int32 0+\n", "outside a definition"),
+            ("request X versions=0+\n  A int32 x+\n", "bad version"),
+        ] {
+            let e = parse("t.kmsg", text).unwrap_err();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+}
