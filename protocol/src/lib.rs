@@ -12,6 +12,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod error_code;
 pub mod frame;
 pub mod primitives;
 pub mod version;
@@ -35,6 +36,7 @@ pub(crate) mod generated_prelude {
 
 pub use codec::{Message, RawTaggedField, Request, Response, VersionRange};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use error_code::ErrorCode;
 pub use messages::{AnyRequest, AnyResponse, ApiKey};
 pub use primitives::Uuid;
 
