@@ -410,6 +410,11 @@ pub fn skip_notice(why: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// Fails the running test because its broker could not be set up.
+pub fn setup_failed(e: &Error) -> ! {
+    panic!("{e}")
+}
+
 /// Returns from the enclosing test, printing `SKIP <test>: <broker> lacks <feature>`
 /// to stderr, when the cluster lacks the feature.
 ///
@@ -443,7 +448,7 @@ macro_rules! cluster_or_skip {
                 $crate::skip_notice(&e.to_string());
                 return;
             }
-            Err(e) => panic!("{}", e),
+            Err(e) => $crate::setup_failed(&e),
         }
     };
 }

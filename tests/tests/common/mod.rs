@@ -1,5 +1,8 @@
 //! Checks shared by the harness self-tests.
 
+// Test helpers outside #[test] fns: panicking is how they fail a test.
+#![allow(clippy::panic)]
+
 use purekafka_integration::{Cluster, Codec, Consumed, PeerClient, Record};
 use std::collections::BTreeMap;
 use std::time::Duration;
