@@ -109,14 +109,15 @@ pub fn decode_response_header(frame: &mut Bytes, api: ApiKey, version: i16) -> R
     ResponseHeader::decode(frame, api.response_header_version(version))
 }
 
-/// Decodes a whole response frame (header and body) for `api` at `version`.
-pub fn decode_response(mut frame: Bytes, api: ApiKey, version: i16) -> Result<(ResponseHeader, AnyResponse), DecodeError> {
+/// Decodes a response frame (header and body) for `api` at `version`.
+///
+/// Bytes after the body are ignored, as the Java client ignores them (some
+/// brokers, such as librdkafka's mock cluster, send a few); their number is
+/// returned so callers that care can tell.
+pub fn decode_response(mut frame: Bytes, api: ApiKey, version: i16) -> Result<(ResponseHeader, AnyResponse, usize), DecodeError> {
     let header = decode_response_header(&mut frame, api, version)?;
     let body = AnyResponse::decode(api, version, &mut frame)?;
-    if frame.has_remaining() {
-        return Err(DecodeError::new(DecodeErrorKind::TrailingBytes(frame.remaining())).field(api.name()));
-    }
-    Ok((header, body))
+    Ok((header, body, frame.remaining()))
 }
 
 /// Decodes a whole request frame: its header names the API and version.

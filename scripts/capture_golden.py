@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Captures real Kafka traffic for purekafka's golden protocol tests.
+
+Runs confluent-kafka (librdkafka) and kafka-python against a broker the
+project starts (librdkafka's mock cluster by default, or tansu with
+--broker tansu), records the loopback traffic with tcpdump, splits it into
+frames and writes them under protocol/tests/golden/<client>-<broker>/ as
+
+    NNNN-<Api>-v<version>-req.bin    request frame (header + body, no size)
+    NNNN-<Api>-v<version>-resp.bin   its response frame
+
+The tests decode each frame and re-encode it byte for byte. This script is a
+developer tool (it needs root for tcpdump: apt-get install tcpdump); the
+captured files are committed, the tests do not run it.
+
+Usage: .venv/bin/python scripts/capture_golden.py [--broker mock|tansu]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "protocol", "tests", "golden")
+
+API_NAMES = {
+    0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
+    9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat",
+    13: "LeaveGroup", 14: "SyncGroup", 15: "DescribeGroups", 16: "ListGroups",
+    17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
+    22: "InitProducerId", 23: "OffsetForLeaderEpoch", 32: "DescribeConfigs",
+    36: "SaslAuthenticate", 37: "CreatePartitions", 44: "IncrementalAlterConfigs",
+    60: "DescribeCluster", 71: "GetTelemetrySubscriptions", 72: "PushTelemetry",
+}
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+MAX_PER_KEY = 2          # frames kept per (api, version, direction) per client
+MAX_FRAME = 256 * 1024   # skip larger frames (keeps the repository small)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_mock():
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "mock_cluster.py"), "--brokers", "1"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline().strip()
+    if not line.startswith("BOOTSTRAP "):
+        raise SystemExit("mock cluster did not start: " + line)
+    bootstrap = line.split(" ", 1)[1]
+
+    def cmd(**kw):
+        p.stdin.write(json.dumps(kw) + "\n")
+        p.stdin.flush()
+        ans = p.stdout.readline().strip()
+        if not ans.startswith("OK"):
+            raise SystemExit("mock: %s -> %s" % (kw, ans))
+
+    return p, bootstrap, cmd
+
+
+def start_tansu(workdir):
+    tansu = os.environ.get("PUREKAFKA_TANSU") or os.path.expanduser("~/.cache/purekafka/tansu-0.6.0/bin/tansu")
+    port = free_port()
+    p = subprocess.Popen([tansu, "broker", "--listener-url", "tcp://127.0.0.1:%d" % port,
+                          "--advertised-listener-url", "tcp://127.0.0.1:%d" % port,
+                          "--storage-engine", "sqlite://golden.db"], cwd=workdir,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return p, "127.0.0.1:%d" % port
+
+
+def records(n, tag):
+    return [("key-%d" % (i % 7), json.dumps({"event": tag, "i": i, "user": "u%03d" % (i * 37 % 101),
+                                             "path": "/products/%d" % (i * 13)}),
+             [("trace", b"t-%d" % i)]) for i in range(n)]
+
+
+def run_confluent(bootstrap, topic, broker):
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    for codec in CODECS:
+        if broker == "tansu" and codec == "snappy":
+            continue  # tansu 0.6.0 on sqlite cannot store snappy batches
+        p = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 5,
+                      "enable.idempotence": True, "acks": "all", "client.id": "golden-confluent"})
+        for k, v, h in records(20, codec):
+            p.produce(topic, key=k, value=v, headers=h)
+        p.produce(topic, key="tombstone", value=None)
+        p.flush(10)
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "golden-confluent", "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "client.id": "golden-confluent", "fetch.wait.max.ms": 100})
+    c.subscribe([topic])
+    got, deadline = 0, time.time() + 20
+    while got < 100 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got += 1
+    c.commit(asynchronous=False)
+    c.get_watermark_offsets(TopicPartition(topic, 0))
+    c.offsets_for_times([TopicPartition(topic, 0, int(time.time() * 1000) - 60000)])
+    c.close()
+    return got
+
+
+def run_kafka_python(bootstrap, topic, broker):
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    extra = {"api_version": (2, 3, 0)} if broker == "mock" else {}
+    for codec in CODECS:
+        if broker == "tansu" and codec == "snappy":
+            continue
+        p = KafkaProducer(bootstrap_servers=bootstrap, compression_type=None if codec == "none" else codec,
+                          linger_ms=5, acks="all", client_id="golden-kafka-python", **extra)
+        for k, v, h in records(20, codec):
+            p.send(topic, key=k.encode(), value=v.encode(), headers=h)
+        p.flush(10)
+        p.close()
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="golden-kafka-python",
+                      auto_offset_reset="earliest", enable_auto_commit=False, client_id="golden-kafka-python",
+                      fetch_max_wait_ms=100, consumer_timeout_ms=5000, **extra)
+    got = 0
+    for _ in c:
+        got += 1
+        if got >= 80:
+            break
+    c.commit()
+    c.end_offsets([TopicPartition(topic, 0)])
+    c.close()
+    if broker != "mock":
+        from kafka.admin import KafkaAdminClient, NewTopic
+        a = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="golden-kafka-python")
+        a.create_topics([NewTopic("golden-created", num_partitions=3, replication_factor=1)])
+        a.close()
+    return got
+
+
+def tcp_streams(pcap_path, port):
+    """Reassembles client->broker and broker->client byte streams per connection."""
+    import dpkt
+    conns = {}
+    with open(pcap_path, "rb") as f:
+        for _, buf in dpkt.pcap.Reader(f):
+            # Linux loopback captures use Ethernet framing (or SLL with -i any).
+            try:
+                eth = dpkt.ethernet.Ethernet(buf)
+                ip = eth.data
+            except Exception:
+                continue
+            if not isinstance(ip, dpkt.ip.IP) or not isinstance(ip.data, dpkt.tcp.TCP):
+                continue
+            tcp = ip.data
+            if tcp.dport == port:
+                key, direction = tcp.sport, "c2s"
+            elif tcp.sport == port:
+                key, direction = tcp.dport, "s2c"
+            else:
+                continue
+            st = conns.setdefault(key, {"c2s": {}, "s2c": {}})
+            if tcp.data:
+                st[direction].setdefault(tcp.seq, bytes(tcp.data))
+    out = []
+    for key in sorted(conns):
+        streams = {}
+        for d in ("c2s", "s2c"):
+            segs = conns[key][d]
+            data, nxt = b"", None
+            for seq in sorted(segs):
+                seg = segs[seq]
+                if nxt is not None and seq < nxt:
+                    seg = seg[nxt - seq:]
+                data += seg
+                nxt = seq + len(segs[seq])
+            streams[d] = data
+        out.append(streams)
+    return out
+
+
+def frames(data):
+    i = 0
+    while i + 4 <= len(data):
+        (n,) = struct.unpack(">i", data[i:i + 4])
+        if n < 0 or i + 4 + n > len(data):
+            break
+        yield data[i + 4:i + 4 + n]
+        i += 4 + n
+
+
+def write_frames(streams, outdir):
+    if os.path.isdir(outdir):
+        shutil.rmtree(outdir)
+    os.makedirs(outdir)
+    counts, seq, written = {}, 0, 0
+    for st in streams:
+        pending = {}
+        for req in frames(st["c2s"]):
+            api, ver, corr = struct.unpack(">hhi", req[:8])
+            pending[corr] = (api, ver, req)
+        for resp in frames(st["s2c"]):
+            (corr,) = struct.unpack(">i", resp[:4])
+            if corr not in pending:
+                continue
+            api, ver, req = pending.pop(corr)
+            name = API_NAMES.get(api, "Api%d" % api)
+            k = (api, ver)
+            # Keep every produce request (one per codec), a few of everything else.
+            limit = 10 if api == 0 else MAX_PER_KEY
+            if counts.get(k, 0) >= limit or len(req) > MAX_FRAME or len(resp) > MAX_FRAME:
+                continue
+            # Prefer frames with content: skip empty fetch responses after the first.
+            if api == 1 and counts.get(k, 0) >= 1 and len(resp) < 200:
+                continue
+            counts[k] = counts.get(k, 0) + 1
+            seq += 1
+            base = os.path.join(outdir, "%04d-%s-v%d" % (seq, name, ver))
+            with open(base + "-req.bin", "wb") as f:
+                f.write(req)
+            with open(base + "-resp.bin", "wb") as f:
+                f.write(resp)
+            written += 1
+    return written
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--broker", choices=["mock", "tansu"], default="mock")
+    args = ap.parse_args()
+    if not shutil.which("tcpdump"):
+        raise SystemExit("tcpdump is needed: apt-get install tcpdump")
+    workdir = os.path.join("/tmp", "purekafka-golden")
+    os.makedirs(workdir, exist_ok=True)
+    for client in ("confluent", "kafka-python"):
+        if args.broker == "mock":
+            proc, bootstrap, cmd = start_mock()
+            cmd(cmd="create_topic", topic="golden", partitions=1)
+        else:
+            if os.path.exists(os.path.join(workdir, "golden.db")):
+                os.remove(os.path.join(workdir, "golden.db"))
+            proc, bootstrap = start_tansu(workdir)
+            from kafka.admin import KafkaAdminClient, NewTopic
+            a = KafkaAdminClient(bootstrap_servers=bootstrap)
+            a.create_topics([NewTopic("golden", num_partitions=1, replication_factor=1)])
+            a.close()
+        port = int(bootstrap.split(",")[0].rsplit(":", 1)[1])
+        pcap = os.path.join(workdir, "%s-%s.pcap" % (client, args.broker))
+        dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", pcap, "tcp port %d" % port],
+                                stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        try:
+            got = (run_confluent if client == "confluent" else run_kafka_python)(bootstrap, "golden", args.broker)
+        finally:
+            time.sleep(1.0)
+            dump.send_signal(signal.SIGINT)
+            dump.wait()
+            proc.terminate()
+            proc.wait()
+        n = write_frames(tcp_streams(pcap, port), os.path.join(OUT, "%s-%s" % (client, args.broker)))
+        print("%s on %s: consumed %d records, wrote %d request/response pairs" % (client, args.broker, got, n))
+
+
+if __name__ == "__main__":
+    main()
