@@ -1,1 +1,15 @@
-//! placeholder
+//! purekafka: a Kafka client written entirely in Rust.
+//!
+//! - [`config`]: typed configuration, and the Java/librdkafka property names.
+//! - [`net`]: connections (one task per socket), the broker pool, metadata.
+//! - [`producer`]: batching, partitioning, idempotent delivery.
+//! - [`consumer`]: fetching, consumer groups, offsets.
+
+pub mod config;
+pub mod error;
+pub mod net;
+pub mod producer;
+pub mod consumer;
+
+pub use error::{Error, Result};
+pub use purekafka_protocol::error_code::ErrorCode;

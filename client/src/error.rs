@@ -1,0 +1,264 @@
+//! The client's error type.
+//!
+//! Every error names what went wrong and where: the broker, the API and
+//! version, the topic and partition. Kafka's own error codes arrive as
+//! [`ErrorCode`]s inside [`Error::Kafka`]; [`Error::is_retriable`] says whether
+//! trying again can help.
+
+use purekafka_protocol::error_code::ErrorCode;
+use purekafka_protocol::version::NoCommonVersion;
+use purekafka_protocol::{DecodeError, EncodeError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A `Result` with purekafka's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A configuration property with a bad name or value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{property}: {reason}")]
+pub struct ConfigError {
+    /// The property, by its Java/librdkafka name (`linger.ms`).
+    pub property: String,
+    /// What is wrong, and what would be accepted.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// A new error for `property`.
+    pub fn new(property: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError { property: property.into(), reason: reason.into() }
+    }
+}
+
+/// Anything that can go wrong in the client.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+
+    /// A broker address could not be resolved or connected to.
+    #[error("cannot connect to {broker}: {reason}")]
+    Connect {
+        /// `host:port`, with the node id when known.
+        broker: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// No bootstrap server answered.
+    #[error("none of the bootstrap servers could be reached ({servers}): {last_error}")]
+    BootstrapUnreachable {
+        /// The configured list.
+        servers: String,
+        /// The last failure seen.
+        last_error: String,
+    },
+
+    /// The connection failed while requests were in flight.
+    #[error("connection to {broker} failed: {reason}")]
+    Io {
+        /// The broker.
+        broker: String,
+        /// The I/O error.
+        reason: Arc<std::io::Error>,
+    },
+
+    /// The connection was closed (by either side) before a response arrived.
+    #[error("connection to {broker} closed")]
+    Disconnected {
+        /// The broker.
+        broker: String,
+    },
+
+    /// No response within `request.timeout.ms`.
+    #[error("{api} request to {broker} timed out after {timeout:?}")]
+    RequestTimeout {
+        /// The broker.
+        broker: String,
+        /// The API.
+        api: &'static str,
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+
+    /// A broker sent bytes that do not decode.
+    #[error("malformed {api} v{version} response from {broker}: {source}")]
+    Decode {
+        /// The broker.
+        broker: String,
+        /// The API.
+        api: &'static str,
+        /// The version.
+        version: i16,
+        /// What was malformed.
+        source: DecodeError,
+    },
+
+    /// A request could not be encoded.
+    #[error("cannot encode {api} v{version}: {source}")]
+    Encode {
+        /// The API.
+        api: &'static str,
+        /// The version.
+        version: i16,
+        /// Why.
+        source: EncodeError,
+    },
+
+    /// The broker and purekafka share no version of an API.
+    #[error("{broker}: {source}")]
+    UnsupportedVersion {
+        /// The broker.
+        broker: String,
+        /// Which API and ranges.
+        source: NoCommonVersion,
+    },
+
+    /// The broker answered with a Kafka error code.
+    #[error("{api}{}: {code}{}", fmt_tp(topic.as_deref(), *partition), message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Kafka {
+        /// The error code.
+        code: ErrorCode,
+        /// The API that failed.
+        api: &'static str,
+        /// The topic, where the error is per topic.
+        topic: Option<String>,
+        /// The partition, where the error is per partition.
+        partition: Option<i32>,
+        /// The broker's error message, if it sent one.
+        message: Option<String>,
+    },
+
+    /// A record is larger than `max.request.size` (or the broker's limit).
+    #[error("record of {size} bytes is larger than max.request.size ({max} bytes)")]
+    RecordTooLarge {
+        /// Serialized size of the record.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// `try_send` found the producer's buffer full (`buffer.memory`).
+    #[error("producer queue is full (buffer.memory of {buffer_memory} bytes in use)")]
+    QueueFull {
+        /// The configured buffer size.
+        buffer_memory: usize,
+    },
+
+    /// `send` waited `max.block.ms` for buffer space or metadata.
+    #[error("{what} not available within max.block.ms ({timeout:?})")]
+    MaxBlockTimeout {
+        /// What was waited for.
+        what: String,
+        /// How long.
+        timeout: Duration,
+    },
+
+    /// A record was not acknowledged within `delivery.timeout.ms`.
+    #[error("record to {topic}-{partition} not delivered within delivery.timeout.ms ({timeout:?}){}", last_error.as_deref().map(|e| format!(": last error: {e}")).unwrap_or_default())]
+    DeliveryTimeout {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The timeout.
+        timeout: Duration,
+        /// The last error seen while retrying.
+        last_error: Option<String>,
+    },
+
+    /// The topic does not exist (or is not visible to this client).
+    #[error("unknown topic {topic}")]
+    UnknownTopic {
+        /// The topic.
+        topic: String,
+    },
+
+    /// A partition that the topic does not have.
+    #[error("topic {topic} has no partition {partition} (it has {count})")]
+    UnknownPartition {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+        /// How many partitions the topic has.
+        count: usize,
+    },
+
+    /// The client (producer, consumer) was closed.
+    #[error("{0} is closed")]
+    Closed(&'static str),
+
+    /// A feature purekafka does not have yet.
+    #[error("{0} is not supported yet")]
+    Unsupported(&'static str),
+
+    /// A serializer or deserializer failed.
+    #[error("serialization failed: {0}")]
+    Serialization(String),
+
+    /// The producer was fenced or hit an unrecoverable idempotence error.
+    #[error("producer is in a fatal state: {0}")]
+    Fatal(String),
+}
+
+fn fmt_tp(topic: Option<&str>, partition: Option<i32>) -> String {
+    match (topic, partition) {
+        (Some(t), Some(p)) => format!(" on {t}-{p}"),
+        (Some(t), None) => format!(" on {t}"),
+        _ => String::new(),
+    }
+}
+
+impl Error {
+    /// Whether retrying the operation may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Kafka { code, .. } => code.is_retriable(),
+            Error::Connect { .. }
+            | Error::Io { .. }
+            | Error::Disconnected { .. }
+            | Error::RequestTimeout { .. }
+            | Error::BootstrapUnreachable { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The Kafka error code, if this is a broker error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Kafka { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// A Kafka error for `api`.
+    pub fn kafka(code: ErrorCode, api: &'static str) -> Self {
+        Error::Kafka { code, api, topic: None, partition: None, message: None }
+    }
+
+    /// A Kafka error for `api` on a topic-partition.
+    pub fn kafka_tp(code: ErrorCode, api: &'static str, topic: &str, partition: i32) -> Self {
+        Error::Kafka { code, api, topic: Some(topic.to_string()), partition: Some(partition), message: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_context() {
+        let e = Error::kafka_tp(ErrorCode::NOT_LEADER_OR_FOLLOWER, "Produce", "orders", 3);
+        let s = e.to_string();
+        assert!(s.contains("Produce on orders-3"), "{s}");
+        assert!(s.contains("NOT_LEADER_OR_FOLLOWER"), "{s}");
+        assert!(e.is_retriable());
+        let e = Error::RecordTooLarge { size: 2_000_000, max: 1_048_576 };
+        assert!(e.to_string().contains("max.request.size"));
+        assert!(!e.is_retriable());
+    }
+}
