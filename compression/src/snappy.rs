@@ -60,7 +60,9 @@ pub(crate) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
 }
 
 pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Result<(), Error> {
-    if input.starts_with(&XERIAL_MAGIC) {
+    // A proper prefix of the magic is a cut-off xerial header (as raw snappy
+    // it would claim ~10 KiB and have no valid first tag).
+    if input.starts_with(&XERIAL_MAGIC) || (!input.is_empty() && XERIAL_MAGIC.starts_with(input)) {
         decompress_xerial(input, max_size, out)
     } else {
         raw_block(input, max_size, out, &mut Decoder::new()).map(drop)
@@ -73,7 +75,7 @@ fn decompress_xerial(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Result
     let mut produced = 0usize;
     let mut block = 0usize;
     while !rest.is_empty() {
-        if rest.starts_with(&XERIAL_MAGIC) {
+        if rest.starts_with(&XERIAL_MAGIC) || XERIAL_MAGIC.starts_with(rest) {
             // Stream header (the first one, or a concatenated stream's). A block
             // length never starts with 0x82: that would be over 2 GiB.
             rest = rest
