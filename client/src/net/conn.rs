@@ -1,0 +1,385 @@
+//! One connection to one broker.
+//!
+//! A single task owns the socket. Callers hand it encoded request frames
+//! through a channel and await the response on a oneshot; the task assigns
+//! correlation ids, pipelines up to `max.in.flight.requests.per.connection`
+//! requests, matches responses (Kafka answers in order on a connection), and
+//! enforces `request.timeout.ms`. When the socket fails, every request in
+//! flight fails with an error — none hangs. Dropping a response future is
+//! safe: the answer is discarded when it arrives.
+
+use crate::error::{Error, Result};
+use bytes::{BufMut, Bytes, BytesMut};
+use purekafka_protocol::frame::{decode_frame, decode_response_header};
+use purekafka_protocol::messages::ApiVersionsRequest;
+use purekafka_protocol::version::{ApiVersionsOutcome, BrokerVersions, decode_api_versions};
+use purekafka_protocol::{ApiKey, Message, Request};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// Settings a connection needs (taken from the client configuration).
+#[derive(Debug, Clone)]
+pub struct ConnOptions {
+    /// `client.id`.
+    pub client_id: String,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `max.in.flight.requests.per.connection`.
+    pub max_in_flight: usize,
+    /// `socket.connection.setup.timeout.ms`.
+    pub connect_timeout: Duration,
+    /// Largest response frame accepted (`receive.message.max.bytes`).
+    pub max_response_size: usize,
+}
+
+impl Default for ConnOptions {
+    fn default() -> Self {
+        ConnOptions {
+            client_id: "purekafka".into(),
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 5,
+            connect_timeout: Duration::from_secs(10),
+            max_response_size: 100_000_000,
+        }
+    }
+}
+
+/// A request frame waiting to be written.
+struct Command {
+    /// The whole frame (size prefix included) with a zero correlation id.
+    frame: Bytes,
+    api: ApiKey,
+    timeout: Duration,
+    /// `None` for requests the broker does not answer (acks=0 produce).
+    reply: Option<oneshot::Sender<Result<Bytes>>>,
+}
+
+struct InFlight {
+    correlation_id: i32,
+    api: ApiKey,
+    deadline: Instant,
+    timeout: Duration,
+    reply: oneshot::Sender<Result<Bytes>>,
+}
+
+/// A handle to a broker connection; cheap to clone.
+#[derive(Clone)]
+pub struct Connection {
+    tx: mpsc::Sender<Command>,
+    broker: Arc<str>,
+    versions: Arc<BrokerVersions>,
+    closed: Arc<AtomicBool>,
+    opts: Arc<ConnOptions>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("broker", &self.broker).field("closed", &self.is_closed()).finish()
+    }
+}
+
+impl Connection {
+    /// Connects to `addr` (`host:port`), starts the socket task and asks the
+    /// broker which API versions it speaks. `broker` names it in errors.
+    pub async fn connect(addr: &str, broker: &str, opts: ConnOptions) -> Result<Connection> {
+        let connect_err = |reason: String| Error::Connect { broker: broker.to_string(), reason };
+        let stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => {
+                return Err(connect_err(format!(
+                    "no connection within socket.connection.setup.timeout.ms ({:?})",
+                    opts.connect_timeout
+                )));
+            }
+            Ok(Err(e)) => return Err(connect_err(e.to_string())),
+            Ok(Ok(s)) => s,
+        };
+        let _ = stream.set_nodelay(true);
+        let broker: Arc<str> = Arc::from(broker);
+        let closed = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel(opts.max_in_flight.max(1) * 4);
+        let task = ConnTask {
+            stream,
+            rx,
+            broker: broker.clone(),
+            closed: closed.clone(),
+            max_in_flight: opts.max_in_flight.max(1),
+            max_response_size: opts.max_response_size,
+        };
+        tokio::spawn(task.run());
+        let mut conn = Connection {
+            tx,
+            broker,
+            versions: Arc::new(BrokerVersions::default()),
+            closed,
+            opts: Arc::new(opts),
+        };
+        conn.versions = Arc::new(conn.handshake().await?);
+        Ok(conn)
+    }
+
+    /// ApiVersions, falling back to older versions as the broker asks.
+    async fn handshake(&self) -> Result<BrokerVersions> {
+        let mut version = ApiKey::ApiVersions.usable_versions().max;
+        let req = ApiVersionsRequest {
+            client_software_name: "purekafka".into(),
+            client_software_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        };
+        for _ in 0..3 {
+            let body = self.send_frame(encode_frame(&req, version, &self.opts.client_id)?, ApiKey::ApiVersions, version).await?;
+            let body = body.ok_or_else(|| self.disconnected())?;
+            match decode_api_versions(body, version).map_err(|e| self.decode_error(ApiKey::ApiVersions, version, e))? {
+                ApiVersionsOutcome::Supported(resp) => {
+                    if resp.error_code != 0 {
+                        return Err(Error::kafka(purekafka_protocol::ErrorCode(resp.error_code), "ApiVersions"));
+                    }
+                    return Ok(BrokerVersions::from_response(&resp));
+                }
+                ApiVersionsOutcome::Retry { retry_version } => version = retry_version,
+            }
+        }
+        Err(Error::Connect { broker: self.broker.to_string(), reason: "ApiVersions negotiation did not converge".into() })
+    }
+
+    /// The broker's name as used in errors.
+    pub fn broker(&self) -> &str {
+        &self.broker
+    }
+
+    /// The versions the broker announced.
+    pub fn versions(&self) -> &BrokerVersions {
+        &self.versions
+    }
+
+    /// Whether the socket task has ended (the connection is unusable).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed) || self.tx.is_closed()
+    }
+
+    /// The version of `api` to speak with this broker.
+    pub fn version_for(&self, api: ApiKey) -> Result<i16> {
+        self.versions
+            .negotiate(api)
+            .map_err(|source| Error::UnsupportedVersion { broker: self.broker.to_string(), source })
+    }
+
+    /// Sends `req` at the negotiated version and decodes the response.
+    pub async fn send<R: Request>(&self, req: &R) -> Result<R::Response> {
+        let version = self.version_for(R::KEY)?;
+        self.send_versioned(req, version).await
+    }
+
+    /// Sends `req` at `version` and decodes the response.
+    pub async fn send_versioned<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
+        let frame = encode_frame(req, version, &self.opts.client_id)?;
+        let body = self.send_frame(frame, R::KEY, version).await?.ok_or_else(|| self.disconnected())?;
+        <R::Response as Message>::decode(&mut body.clone(), version).map_err(|e| self.decode_error(R::KEY, version, e))
+    }
+
+    /// Sends a request the broker will not answer (acks=0 produce); resolves
+    /// once the frame is queued for the socket.
+    pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
+        let frame = encode_frame(req, version, &self.opts.client_id)?;
+        let cmd = Command { frame, api: R::KEY, timeout: self.opts.request_timeout, reply: None };
+        self.tx.send(cmd).await.map_err(|_| self.disconnected())
+    }
+
+    /// Sends an encoded frame; returns the response body (after the header).
+    pub async fn send_frame(&self, frame: Bytes, api: ApiKey, version: i16) -> Result<Option<Bytes>> {
+        self.send_frame_timeout(frame, api, version, self.opts.request_timeout).await
+    }
+
+    /// As [`Connection::send_frame`], with a per-request timeout (fetches add
+    /// their wait time to it).
+    pub async fn send_frame_timeout(&self, frame: Bytes, api: ApiKey, version: i16, timeout: Duration) -> Result<Option<Bytes>> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command { frame, api, timeout, reply: Some(reply) };
+        self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
+        let mut frame = rx.await.map_err(|_| self.disconnected())??;
+        decode_response_header(&mut frame, api, version).map_err(|e| self.decode_error(api, version, e))?;
+        Ok(Some(frame))
+    }
+
+    /// Options this connection was made with.
+    pub fn options(&self) -> &ConnOptions {
+        &self.opts
+    }
+
+    fn disconnected(&self) -> Error {
+        Error::Disconnected { broker: self.broker.to_string() }
+    }
+
+    fn decode_error(&self, api: ApiKey, version: i16, source: purekafka_protocol::DecodeError) -> Error {
+        Error::Decode { broker: self.broker.to_string(), api: api.name(), version, source }
+    }
+}
+
+/// Encodes `req` as a whole frame with a zero correlation id (the socket task
+/// fills it in).
+pub fn encode_frame<R: Request>(req: &R, version: i16, client_id: &str) -> Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(256);
+    purekafka_protocol::frame::encode_request(&mut buf, 0, Some(client_id), version, req)
+        .map_err(|source| Error::Encode { api: R::KEY.name(), version, source })?;
+    Ok(buf.freeze())
+}
+
+struct ConnTask {
+    stream: TcpStream,
+    rx: mpsc::Receiver<Command>,
+    broker: Arc<str>,
+    closed: Arc<AtomicBool>,
+    max_in_flight: usize,
+    max_response_size: usize,
+}
+
+/// Bytes of queued output above which no new request is taken.
+const MAX_PENDING_WRITE: usize = 4 * 1024 * 1024;
+
+impl ConnTask {
+    async fn run(mut self) {
+        let err = self.serve().await;
+        self.closed.store(true, Ordering::Relaxed);
+        // Fail whatever is still queued.
+        self.rx.close();
+        while let Ok(cmd) = self.rx.try_recv() {
+            if let Some(r) = cmd.reply {
+                let _ = r.send(Err(err.clone()));
+            }
+        }
+    }
+
+    /// Runs until the connection fails or every handle is dropped; fails the
+    /// requests in flight and returns the error for queued ones.
+    async fn serve(&mut self) -> Error {
+        let (mut rd, mut wr) = self.stream.split();
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut wbuf = BytesMut::with_capacity(64 * 1024);
+        let mut next_id: i32 = 1;
+        let broker = self.broker.clone();
+        let fail_all = |in_flight: &mut VecDeque<InFlight>, e: &Error| {
+            for f in in_flight.drain(..) {
+                let _ = f.reply.send(Err(e.clone()));
+            }
+        };
+        let mut handles_gone = false;
+        loop {
+            let deadline = in_flight.iter().map(|f| f.deadline).min();
+            let can_take = !handles_gone && in_flight.len() < self.max_in_flight && wbuf.len() < MAX_PENDING_WRITE;
+            if handles_gone && in_flight.is_empty() && wbuf.is_empty() {
+                let _ = wr.shutdown().await;
+                return Error::Disconnected { broker: broker.to_string() };
+            }
+            tokio::select! {
+                cmd = self.rx.recv(), if can_take => {
+                    let Some(cmd) = cmd else {
+                        handles_gone = true;
+                        continue;
+                    };
+                    let id = next_id;
+                    next_id = next_id.wrapping_add(1).max(1);
+                    let start = wbuf.len();
+                    wbuf.put_slice(&cmd.frame);
+                    // Frame layout: size(4) api(2) version(2) correlation(4).
+                    if let Some(slot) = wbuf.get_mut(start + 8..start + 12) {
+                        slot.copy_from_slice(&id.to_be_bytes());
+                    }
+                    if let Some(reply) = cmd.reply {
+                        in_flight.push_back(InFlight {
+                            correlation_id: id,
+                            api: cmd.api,
+                            deadline: Instant::now() + cmd.timeout,
+                            timeout: cmd.timeout,
+                            reply,
+                        });
+                    }
+                }
+                res = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => {
+                    if let Err(e) = res {
+                        let e = Error::Io { broker: broker.to_string(), reason: Arc::new(e) };
+                        fail_all(&mut in_flight, &e);
+                        return e;
+                    }
+                }
+                res = rd.read_buf(&mut rbuf) => {
+                    match res {
+                        Ok(0) => {
+                            let e = Error::Disconnected { broker: broker.to_string() };
+                            fail_all(&mut in_flight, &e);
+                            return e;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let e = Error::Io { broker: broker.to_string(), reason: Arc::new(e) };
+                            fail_all(&mut in_flight, &e);
+                            return e;
+                        }
+                    }
+                    loop {
+                        let frame = match decode_frame(&mut rbuf, self.max_response_size) {
+                            Ok(Some(f)) => f,
+                            Ok(None) => break,
+                            Err(e) => {
+                                let api = in_flight.front().map(|f| f.api.name()).unwrap_or("unknown");
+                                let e = Error::Decode { broker: broker.to_string(), api, version: -1, source: e };
+                                fail_all(&mut in_flight, &e);
+                                return e;
+                            }
+                        };
+                        let corr = frame.get(0..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                        match in_flight.pop_front() {
+                            Some(f) if Some(f.correlation_id) == corr => {
+                                let _ = f.reply.send(Ok(frame));
+                            }
+                            other => {
+                                let e = Error::Connect {
+                                    broker: broker.to_string(),
+                                    reason: format!(
+                                        "response correlation id {corr:?} does not match the request in flight ({:?})",
+                                        other.as_ref().map(|f| f.correlation_id)
+                                    ),
+                                };
+                                if let Some(f) = other {
+                                    let _ = f.reply.send(Err(e.clone()));
+                                }
+                                fail_all(&mut in_flight, &e);
+                                return e;
+                            }
+                        }
+                    }
+                }
+                _ = sleep_until_opt(deadline) => {
+                    // Kafka answers in order, so a request that timed out
+                    // blocks the ones behind it: close the connection, as the
+                    // Java client does.
+                    let now = Instant::now();
+                    let mut timed_out = None;
+                    for f in in_flight.drain(..) {
+                        let e = if f.deadline <= now {
+                            let e = Error::RequestTimeout { broker: broker.to_string(), api: f.api.name(), timeout: f.timeout };
+                            timed_out.get_or_insert(e.clone());
+                            e
+                        } else {
+                            Error::Disconnected { broker: broker.to_string() }
+                        };
+                        let _ = f.reply.send(Err(e));
+                    }
+                    return timed_out.unwrap_or(Error::Disconnected { broker: broker.to_string() });
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
