@@ -223,7 +223,10 @@ impl ErrorCode {
 
     /// The code with Kafka's name `name`, if the table has it.
     pub fn from_name(name: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.iter().copied().find(|c| c.name() == Some(name))
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == Some(name))
     }
 }
 
@@ -265,15 +268,20 @@ mod tests {
     fn reference_path() -> PathBuf {
         match std::env::var_os("PUREKAFKA_SHARED") {
             Some(dir) => PathBuf::from(dir).join("kafka-docs/error-codes.json"),
-            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/kafka-docs/error-codes.json"),
+            None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/kafka-docs/error-codes.json"),
         }
     }
 
     #[test]
     fn error_codes_match_kafka() {
         let path = reference_path();
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e} (set PUREKAFKA_SHARED to the shared folder)", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "reading {}: {e} (set PUREKAFKA_SHARED to the shared folder)",
+                path.display()
+            )
+        });
         let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
         let mut expected = BTreeMap::new();
         for e in &entries {
@@ -281,7 +289,10 @@ mod tests {
             let name = e["name"].as_str().unwrap().to_string();
             // `null` (for NONE) means "not an error, so not retriable".
             let retriable = e["retriable"].as_bool().unwrap_or(false);
-            assert!(expected.insert(code, (name, retriable)).is_none(), "duplicate code {code} in reference");
+            assert!(
+                expected.insert(code, (name, retriable)).is_none(),
+                "duplicate code {code} in reference"
+            );
         }
         assert!(expected.len() > 100, "reference list looks truncated");
 
@@ -290,19 +301,33 @@ mod tests {
             let c = ErrorCode(code);
             match c.name() {
                 None => problems.push(format!("missing code {code} {name}")),
-                Some(n) if n != name => problems.push(format!("code {code}: name {n}, Kafka says {name}")),
+                Some(n) if n != name => {
+                    problems.push(format!("code {code}: name {n}, Kafka says {name}"))
+                }
                 Some(_) => {}
             }
             if c.is_retriable() != *retriable {
-                problems.push(format!("code {code} {name}: retriable {}, Kafka says {retriable}", c.is_retriable()));
+                problems.push(format!(
+                    "code {code} {name}: retriable {}, Kafka says {retriable}",
+                    c.is_retriable()
+                ));
             }
         }
         for c in ErrorCode::ALL {
             if !expected.contains_key(&c.0) {
-                problems.push(format!("code {} {:?} is not in Kafka's list", c.0, c.name()));
+                problems.push(format!(
+                    "code {} {:?} is not in Kafka's list",
+                    c.0,
+                    c.name()
+                ));
             }
         }
-        assert!(problems.is_empty(), "error code table differs from {}:\n{}", path.display(), problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "error code table differs from {}:\n{}",
+            path.display(),
+            problems.join("\n")
+        );
     }
 
     #[test]
@@ -318,18 +343,34 @@ mod tests {
         assert!(ErrorCode::NONE.is_ok());
         assert_eq!(ErrorCode::NONE.ok(), Ok(()));
         assert_eq!(ErrorCode::UNKNOWN_SERVER_ERROR.0, -1);
-        assert_eq!(ErrorCode::NOT_LEADER_OR_FOLLOWER.name(), Some("NOT_LEADER_OR_FOLLOWER"));
+        assert_eq!(
+            ErrorCode::NOT_LEADER_OR_FOLLOWER.name(),
+            Some("NOT_LEADER_OR_FOLLOWER")
+        );
         assert!(ErrorCode::NOT_LEADER_OR_FOLLOWER.is_retriable());
         assert!(!ErrorCode::TOPIC_AUTHORIZATION_FAILED.is_retriable());
-        assert_eq!(ErrorCode::NOT_LEADER_OR_FOLLOWER.to_string(), "NOT_LEADER_OR_FOLLOWER (6)");
-        assert_eq!(format!("{:?}", ErrorCode(3)), "ErrorCode(UNKNOWN_TOPIC_OR_PARTITION (3))");
+        assert_eq!(
+            ErrorCode::NOT_LEADER_OR_FOLLOWER.to_string(),
+            "NOT_LEADER_OR_FOLLOWER (6)"
+        );
+        assert_eq!(
+            format!("{:?}", ErrorCode(3)),
+            "ErrorCode(UNKNOWN_TOPIC_OR_PARTITION (3))"
+        );
         let unknown = ErrorCode(1234);
         assert_eq!(unknown.name(), None);
         assert!(!unknown.is_retriable());
         assert!(!unknown.is_known());
         assert_eq!(unknown.to_string(), "UNKNOWN_CODE(1234)");
         assert_eq!(unknown.ok(), Err(ErrorCode(1234)));
-        assert_eq!(ErrorCode::from_name("REBALANCE_IN_PROGRESS"), Some(ErrorCode::REBALANCE_IN_PROGRESS));
-        assert!(ErrorCode::ALL.iter().all(|c| c.description().is_some_and(|d| !d.is_empty())));
+        assert_eq!(
+            ErrorCode::from_name("REBALANCE_IN_PROGRESS"),
+            Some(ErrorCode::REBALANCE_IN_PROGRESS)
+        );
+        assert!(
+            ErrorCode::ALL
+                .iter()
+                .all(|c| c.description().is_some_and(|d| !d.is_empty()))
+        );
     }
 }

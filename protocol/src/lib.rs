@@ -15,6 +15,7 @@ pub mod error;
 pub mod error_code;
 pub mod frame;
 pub mod primitives;
+pub mod records;
 pub mod version;
 
 /// Every generated message, one module per message, re-exported by name.
