@@ -1214,3 +1214,27 @@ proptest! {
         let _ = read_all(Bytes::from(data), no_crc());
     }
 }
+
+/// Writes batches built by purekafka for testdata/check_kafka_python.py
+/// (run by hand: `PUREKAFKA_INTEROP_OUT=dir cargo test -p purekafka-protocol
+/// write_batches_for_kafka_python -- --ignored`).
+#[test]
+#[ignore]
+fn write_batches_for_kafka_python() {
+    let dir = std::path::PathBuf::from(std::env::var("PUREKAFKA_INTEROP_OUT").unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    for codec in Compression::ALL {
+        let mut b = RecordBatchBuilder::new(codec);
+        b.set_base_offset(1000).set_producer(4242, 7, 100);
+        for i in 0..40 {
+            let (key, value, headers, ts) = kafka_python_recipe(i);
+            b.append(ts, key.as_deref(), value.as_deref(), &headers)
+                .unwrap();
+        }
+        std::fs::write(
+            dir.join(format!("v2_{}.bin", codec.name())),
+            b.finish().unwrap(),
+        )
+        .unwrap();
+    }
+}
