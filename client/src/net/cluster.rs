@@ -32,6 +32,26 @@ pub struct ClusterOptions {
     pub allow_auto_create_topics: bool,
 }
 
+impl ClusterOptions {
+    /// Options from the client configuration.
+    pub fn from_config(c: &crate::config::ClientConfig) -> Self {
+        ClusterOptions {
+            bootstrap: c.bootstrap_servers.clone(),
+            conn: ConnOptions {
+                client_id: c.client_id.clone(),
+                request_timeout: c.request_timeout,
+                max_in_flight: c.max_in_flight_requests_per_connection,
+                connect_timeout: c.socket_connection_setup_timeout,
+                max_response_size: c.receive_message_max_bytes,
+            },
+            reconnect_backoff: c.reconnect_backoff,
+            reconnect_backoff_max: c.reconnect_backoff_max,
+            metadata_max_age: c.metadata_max_age,
+            allow_auto_create_topics: c.allow_auto_create_topics,
+        }
+    }
+}
+
 /// A broker as metadata describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerInfo {

@@ -1,1 +1,447 @@
-//! (in progress)
+//! The producer: batching, partitioning, compression, idempotent delivery.
+//!
+//! ```no_run
+//! # async fn demo() -> purekafka::Result<()> {
+//! use purekafka::config::ProducerConfig;
+//! use purekafka::producer::{Producer, ProducerRecord};
+//!
+//! let producer = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092")])?).await?;
+//! let delivery = producer.send(ProducerRecord::to("events").key("user-1").value("{\"clicked\":true}")).await?;
+//! let done = delivery.await?;
+//! println!("written to {}-{} at offset {}", done.topic, done.partition, done.offset);
+//! producer.close(std::time::Duration::from_secs(30)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! `send` waits only for buffer space (`buffer.memory`, up to `max.block.ms`)
+//! and the topic's metadata; it returns a [`DeliveryFuture`] that resolves
+//! when the broker acknowledges the record. Records are copied once, into
+//! their batch.
+
+pub mod accumulator;
+pub mod delivery;
+pub mod partitioner;
+mod sender;
+
+use crate::config::{Acks, ProducerConfig};
+use crate::error::{Error, Result};
+use crate::net::{Cluster, ClusterOptions};
+use accumulator::{Accumulator, AccumulatorConfig};
+pub use delivery::{Delivered, DeliveryFuture};
+use partitioner::{Partitioner, StickyPartitioner};
+pub use purekafka_protocol::records::Header;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// A record to send. It borrows its data: `send` copies it into a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct ProducerRecord<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Partition; `None` lets the partitioner choose.
+    pub partition: Option<i32>,
+    /// Key; `None` is a null key.
+    pub key: Option<&'a [u8]>,
+    /// Value; `None` is a null value (a tombstone on compacted topics).
+    pub value: Option<&'a [u8]>,
+    /// Headers.
+    pub headers: &'a [Header],
+    /// Create time in milliseconds since the epoch; `None` = now.
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> ProducerRecord<'a> {
+    /// A record for `topic` with no key, value or headers.
+    pub fn to(topic: &'a str) -> Self {
+        ProducerRecord { topic, partition: None, key: None, value: None, headers: &[], timestamp: None }
+    }
+
+    /// Sets the key.
+    pub fn key<K: AsRef<[u8]> + ?Sized>(mut self, key: &'a K) -> Self {
+        self.key = Some(key.as_ref());
+        self
+    }
+
+    /// Sets the value.
+    pub fn value<V: AsRef<[u8]> + ?Sized>(mut self, value: &'a V) -> Self {
+        self.value = Some(value.as_ref());
+        self
+    }
+
+    /// Sets the headers.
+    pub fn headers(mut self, headers: &'a [Header]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sends to this partition.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Sets the create time (ms since the epoch).
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+
+    /// Bytes the record takes in a batch, roughly (for size limits).
+    fn approx_size(&self) -> usize {
+        let h: usize = self.headers.iter().map(|h| h.key.len() + h.value.as_ref().map_or(0, |v| v.len()) + 10).sum();
+        self.key.map_or(0, <[u8]>::len) + self.value.map_or(0, <[u8]>::len) + h + 21
+    }
+}
+
+/// Counters a user can read (see [`Producer::metrics`]).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Records acknowledged by brokers.
+    pub records_sent: AtomicU64,
+    /// Record bytes (batches, after compression) sent.
+    pub bytes_sent: AtomicU64,
+    /// Batches sent (counting retries).
+    pub batches_sent: AtomicU64,
+    /// Produce requests sent.
+    pub requests: AtomicU64,
+    /// Retries scheduled.
+    pub retries: AtomicU64,
+    /// Error responses and failed requests.
+    pub errors: AtomicU64,
+    /// Records that failed for good.
+    pub failed_records: AtomicU64,
+    /// Sum of produce request latencies in microseconds.
+    pub latency_us_total: AtomicU64,
+}
+
+/// A snapshot of the producer's metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricsSnapshot {
+    /// Records acknowledged.
+    pub records_sent: u64,
+    /// Batch bytes sent.
+    pub bytes_sent: u64,
+    /// Batches sent.
+    pub batches_sent: u64,
+    /// Average batch size in bytes.
+    pub avg_batch_size: f64,
+    /// Produce requests.
+    pub requests: u64,
+    /// Retries.
+    pub retries: u64,
+    /// Errors seen (including retried ones).
+    pub errors: u64,
+    /// Records that failed for good.
+    pub failed_records: u64,
+    /// Average produce request latency.
+    pub avg_request_latency: Duration,
+    /// Bytes of `buffer.memory` in use.
+    pub buffer_used: usize,
+    /// `buffer.memory`.
+    pub buffer_total: usize,
+}
+
+pub(crate) struct ProducerShared {
+    pub(crate) cfg: ProducerConfig,
+    pub(crate) cluster: Cluster,
+    pub(crate) idempotent: bool,
+    acc: Mutex<Accumulator>,
+    /// Wakes the sender: a batch is ready, a flush or close began.
+    pub(crate) wake: Notify,
+    /// Buffer space was freed.
+    pub(crate) space: Notify,
+    /// The sender finished after close.
+    pub(crate) idle: Notify,
+    pub(crate) closed: AtomicBool,
+    pub(crate) fatal: Mutex<Option<Error>>,
+    pub(crate) metrics: Metrics,
+    sticky: Mutex<StickyPartitioner>,
+    user_partitioner: Option<Arc<dyn Partitioner>>,
+}
+
+impl ProducerShared {
+    pub(crate) fn lock_acc(&self) -> MutexGuard<'_, Accumulator> {
+        self.acc.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_closed_and_empty(&self) -> bool {
+        self.closed.load(Ordering::Acquire) && self.lock_acc().is_empty()
+    }
+}
+
+/// A Kafka producer. Cheap to clone; all clones share one set of buffers
+/// and connections.
+#[derive(Clone)]
+pub struct Producer {
+    shared: Arc<ProducerShared>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("cluster", &self.shared.cluster).finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Producer {
+    /// Validates `config`, connects to the cluster and starts the sender.
+    pub async fn new(config: ProducerConfig) -> Result<Producer> {
+        Self::with_partitioner(config, None).await
+    }
+
+    /// As [`Producer::new`], with a partitioner of the user's.
+    pub async fn with_partitioner(config: ProducerConfig, partitioner: Option<Arc<dyn Partitioner>>) -> Result<Producer> {
+        config.validate()?;
+        if config.transactional_id.is_some() {
+            return Err(Error::Unsupported("transactional.id (transactions)"));
+        }
+        let cluster = Cluster::connect(ClusterOptions::from_config(&config.client)).await?;
+        let idempotent = config.enable_idempotence && config.acks == Acks::All;
+        let max_in_flight = if idempotent {
+            config.client.max_in_flight_requests_per_connection.clamp(1, 5)
+        } else {
+            config.client.max_in_flight_requests_per_connection.max(1)
+        };
+        let acc = Accumulator::new(AccumulatorConfig {
+            batch_size: config.batch_size.max(1),
+            linger: config.linger,
+            compression: config.compression,
+            compression_level: config.compression_level,
+            max_in_flight_per_partition: max_in_flight,
+            idempotent,
+            retries: config.retries,
+            retry_backoff: config.client.retry_backoff,
+            retry_backoff_max: config.client.retry_backoff_max,
+            delivery_timeout: config.delivery_timeout,
+            max_request_size: config.max_request_size,
+        });
+        let seed = now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15;
+        let shared = Arc::new(ProducerShared {
+            cluster,
+            idempotent,
+            acc: Mutex::new(acc),
+            wake: Notify::new(),
+            space: Notify::new(),
+            idle: Notify::new(),
+            closed: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+            metrics: Metrics::default(),
+            sticky: Mutex::new(StickyPartitioner::new(seed, config.batch_size)),
+            user_partitioner: partitioner,
+            cfg: config,
+        });
+        tokio::spawn(sender::run(shared.clone()));
+        Ok(Producer { shared })
+    }
+
+    /// Sends a record, waiting up to `max.block.ms` for buffer space and the
+    /// topic's metadata. The returned future resolves when the record is
+    /// acknowledged; dropping it does not cancel the send.
+    pub async fn send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
+        self.enqueue(record, true).await
+    }
+
+    /// Sends a record without waiting: a full buffer is [`Error::QueueFull`],
+    /// unknown topic metadata is fetched in the background and the call fails
+    /// with the reason if it is not cached yet.
+    pub fn try_send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
+        let md = self.shared.cluster.metadata();
+        let Some(topic) = md.topics.get(record.topic).filter(|t| !t.partitions.is_empty()).cloned() else {
+            let cluster = self.shared.cluster.clone();
+            cluster.add_topics([record.topic]);
+            tokio::spawn(async move {
+                let _ = cluster.refresh_metadata().await;
+            });
+            return Err(Error::UnknownTopic { topic: record.topic.to_string() });
+        };
+        self.append(record, topic.partitions.len(), false)
+    }
+
+    /// Sends a record and calls `callback` with its delivery report.
+    pub async fn send_with_callback<F>(&self, record: ProducerRecord<'_>, callback: F) -> Result<()>
+    where
+        F: FnOnce(Result<Delivered>) + Send + 'static,
+    {
+        let ts = record.timestamp.unwrap_or_else(now_ms);
+        let f = self.enqueue(ProducerRecord { timestamp: Some(ts), ..record }, true).await?;
+        f.on_complete(Box::new(callback));
+        Ok(())
+    }
+
+    async fn enqueue(&self, record: ProducerRecord<'_>, block: bool) -> Result<DeliveryFuture> {
+        let max_block = self.shared.cfg.max_block;
+        let deadline = Instant::now() + max_block;
+        let md = self.shared.cluster.metadata();
+        let partitions = match md.topics.get(record.topic).filter(|t| !t.partitions.is_empty()) {
+            Some(t) => t.partitions.len(),
+            None => {
+                drop(md);
+                match self.shared.cluster.topic(record.topic, max_block).await {
+                    Ok(t) => t.partitions.len(),
+                    Err(Error::UnknownTopic { topic }) => {
+                        return Err(Error::MaxBlockTimeout { what: format!("metadata for topic {topic}"), timeout: max_block });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        loop {
+            match self.append(record, partitions, block) {
+                Err(Error::QueueFull { buffer_memory }) if block => {
+                    let notified = self.shared.space.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    // Re-check after registering, so a free between the check
+                    // and the wait is not missed.
+                    match self.append(record, partitions, block) {
+                        Err(Error::QueueFull { .. }) => {}
+                        other => return other,
+                    }
+                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                        return Err(Error::MaxBlockTimeout {
+                            what: format!("buffer space (buffer.memory {buffer_memory} bytes full)"),
+                            timeout: max_block,
+                        });
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn append(&self, record: ProducerRecord<'_>, partitions: usize, _block: bool) -> Result<DeliveryFuture> {
+        let sh = &self.shared;
+        if sh.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("producer"));
+        }
+        if let Some(e) = sh.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
+            return Err(e);
+        }
+        let size = record.approx_size();
+        let max = sh.cfg.max_request_size;
+        if size + 61 > max {
+            return Err(Error::RecordTooLarge { size, max });
+        }
+        let n = i32::try_from(partitions).unwrap_or(i32::MAX);
+        let partition = match record.partition {
+            Some(p) if p < 0 || p >= n => {
+                return Err(Error::UnknownPartition { topic: record.topic.to_string(), partition: p, count: partitions });
+            }
+            Some(p) => p,
+            None => {
+                let chosen = sh.user_partitioner.as_ref().and_then(|up| up.partition(record.topic, record.key, record.value, n));
+                match (chosen, record.key) {
+                    (Some(p), _) if p >= 0 && p < n => p,
+                    (Some(p), _) => {
+                        return Err(Error::UnknownPartition { topic: record.topic.to_string(), partition: p, count: partitions });
+                    }
+                    (None, Some(k)) if !sh.cfg.partitioner_ignore_keys => partitioner::default_partition(k, n),
+                    _ => {
+                        let md = sh.cluster.metadata();
+                        let available: Vec<i32> = md
+                            .topics
+                            .get(record.topic)
+                            .map(|t| t.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.id).collect())
+                            .unwrap_or_default();
+                        sh.sticky.lock().unwrap_or_else(std::sync::PoisonError::into_inner).partition(record.topic, n, &available)
+                    }
+                }
+            }
+        };
+        let ts = record.timestamp.unwrap_or_else(now_ms);
+        let mut acc = sh.lock_acc();
+        if acc.buffered + size > sh.cfg.buffer_memory && acc.buffered > 0 {
+            return Err(Error::QueueFull { buffer_memory: sh.cfg.buffer_memory });
+        }
+        let (batch, index, full) =
+            acc.append(record.topic, partitions, partition, ts, record.key, record.value, record.headers, Instant::now().into_std())?;
+        drop(acc);
+        if record.partition.is_none() && record.key.is_none() {
+            sh.sticky.lock().unwrap_or_else(std::sync::PoisonError::into_inner).on_append(record.topic, partition, size);
+        }
+        if full || index == 0 {
+            sh.wake.notify_one();
+        }
+        Ok(DeliveryFuture::new(batch, index, ts))
+    }
+
+    /// Sends everything buffered now (ignoring `linger.ms`) and waits until
+    /// every record sent before the call is acknowledged or failed.
+    pub async fn flush(&self) -> Result<()> {
+        let pending = {
+            let mut acc = self.shared.lock_acc();
+            acc.set_flushing(true);
+            acc.pending()
+        };
+        self.shared.wake.notify_one();
+        for b in &pending {
+            b.wait().await;
+        }
+        let acc_empty = {
+            let mut acc = self.shared.lock_acc();
+            acc.set_flushing(false);
+            acc.is_empty()
+        };
+        let _ = acc_empty;
+        Ok(())
+    }
+
+    /// Stops accepting records, delivers what is buffered, and stops. Records
+    /// still undelivered after `timeout` fail with [`Error::Closed`]; none is
+    /// dropped silently.
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        self.shared.closed.store(true, Ordering::Release);
+        let flushed = tokio::time::timeout(timeout, self.flush()).await;
+        if flushed.is_err() {
+            let mut acc = self.shared.lock_acc();
+            acc.fail_all_queued(&Error::Closed("producer"));
+            acc.fail_all_in_flight(&Error::Closed("producer"));
+        }
+        let idle = self.shared.idle.notified();
+        self.shared.wake.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
+        match flushed {
+            Ok(r) => r,
+            Err(_) => Err(Error::MaxBlockTimeout { what: "delivery of buffered records before close".into(), timeout }),
+        }
+    }
+
+    /// A snapshot of the producer's metrics.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let m = &self.shared.metrics;
+        let batches = m.batches_sent.load(Ordering::Relaxed);
+        let bytes = m.bytes_sent.load(Ordering::Relaxed);
+        let requests = m.requests.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            records_sent: m.records_sent.load(Ordering::Relaxed),
+            bytes_sent: bytes,
+            batches_sent: batches,
+            avg_batch_size: if batches == 0 { 0.0 } else { bytes as f64 / batches as f64 },
+            requests,
+            retries: m.retries.load(Ordering::Relaxed),
+            errors: m.errors.load(Ordering::Relaxed),
+            failed_records: m.failed_records.load(Ordering::Relaxed),
+            avg_request_latency: Duration::from_micros(m.latency_us_total.load(Ordering::Relaxed) / requests.max(1)),
+            buffer_used: self.shared.lock_acc().buffered,
+            buffer_total: self.shared.cfg.buffer_memory,
+        }
+    }
+
+    /// The cluster this producer talks to.
+    pub fn cluster(&self) -> &Cluster {
+        &self.shared.cluster
+    }
+}
+
+impl DeliveryFuture {
+    fn on_complete(self, cb: Box<dyn FnOnce(Result<Delivered>) + Send>) {
+        let (shared, index, ts) = self.into_parts();
+        shared.on_complete(index, ts, cb);
+    }
+}

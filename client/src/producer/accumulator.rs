@@ -1,0 +1,893 @@
+//! The producer's record accumulator and idempotent sequencing, sans-IO.
+//!
+//! Records are appended into one open batch per partition. The sender asks
+//! [`Accumulator::drain`] (with `now` and a leader lookup) for the batches
+//! that are ready — full, lingered long enough, or flushed — grouped by
+//! leader; it reports each partition's outcome back through
+//! [`Accumulator::complete`], which decides: acknowledge, retry (keeping the
+//! batch's producer id, epoch and sequence), fail, or bump the producer epoch
+//! first (as the Java client does when a sequence can no longer be trusted).
+//!
+//! Nothing here does I/O or reads a clock: it is tested with a fake `now`.
+
+use crate::error::Error;
+use crate::producer::delivery::{BatchShared, RecordMetadata};
+use bytes::{Bytes, BytesMut};
+use purekafka_compression::Compression;
+use purekafka_protocol::ErrorCode;
+use purekafka_protocol::records::{Header, RecordBatchBuilder};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Accumulator settings (from the producer configuration).
+#[derive(Debug, Clone)]
+pub struct AccumulatorConfig {
+    /// `batch.size`.
+    pub batch_size: usize,
+    /// `linger.ms`.
+    pub linger: Duration,
+    /// `compression.type`.
+    pub compression: Compression,
+    /// `compression.level`.
+    pub compression_level: Option<i32>,
+    /// Batches in flight per partition (at most 5 with idempotence).
+    pub max_in_flight_per_partition: usize,
+    /// `enable.idempotence`.
+    pub idempotent: bool,
+    /// `retries`.
+    pub retries: u32,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`.
+    pub retry_backoff_max: Duration,
+    /// `delivery.timeout.ms`.
+    pub delivery_timeout: Duration,
+    /// `max.request.size`.
+    pub max_request_size: usize,
+}
+
+/// A batch on its way to a broker.
+#[derive(Debug)]
+pub struct Batch {
+    /// Unique id (per producer).
+    pub id: u64,
+    /// Topic.
+    pub topic: Arc<str>,
+    /// Partition.
+    pub partition: i32,
+    builder: Option<RecordBatchBuilder>,
+    /// The encoded batch, once sealed.
+    pub sealed: Option<Bytes>,
+    /// Records in the batch.
+    pub records: i32,
+    /// Bytes counted against `buffer.memory`.
+    pub accounted: usize,
+    created: Instant,
+    full: bool,
+    /// Sends attempted.
+    pub attempts: u32,
+    /// Base sequence, once assigned (idempotent producers).
+    pub base_seq: Option<i32>,
+    /// Producer id and epoch stamped into the batch.
+    pub producer: Option<(i64, i16)>,
+    retry_at: Option<Instant>,
+    last_error: Option<Error>,
+    /// Completion shared with the records' delivery futures.
+    pub shared: Arc<BatchShared>,
+}
+
+impl Batch {
+    fn deadline(&self, cfg: &AccumulatorConfig) -> Instant {
+        self.created + cfg.delivery_timeout
+    }
+}
+
+#[derive(Debug, Default)]
+struct PartQueue {
+    queue: VecDeque<Batch>,
+    in_flight: usize,
+    next_seq: i32,
+    /// After a failure: send nothing new until the batches in flight are back,
+    /// then resend in sequence order.
+    retrying: bool,
+}
+
+/// What a partition's produce attempt came to.
+#[derive(Debug, Clone)]
+pub enum PartitionOutcome {
+    /// Written at `base_offset`.
+    Ok {
+        /// Offset of the first record.
+        base_offset: i64,
+        /// Broker log-append time, or -1.
+        log_append_time: i64,
+    },
+    /// The broker answered with an error code.
+    Kafka(ErrorCode, Option<String>),
+    /// The request failed (network, timeout): the outcome is unknown.
+    Request(Error),
+}
+
+/// What the sender must do after [`Accumulator::complete`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Followup {
+    /// Metadata looks stale: refresh it.
+    pub refresh_metadata: bool,
+    /// The producer epoch must be bumped (InitProducerId) before more sends.
+    pub bump_epoch: bool,
+}
+
+/// Counters the producer exposes as metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AccumulatorStats {
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Batches failed.
+    pub failed_batches: u64,
+    /// Records failed.
+    pub failed_records: u64,
+    /// Epoch bumps requested.
+    pub epoch_bumps: u64,
+}
+
+/// Batches per partition, sequencing, retry and failure decisions.
+#[derive(Debug)]
+pub struct Accumulator {
+    cfg: AccumulatorConfig,
+    topics: HashMap<Arc<str>, Vec<PartQueue>>,
+    in_flight: HashMap<u64, Batch>,
+    next_id: u64,
+    producer: Option<(i64, i16)>,
+    bump_pending: bool,
+    flushing: bool,
+    /// Bytes held by batches not yet completed.
+    pub buffered: usize,
+    /// Counters.
+    pub stats: AccumulatorStats,
+}
+
+/// The batches ready for one broker.
+#[derive(Debug)]
+pub struct Drained {
+    /// Leader node id.
+    pub broker: i32,
+    /// One batch per partition.
+    pub batches: Vec<DrainedBatch>,
+}
+
+/// A sealed batch handed to the sender.
+#[derive(Debug, Clone)]
+pub struct DrainedBatch {
+    /// Batch id, for [`Accumulator::complete`].
+    pub id: u64,
+    /// Topic.
+    pub topic: Arc<str>,
+    /// Partition.
+    pub partition: i32,
+    /// The encoded batch.
+    pub bytes: Bytes,
+}
+
+impl Accumulator {
+    /// An empty accumulator.
+    pub fn new(cfg: AccumulatorConfig) -> Self {
+        Accumulator {
+            cfg,
+            topics: HashMap::new(),
+            in_flight: HashMap::new(),
+            next_id: 1,
+            producer: None,
+            bump_pending: false,
+            flushing: false,
+            buffered: 0,
+            stats: AccumulatorStats::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AccumulatorConfig {
+        &self.cfg
+    }
+
+    /// Sets the producer id and epoch (after InitProducerId). With a new
+    /// epoch, sequences restart at 0, and queued batches that already had a
+    /// sequence are renumbered in order.
+    pub fn set_producer(&mut self, producer_id: i64, epoch: i16) {
+        let changed = self.producer != Some((producer_id, epoch));
+        self.producer = Some((producer_id, epoch));
+        self.bump_pending = false;
+        if changed {
+            for parts in self.topics.values_mut() {
+                for pq in parts.iter_mut() {
+                    pq.next_seq = 0;
+                    for b in pq.queue.iter_mut() {
+                        if b.base_seq.is_some() {
+                            let seq = pq.next_seq;
+                            pq.next_seq = wrap_seq(seq, b.records);
+                            b.base_seq = Some(seq);
+                            b.producer = Some((producer_id, epoch));
+                            if let Some(bytes) = b.sealed.take() {
+                                b.sealed = Some(rewrite_producer_state(&bytes, producer_id, epoch, seq));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The producer id and epoch in use.
+    pub fn producer(&self) -> Option<(i64, i16)> {
+        self.producer
+    }
+
+    /// Whether an epoch bump is waiting for the batches in flight to return.
+    pub fn bump_pending(&self) -> bool {
+        self.bump_pending
+    }
+
+    /// Batches in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Whether nothing is queued or in flight.
+    pub fn is_empty(&self) -> bool {
+        self.in_flight.is_empty() && self.topics.values().all(|p| p.iter().all(|q| q.queue.is_empty()))
+    }
+
+    /// Makes every queued batch ready now (flush/close).
+    pub fn set_flushing(&mut self, on: bool) {
+        self.flushing = on;
+    }
+
+    /// The completions of every batch not yet done (for `flush`).
+    pub fn pending(&self) -> Vec<Arc<BatchShared>> {
+        let mut v: Vec<_> = self.in_flight.values().map(|b| b.shared.clone()).collect();
+        for parts in self.topics.values() {
+            for pq in parts {
+                v.extend(pq.queue.iter().map(|b| b.shared.clone()));
+            }
+        }
+        v
+    }
+
+    /// Appends a record to `topic`/`partition` (the topic has `partitions`
+    /// partitions). Returns the batch's completion and the record's index in
+    /// it, and whether a batch became ready (full).
+    #[allow(clippy::too_many_arguments)]
+    pub fn append(
+        &mut self,
+        topic: &str,
+        partitions: usize,
+        partition: i32,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[Header],
+        now: Instant,
+    ) -> Result<(Arc<BatchShared>, u32, bool), Error> {
+        let cfg = &self.cfg;
+        let parts = match self.topics.get_mut(topic) {
+            Some(p) => p,
+            None => self.topics.entry(Arc::from(topic)).or_default(),
+        };
+        let idx = usize::try_from(partition).ok().filter(|i| *i < partitions).ok_or_else(|| Error::UnknownPartition {
+            topic: topic.to_string(),
+            partition,
+            count: partitions,
+        })?;
+        if parts.len() < partitions {
+            parts.resize_with(partitions, PartQueue::default);
+        }
+        let Some(pq) = parts.get_mut(idx) else {
+            return Err(Error::UnknownPartition { topic: topic.to_string(), partition, count: partitions });
+        };
+        // Room in the open batch?
+        let mut became_full = false;
+        let need_new = match pq.queue.back() {
+            Some(b) if !b.full => {
+                let builder = b.builder.as_ref();
+                match builder.and_then(|bl| bl.record_size(timestamp, key, value, headers).map(|s| (bl, s))) {
+                    Some((bl, size)) => bl.uncompressed_size() + size > cfg.batch_size && bl.len() > 0,
+                    None => true,
+                }
+            }
+            _ => true,
+        };
+        if need_new {
+            if let Some(b) = pq.queue.back_mut() {
+                if !b.full {
+                    b.full = true;
+                    became_full = true;
+                }
+            }
+            let mut builder = RecordBatchBuilder::with_capacity(cfg.compression, cfg.batch_size.min(1 << 20) + 128);
+            builder.set_compression_level(cfg.compression_level);
+            let topic_arc = self.topics.get_key_value(topic).map(|(k, _)| k.clone()).unwrap_or_else(|| Arc::from(topic));
+            let id = self.next_id;
+            self.next_id += 1;
+            let Some(pq) = self.topics.get_mut(topic).and_then(|p| p.get_mut(idx)) else {
+                return Err(Error::UnknownPartition { topic: topic.to_string(), partition, count: partitions });
+            };
+            pq.queue.push_back(Batch {
+                id,
+                topic: topic_arc,
+                partition,
+                builder: Some(builder),
+                sealed: None,
+                records: 0,
+                accounted: 0,
+                created: now,
+                full: false,
+                attempts: 0,
+                base_seq: None,
+                producer: None,
+                retry_at: None,
+                last_error: None,
+                shared: BatchShared::new(),
+            });
+        }
+        let Some(pq) = self.topics.get_mut(topic).and_then(|p| p.get_mut(idx)) else {
+            return Err(Error::UnknownPartition { topic: topic.to_string(), partition, count: partitions });
+        };
+        let Some(batch) = pq.queue.back_mut() else {
+            return Err(Error::Fatal("accumulator lost its open batch".into()));
+        };
+        let Some(builder) = batch.builder.as_mut() else {
+            return Err(Error::Fatal("open batch has no builder".into()));
+        };
+        let before = builder.uncompressed_size();
+        builder
+            .append(timestamp, key, value, headers)
+            .map_err(|source| Error::Encode { api: "Produce", version: -1, source })?;
+        let added = builder.uncompressed_size() - before;
+        batch.records += 1;
+        batch.accounted += added;
+        self.buffered += added;
+        let index = (batch.records - 1) as u32;
+        if builder.uncompressed_size() >= self.cfg.batch_size {
+            batch.full = true;
+            became_full = true;
+        }
+        Ok((batch.shared.clone(), index, became_full))
+    }
+
+    /// The earliest time a queued batch becomes ready (linger or backoff expiry)
+    /// or expires.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut best: Option<Instant> = None;
+        for parts in self.topics.values() {
+            for pq in parts {
+                if let Some(b) = pq.queue.front() {
+                    let mut t = b.retry_at.unwrap_or(b.created + self.cfg.linger);
+                    t = t.min(b.deadline(&self.cfg));
+                    best = Some(best.map_or(t, |x| x.min(t)));
+                }
+            }
+        }
+        best
+    }
+
+    /// Fails batches that waited past `delivery.timeout.ms` without being sent.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let cfg = self.cfg.clone();
+        let mut expired = Vec::new();
+        for parts in self.topics.values_mut() {
+            for pq in parts.iter_mut() {
+                while let Some(b) = pq.queue.front() {
+                    if b.deadline(&cfg) > now {
+                        break;
+                    }
+                    if let Some(b) = pq.queue.pop_front() {
+                        if b.base_seq.is_some() {
+                            // A sequenced batch that is dropped leaves a gap:
+                            // the epoch must be bumped before the next send.
+                            self.bump_pending |= cfg.idempotent;
+                        }
+                        expired.push(b);
+                    }
+                }
+            }
+        }
+        let n = expired.len();
+        for b in expired {
+            let err = Error::DeliveryTimeout {
+                topic: b.topic.to_string(),
+                partition: b.partition,
+                timeout: cfg.delivery_timeout,
+                last_error: b.last_error.as_ref().map(ToString::to_string),
+            };
+            self.fail_batch(b, err);
+        }
+        n
+    }
+
+    /// Takes the batches that are ready, sealed, grouped by leader. `leader`
+    /// maps a partition to its leader (None while unknown). Sends nothing
+    /// while an idempotent producer has no id or awaits an epoch bump.
+    pub fn drain(&mut self, now: Instant, mut leader: impl FnMut(&str, i32) -> Option<i32>) -> Vec<Drained> {
+        if self.cfg.idempotent && (self.producer.is_none() || self.bump_pending) {
+            return Vec::new();
+        }
+        let mut by_broker: HashMap<i32, (usize, Vec<DrainedBatch>)> = HashMap::new();
+        let max_req = self.cfg.max_request_size;
+        let max_in_flight = self.cfg.max_in_flight_per_partition.max(1);
+        let linger = self.cfg.linger;
+        let flushing = self.flushing;
+        let producer = self.producer;
+        let idempotent = self.cfg.idempotent;
+        let mut moved = Vec::new();
+        for parts in self.topics.values_mut() {
+            for pq in parts.iter_mut() {
+                if pq.retrying {
+                    if pq.in_flight > 0 {
+                        continue;
+                    }
+                    pq.retrying = false;
+                }
+                // One batch per partition per request, as the Java client does.
+                let Some(b) = pq.queue.front() else { continue };
+                if pq.in_flight >= max_in_flight {
+                    continue;
+                }
+                let ready = b.full || flushing || now >= b.created + linger || b.sealed.is_some();
+                if !ready || b.retry_at.is_some_and(|t| now < t) {
+                    continue;
+                }
+                let Some(leader) = leader(&b.topic, b.partition) else { continue };
+                let entry = by_broker.entry(leader).or_default();
+                let size = b.sealed.as_ref().map_or_else(
+                    || b.builder.as_ref().map_or(0, RecordBatchBuilder::uncompressed_size),
+                    Bytes::len,
+                );
+                if !entry.1.is_empty() && entry.0 + size > max_req {
+                    continue;
+                }
+                let Some(mut b) = pq.queue.pop_front() else { continue };
+                if b.sealed.is_none() {
+                    if let Some(mut builder) = b.builder.take() {
+                        if idempotent {
+                            if let Some((pid, epoch)) = producer {
+                                let seq = pq.next_seq;
+                                pq.next_seq = wrap_seq(seq, b.records);
+                                builder.set_producer(pid, epoch, seq);
+                                b.base_seq = Some(seq);
+                                b.producer = Some((pid, epoch));
+                            }
+                        }
+                        match builder.finish() {
+                            Ok(bytes) => b.sealed = Some(bytes),
+                            Err(source) => {
+                                moved.push((b, Some(Error::Encode { api: "Produce", version: -1, source })));
+                                continue;
+                            }
+                        }
+                    }
+                }
+                let Some(bytes) = b.sealed.clone() else { continue };
+                entry.0 += bytes.len();
+                b.attempts += 1;
+                pq.in_flight += 1;
+                entry.1.push(DrainedBatch { id: b.id, topic: b.topic.clone(), partition: b.partition, bytes });
+                moved.push((b, None));
+            }
+        }
+        for (b, err) in moved {
+            match err {
+                Some(e) => self.fail_batch(b, e),
+                None => {
+                    self.in_flight.insert(b.id, b);
+                }
+            }
+        }
+        by_broker.into_iter().map(|(broker, (_, batches))| Drained { broker, batches }).collect()
+    }
+
+    fn part_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartQueue> {
+        self.topics.get_mut(topic).and_then(|p| p.get_mut(usize::try_from(partition).ok()?))
+    }
+
+    /// Records the outcome of an in-flight batch.
+    pub fn complete(&mut self, id: u64, outcome: PartitionOutcome, now: Instant) -> Followup {
+        let mut f = Followup::default();
+        let Some(mut b) = self.in_flight.remove(&id) else { return f };
+        if let Some(pq) = self.part_mut(&b.topic, b.partition) {
+            pq.in_flight = pq.in_flight.saturating_sub(1);
+        }
+        let (err, retriable) = match outcome {
+            PartitionOutcome::Ok { base_offset, log_append_time } => {
+                self.succeed(b, base_offset, log_append_time);
+                return f;
+            }
+            PartitionOutcome::Kafka(code, _) if code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER => {
+                // Already written by an earlier attempt: a success whose offset
+                // the broker no longer tells.
+                self.succeed(b, -1, -1);
+                return f;
+            }
+            PartitionOutcome::Kafka(code, msg) => {
+                let e = Error::Kafka { code, api: "Produce", topic: Some(b.topic.to_string()), partition: Some(b.partition), message: msg };
+                if is_stale_metadata(code) {
+                    f.refresh_metadata = true;
+                }
+                let sequence_problem = matches!(
+                    code,
+                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_EPOCH
+                );
+                if self.cfg.idempotent && sequence_problem {
+                    let earlier_unacked = self.earlier_in_flight(&b);
+                    if code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER && earlier_unacked {
+                        // An earlier batch failed first; this one follows it.
+                        (e, true)
+                    } else {
+                        // The broker lost track of our sequence: new epoch,
+                        // renumber, resend (nothing of this batch was written).
+                        self.bump_pending = true;
+                        self.stats.epoch_bumps += 1;
+                        f.bump_epoch = true;
+                        (e, true)
+                    }
+                } else {
+                    let r = code.is_retriable();
+                    (e, r)
+                }
+            }
+            PartitionOutcome::Request(e) => {
+                f.refresh_metadata = true;
+                let r = e.is_retriable();
+                (e, r)
+            }
+        };
+        let past_deadline = now >= b.deadline(&self.cfg);
+        if retriable && !past_deadline && b.attempts <= self.cfg.retries {
+            self.stats.retries += 1;
+            let backoff = self.retry_backoff(b.attempts);
+            b.retry_at = Some(now + backoff);
+            b.last_error = Some(err);
+            let id = b.id;
+            let idempotent = self.cfg.idempotent;
+            if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
+                if idempotent {
+                    pq.retrying = true;
+                }
+                // Back into the queue, in sequence order, ahead of newer batches.
+                let pos = pq
+                    .queue
+                    .iter()
+                    .position(|q| match (q.base_seq, b.base_seq) {
+                        (Some(qs), Some(bs)) => seq_before(bs, qs),
+                        (None, _) => true,
+                        _ => q.id > id,
+                    })
+                    .unwrap_or(pq.queue.len());
+                pq.queue.insert(pos, b);
+            }
+        } else {
+            if b.base_seq.is_some() && self.cfg.idempotent {
+                // A sequenced batch that failed for good leaves a gap (or, if
+                // its outcome is unknown, maybe not): either way sequences
+                // must restart under a new epoch, as the Java client does.
+                self.bump_pending = true;
+                self.stats.epoch_bumps += 1;
+                f.bump_epoch = true;
+                if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
+                    pq.retrying = true;
+                }
+            }
+            let err = if past_deadline {
+                Error::DeliveryTimeout {
+                    topic: b.topic.to_string(),
+                    partition: b.partition,
+                    timeout: self.cfg.delivery_timeout,
+                    last_error: Some(err.to_string()),
+                }
+            } else {
+                err
+            };
+            self.fail_batch(b, err);
+        }
+        f
+    }
+
+    fn earlier_in_flight(&self, b: &Batch) -> bool {
+        let Some(seq) = b.base_seq else { return false };
+        self.in_flight.values().any(|o| {
+            o.topic == b.topic && o.partition == b.partition && o.base_seq.is_some_and(|s| seq_before(s, seq))
+        }) || self
+            .topics
+            .get(&*b.topic)
+            .and_then(|p| p.get(usize::try_from(b.partition).ok()?))
+            .is_some_and(|pq| pq.queue.iter().any(|q| q.base_seq.is_some_and(|s| seq_before(s, seq))))
+    }
+
+    fn retry_backoff(&self, attempts: u32) -> Duration {
+        let base = self.cfg.retry_backoff;
+        let exp = base.saturating_mul(1u32 << attempts.saturating_sub(1).min(10));
+        exp.min(self.cfg.retry_backoff_max.max(base))
+    }
+
+    fn succeed(&mut self, b: Batch, base_offset: i64, log_append_time: i64) {
+        self.buffered = self.buffered.saturating_sub(b.accounted);
+        b.shared.complete(Ok(RecordMetadata {
+            topic: b.topic.clone(),
+            partition: b.partition,
+            base_offset,
+            log_append_time,
+        }));
+    }
+
+    fn fail_batch(&mut self, b: Batch, err: Error) {
+        self.buffered = self.buffered.saturating_sub(b.accounted);
+        self.stats.failed_batches += 1;
+        self.stats.failed_records += u64::try_from(b.records).unwrap_or(0);
+        b.shared.complete(Err(err));
+    }
+
+    /// Fails everything queued (not in flight) with `err` (close timeout).
+    pub fn fail_all_queued(&mut self, err: &Error) {
+        let mut all = Vec::new();
+        for parts in self.topics.values_mut() {
+            for pq in parts.iter_mut() {
+                all.extend(pq.queue.drain(..));
+            }
+        }
+        for b in all {
+            self.fail_batch(b, err.clone());
+        }
+    }
+
+    /// Fails everything in flight with `err` (used when the sender stops).
+    pub fn fail_all_in_flight(&mut self, err: &Error) {
+        let ids: Vec<u64> = self.in_flight.keys().copied().collect();
+        for id in ids {
+            if let Some(b) = self.in_flight.remove(&id) {
+                self.fail_batch(b, err.clone());
+            }
+        }
+    }
+}
+
+/// Errors that mean our idea of who leads a partition is out of date.
+pub fn is_stale_metadata(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::NOT_LEADER_OR_FOLLOWER
+            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            | ErrorCode::LEADER_NOT_AVAILABLE
+            | ErrorCode::FENCED_LEADER_EPOCH
+            | ErrorCode::UNKNOWN_LEADER_EPOCH
+            | ErrorCode::KAFKA_STORAGE_ERROR
+            | ErrorCode::NOT_ENOUGH_REPLICAS
+            | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    )
+}
+
+/// The sequence after `count` records from `seq` (sequences wrap at i32::MAX).
+fn wrap_seq(seq: i32, count: i32) -> i32 {
+    let next = i64::from(seq) + i64::from(count);
+    (next % (i64::from(i32::MAX) + 1)) as i32
+}
+
+/// Whether sequence `a` comes before `b` (allowing for wrap-around).
+fn seq_before(a: i32, b: i32) -> bool {
+    let d = i64::from(b) - i64::from(a);
+    (d > 0 && d < i64::from(i32::MAX) / 2) || d < -(i64::from(i32::MAX) / 2)
+}
+
+/// Rewrites a sealed v2 batch's producer id, epoch and base sequence and
+/// recomputes its CRC (the records are untouched).
+pub fn rewrite_producer_state(batch: &Bytes, producer_id: i64, epoch: i16, base_seq: i32) -> Bytes {
+    const PRODUCER_ID: usize = 43;
+    const EPOCH: usize = 51;
+    const BASE_SEQ: usize = 53;
+    const CRC: usize = 17;
+    const ATTRIBUTES: usize = 21;
+    let mut b = BytesMut::from(&batch[..]);
+    if b.len() < 61 {
+        return batch.clone();
+    }
+    b[PRODUCER_ID..PRODUCER_ID + 8].copy_from_slice(&producer_id.to_be_bytes());
+    b[EPOCH..EPOCH + 2].copy_from_slice(&epoch.to_be_bytes());
+    b[BASE_SEQ..BASE_SEQ + 4].copy_from_slice(&base_seq.to_be_bytes());
+    let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
+    b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
+    b.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use purekafka_protocol::records::RecordBatches;
+
+    fn cfg() -> AccumulatorConfig {
+        AccumulatorConfig {
+            batch_size: 1000,
+            linger: Duration::from_millis(5),
+            compression: Compression::None,
+            compression_level: None,
+            max_in_flight_per_partition: 5,
+            idempotent: true,
+            retries: 10,
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_millis(1000),
+            delivery_timeout: Duration::from_secs(120),
+            max_request_size: 1 << 20,
+        }
+    }
+
+    fn leader(_: &str, _: i32) -> Option<i32> {
+        Some(1)
+    }
+
+    fn batch_header(bytes: &Bytes) -> purekafka_protocol::records::BatchHeader {
+        RecordBatches::new(bytes.clone()).next().unwrap().unwrap().header().clone()
+    }
+
+    fn drain_ids(acc: &mut Accumulator, now: Instant) -> Vec<DrainedBatch> {
+        acc.drain(now, leader).into_iter().flat_map(|d| d.batches).collect()
+    }
+
+    fn fill_batch(acc: &mut Accumulator, p: i32, n: usize, now: Instant) -> Arc<BatchShared> {
+        let mut last = None;
+        for i in 0..n {
+            let (s, _, _) = acc.append("t", 4, p, 1000 + i as i64, Some(b"k"), Some(&[7u8; 20]), &[], now).unwrap();
+            last = Some(s);
+        }
+        last.unwrap()
+    }
+
+    #[test]
+    fn waits_for_linger_or_a_full_batch() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(AccumulatorConfig { idempotent: false, ..cfg() });
+        fill_batch(&mut acc, 0, 3, t0);
+        assert!(drain_ids(&mut acc, t0).is_empty(), "drained before linger.ms");
+        assert!(acc.next_deadline().unwrap() <= t0 + Duration::from_millis(5));
+        let d = drain_ids(&mut acc, t0 + Duration::from_millis(5));
+        assert_eq!(d.len(), 1);
+        assert_eq!(batch_header(&d[0].bytes).record_count, 3);
+        // Past batch.size the first batch is full and ready at once.
+        let (_, _, _) = acc.append("t", 4, 1, 0, None, Some(&[0u8; 600]), &[], t0).unwrap();
+        let (_, idx, full) = acc.append("t", 4, 1, 0, None, Some(&[0u8; 600]), &[], t0).unwrap();
+        assert_eq!(idx, 0, "second record starts a new batch");
+        assert!(full, "the first batch became full");
+        let d = drain_ids(&mut acc, t0);
+        assert_eq!(d.len(), 1, "only the full batch is ready");
+    }
+
+    #[test]
+    fn idempotent_batches_get_consecutive_sequences_and_wait_for_a_producer_id() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(cfg());
+        fill_batch(&mut acc, 0, 3, t0);
+        let later = t0 + Duration::from_millis(10);
+        assert!(drain_ids(&mut acc, later).is_empty(), "sent without a producer id");
+        acc.set_producer(77, 2);
+        let d = drain_ids(&mut acc, later);
+        let h = batch_header(&d[0].bytes);
+        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (77, 2, 0));
+        fill_batch(&mut acc, 0, 4, later);
+        let d = drain_ids(&mut acc, later + Duration::from_millis(10));
+        assert_eq!(batch_header(&d[0].bytes).base_sequence, 3);
+    }
+
+    #[test]
+    fn retries_resend_the_same_bytes_in_sequence_order() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(5, 0);
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            fill_batch(&mut acc, 0, 2, t0);
+            // One batch per partition per drain; all three go in flight.
+            sent.extend(drain_ids(&mut acc, t0 + Duration::from_millis(10)));
+        }
+        assert_eq!(sent.len(), 3);
+        let now = t0 + Duration::from_millis(20);
+        // The first fails (leader moved); the later two fail out of order.
+        let f = acc.complete(sent[0].id, PartitionOutcome::Kafka(ErrorCode::NOT_LEADER_OR_FOLLOWER, None), now);
+        assert!(f.refresh_metadata && !f.bump_epoch);
+        assert!(drain_ids(&mut acc, now + Duration::from_secs(1)).is_empty(), "sent while earlier batches are in flight");
+        for b in &sent[1..] {
+            let f = acc.complete(b.id, PartitionOutcome::Kafka(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, None), now);
+            assert!(!f.bump_epoch, "an out-of-order reply behind a failed batch must not bump the epoch");
+        }
+        let mut again = Vec::new();
+        for _ in 0..3 {
+            again.extend(drain_ids(&mut acc, now + Duration::from_secs(1)));
+        }
+        let seqs: Vec<i32> = again.iter().map(|b| batch_header(&b.bytes).base_sequence).collect();
+        assert_eq!(seqs, vec![0, 2, 4]);
+        for (a, b) in sent.iter().zip(&again) {
+            assert_eq!(a.bytes, b.bytes, "a retry must carry the original producer id, epoch and sequence");
+        }
+        for b in &again {
+            acc.complete(b.id, PartitionOutcome::Ok { base_offset: 10, log_append_time: -1 }, now);
+        }
+        assert!(acc.is_empty());
+        assert_eq!(acc.stats.retries, 3);
+    }
+
+    #[test]
+    fn lost_sequence_bumps_the_epoch_and_renumbers() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(9, 0);
+        fill_batch(&mut acc, 0, 2, t0);
+        let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
+        let f = acc.complete(d[0].id, PartitionOutcome::Kafka(ErrorCode::UNKNOWN_PRODUCER_ID, None), t0);
+        assert!(f.bump_epoch);
+        assert!(acc.bump_pending());
+        assert!(drain_ids(&mut acc, t0 + Duration::from_secs(5)).is_empty(), "sent before the epoch bump");
+        acc.set_producer(9, 1);
+        let d2 = drain_ids(&mut acc, t0 + Duration::from_secs(5));
+        let h = batch_header(&d2[0].bytes);
+        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (9, 1, 0));
+    }
+
+    #[test]
+    fn duplicate_sequence_is_success_and_fatal_errors_fail_the_batch() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(1, 0);
+        let s = fill_batch(&mut acc, 0, 1, t0);
+        let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
+        acc.complete(d[0].id, PartitionOutcome::Kafka(ErrorCode::DUPLICATE_SEQUENCE_NUMBER, None), t0);
+        assert!(s.is_complete());
+        let s = fill_batch(&mut acc, 1, 1, t0);
+        let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
+        let f = acc.complete(d[0].id, PartitionOutcome::Kafka(ErrorCode::MESSAGE_TOO_LARGE, None), t0);
+        assert!(f.bump_epoch, "a failed sequenced batch leaves a gap");
+        assert!(s.is_complete());
+        assert_eq!(acc.stats.failed_records, 1);
+        assert_eq!(acc.buffered, 0, "failed batches free their buffer space");
+    }
+
+    #[test]
+    fn unsent_batches_expire_after_delivery_timeout() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(AccumulatorConfig { idempotent: false, delivery_timeout: Duration::from_secs(1), ..cfg() });
+        let s = fill_batch(&mut acc, 2, 2, t0);
+        // No leader: nothing drains.
+        assert!(acc.drain(t0 + Duration::from_millis(10), |_, _| None).is_empty());
+        assert_eq!(acc.expire(t0 + Duration::from_millis(999)), 0);
+        assert_eq!(acc.expire(t0 + Duration::from_secs(1)), 1);
+        assert!(s.is_complete());
+        assert!(acc.is_empty());
+    }
+
+    #[test]
+    fn at_most_max_in_flight_batches_per_partition() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(AccumulatorConfig { max_in_flight_per_partition: 2, ..cfg() });
+        acc.set_producer(1, 0);
+        let mut total = 0;
+        for _ in 0..4 {
+            fill_batch(&mut acc, 0, 1, t0);
+            total += drain_ids(&mut acc, t0 + Duration::from_millis(10)).len();
+        }
+        assert_eq!(total, 2);
+        assert_eq!(acc.in_flight(), 2);
+    }
+
+    #[test]
+    fn rewritten_batches_keep_a_valid_crc() {
+        let mut b = RecordBatchBuilder::new(Compression::None);
+        b.append(1, Some(b"k"), Some(b"v"), &[]).unwrap();
+        let bytes = b.finish().unwrap();
+        let re = rewrite_producer_state(&bytes, 42, 3, 100);
+        let h = batch_header(&re);
+        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (42, 3, 100));
+        assert_ne!(bytes, re);
+    }
+
+    #[test]
+    fn sequence_arithmetic_wraps() {
+        assert_eq!(wrap_seq(i32::MAX - 1, 3), 1);
+        assert!(seq_before(i32::MAX - 1, 1));
+        assert!(seq_before(1, 2));
+        assert!(!seq_before(2, 1));
+    }
+}

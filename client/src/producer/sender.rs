@@ -1,0 +1,289 @@
+//! The producer's background task: drains ready batches into Produce
+//! requests, sends them to partition leaders, and feeds the outcomes back to
+//! the accumulator. It also obtains (and bumps) the idempotent producer id.
+
+use crate::error::{Error, Result};
+use crate::net::Cluster;
+use crate::producer::ProducerShared;
+use crate::producer::accumulator::{Drained, Followup, PartitionOutcome};
+use purekafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use purekafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
+use purekafka_protocol::{ApiKey, ErrorCode, Uuid};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+type Outcomes = Vec<(u64, PartitionOutcome)>;
+
+pub(crate) async fn run(shared: Arc<ProducerShared>) {
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Outcomes>();
+    let mut refreshing = false;
+    let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<()>();
+    let mut pid_backoff = shared.cfg.client.retry_backoff;
+    loop {
+        let now = Instant::now();
+        // Producer id first (idempotence), and epoch bumps once nothing is in flight.
+        let need_pid = {
+            let acc = shared.lock_acc();
+            shared.idempotent && (acc.producer().is_none() || (acc.bump_pending() && acc.in_flight() == 0))
+        };
+        if need_pid && !shared.is_closed_and_empty() {
+            match init_producer_id(&shared).await {
+                Ok((pid, epoch)) => {
+                    shared.lock_acc().set_producer(pid, epoch);
+                    pid_backoff = shared.cfg.client.retry_backoff;
+                }
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!("InitProducerId: {e}; retrying");
+                    tokio::time::sleep(pid_backoff).await;
+                    pid_backoff = (pid_backoff * 2).min(shared.cfg.client.retry_backoff_max.max(pid_backoff));
+                    expire_and_wake(&shared, Instant::now());
+                    continue;
+                }
+                Err(e) => {
+                    // Cannot produce idempotently at all: fail everything.
+                    let e = Error::Fatal(format!("cannot obtain a producer id: {e}"));
+                    shared.lock_acc().fail_all_queued(&e);
+                    shared.space.notify_waiters();
+                    *shared.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                    if shared.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            }
+        }
+        expire_and_wake(&shared, now);
+
+        // Drain what is ready.
+        let md = shared.cluster.metadata();
+        let mut missing_leader = false;
+        let drained = shared.lock_acc().drain(now.into_std(), |topic, partition| {
+            let l = md.leader(topic, partition);
+            missing_leader |= l.is_none();
+            l
+        });
+        if missing_leader && !refreshing {
+            refreshing = true;
+            spawn_refresh(&shared.cluster, refresh_tx.clone());
+        }
+        for d in drained {
+            let shared = shared.clone();
+            let done = done_tx.clone();
+            tokio::spawn(async move {
+                let outcomes = send_batches(&shared, d).await;
+                let _ = done.send(outcomes);
+            });
+        }
+
+        if shared.closed.load(Ordering::Acquire) && shared.lock_acc().is_empty() {
+            shared.idle.notify_waiters();
+            return;
+        }
+
+        let deadline = shared.lock_acc().next_deadline().map(Instant::from_std);
+        tokio::select! {
+            Some(outcomes) = done_rx.recv() => {
+                let mut follow = Followup::default();
+                let now = Instant::now().into_std();
+                {
+                    let mut acc = shared.lock_acc();
+                    for (id, outcome) in outcomes {
+                        let f = acc.complete(id, outcome, now);
+                        follow.refresh_metadata |= f.refresh_metadata;
+                        follow.bump_epoch |= f.bump_epoch;
+                    }
+                    shared.metrics.retries.store(acc.stats.retries, Ordering::Relaxed);
+                    shared.metrics.failed_records.store(acc.stats.failed_records, Ordering::Relaxed);
+                }
+                shared.space.notify_waiters();
+                if follow.refresh_metadata && !refreshing {
+                    refreshing = true;
+                    spawn_refresh(&shared.cluster, refresh_tx.clone());
+                }
+            }
+            Some(()) = refresh_rx.recv() => {
+                refreshing = false;
+            }
+            _ = shared.wake.notified() => {}
+            _ = sleep_until_opt(deadline) => {}
+        }
+    }
+}
+
+fn expire_and_wake(shared: &ProducerShared, now: Instant) {
+    let n = shared.lock_acc().expire(now.into_std());
+    if n > 0 {
+        shared.space.notify_waiters();
+    }
+}
+
+fn spawn_refresh(cluster: &Cluster, done: mpsc::UnboundedSender<()>) {
+    let cluster = cluster.clone();
+    tokio::spawn(async move {
+        if let Err(e) = cluster.refresh_metadata().await {
+            tracing::debug!("metadata refresh failed: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = done.send(());
+    });
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn init_producer_id(shared: &ProducerShared) -> Result<(i64, i16)> {
+    let conn = shared.cluster.any_broker().await?;
+    let version = conn.version_for(ApiKey::InitProducerId)?;
+    let current = shared.lock_acc().producer();
+    let mut req = InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: i32::MAX,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    if let Some((pid, epoch)) = current {
+        if version >= 3 {
+            // KIP-360: bump the epoch of the id we have.
+            req.producer_id = pid;
+            req.producer_epoch = epoch;
+        }
+    }
+    let resp = conn.send_versioned(&req, version).await?;
+    let code = ErrorCode(resp.error_code);
+    if code != ErrorCode::NONE {
+        return Err(Error::kafka(code, "InitProducerId"));
+    }
+    Ok((resp.producer_id, resp.producer_epoch))
+}
+
+/// Sends one Produce request and maps its answer to per-batch outcomes.
+async fn send_batches(shared: &ProducerShared, d: Drained) -> Outcomes {
+    let ids: Vec<u64> = d.batches.iter().map(|b| b.id).collect();
+    let fail_all = |e: Error| ids.iter().map(|id| (*id, PartitionOutcome::Request(e.clone()))).collect::<Outcomes>();
+    let conn = match shared.cluster.broker(d.broker).await {
+        Ok(c) => c,
+        Err(e) => return fail_all(e),
+    };
+    let md = shared.cluster.metadata();
+    let mut version = match conn.version_for(ApiKey::Produce) {
+        Ok(v) => v,
+        Err(e) => return fail_all(e),
+    };
+    // Produce v13 names topics by id: use it only when every id is known.
+    let topic_ids: HashMap<&str, Uuid> = d
+        .batches
+        .iter()
+        .map(|b| (&*b.topic, md.topics.get(&*b.topic).map_or(Uuid::ZERO, |t| t.id)))
+        .collect();
+    if version >= 13 && topic_ids.values().any(Uuid::is_zero) {
+        version = 12;
+    }
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    let mut index: HashMap<(Arc<str>, i32), u64> = HashMap::new();
+    let counts: HashMap<u64, u64> = d.batches.iter().map(|b| (b.id, u64::from(batch_record_count(&b.bytes)))).collect();
+    let mut bytes = 0usize;
+    let mut records = 0u64;
+    for b in &d.batches {
+        bytes += b.bytes.len();
+        records += u64::from(batch_record_count(&b.bytes));
+        index.insert((b.topic.clone(), b.partition), b.id);
+        let pd = PartitionProduceData { index: b.partition, records: Some(b.bytes.clone()), ..Default::default() };
+        match topics.iter_mut().find(|t| t.name == *b.topic) {
+            Some(t) => t.partition_data.push(pd),
+            None => topics.push(TopicProduceData {
+                name: b.topic.to_string(),
+                topic_id: topic_ids.get(&*b.topic).copied().unwrap_or_default(),
+                partition_data: vec![pd],
+                ..Default::default()
+            }),
+        }
+    }
+    let acks = shared.cfg.acks.as_i16();
+    let req = ProduceRequest {
+        transactional_id: None,
+        acks,
+        timeout_ms: i32::try_from(shared.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
+        topic_data: topics,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let m = &shared.metrics;
+    m.requests.fetch_add(1, Ordering::Relaxed);
+    m.batches_sent.fetch_add(d.batches.len() as u64, Ordering::Relaxed);
+    m.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    if acks == 0 {
+        return match conn.send_no_response(&req, version).await {
+            Ok(()) => {
+                m.records_sent.fetch_add(records, Ordering::Relaxed);
+                ids.iter().map(|id| (*id, PartitionOutcome::Ok { base_offset: -1, log_append_time: -1 })).collect()
+            }
+            Err(e) => fail_all(e),
+        };
+    }
+    let resp: ProduceResponse = match conn.send_versioned(&req, version).await {
+        Ok(r) => r,
+        Err(e) => {
+            m.errors.fetch_add(1, Ordering::Relaxed);
+            return fail_all(e);
+        }
+    };
+    m.latency_us_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    let by_id: HashMap<Uuid, &str> = topic_ids.iter().map(|(n, id)| (*id, *n)).collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for t in resp.responses {
+        let name: Arc<str> = if version >= 13 {
+            match by_id.get(&t.topic_id) {
+                Some(n) => Arc::from(*n),
+                None => continue,
+            }
+        } else {
+            Arc::from(t.name.as_str())
+        };
+        for p in t.partition_responses {
+            let Some(id) = index.remove(&(name.clone(), p.index)) else { continue };
+            let code = ErrorCode(p.error_code);
+            if code == ErrorCode::NONE {
+                out.push((id, PartitionOutcome::Ok { base_offset: p.base_offset, log_append_time: p.log_append_time_ms }));
+            } else {
+                m.errors.fetch_add(1, Ordering::Relaxed);
+                out.push((id, PartitionOutcome::Kafka(code, p.error_message)));
+            }
+        }
+    }
+    let acked: u64 = out
+        .iter()
+        .filter(|(_, o)| matches!(o, PartitionOutcome::Ok { .. }))
+        .map(|(id, _)| counts.get(id).copied().unwrap_or(0))
+        .sum();
+    m.records_sent.fetch_add(acked, Ordering::Relaxed);
+    // Partitions the broker did not answer for: unknown outcome.
+    for (_, id) in index {
+        out.push((
+            id,
+            PartitionOutcome::Request(Error::Decode {
+                broker: conn.broker().to_string(),
+                api: "Produce",
+                version,
+                source: purekafka_protocol::DecodeError::new(purekafka_protocol::DecodeErrorKind::InvalidValue(
+                    "response lacks a partition that was sent",
+                )),
+            }),
+        ));
+    }
+    out
+}
+
+/// Record count from a v2 batch header.
+fn batch_record_count(batch: &bytes::Bytes) -> u32 {
+    batch.get(57..61).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
