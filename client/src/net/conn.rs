@@ -198,12 +198,24 @@ impl Connection {
     /// As [`Connection::send_frame`], with a per-request timeout (fetches add
     /// their wait time to it).
     pub async fn send_frame_timeout(&self, frame: Bytes, api: ApiKey, version: i16, timeout: Duration) -> Result<Option<Bytes>> {
+        self.submit(frame, api, version, timeout).await?.response().await.map(Some)
+    }
+
+    /// Queues a request frame for the socket and returns at once with a
+    /// handle to its response. Requests submitted one after another from one
+    /// task reach the broker in that order (the producer relies on this to
+    /// keep a partition's batches in sequence).
+    pub async fn submit(&self, frame: Bytes, api: ApiKey, version: i16, timeout: Duration) -> Result<PendingResponse> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command { frame, api, timeout, reply: Some(reply) };
         self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
-        let mut frame = rx.await.map_err(|_| self.disconnected())??;
-        decode_response_header(&mut frame, api, version).map_err(|e| self.decode_error(api, version, e))?;
-        Ok(Some(frame))
+        Ok(PendingResponse { rx, conn: self.clone(), api, version })
+    }
+
+    /// Submits `req` at `version` (see [`Connection::submit`]).
+    pub async fn submit_request<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse> {
+        let frame = encode_frame(req, version, &self.opts.client_id)?;
+        self.submit(frame, R::KEY, version, self.opts.request_timeout).await
     }
 
     /// Options this connection was made with.
@@ -217,6 +229,32 @@ impl Connection {
 
     fn decode_error(&self, api: ApiKey, version: i16, source: purekafka_protocol::DecodeError) -> Error {
         Error::Decode { broker: self.broker.to_string(), api: api.name(), version, source }
+    }
+}
+
+/// A response on its way (see [`Connection::submit`]); dropping it is safe.
+#[derive(Debug)]
+pub struct PendingResponse {
+    rx: oneshot::Receiver<Result<Bytes>>,
+    conn: Connection,
+    api: ApiKey,
+    version: i16,
+}
+
+impl PendingResponse {
+    /// The response body (after its header).
+    pub async fn response(self) -> Result<Bytes> {
+        let mut frame = self.rx.await.map_err(|_| self.conn.disconnected())??;
+        decode_response_header(&mut frame, self.api, self.version)
+            .map_err(|e| self.conn.decode_error(self.api, self.version, e))?;
+        Ok(frame)
+    }
+
+    /// The response, decoded as `R`'s response.
+    pub async fn decode<R: Request>(self) -> Result<R::Response> {
+        let (conn, version) = (self.conn.clone(), self.version);
+        let body = self.response().await?;
+        <R::Response as Message>::decode(&mut body.clone(), version).map_err(|e| conn.decode_error(R::KEY, version, e))
     }
 }
 

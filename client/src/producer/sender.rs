@@ -23,6 +23,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
     let mut refreshing = false;
     let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<()>();
     let mut pid_backoff = shared.cfg.client.retry_backoff;
+    let mut dispatchers: HashMap<i32, mpsc::UnboundedSender<Drained>> = HashMap::new();
     loop {
         let now = Instant::now();
         // Producer id first (idempotence), and epoch bumps once nothing is in flight.
@@ -72,12 +73,17 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
             spawn_refresh(&shared.cluster, refresh_tx.clone());
         }
         for d in drained {
-            let shared = shared.clone();
-            let done = done_tx.clone();
-            tokio::spawn(async move {
-                let outcomes = send_batches(&shared, d).await;
-                let _ = done.send(outcomes);
+            // One dispatcher per broker keeps requests in drain order, so a
+            // partition's batches reach the broker in sequence.
+            let tx = dispatchers.entry(d.broker).or_insert_with(|| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(dispatch(shared.clone(), rx, done_tx.clone()));
+                tx
             });
+            if let Err(mpsc::error::SendError(d)) = tx.send(d) {
+                let e = Error::Closed("producer dispatcher");
+                let _ = done_tx.send(d.batches.iter().map(|b| (b.id, PartitionOutcome::Request(e.clone()))).collect());
+            }
         }
 
         if shared.closed.load(Ordering::Acquire) && shared.lock_acc().is_empty() {
@@ -166,10 +172,45 @@ async fn init_producer_id(shared: &ProducerShared) -> Result<(i64, i16)> {
     Ok((resp.producer_id, resp.producer_epoch))
 }
 
-/// Sends one Produce request and maps its answer to per-batch outcomes.
-async fn send_batches(shared: &ProducerShared, d: Drained) -> Outcomes {
+/// Submits one broker's requests in order; their responses are awaited
+/// concurrently.
+async fn dispatch(shared: Arc<ProducerShared>, mut rx: mpsc::UnboundedReceiver<Drained>, done: mpsc::UnboundedSender<Outcomes>) {
+    while let Some(d) = rx.recv().await {
+        match submit_batches(&shared, d).await {
+            Submitted::Done(outcomes) => {
+                let _ = done.send(outcomes);
+            }
+            Submitted::Pending(p) => {
+                let shared = shared.clone();
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let _ = done.send(p.finish(&shared).await);
+                });
+            }
+        }
+    }
+}
+
+enum Submitted {
+    Done(Outcomes),
+    Pending(Box<PendingProduce>),
+}
+
+struct PendingProduce {
+    pending: crate::net::conn::PendingResponse,
+    broker: String,
+    ids: Vec<u64>,
+    counts: HashMap<u64, u64>,
+    index: HashMap<(Arc<str>, i32), u64>,
+    topic_ids: HashMap<Arc<str>, Uuid>,
+    version: i16,
+    started: Instant,
+}
+
+/// Builds and submits one Produce request.
+async fn submit_batches(shared: &ProducerShared, d: Drained) -> Submitted {
     let ids: Vec<u64> = d.batches.iter().map(|b| b.id).collect();
-    let fail_all = |e: Error| ids.iter().map(|id| (*id, PartitionOutcome::Request(e.clone()))).collect::<Outcomes>();
+    let fail_all = |e: Error| Submitted::Done(ids.iter().map(|id| (*id, PartitionOutcome::Request(e.clone()))).collect());
     let conn = match shared.cluster.broker(d.broker).await {
         Ok(c) => c,
         Err(e) => return fail_all(e),
@@ -180,10 +221,10 @@ async fn send_batches(shared: &ProducerShared, d: Drained) -> Outcomes {
         Err(e) => return fail_all(e),
     };
     // Produce v13 names topics by id: use it only when every id is known.
-    let topic_ids: HashMap<&str, Uuid> = d
+    let topic_ids: HashMap<Arc<str>, Uuid> = d
         .batches
         .iter()
-        .map(|b| (&*b.topic, md.topics.get(&*b.topic).map_or(Uuid::ZERO, |t| t.id)))
+        .map(|b| (b.topic.clone(), md.topics.get(&*b.topic).map_or(Uuid::ZERO, |t| t.id)))
         .collect();
     if version >= 13 && topic_ids.values().any(Uuid::is_zero) {
         version = 12;
@@ -192,17 +233,15 @@ async fn send_batches(shared: &ProducerShared, d: Drained) -> Outcomes {
     let mut index: HashMap<(Arc<str>, i32), u64> = HashMap::new();
     let counts: HashMap<u64, u64> = d.batches.iter().map(|b| (b.id, u64::from(batch_record_count(&b.bytes)))).collect();
     let mut bytes = 0usize;
-    let mut records = 0u64;
     for b in &d.batches {
         bytes += b.bytes.len();
-        records += u64::from(batch_record_count(&b.bytes));
         index.insert((b.topic.clone(), b.partition), b.id);
         let pd = PartitionProduceData { index: b.partition, records: Some(b.bytes.clone()), ..Default::default() };
         match topics.iter_mut().find(|t| t.name == *b.topic) {
             Some(t) => t.partition_data.push(pd),
             None => topics.push(TopicProduceData {
                 name: b.topic.to_string(),
-                topic_id: topic_ids.get(&*b.topic).copied().unwrap_or_default(),
+                topic_id: topic_ids.get(&b.topic).copied().unwrap_or_default(),
                 partition_data: vec![pd],
                 ..Default::default()
             }),
@@ -216,7 +255,6 @@ async fn send_batches(shared: &ProducerShared, d: Drained) -> Outcomes {
         topic_data: topics,
         ..Default::default()
     };
-    let started = Instant::now();
     let m = &shared.metrics;
     m.requests.fetch_add(1, Ordering::Relaxed);
     m.batches_sent.fetch_add(d.batches.len() as u64, Ordering::Relaxed);
@@ -224,63 +262,80 @@ async fn send_batches(shared: &ProducerShared, d: Drained) -> Outcomes {
     if acks == 0 {
         return match conn.send_no_response(&req, version).await {
             Ok(()) => {
-                m.records_sent.fetch_add(records, Ordering::Relaxed);
-                ids.iter().map(|id| (*id, PartitionOutcome::Ok { base_offset: -1, log_append_time: -1 })).collect()
+                m.records_sent.fetch_add(counts.values().sum(), Ordering::Relaxed);
+                Submitted::Done(ids.iter().map(|id| (*id, PartitionOutcome::Ok { base_offset: -1, log_append_time: -1 })).collect())
             }
             Err(e) => fail_all(e),
         };
     }
-    let resp: ProduceResponse = match conn.send_versioned(&req, version).await {
-        Ok(r) => r,
-        Err(e) => {
-            m.errors.fetch_add(1, Ordering::Relaxed);
-            return fail_all(e);
-        }
-    };
-    m.latency_us_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-    let by_id: HashMap<Uuid, &str> = topic_ids.iter().map(|(n, id)| (*id, *n)).collect();
-    let mut out = Vec::with_capacity(ids.len());
-    for t in resp.responses {
-        let name: Arc<str> = if version >= 13 {
-            match by_id.get(&t.topic_id) {
-                Some(n) => Arc::from(*n),
-                None => continue,
-            }
-        } else {
-            Arc::from(t.name.as_str())
-        };
-        for p in t.partition_responses {
-            let Some(id) = index.remove(&(name.clone(), p.index)) else { continue };
-            let code = ErrorCode(p.error_code);
-            if code == ErrorCode::NONE {
-                out.push((id, PartitionOutcome::Ok { base_offset: p.base_offset, log_append_time: p.log_append_time_ms }));
-            } else {
+    let started = Instant::now();
+    match conn.submit_request(&req, version).await {
+        Ok(pending) => Submitted::Pending(Box::new(PendingProduce {
+            pending,
+            broker: conn.broker().to_string(),
+            ids,
+            counts,
+            index,
+            topic_ids,
+            version,
+            started,
+        })),
+        Err(e) => fail_all(e),
+    }
+}
+
+impl PendingProduce {
+    /// Awaits the response and maps it to per-batch outcomes.
+    async fn finish(self, shared: &ProducerShared) -> Outcomes {
+        let m = &shared.metrics;
+        let PendingProduce { pending, broker, ids, counts, mut index, topic_ids, version, started } = self;
+        let resp: ProduceResponse = match pending.decode::<ProduceRequest>().await {
+            Ok(r) => r,
+            Err(e) => {
                 m.errors.fetch_add(1, Ordering::Relaxed);
-                out.push((id, PartitionOutcome::Kafka(code, p.error_message)));
+                return ids.iter().map(|id| (*id, PartitionOutcome::Request(e.clone()))).collect();
+            }
+        };
+        m.latency_us_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let by_id: HashMap<Uuid, Arc<str>> = topic_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for t in resp.responses {
+            let name: Arc<str> = if version >= 13 {
+                match by_id.get(&t.topic_id) {
+                    Some(n) => n.clone(),
+                    None => continue,
+                }
+            } else {
+                Arc::from(t.name.as_str())
+            };
+            for p in t.partition_responses {
+                let Some(id) = index.remove(&(name.clone(), p.index)) else { continue };
+                let code = ErrorCode(p.error_code);
+                if code == ErrorCode::NONE {
+                    m.records_sent.fetch_add(counts.get(&id).copied().unwrap_or(0), Ordering::Relaxed);
+                    out.push((id, PartitionOutcome::Ok { base_offset: p.base_offset, log_append_time: p.log_append_time_ms }));
+                } else {
+                    m.errors.fetch_add(1, Ordering::Relaxed);
+                    out.push((id, PartitionOutcome::Kafka(code, p.error_message)));
+                }
             }
         }
+        // Partitions the broker did not answer for: unknown outcome.
+        for (_, id) in index {
+            out.push((
+                id,
+                PartitionOutcome::Request(Error::Decode {
+                    broker: broker.clone(),
+                    api: "Produce",
+                    version,
+                    source: purekafka_protocol::DecodeError::new(purekafka_protocol::DecodeErrorKind::InvalidValue(
+                        "response lacks a partition that was sent",
+                    )),
+                }),
+            ));
+        }
+        out
     }
-    let acked: u64 = out
-        .iter()
-        .filter(|(_, o)| matches!(o, PartitionOutcome::Ok { .. }))
-        .map(|(id, _)| counts.get(id).copied().unwrap_or(0))
-        .sum();
-    m.records_sent.fetch_add(acked, Ordering::Relaxed);
-    // Partitions the broker did not answer for: unknown outcome.
-    for (_, id) in index {
-        out.push((
-            id,
-            PartitionOutcome::Request(Error::Decode {
-                broker: conn.broker().to_string(),
-                api: "Produce",
-                version,
-                source: purekafka_protocol::DecodeError::new(purekafka_protocol::DecodeErrorKind::InvalidValue(
-                    "response lacks a partition that was sent",
-                )),
-            }),
-        ));
-    }
-    out
 }
 
 /// Record count from a v2 batch header.
