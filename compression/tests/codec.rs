@@ -1,6 +1,9 @@
 //! API contract, wire-format shape, decompression bombs and lying headers.
 //! Randomised properties are in `properties.rs`, other clients in `interop.rs`.
 
+// Test/bench code: failing loudly is the point.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use purekafka_compression::{Compression, Error};
 
 const CODECS: [Compression; 4] = [

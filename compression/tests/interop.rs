@@ -6,6 +6,9 @@
 //!   `kafka.codec.*_decode` and compared byte-for-byte. Needs the project venv
 //!   (`./scripts/setup-python.sh`) or `PUREKAFKA_PYTHON`.
 
+// Test/bench code: failing loudly is the point.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
