@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The demo: starts a local broker, creates a topic, streams JSON events through
+# it and reads them back, printing counts and rates, then stops the broker.
+#
+#   ./scripts/demo.sh [--broker tansu|mock] [--events N] [--partitions N]
+#
+# tansu (default) is a real Kafka-compatible broker; it is built and cached the
+# first time (about 30 minutes on 2 cores). --broker mock uses librdkafka's mock
+# cluster instead, ready in a second.
+#
+# purekafka's own producer and consumer do not exist yet: until they do, the
+# events go through the Python reference clients, and the demo says so.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+BROKER="${PUREKAFKA_DEMO_BROKER:-tansu}"
+EVENTS=20000
+PARTITIONS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --broker) BROKER="${2:?--broker needs tansu or mock}"; shift 2 ;;
+    --events) EVENTS="${2:?--events needs a number}"; shift 2 ;;
+    --partitions) PARTITIONS="${2:?--partitions needs a number}"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "demo: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
+case "$BROKER" in tansu|mock) ;; *) echo "demo: --broker must be tansu or mock, not $BROKER" >&2; exit 2 ;; esac
+[[ "$EVENTS" =~ ^[0-9]+$ ]] && [ "$EVENTS" -gt 0 ] || { echo "demo: --events must be a positive number" >&2; exit 2; }
+[[ "$PARTITIONS" =~ ^[0-9]+$ ]] && [ "$PARTITIONS" -gt 0 ] || { echo "demo: --partitions must be a positive number" >&2; exit 2; }
+
+say() { echo "demo: $*"; }
+command -v python3 >/dev/null 2>&1 || { echo "demo: python3 is not on PATH: install Python 3.11 (apt-get install python3 python3-venv)" >&2; exit 1; }
+
+PY="$(./scripts/setup-python.sh | tail -n 1)"
+WORK="$(mktemp -d -t purekafka-demo.XXXXXX)"
+BROKER_PID=""
+cleanup() {
+  # Closing fd 3 is the broker's stop signal (stdin EOF); wait for it to go.
+  exec 3>&- 2>/dev/null || true
+  if [ -n "$BROKER_PID" ]; then
+    for _ in $(seq 100); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill "$BROKER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_line() { # file timeout_s -> first line
+  local f="$1" t="$2" i
+  for i in $(seq $(( t * 10 ))); do
+    if [ -s "$f" ]; then head -n 1 "$f"; return 0; fi
+    [ -n "$BROKER_PID" ] && ! kill -0 "$BROKER_PID" 2>/dev/null && break
+    sleep 0.1
+  done
+  return 1
+}
+
+TOPIC="purekafka-demo-$(date +%s)"
+if [ "$BROKER" = "tansu" ]; then
+  say "broker: tansu 0.6.0 (building it first if this machine has none: ~30 min, once)"
+  TANSU="$(./scripts/install-tansu.sh | tail -n 1)"
+  PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  BOOTSTRAP="127.0.0.1:$PORT"
+  # The supervisor holds tansu; it stops it when fd 3 closes (this script exits, however it exits).
+  exec 3> >(exec "$PY" scripts/supervise.py --ready-port "$PORT" --ready-timeout 60 --log "$WORK/tansu.log" --cwd "$WORK" \
+      -- "$TANSU" broker --listener-url "tcp://$BOOTSTRAP" --advertised-listener-url "tcp://$BOOTSTRAP" \
+      --storage-engine sqlite://demo.db > "$WORK/ctl.out")
+  BROKER_PID=$!
+  LINE="$(wait_line "$WORK/ctl.out" 75)" || LINE="ERR no answer from supervise.py"
+  case "$LINE" in
+    READY*) ;;
+    *) echo "demo: tansu did not start: $LINE" >&2; tail -n 20 "$WORK/tansu.log" >&2 2>/dev/null || true; exit 1 ;;
+  esac
+  say "tansu listening on $BOOTSTRAP"
+  "$PY" scripts/peer.py create-topic --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --partitions "$PARTITIONS" >/dev/null
+  PEER_ARGS=()
+else
+  say "broker: librdkafka mock cluster, 3 brokers"
+  exec 3> >(exec "$PY" scripts/mock_cluster.py --brokers 3 > "$WORK/ctl.out" 2> "$WORK/mock.log")
+  BROKER_PID=$!
+  LINE="$(wait_line "$WORK/ctl.out" 30)" || LINE="ERR no answer from mock_cluster.py"
+  case "$LINE" in
+    BOOTSTRAP\ *) BOOTSTRAP="${LINE#BOOTSTRAP }" ;;
+    *) echo "demo: mock cluster did not start: $LINE" >&2; cat "$WORK/mock.log" >&2 || true; exit 1 ;;
+  esac
+  say "mock cluster at $BOOTSTRAP"
+  echo "{\"cmd\":\"create_topic\",\"topic\":\"$TOPIC\",\"partitions\":$PARTITIONS}" >&3
+  # The answer is the second line of ctl.out.
+  for _ in $(seq 50); do [ "$(wc -l < "$WORK/ctl.out")" -ge 2 ] && break; sleep 0.1; done
+  ANSWER="$(sed -n 2p "$WORK/ctl.out")"
+  [ "$ANSWER" = "OK" ] || { echo "demo: create_topic: ${ANSWER:-no answer}" >&2; exit 1; }
+  PEER_ARGS=(--api-version 2.3.0)
+fi
+say "topic $TOPIC, $PARTITIONS partitions"
+
+# JSON events, as an application would send them.
+"$PY" - "$EVENTS" > "$WORK/events.jsonl" <<'PYEOF'
+import base64, json, random, sys, time
+n = int(sys.argv[1]); rnd = random.Random(7); now = int(time.time() * 1000)
+kinds = ["page_view", "click", "add_to_cart", "checkout", "search"]
+for i in range(n):
+    user = "user-%d" % rnd.randrange(1000)
+    ev = {"id": i, "user": user, "kind": rnd.choice(kinds), "ts": now + i,
+          "price_cents": rnd.randrange(100, 100000), "path": "/p/%d" % rnd.randrange(5000)}
+    print(json.dumps({"key": base64.b64encode(user.encode()).decode(),
+                      "value": base64.b64encode(json.dumps(ev).encode()).decode(),
+                      "headers": [["content-type", base64.b64encode(b"application/json").decode()]]}))
+PYEOF
+BYTES=$(wc -c < "$WORK/events.jsonl")
+
+rate() { # count seconds -> "N events/s"
+  "$PY" -c "import sys; c,s=int(sys.argv[1]),float(sys.argv[2]); print('%d events in %.2fs = %.0f events/s' % (c, s, c/s if s > 0 else 0))" "$1" "$2"
+}
+now() { "$PY" -c 'import time; print(time.monotonic())'; }
+
+say "purekafka producer: not implemented yet (issue 5); producing with confluent-kafka (librdkafka) instead"
+T0=$(now)
+PRODUCED=$("$PY" scripts/peer.py produce --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --client confluent \
+  --compression lz4 --timeout 120 --input "$WORK/events.jsonl" 2>>"$WORK/peer.log" | wc -l)
+T1=$(now)
+say "produced: $(rate "$PRODUCED" "$("$PY" -c "print($T1-$T0)")") (lz4, $(( BYTES / 1024 )) KiB of JSON lines in)"
+
+say "purekafka consumer: not implemented yet (issue 5); consuming with kafka-python instead"
+T0=$(now)
+CONSUMED=$("$PY" scripts/peer.py consume --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --client kafka-python \
+  "${PEER_ARGS[@]}" --count "$EVENTS" --timeout 120 2>>"$WORK/peer.log" | wc -l) || true
+T1=$(now)
+say "consumed: $(rate "$CONSUMED" "$("$PY" -c "print($T1-$T0)")")"
+
+if [ "$PRODUCED" -ne "$EVENTS" ] || [ "$CONSUMED" -ne "$EVENTS" ]; then
+  echo "demo: FAILED: $EVENTS events sent, $PRODUCED acknowledged, $CONSUMED read back" >&2
+  grep -v '^%' "$WORK/peer.log" | tail -n 5 >&2 || true
+  exit 1
+fi
+say "ok: $EVENTS events in, $EVENTS out; stopping the broker"
