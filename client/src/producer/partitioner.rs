@@ -186,10 +186,11 @@ impl StickyPartitioner {
             Some(s) => s,
             None => self.topics.entry(topic.to_owned()).or_default(),
         };
-        if let Some(p) = state.current {
-            if usable(p) && (!any_available || available.contains(&p)) {
-                return p;
-            }
+        if let Some(p) = state.current
+            && usable(p)
+            && (!any_available || available.contains(&p))
+        {
+            return p;
         }
         let avoid = state.current.or(state.previous);
         let p = pick(&mut self.rng, num_partitions, available, any_available, avoid);
@@ -202,12 +203,12 @@ impl StickyPartitioner {
     /// `batch.size` bytes went to the sticky partition, the next call to
     /// `partition` picks another. Appends to other partitions are ignored.
     pub fn on_append(&mut self, topic: &str, partition: i32, bytes: usize) {
-        if let Some(state) = self.topics.get_mut(topic) {
-            if state.current == Some(partition) {
-                state.produced = state.produced.saturating_add(bytes);
-                if state.produced >= self.batch_size {
-                    *state = Sticky { current: None, produced: 0, previous: Some(partition) };
-                }
+        if let Some(state) = self.topics.get_mut(topic)
+            && state.current == Some(partition)
+        {
+            state.produced = state.produced.saturating_add(bytes);
+            if state.produced >= self.batch_size {
+                *state = Sticky { current: None, produced: 0, previous: Some(partition) };
             }
         }
     }
@@ -216,10 +217,10 @@ impl StickyPartitioner {
     /// (for example when its batch was closed before `batch.size` bytes,
     /// because a record did not fit).
     pub fn on_new_batch(&mut self, topic: &str, partition: i32) {
-        if let Some(state) = self.topics.get_mut(topic) {
-            if state.current == Some(partition) {
-                *state = Sticky { current: None, produced: 0, previous: Some(partition) };
-            }
+        if let Some(state) = self.topics.get_mut(topic)
+            && state.current == Some(partition)
+        {
+            *state = Sticky { current: None, produced: 0, previous: Some(partition) };
         }
     }
 
@@ -387,10 +388,10 @@ impl DefaultPartitioner {
         if let Some(p) = explicit {
             return check(p, PartitionSource::Explicit);
         }
-        if let Some(user) = &self.user {
-            if let Some(p) = user.partition(topic, key, value, num_partitions) {
-                return check(p, PartitionSource::User);
-            }
+        if let Some(user) = &self.user
+            && let Some(p) = user.partition(topic, key, value, num_partitions)
+        {
+            return check(p, PartitionSource::User);
         }
         if let Some(k) = key.filter(|_| !self.ignore_keys) {
             return Ok(PartitionChoice { partition: default_partition(k, num_partitions), source: PartitionSource::Key });
