@@ -270,7 +270,11 @@ pub(crate) mod tests {
         let got = RangeAssignor
             .assign(
                 &counts(&[("topic1", 3), ("topic2", 2)]),
-                &[member("consumer1", &["topic1"]), member("consumer2", &["topic1", "topic2"]), member("consumer3", &["topic1"])],
+                &[
+                    member("consumer1", &["topic1"]),
+                    member("consumer2", &["topic1", "topic2"]),
+                    member("consumer3", &["topic1"]),
+                ],
             )
             .unwrap();
         assert_eq!(
@@ -358,12 +362,20 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(
             got,
-            expect(&[("C0", &[("t0", 0)]), ("C1", &[("t1", 0)]), ("C2", &[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)])])
+            expect(&[
+                ("C0", &[("t0", 0)]),
+                ("C1", &[("t1", 0)]),
+                ("C2", &[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)])
+            ])
         );
         let got = RoundRobinAssignor
             .assign(
                 &counts(&[("topic1", 3), ("topic2", 2)]),
-                &[member("consumer1", &["topic1"]), member("consumer2", &["topic1", "topic2"]), member("consumer3", &["topic1"])],
+                &[
+                    member("consumer1", &["topic1"]),
+                    member("consumer2", &["topic1", "topic2"]),
+                    member("consumer3", &["topic1"]),
+                ],
             )
             .unwrap();
         assert_eq!(
@@ -388,42 +400,51 @@ pub(crate) mod tests {
         let got = RoundRobinAssignor.assign(&counts(&[("t0", 3), ("t1", 3)]), &ms).unwrap();
         assert_eq!(
             got,
-            expect(&[("C5", &[("t0", 0), ("t1", 0)]), ("C3", &[("t0", 1), ("t1", 1)]), ("C4", &[("t0", 2), ("t1", 2)])])
+            expect(&[
+                ("C5", &[("t0", 0), ("t1", 0)]),
+                ("C3", &[("t0", 1), ("t1", 1)]),
+                ("C4", &[("t0", 2), ("t1", 2)])
+            ])
         );
     }
 
     fn arb_group() -> impl Strategy<Value = (BTreeMap<String, i32>, Vec<MemberSubscription>)> {
         let topics = proptest::collection::btree_map("[a-e]", 0i32..12, 1..5);
-        topics.prop_flat_map(|counts| {
-            let names: Vec<String> = counts.keys().cloned().collect();
-            let n = names.len();
-            let members = proptest::collection::btree_map(
-                "[a-z]{1,4}",
-                (proptest::collection::vec(any::<bool>(), n), proptest::option::of("[A-Z]{1,3}")),
-                1..8,
-            );
-            (Just(counts), Just(names), members)
-        })
-        .prop_map(|(counts, names, members)| {
-            let mut seen_instances = BTreeSet::new();
-            let ms = members
-                .into_iter()
-                .map(|(id, (mask, instance))| MemberSubscription {
-                    member_id: id,
-                    group_instance_id: instance.filter(|i| seen_instances.insert(i.clone())),
-                    subscription: Subscription {
-                        topics: names.iter().zip(&mask).filter(|(_, m)| **m).map(|(t, _)| t.clone()).collect(),
-                        ..Default::default()
-                    },
-                })
-                .collect();
-            (counts, ms)
-        })
+        topics
+            .prop_flat_map(|counts| {
+                let names: Vec<String> = counts.keys().cloned().collect();
+                let n = names.len();
+                let members = proptest::collection::btree_map(
+                    "[a-z]{1,4}",
+                    (proptest::collection::vec(any::<bool>(), n), proptest::option::of("[A-Z]{1,3}")),
+                    1..8,
+                );
+                (Just(counts), Just(names), members)
+            })
+            .prop_map(|(counts, names, members)| {
+                let mut seen_instances = BTreeSet::new();
+                let ms = members
+                    .into_iter()
+                    .map(|(id, (mask, instance))| MemberSubscription {
+                        member_id: id,
+                        group_instance_id: instance.filter(|i| seen_instances.insert(i.clone())),
+                        subscription: Subscription {
+                            topics: names.iter().zip(&mask).filter(|(_, m)| **m).map(|(t, _)| t.clone()).collect(),
+                            ..Default::default()
+                        },
+                    })
+                    .collect();
+                (counts, ms)
+            })
     }
 
     /// Every partition of every subscribed topic goes to exactly one member
     /// that subscribes to its topic.
-    pub(crate) fn check_complete(counts: &BTreeMap<String, i32>, members: &[MemberSubscription], got: &GroupAssignment) {
+    pub(crate) fn check_complete(
+        counts: &BTreeMap<String, i32>,
+        members: &[MemberSubscription],
+        got: &GroupAssignment,
+    ) {
         let mut seen = BTreeSet::new();
         assert_eq!(got.len(), members.len());
         for m in members {

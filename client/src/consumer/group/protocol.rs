@@ -72,8 +72,9 @@ fn version_prefix(buf: &mut Bytes, what: &'static str, max: i16) -> Result<i16, 
     }
     let version = bytes::Buf::get_i16(buf);
     if version < 0 {
-        return Err(DecodeError::new(DecodeErrorKind::UnsupportedVersion { message: what, version, min: 0, max })
-            .field(what));
+        return Err(
+            DecodeError::new(DecodeErrorKind::UnsupportedVersion { message: what, version, min: 0, max }).field(what)
+        );
     }
     Ok(version.min(max))
 }

@@ -102,20 +102,18 @@ pub(crate) fn sticky_assign(
     };
     let n = parts.len();
     // Members eligible for each topic, in member order.
-    let eligible: BTreeMap<&str, Vec<usize>> = topics
-        .iter()
-        .map(|t| (*t, (0..m).filter(|i| subscribed[*i].contains(t)).collect()))
-        .collect();
+    let eligible: BTreeMap<&str, Vec<usize>> =
+        topics.iter().map(|t| (*t, (0..m).filter(|i| subscribed[*i].contains(t)).collect())).collect();
 
     // Claims and owners.
     let mut claims: Vec<Vec<(usize, i32)>> = vec![Vec::new(); n];
     for (i, x) in members.iter().enumerate() {
         let generation = member_generation(x);
         for (t, p) in &x.subscription.owned_partitions {
-            if let Some(q) = index_of(t, *p) {
-                if !claims[q].iter().any(|(j, _)| *j == i) {
-                    claims[q].push((i, generation));
-                }
+            if let Some(q) = index_of(t, *p)
+                && !claims[q].iter().any(|(j, _)| *j == i)
+            {
+                claims[q].push((i, generation));
             }
         }
     }
@@ -301,7 +299,11 @@ mod tests {
 
     #[test]
     fn fresh_group_is_balanced_and_spread() {
-        let got = sticky_assign(&counts(&[("t0", 2), ("t1", 2)]), &[member("a", &["t0", "t1"], &[], -1), member("b", &["t0", "t1"], &[], -1)], true);
+        let got = sticky_assign(
+            &counts(&[("t0", 2), ("t1", 2)]),
+            &[member("a", &["t0", "t1"], &[], -1), member("b", &["t0", "t1"], &[], -1)],
+            true,
+        );
         assert_eq!(got["a"], tps(&[("t0", 0), ("t1", 0)]));
         assert_eq!(got["b"], tps(&[("t0", 1), ("t1", 1)]));
     }
@@ -324,11 +326,7 @@ mod tests {
         assert_eq!(coop["a"], tps(&[("t", 0)]));
         assert!(coop["b"].is_empty() && coop["c"].is_empty());
         // a revokes and rejoins; now they are free.
-        let round2 = [
-            member("a", &["t"], &[("t", 0)], 6),
-            member("b", &["t"], &[], 6),
-            member("c", &["t"], &[], 6),
-        ];
+        let round2 = [member("a", &["t"], &[("t", 0)], 6), member("b", &["t"], &[], 6), member("c", &["t"], &[], 6)];
         let coop = sticky_assign(&c, &round2, true);
         assert_eq!(coop["a"], tps(&[("t", 0)]));
         assert_eq!(coop["b"], tps(&[("t", 1)]));
@@ -339,7 +337,11 @@ mod tests {
     fn higher_generation_wins_a_claim_and_same_generation_claims_are_void() {
         let c = counts(&[("t", 2)]);
         // b's claim on t-0 is stale (generation 3 < 4): a keeps it.
-        let got = sticky_assign(&c, &[member("a", &["t"], &[("t", 0)], 4), member("b", &["t"], &[("t", 0), ("t", 1)], 3)], true);
+        let got = sticky_assign(
+            &c,
+            &[member("a", &["t"], &[("t", 0)], 4), member("b", &["t"], &[("t", 0), ("t", 1)], 3)],
+            true,
+        );
         assert_eq!(got["a"], tps(&[("t", 0)]));
         assert_eq!(got["b"], tps(&[("t", 1)]));
         // Same generation: nobody may take t-0 this round.
