@@ -56,13 +56,13 @@ use super::requests::{
 };
 use crate::error::ConfigError;
 use crate::{Error, Result};
-use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::{
     FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
     join_group_request::JoinGroupRequestProtocol, leave_group_request::MemberIdentity,
     sync_group_request::SyncGroupRequestAssignment,
 };
+use purekafka_protocol::{DecodeError, DecodeErrorKind, ErrorCode};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -440,7 +440,8 @@ impl Membership {
             _ => {}
         }
         if self.wants_coordinator() && self.coordinator.is_none() && self.find_in_flight.is_none() {
-            consider(Some(self.find_not_before.unwrap_or_else(Instant::now)));
+            // Without a backoff pending, the lookup was sent already.
+            consider(self.find_not_before);
         }
         if self.heartbeat_enabled() {
             consider(self.poll_deadline);
@@ -666,10 +667,15 @@ impl Membership {
             (Kind::Heartbeat, GroupResponse::Heartbeat(r)) => self.on_heartbeat(now, &sent, r),
             (Kind::LeaveGroup, GroupResponse::LeaveGroup(r)) => self.on_leave_group(now, &sent, r),
             (kind, r) => {
-                // A driver bug; treat as a failed request.
+                // A driver bug: handle it like a response that did not decode.
                 tracing::warn!(?kind, api = ?r.api_key(), "response does not match the request");
                 self.in_flight.push(sent);
-                let e = Error::Fatal(format!("response to {id} is a {:?} response", r.api_key()));
+                let e = Error::Decode {
+                    broker: self.coordinator_name(),
+                    api: super::requests::api_name(r.api_key()),
+                    version: -1,
+                    source: DecodeError::new(DecodeErrorKind::InvalidValue("a response to another request")),
+                };
                 self.on_request_failed(now, id, &e);
                 return;
             }

@@ -786,3 +786,35 @@ fn rejects_bad_configuration() {
     let m = Membership::with_assignor_names(config(), &["cooperative-sticky", "range"]).unwrap();
     assert_eq!(m.rebalance_protocol(), RebalanceProtocol::Eager);
 }
+
+#[test]
+fn a_response_of_the_wrong_api_counts_as_a_failed_request() {
+    let mut h = stable(config(), &["range"], "range", &[("t", 0)]);
+    h.tick(3 * SEC);
+    let beat = h.heartbeat();
+    h.reply(beat.id, sync_error(ErrorCode::NONE));
+    let find = h.one_send();
+    assert!(matches!(find.request, GroupRequest::FindCoordinator(_)), "{find:?}");
+    assert_eq!(h.m.state(), MemberState::Stable);
+}
+
+#[test]
+fn timers_are_only_what_is_pending() {
+    let mut h = Harness::new(config(), &["range"]);
+    assert_eq!(h.m.next_timeout(), None, "idle before subscribing");
+    let join = h.start(&["t"]);
+    assert_eq!(h.m.next_timeout(), None, "waiting for JoinGroup: no timer");
+    h.follow(&join, 1, "m1", "range", &[]);
+    assert_eq!(h.m.next_timeout(), Some(h.now + 3 * SEC));
+    h.tick(3 * SEC);
+    let beat = h.heartbeat();
+    // In flight: the next deadline is the session's (45 s after joining).
+    assert_eq!(h.m.next_timeout(), Some(h.now + 42 * SEC));
+    h.reply(beat.id, hb(ErrorCode::NOT_COORDINATOR));
+    let find = h.one_send();
+    h.m.on_request_failed(h.now, find.id, &Error::Disconnected { broker: "b".into() });
+    // Lookup backoff, then it retries.
+    assert_eq!(h.m.next_timeout(), Some(h.now + Duration::from_millis(100)));
+    h.tick(Duration::from_millis(100));
+    assert!(matches!(h.one_send().request, GroupRequest::FindCoordinator(_)));
+}
