@@ -77,7 +77,7 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
             produced += read_capped(
                 CODEC,
                 FrameDecoder::new(frame),
-                max_size - produced,
+                max_size.saturating_sub(produced),
                 max_size,
                 out,
             )?;

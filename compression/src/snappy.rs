@@ -102,7 +102,7 @@ fn decompress_xerial(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Result
                     ),
                 )
             })?;
-        let remaining_cap = max_size - produced;
+        let remaining_cap = max_size.saturating_sub(produced);
         produced += raw_block(data, remaining_cap, out, &mut decoder).map_err(|e| match e {
             // Keep TooLarge's limit the caller's max_size, not what was left of it.
             Error::TooLarge { codec, .. } => Error::TooLarge {

@@ -80,7 +80,7 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
         let frame_start = produced;
         // 0 means "not declared" (a declared 0 is checked by the block loop anyway).
         let declared = decoder.content_size();
-        if declared > u64::try_from(max_size - produced).unwrap_or(u64::MAX) {
+        if declared > u64::try_from(max_size.saturating_sub(produced)).unwrap_or(u64::MAX) {
             return Err(too_large());
         }
         loop {
@@ -88,13 +88,16 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
                 .decode_blocks(&mut rest, BlockDecodingStrategy::UptoBlocks(1))
                 .map_err(corrupt)?;
             let ready = decoder.can_collect();
-            if ready > max_size - produced {
+            if ready > max_size.saturating_sub(produced) {
                 return Err(too_large());
             }
             let drained = decoder
                 .collect_to_writer(&mut *out)
                 .map_err(|e| Error::corrupt(CODEC, e))?;
-            produced += drained;
+            produced = produced.saturating_add(drained);
+            if produced > max_size {
+                return Err(too_large());
+            }
             if decoder.is_finished() && decoder.can_collect() == 0 {
                 break;
             }
