@@ -1,3 +1,540 @@
-//! (in progress)
+//! The consumer: fetching, positions, offsets, and consumer groups.
+//!
+//! ```no_run
+//! # async fn demo() -> purekafka::Result<()> {
+//! use purekafka::config::ConsumerConfig;
+//! use purekafka::consumer::Consumer;
+//! use std::time::Duration;
+//!
+//! let consumer = Consumer::new(ConsumerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("auto.offset.reset", "earliest"),
+//! ])?).await?;
+//! consumer.assign(&[("events", 0), ("events", 1)])?;
+//! for record in consumer.poll(Duration::from_secs(1)).await? {
+//!     println!("{}-{}@{}: {:?}", record.topic, record.partition, record.offset, record.value);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! A background task keeps a fetch in flight to every leader while the
+//! application processes what `poll` returned; fetched data waits in a
+//! buffer bounded by `fetch.max.bytes`, and is decoded (decompressed, control
+//! batches skipped, aborted transactions filtered) in `poll`.
 
+pub mod fetch_session;
+mod fetcher;
 pub mod group;
+
+use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
+use crate::error::{Error, Result};
+use crate::net::{Cluster, ClusterOptions};
+use bytes::Bytes;
+use fetch_session::Tp;
+use fetcher::CompletedFetch;
+use purekafka_protocol::records::{ControlRecordType, DecodeOptions, Headers, RecordBatches, TimestampType};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// A record read from Kafka. Key, value and headers share the fetched
+/// buffer: reading a record copies nothing.
+#[derive(Debug, Clone)]
+pub struct ConsumerRecord {
+    /// Topic.
+    pub topic: Arc<str>,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Timestamp (ms since the epoch).
+    pub timestamp: i64,
+    /// Whether the timestamp is the producer's or the broker's.
+    pub timestamp_type: TimestampType,
+    /// Key; `None` is null.
+    pub key: Option<Bytes>,
+    /// Value; `None` is null.
+    pub value: Option<Bytes>,
+    /// Headers.
+    pub headers: Headers,
+}
+
+/// What `poll_events` returns: records, and partition-EOF notices when
+/// `enable.partition.eof` is on.
+#[derive(Debug, Clone)]
+pub enum ConsumerEvent {
+    /// A record.
+    Record(ConsumerRecord),
+    /// The consumer reached the end of a partition (the seeds' `_PARTITION_EOF`).
+    PartitionEof {
+        /// Topic.
+        topic: Arc<str>,
+        /// Partition.
+        partition: i32,
+        /// The position: the high watermark at the time.
+        offset: i64,
+    },
+}
+
+/// Where a position comes from when it is reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    /// The log start.
+    Earliest,
+    /// The high watermark (or last stable offset for read_committed).
+    Latest,
+    /// The first offset at or after a timestamp (ms).
+    Timestamp(i64),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PartState {
+    pub position: Option<i64>,
+    pub leader_epoch: i32,
+    pub paused: bool,
+    pub reset: Option<OffsetSpec>,
+    pub reset_in_flight: bool,
+    pub fetch_in_flight: bool,
+    pub high_watermark: i64,
+    pub last_stable_offset: i64,
+    pub eof_sent: bool,
+    /// Bumped by every seek: fetches made before it are dropped.
+    pub seek_gen: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub parts: BTreeMap<Tp, PartState>,
+    pub buffer: VecDeque<CompletedFetch>,
+    pub buffered_bytes: usize,
+    pub events: VecDeque<ConsumerEvent>,
+    pub errors: VecDeque<Error>,
+    /// A partly read fetch, kept between polls.
+    pub current: Option<Cursor>,
+}
+
+pub(crate) struct Inner {
+    pub cfg: ConsumerConfig,
+    pub cluster: Cluster,
+    state: Mutex<State>,
+    pub wake_fetcher: Notify,
+    pub data: Notify,
+    pub closed: AtomicBool,
+    pub max_buffer_bytes: usize,
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A Kafka consumer.
+#[derive(Clone)]
+pub struct Consumer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer").field("cluster", &self.inner.cluster).finish()
+    }
+}
+
+fn topic_partitions<'a>(parts: impl IntoIterator<Item = &'a (&'a str, i32)>) -> Vec<Tp> {
+    parts.into_iter().map(|(t, p)| (Arc::from(*t), *p)).collect()
+}
+
+impl Consumer {
+    /// Validates `config`, connects, and starts the fetcher.
+    pub async fn new(config: ConsumerConfig) -> Result<Consumer> {
+        config.validate()?;
+        let cluster = Cluster::connect(ClusterOptions::from_config(&config.client)).await?;
+        let max_buffer_bytes = usize::try_from(config.fetch_max_bytes).unwrap_or(50 << 20).max(1 << 20);
+        let inner = Arc::new(Inner {
+            cfg: config,
+            cluster,
+            state: Mutex::new(State::default()),
+            wake_fetcher: Notify::new(),
+            data: Notify::new(),
+            closed: AtomicBool::new(false),
+            max_buffer_bytes,
+        });
+        tokio::spawn(fetcher::run(inner.clone()));
+        Ok(Consumer { inner })
+    }
+
+    /// Reads these partitions (replacing any earlier assignment). Positions
+    /// start from the committed offset when there is a group and one, else
+    /// from `auto.offset.reset`.
+    pub fn assign(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        let tps = topic_partitions(partitions);
+        self.inner.cluster.add_topics(tps.iter().map(|tp| &*tp.0));
+        let spec = match self.inner.cfg.auto_offset_reset {
+            OffsetReset::Earliest => Some(OffsetSpec::Earliest),
+            OffsetReset::Latest => Some(OffsetSpec::Latest),
+            OffsetReset::None => None,
+        };
+        {
+            let mut st = self.inner.lock();
+            let wanted: HashSet<&Tp> = tps.iter().collect();
+            st.parts.retain(|tp, _| wanted.contains(tp));
+            st.buffer.retain(|c| wanted.contains(&c.tp));
+            st.buffered_bytes = st.buffer.iter().map(|c| c.records.len()).sum();
+            if st.current.as_ref().is_some_and(|c| !wanted.contains(&c.tp)) {
+                st.current = None;
+            }
+            for tp in tps.iter() {
+                if st.parts.contains_key(tp) {
+                    continue;
+                }
+                let mut ps = PartState { high_watermark: -1, last_stable_offset: -1, ..PartState::default() };
+                match spec {
+                    Some(s) => ps.reset = Some(s),
+                    None => st.errors.push_back(Error::Kafka {
+                        code: purekafka_protocol::ErrorCode::OFFSET_OUT_OF_RANGE,
+                        api: "ListOffsets",
+                        topic: Some(tp.0.to_string()),
+                        partition: Some(tp.1),
+                        message: Some("no committed offset and auto.offset.reset=none".into()),
+                    }),
+                }
+                st.parts.insert(tp.clone(), ps);
+            }
+        }
+        self.inner.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// The partitions assigned.
+    pub fn assignment(&self) -> Vec<(Arc<str>, i32)> {
+        self.inner.lock().parts.keys().cloned().collect()
+    }
+
+    /// Waits up to `timeout` for records; returns at most `max.poll.records`.
+    /// An empty result means none arrived in time.
+    pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let events = self.poll_events(timeout).await?;
+        Ok(events
+            .into_iter()
+            .filter_map(|e| match e {
+                ConsumerEvent::Record(r) => Some(r),
+                ConsumerEvent::PartitionEof { .. } => None,
+            })
+            .collect())
+    }
+
+    /// As [`Consumer::poll`], with partition-EOF events.
+    pub async fn poll_events(&self, timeout: Duration) -> Result<Vec<ConsumerEvent>> {
+        let deadline = Instant::now() + timeout;
+        let max = self.inner.cfg.max_poll_records.max(1);
+        loop {
+            let notified = self.inner.data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let mut out = Vec::new();
+            if let Some(e) = self.take_records(max, &mut out) {
+                if out.is_empty() {
+                    return Err(e);
+                }
+                self.inner.lock().errors.push_front(e);
+            }
+            if !out.is_empty() {
+                self.inner.wake_fetcher.notify_one();
+                return Ok(out);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Moves up to `max` records (and pending events) into `out`; returns an
+    /// error to raise, if any.
+    fn take_records(&self, max: usize, out: &mut Vec<ConsumerEvent>) -> Option<Error> {
+        let read_committed = self.inner.cfg.isolation_level == IsolationLevel::ReadCommitted;
+        let opts = DecodeOptions { verify_crc: self.inner.cfg.check_crcs, ..DecodeOptions::default() };
+        loop {
+            // Take the current cursor, or the next completed fetch, out of the
+            // lock; decode without holding it.
+            let mut cursor = {
+                let mut st = self.inner.lock();
+                if let Some(e) = st.errors.pop_front() {
+                    return Some(e);
+                }
+                while let Some(ev) = st.events.pop_front() {
+                    out.push(ev);
+                }
+                match st.current.take() {
+                    Some(c) => c,
+                    None => match st.buffer.pop_front() {
+                        Some(cf) => {
+                            st.buffered_bytes = st.buffered_bytes.saturating_sub(cf.records.len());
+                            Cursor::new(cf, opts)
+                        }
+                        None => return None,
+                    },
+                }
+            };
+            let before = out.len();
+            let result = cursor.read(max.saturating_sub(out.len()), read_committed, out);
+            let mut st = self.inner.lock();
+            let valid = st.parts.get(&cursor.tp).is_some_and(|ps| ps.seek_gen == cursor.seek_gen && ps.position == Some(cursor.start_position));
+            if !valid {
+                // Seeked or unassigned while we read: drop what we read.
+                out.truncate(before);
+                continue;
+            }
+            if let Some(ps) = st.parts.get_mut(&cursor.tp) {
+                ps.position = Some(cursor.next_offset.max(cursor.start_position));
+                ps.eof_sent = false;
+            }
+            cursor.start_position = cursor.next_offset.max(cursor.start_position);
+            if let Err(e) = result {
+                let e = Error::Decode { broker: "fetch".into(), api: "Fetch", version: -1, source: e };
+                return Some(e);
+            }
+            if !cursor.done {
+                st.current = Some(cursor);
+            }
+            if out.len() >= max {
+                return None;
+            }
+        }
+    }
+
+    /// Sets the next offset to read from a partition.
+    pub fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<()> {
+        let mut st = self.inner.lock();
+        let tp: Tp = (Arc::from(topic), partition);
+        let ps = st.parts.get_mut(&tp).ok_or_else(|| not_assigned(topic, partition))?;
+        ps.position = Some(offset);
+        ps.reset = None;
+        ps.seek_gen += 1;
+        ps.eof_sent = false;
+        drop_buffered(&mut st, &tp);
+        drop(st);
+        self.inner.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// Reads these partitions from their first offset.
+    pub fn seek_to_beginning(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        self.seek_spec(partitions, OffsetSpec::Earliest)
+    }
+
+    /// Reads these partitions from their end (only new records).
+    pub fn seek_to_end(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        self.seek_spec(partitions, OffsetSpec::Latest)
+    }
+
+    fn seek_spec(&self, partitions: &[(&str, i32)], spec: OffsetSpec) -> Result<()> {
+        let mut st = self.inner.lock();
+        for tp in topic_partitions(partitions) {
+            let ps = st.parts.get_mut(&tp).ok_or_else(|| not_assigned(&tp.0, tp.1))?;
+            ps.start_reset(spec);
+            drop_buffered(&mut st, &tp);
+        }
+        drop(st);
+        self.inner.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// The next offset `poll` will return for a partition, waiting (up to
+    /// `request.timeout.ms`) while it is being looked up.
+    pub async fn position(&self, topic: &str, partition: i32) -> Result<i64> {
+        let tp: Tp = (Arc::from(topic), partition);
+        let deadline = Instant::now() + self.inner.cfg.client.request_timeout;
+        loop {
+            let notified = self.inner.data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.inner.lock();
+                let ps = st.parts.get(&tp).ok_or_else(|| not_assigned(topic, partition))?;
+                if let Some(p) = ps.position {
+                    return Ok(p);
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(Error::RequestTimeout {
+                    broker: "partition leader".into(),
+                    api: "ListOffsets",
+                    timeout: self.inner.cfg.client.request_timeout,
+                });
+            }
+        }
+    }
+
+    /// Stops fetching these partitions (positions are kept).
+    pub fn pause(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        self.set_paused(partitions, true)
+    }
+
+    /// Resumes fetching these partitions.
+    pub fn resume(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        self.set_paused(partitions, false)
+    }
+
+    fn set_paused(&self, partitions: &[(&str, i32)], paused: bool) -> Result<()> {
+        let mut st = self.inner.lock();
+        for tp in topic_partitions(partitions) {
+            let ps = st.parts.get_mut(&tp).ok_or_else(|| not_assigned(&tp.0, tp.1))?;
+            ps.paused = paused;
+            if paused {
+                // Keep what was fetched but do not return it until resumed.
+                drop_buffered(&mut st, &tp);
+                if let Some(ps) = st.parts.get_mut(&tp) {
+                    ps.seek_gen += 1;
+                }
+            }
+        }
+        drop(st);
+        self.inner.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// Paused partitions.
+    pub fn paused(&self) -> Vec<(Arc<str>, i32)> {
+        self.inner.lock().parts.iter().filter(|(_, p)| p.paused).map(|(tp, _)| tp.clone()).collect()
+    }
+
+    /// The high watermark last seen for a partition (-1 before the first fetch).
+    pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.inner.lock().parts.get(&(Arc::from(topic), partition)).map(|p| p.high_watermark)
+    }
+
+    /// Stops the consumer.
+    pub async fn close(&self) -> Result<()> {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.wake_fetcher.notify_one();
+        Ok(())
+    }
+
+    /// The cluster this consumer talks to.
+    pub fn cluster(&self) -> &Cluster {
+        &self.inner.cluster
+    }
+}
+
+fn not_assigned(topic: &str, partition: i32) -> Error {
+    Error::UnknownPartition { topic: format!("{topic} (not assigned to this consumer)"), partition, count: 0 }
+}
+
+fn drop_buffered(st: &mut State, tp: &Tp) {
+    let before = st.buffer.len();
+    st.buffer.retain(|c| &c.tp != tp);
+    if st.buffer.len() != before {
+        st.buffered_bytes = st.buffer.iter().map(|c| c.records.len()).sum();
+    }
+    if st.current.as_ref().is_some_and(|c| &c.tp == tp) {
+        st.current = None;
+    }
+}
+
+/// Reading position inside one completed fetch.
+pub(crate) struct Cursor {
+    tp: Tp,
+    seek_gen: u64,
+    /// The partition position when reading started.
+    start_position: i64,
+    /// The offset after the last record (or skipped batch) read.
+    next_offset: i64,
+    batches: RecordBatches,
+    records: Option<(purekafka_protocol::records::Records, TimestampType, i64)>,
+    aborted: VecDeque<(i64, i64)>,
+    aborted_producers: HashSet<i64>,
+    done: bool,
+}
+
+impl Cursor {
+    fn new(cf: CompletedFetch, opts: DecodeOptions) -> Cursor {
+        Cursor {
+            start_position: cf.fetch_offset,
+            next_offset: cf.fetch_offset,
+            batches: RecordBatches::with_options(cf.records, opts),
+            records: None,
+            aborted: cf.aborted.iter().map(|a| (a.first_offset, a.producer_id)).collect(),
+            aborted_producers: HashSet::new(),
+            tp: cf.tp,
+            seek_gen: cf.seek_gen,
+            done: false,
+        }
+    }
+
+    /// Appends up to `max` records to `out`.
+    fn read(&mut self, max: usize, read_committed: bool, out: &mut Vec<ConsumerEvent>) -> Result<(), purekafka_protocol::DecodeError> {
+        let mut n = 0;
+        while n < max {
+            if let Some((records, ts_type, batch_next)) = self.records.as_mut() {
+                match records.next() {
+                    Some(r) => {
+                        let r = r?;
+                        if r.offset < self.start_position {
+                            continue; // fetched from inside a batch
+                        }
+                        self.next_offset = r.offset + 1;
+                        out.push(ConsumerEvent::Record(ConsumerRecord {
+                            topic: self.tp.0.clone(),
+                            partition: self.tp.1,
+                            offset: r.offset,
+                            timestamp: r.timestamp,
+                            timestamp_type: *ts_type,
+                            key: r.key,
+                            value: r.value,
+                            headers: r.headers,
+                        }));
+                        n += 1;
+                        continue;
+                    }
+                    None => {
+                        // Offsets compacted away at the batch's end are skipped too.
+                        self.next_offset = self.next_offset.max(*batch_next);
+                        self.records = None;
+                    }
+                }
+            }
+            let Some(batch) = self.batches.next() else {
+                self.done = true;
+                return Ok(());
+            };
+            let batch = batch?;
+            let h = batch.header().clone();
+            let next = h.next_offset();
+            if read_committed && h.producer_id >= 0 {
+                while let Some(&(first, pid)) = self.aborted.front() {
+                    if first > h.last_offset() {
+                        break;
+                    }
+                    self.aborted_producers.insert(pid);
+                    self.aborted.pop_front();
+                }
+                if batch.is_control() {
+                    if let Ok(Some(c)) = batch.control_record() {
+                        if c.kind == ControlRecordType::Abort {
+                            self.aborted_producers.remove(&h.producer_id);
+                        }
+                    }
+                    self.next_offset = self.next_offset.max(next);
+                    continue;
+                }
+                if h.is_transactional() && self.aborted_producers.contains(&h.producer_id) {
+                    self.next_offset = self.next_offset.max(next);
+                    continue;
+                }
+            }
+            if batch.is_control() {
+                self.next_offset = self.next_offset.max(next);
+                continue;
+            }
+            if next <= self.start_position {
+                continue;
+            }
+            self.records = Some((batch.records()?, h.timestamp_type(), next));
+        }
+        Ok(())
+    }
+}

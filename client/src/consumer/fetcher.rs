@@ -1,0 +1,419 @@
+//! The consumer's fetch loop: keeps a Fetch in flight to every leader of an
+//! assigned partition while the application works through what came before,
+//! resets positions (ListOffsets) when a partition has none, and hands
+//! completed fetches to `poll` through a bounded buffer.
+
+use super::fetch_session::{FetchSession, PartFetch, Tp};
+use super::{Inner, OffsetSpec, PartState};
+use crate::config::OffsetReset;
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use purekafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
+use purekafka_protocol::messages::fetch_response::AbortedTransaction;
+use purekafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use purekafka_protocol::messages::{FetchRequest, FetchResponse, ListOffsetsRequest};
+use purekafka_protocol::{ApiKey, ErrorCode, Uuid};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Fetched records for one partition, not yet handed to the application.
+pub(crate) struct CompletedFetch {
+    pub tp: Tp,
+    /// The position the fetch was made at.
+    pub fetch_offset: i64,
+    /// The partition's seek generation when the fetch was sent.
+    pub seek_gen: u64,
+    pub records: Bytes,
+    pub aborted: Vec<AbortedTransaction>,
+}
+
+enum FetchResult {
+    Fetch { broker: i32, sent: Vec<(Tp, i64, u64)>, result: Result<FetchResponse>, topic_names: HashMap<Uuid, Arc<str>> },
+    Reset { tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i64>> },
+}
+
+pub(crate) async fn run(inner: Arc<Inner>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<FetchResult>();
+    let mut sessions: HashMap<i32, FetchSession> = HashMap::new();
+    let mut in_flight: HashMap<i32, ()> = HashMap::new();
+    let mut refreshing = false;
+    let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<()>();
+    let mut retry_at: Option<Instant> = None;
+    loop {
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let md = inner.cluster.metadata();
+        let mut need_metadata = false;
+        // Positions to reset, and partitions to fetch, grouped by leader.
+        let mut resets: HashMap<i32, Vec<(Tp, OffsetSpec, u64)>> = HashMap::new();
+        let mut fetches: HashMap<i32, BTreeMap<Tp, PartFetch>> = HashMap::new();
+        {
+            let mut st = inner.lock();
+            let buffered: std::collections::HashSet<Tp> = st.buffer.iter().map(|c| c.tp.clone()).collect();
+            let over_budget = st.buffered_bytes >= inner.max_buffer_bytes;
+            for (tp, ps) in st.parts.iter_mut() {
+                let Some(leader) = md.leader(&tp.0, tp.1) else {
+                    need_metadata = true;
+                    continue;
+                };
+                if let Some(spec) = ps.reset {
+                    if !ps.reset_in_flight {
+                        ps.reset_in_flight = true;
+                        resets.entry(leader).or_default().push((tp.clone(), spec, ps.seek_gen));
+                    }
+                    continue;
+                }
+                let Some(pos) = ps.position else { continue };
+                if ps.paused || ps.fetch_in_flight || buffered.contains(tp) || over_budget || in_flight.contains_key(&leader) {
+                    continue;
+                }
+                fetches.entry(leader).or_default().insert(
+                    tp.clone(),
+                    PartFetch { offset: pos, max_bytes: inner.cfg.max_partition_fetch_bytes, leader_epoch: ps.leader_epoch },
+                );
+            }
+            for (leader, wanted) in &fetches {
+                for tp in wanted.keys() {
+                    if let Some(ps) = st.parts.get_mut(tp) {
+                        ps.fetch_in_flight = true;
+                    }
+                }
+                in_flight.insert(*leader, ());
+            }
+        }
+        if need_metadata && !refreshing {
+            refreshing = true;
+            let cluster = inner.cluster.clone();
+            let done = refresh_tx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = cluster.refresh_metadata().await {
+                    tracing::debug!("consumer metadata refresh: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let _ = done.send(());
+            });
+        }
+        for (leader, items) in resets {
+            let inner = inner.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let tps: Vec<(Tp, u64)> = items.iter().map(|(tp, _, g)| (tp.clone(), *g)).collect();
+                let result = list_offsets(&inner, leader, &items).await;
+                let _ = tx.send(FetchResult::Reset { tps, result });
+            });
+        }
+        for (leader, wanted) in fetches {
+            let session = sessions.entry(leader).or_default();
+            let plan = session.plan(&wanted);
+            let sent: Vec<(Tp, i64, u64)> = {
+                let st = inner.lock();
+                wanted.iter().map(|(tp, pf)| (tp.clone(), pf.offset, st.parts.get(tp).map_or(0, |p| p.seek_gen))).collect()
+            };
+            let inner = inner.clone();
+            let tx = tx.clone();
+            let md = md.clone();
+            tokio::spawn(async move {
+                let (result, topic_names) = fetch(&inner, leader, plan, &md).await;
+                let _ = tx.send(FetchResult::Fetch { broker: leader, sent, result, topic_names });
+            });
+        }
+
+        tokio::select! {
+            Some(r) = rx.recv() => {
+                match r {
+                    FetchResult::Fetch { broker, sent, result, topic_names } => {
+                        in_flight.remove(&broker);
+                        let session = sessions.entry(broker).or_default();
+                        match &result {
+                            Ok(resp) => session.on_response(resp.error_code, resp.session_id),
+                            Err(_) => session.on_failure(),
+                        }
+                        if handle_fetch(&inner, sent, result, &topic_names) {
+                            need_refresh(&inner, &mut refreshing, &refresh_tx);
+                            retry_at = Some(Instant::now() + inner.cfg.client.retry_backoff);
+                        }
+                    }
+                    FetchResult::Reset { tps, result } => {
+                        if handle_reset(&inner, tps, result) {
+                            need_refresh(&inner, &mut refreshing, &refresh_tx);
+                            retry_at = Some(Instant::now() + inner.cfg.client.retry_backoff);
+                        }
+                    }
+                }
+            }
+            Some(()) = refresh_rx.recv() => { refreshing = false; }
+            _ = inner.wake_fetcher.notified() => {}
+            _ = sleep_until_opt(retry_at.take()) => {}
+        }
+    }
+}
+
+fn need_refresh(inner: &Arc<Inner>, refreshing: &mut bool, done: &mpsc::UnboundedSender<()>) {
+    if *refreshing {
+        return;
+    }
+    *refreshing = true;
+    let cluster = inner.cluster.clone();
+    let done = done.clone();
+    tokio::spawn(async move {
+        let _ = cluster.refresh_metadata().await;
+        let _ = done.send(());
+    });
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn fetch(
+    inner: &Inner,
+    leader: i32,
+    plan: super::fetch_session::FetchPlan,
+    md: &crate::net::Metadata,
+) -> (Result<FetchResponse>, HashMap<Uuid, Arc<str>>) {
+    let mut names = HashMap::new();
+    let conn = match inner.cluster.broker(leader).await {
+        Ok(c) => c,
+        Err(e) => return (Err(e), names),
+    };
+    let mut version = match conn.version_for(ApiKey::Fetch) {
+        Ok(v) => v,
+        Err(e) => return (Err(e), names),
+    };
+    let id_of = |t: &str| md.topics.get(t).map_or(Uuid::ZERO, |t| t.id);
+    if version >= 13 && plan.send.iter().map(|(tp, _)| &tp.0).chain(plan.forget.iter().map(|tp| &tp.0)).any(|t| id_of(t).is_zero()) {
+        version = 12;
+    }
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for (tp, pf) in &plan.send {
+        let part = FetchPartition {
+            partition: tp.1,
+            current_leader_epoch: pf.leader_epoch,
+            fetch_offset: pf.offset,
+            partition_max_bytes: pf.max_bytes,
+            ..Default::default()
+        };
+        match topics.last_mut().filter(|t| t.topic == *tp.0) {
+            Some(t) => t.partitions.push(part),
+            None => {
+                let id = id_of(&tp.0);
+                names.insert(id, tp.0.clone());
+                topics.push(FetchTopic { topic: tp.0.to_string(), topic_id: id, partitions: vec![part], ..Default::default() });
+            }
+        }
+    }
+    let mut forgotten: Vec<ForgottenTopic> = Vec::new();
+    for tp in &plan.forget {
+        match forgotten.last_mut().filter(|t| t.topic == *tp.0) {
+            Some(t) => t.partitions.push(tp.1),
+            None => forgotten.push(ForgottenTopic { topic: tp.0.to_string(), topic_id: id_of(&tp.0), partitions: vec![tp.1], ..Default::default() }),
+        }
+    }
+    for (tp, _) in &plan.send {
+        names.insert(id_of(&tp.0), tp.0.clone());
+    }
+    let cfg = &inner.cfg;
+    let max_wait = cfg.fetch_max_wait;
+    let req = FetchRequest {
+        replica_id: -1,
+        max_wait_ms: i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX),
+        min_bytes: cfg.fetch_min_bytes,
+        max_bytes: cfg.fetch_max_bytes,
+        isolation_level: cfg.isolation_level.as_i8(),
+        session_id: plan.session_id,
+        session_epoch: plan.epoch,
+        topics,
+        forgotten_topics_data: forgotten,
+        rack_id: cfg.client.client_rack.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let frame = match crate::net::conn::encode_frame(&req, version, &cfg.client.client_id) {
+        Ok(f) => f,
+        Err(e) => return (Err(e), names),
+    };
+    let timeout = cfg.client.request_timeout + max_wait;
+    let result = match conn.submit(frame, ApiKey::Fetch, version, timeout).await {
+        Ok(p) => p.decode::<FetchRequest>().await,
+        Err(e) => Err(e),
+    };
+    (result, names)
+}
+
+/// Applies a fetch response; returns whether metadata should be refreshed.
+fn handle_fetch(inner: &Inner, sent: Vec<(Tp, i64, u64)>, result: Result<FetchResponse>, names: &HashMap<Uuid, Arc<str>>) -> bool {
+    let mut st = inner.lock();
+    for (tp, _, _) in &sent {
+        if let Some(ps) = st.parts.get_mut(tp) {
+            ps.fetch_in_flight = false;
+        }
+    }
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!("fetch failed: {e}");
+            return true;
+        }
+    };
+    let sent_at: HashMap<&Tp, (i64, u64)> = sent.iter().map(|(tp, o, g)| (tp, (*o, *g))).collect();
+    let mut refresh = false;
+    let mut woke = false;
+    for t in resp.responses {
+        let topic: Arc<str> = if t.topic.is_empty() {
+            match names.get(&t.topic_id) {
+                Some(n) => n.clone(),
+                None => continue,
+            }
+        } else {
+            Arc::from(t.topic.as_str())
+        };
+        for p in t.partitions {
+            let tp: Tp = (topic.clone(), p.partition_index);
+            let Some(&(fetch_offset, seek_gen)) = sent_at.get(&tp) else { continue };
+            let eof_enabled = inner.cfg.enable_partition_eof;
+            let Some(ps) = st.parts.get_mut(&tp) else { continue };
+            if ps.seek_gen != seek_gen || ps.position != Some(fetch_offset) {
+                continue; // seeked meanwhile: stale
+            }
+            let code = ErrorCode(p.error_code);
+            match code {
+                ErrorCode::NONE => {
+                    ps.high_watermark = p.high_watermark;
+                    ps.last_stable_offset = p.last_stable_offset;
+                    let records = p.records.unwrap_or_default();
+                    if records.is_empty() {
+                        if eof_enabled && !ps.eof_sent && fetch_offset >= p.high_watermark {
+                            ps.eof_sent = true;
+                            st.events.push_back(super::ConsumerEvent::PartitionEof { topic: tp.0.clone(), partition: tp.1, offset: fetch_offset });
+                            woke = true;
+                        }
+                        continue;
+                    }
+                    let mut aborted = p.aborted_transactions.unwrap_or_default();
+                    aborted.sort_by_key(|a| a.first_offset);
+                    st.buffered_bytes += records.len();
+                    st.buffer.push_back(CompletedFetch { tp, fetch_offset, seek_gen, records, aborted });
+                    woke = true;
+                }
+                ErrorCode::OFFSET_OUT_OF_RANGE => match inner.cfg.auto_offset_reset {
+                    OffsetReset::Earliest => ps.start_reset(OffsetSpec::Earliest),
+                    OffsetReset::Latest => ps.start_reset(OffsetSpec::Latest),
+                    OffsetReset::None => {
+                        let e = Error::Kafka {
+                            code,
+                            api: "Fetch",
+                            topic: Some(tp.0.to_string()),
+                            partition: Some(tp.1),
+                            message: Some(format!("offset {fetch_offset} is out of range and auto.offset.reset=none")),
+                        };
+                        ps.position = None;
+                        st.errors.push_back(e);
+                        woke = true;
+                    }
+                },
+                c if crate::producer::accumulator::is_stale_metadata(c) || c == ErrorCode::OFFSET_NOT_AVAILABLE => {
+                    refresh = true;
+                }
+                c => {
+                    tracing::warn!("fetch {}-{}: {c}", tp.0, tp.1);
+                    refresh = true;
+                }
+            }
+        }
+    }
+    drop(st);
+    if woke {
+        inner.data.notify_waiters();
+    }
+    refresh
+}
+
+async fn list_offsets(inner: &Inner, leader: i32, items: &[(Tp, OffsetSpec, u64)]) -> Result<HashMap<Tp, i64>> {
+    let conn = inner.cluster.broker(leader).await?;
+    let mut topics: Vec<ListOffsetsTopic> = Vec::new();
+    for (tp, spec, _) in items {
+        let ts = match spec {
+            OffsetSpec::Earliest => -2,
+            OffsetSpec::Latest => -1,
+            OffsetSpec::Timestamp(t) => *t,
+        };
+        let part = ListOffsetsPartition { partition_index: tp.1, timestamp: ts, current_leader_epoch: -1, ..Default::default() };
+        match topics.iter_mut().find(|t| t.name == *tp.0) {
+            Some(t) => t.partitions.push(part),
+            None => topics.push(ListOffsetsTopic { name: tp.0.to_string(), partitions: vec![part], ..Default::default() }),
+        }
+    }
+    let req = ListOffsetsRequest {
+        replica_id: -1,
+        isolation_level: inner.cfg.isolation_level.as_i8(),
+        topics,
+        timeout_ms: i32::try_from(inner.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
+        ..Default::default()
+    };
+    let resp = conn.send(&req).await?;
+    let mut out = HashMap::new();
+    for t in resp.topics {
+        let topic: Arc<str> = Arc::from(t.name.as_str());
+        for p in t.partitions {
+            let code = ErrorCode(p.error_code);
+            if code != ErrorCode::NONE {
+                return Err(Error::Kafka { code, api: "ListOffsets", topic: Some(t.name.clone()), partition: Some(p.partition_index), message: None });
+            }
+            out.insert((topic.clone(), p.partition_index), p.offset);
+        }
+    }
+    Ok(out)
+}
+
+/// Applies reset results; returns whether metadata should be refreshed.
+fn handle_reset(inner: &Inner, tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i64>>) -> bool {
+    let mut st = inner.lock();
+    let mut refresh = false;
+    match result {
+        Ok(offsets) => {
+            for (tp, gen_) in tps {
+                let Some(ps) = st.parts.get_mut(&tp) else { continue };
+                ps.reset_in_flight = false;
+                if ps.seek_gen != gen_ {
+                    continue;
+                }
+                match offsets.get(&tp) {
+                    Some(&o) if o >= 0 => {
+                        ps.position = Some(o);
+                        ps.reset = None;
+                        ps.eof_sent = false;
+                    }
+                    _ => refresh = true,
+                }
+            }
+        }
+        Err(e) => {
+            tracing::debug!("ListOffsets failed: {e}");
+            for (tp, _) in tps {
+                if let Some(ps) = st.parts.get_mut(&tp) {
+                    ps.reset_in_flight = false;
+                }
+            }
+            refresh = true;
+        }
+    }
+    drop(st);
+    inner.data.notify_waiters();
+    refresh
+}
+
+impl PartState {
+    pub(crate) fn start_reset(&mut self, spec: OffsetSpec) {
+        self.position = None;
+        self.reset = Some(spec);
+        self.seek_gen += 1;
+        self.eof_sent = false;
+    }
+}
