@@ -10,6 +10,7 @@ pub mod error;
 pub mod net;
 pub mod producer;
 pub mod consumer;
+pub mod serde;
 
 pub use error::{Error, Result};
 pub use purekafka_protocol::error_code::ErrorCode;
