@@ -25,6 +25,7 @@
 pub mod fetch_session;
 mod fetcher;
 pub mod group;
+pub mod stream;
 
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::error::{Error, Result};
