@@ -22,10 +22,14 @@
 //! buffer bounded by `fetch.max.bytes`, and is decoded (decompressed, control
 //! batches skipped, aborted transactions filtered) in `poll`.
 
+mod coordinator;
 pub mod fetch_session;
 mod fetcher;
 pub mod group;
 pub mod stream;
+
+pub use coordinator::{OffsetAndMetadata, RebalanceListener};
+use coordinator::GroupCmd;
 
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::error::{Error, Result};
@@ -104,6 +108,10 @@ pub(crate) struct PartState {
     pub eof_sent: bool,
     /// Bumped by every seek: fetches made before it are dropped.
     pub seek_gen: u64,
+    /// The offset last committed (or read from the group) for it.
+    pub committed: Option<i64>,
+    /// Assigned by the group: waiting for its committed offset.
+    pub awaiting_committed: bool,
 }
 
 #[derive(Default)]
@@ -137,6 +145,7 @@ impl Inner {
 #[derive(Clone)]
 pub struct Consumer {
     inner: Arc<Inner>,
+    group: Option<tokio::sync::mpsc::UnboundedSender<GroupCmd>>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -165,7 +174,83 @@ impl Consumer {
             max_buffer_bytes,
         });
         tokio::spawn(fetcher::run(inner.clone()));
-        Ok(Consumer { inner })
+        let group = if inner.cfg.group_id.is_some() {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(coordinator::run(inner.clone(), rx));
+            Some(tx)
+        } else {
+            None
+        };
+        Ok(Consumer { inner, group })
+    }
+
+    fn group(&self, what: &'static str) -> Result<&tokio::sync::mpsc::UnboundedSender<GroupCmd>> {
+        self.group.as_ref().ok_or_else(|| crate::error::ConfigError::new("group.id", format!("is required to {what}")).into())
+    }
+
+    fn group_send(&self, what: &'static str, cmd: GroupCmd) -> Result<()> {
+        self.group(what)?.send(cmd).map_err(|_| Error::Closed("consumer"))
+    }
+
+    /// Joins the consumer group (`group.id`) subscribed to these topics; the
+    /// group assigns partitions, and `poll` drives membership.
+    pub fn subscribe(&self, topics: &[&str]) -> Result<()> {
+        self.group_send("subscribe", GroupCmd::Subscribe(topics.iter().map(|t| t.to_string()).collect()))
+    }
+
+    /// Subscribes to every topic matching `pattern` (a regular expression,
+    /// matched against the whole name), picking up new matching topics as
+    /// metadata refreshes.
+    pub fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
+        let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| crate::error::ConfigError::new("subscribe pattern", format!("{pattern:?} is not a valid regex: {e}")))?;
+        self.group_send("subscribe", GroupCmd::SubscribePattern(re))
+    }
+
+    /// Leaves the subscription (partitions are revoked).
+    pub fn unsubscribe(&self) -> Result<()> {
+        self.group_send("unsubscribe", GroupCmd::Unsubscribe)
+    }
+
+    /// Sets the callbacks run when the group assigns, revokes or loses partitions.
+    pub fn set_rebalance_listener(&self, listener: Arc<dyn RebalanceListener>) -> Result<()> {
+        self.group_send("set a rebalance listener", GroupCmd::Listener(listener))
+    }
+
+    /// Commits the positions `poll` has reached, and waits for the answer.
+    pub async fn commit(&self) -> Result<()> {
+        let offsets = self.positions_to_commit();
+        self.commit_offsets_inner(offsets).await
+    }
+
+    /// Commits the positions `poll` has reached without waiting.
+    pub fn commit_async(&self) -> Result<()> {
+        let offsets = self.positions_to_commit();
+        self.group_send("commit", GroupCmd::Commit { offsets, reply: None })
+    }
+
+    /// Commits explicit offsets (the next offset to read) with metadata.
+    pub async fn commit_offsets(&self, offsets: &[(&str, i32, OffsetAndMetadata)]) -> Result<()> {
+        let offsets = offsets.iter().map(|(t, p, o)| ((Arc::from(*t), *p), o.clone())).collect();
+        self.commit_offsets_inner(offsets).await
+    }
+
+    async fn commit_offsets_inner(&self, offsets: Vec<(Tp, OffsetAndMetadata)>) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.group_send("commit", GroupCmd::Commit { offsets, reply: Some(tx) })?;
+        rx.await.map_err(|_| Error::Closed("consumer"))?
+    }
+
+    /// The group's committed offsets for these partitions (absent: none).
+    pub async fn committed(&self, partitions: &[(&str, i32)]) -> Result<std::collections::HashMap<(Arc<str>, i32), OffsetAndMetadata>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.group_send("read committed offsets", GroupCmd::Committed { tps: topic_partitions(partitions), reply: tx })?;
+        rx.await.map_err(|_| Error::Closed("consumer"))?
+    }
+
+    fn positions_to_commit(&self) -> Vec<(Tp, OffsetAndMetadata)> {
+        let st = self.inner.lock();
+        st.parts.iter().filter_map(|(tp, ps)| ps.position.map(|o| (tp.clone(), OffsetAndMetadata { offset: o, metadata: None }))).collect()
     }
 
     /// Reads these partitions (replacing any earlier assignment). Positions
@@ -230,6 +315,10 @@ impl Consumer {
 
     /// As [`Consumer::poll`], with partition-EOF events.
     pub async fn poll_events(&self, timeout: Duration) -> Result<Vec<ConsumerEvent>> {
+        if let Some(g) = &self.group {
+            // Tells the group this member is alive (max.poll.interval.ms).
+            let _ = g.send(GroupCmd::Poll);
+        }
         let deadline = Instant::now() + timeout;
         let max = self.inner.cfg.max_poll_records.max(1);
         loop {
@@ -408,8 +497,17 @@ impl Consumer {
         self.inner.lock().parts.get(&(Arc::from(topic), partition)).map(|p| p.high_watermark)
     }
 
-    /// Stops the consumer.
+    /// Stops the consumer: with a group, commits the consumed positions
+    /// (when `enable.auto.commit` is on) and leaves the group (dynamic
+    /// members; a static member stays until its session times out, as in
+    /// Java).
     pub async fn close(&self) -> Result<()> {
+        if let Some(g) = &self.group {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if g.send(GroupCmd::Close { reply: tx }).is_ok() {
+                let _ = tokio::time::timeout(self.inner.cfg.client.request_timeout, rx).await;
+            }
+        }
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake_fetcher.notify_one();
         Ok(())
@@ -425,7 +523,7 @@ fn not_assigned(topic: &str, partition: i32) -> Error {
     Error::UnknownPartition { topic: format!("{topic} (not assigned to this consumer)"), partition, count: 0 }
 }
 
-fn drop_buffered(st: &mut State, tp: &Tp) {
+pub(crate) fn drop_buffered(st: &mut State, tp: &Tp) {
     let before = st.buffer.len();
     st.buffer.retain(|c| &c.tp != tp);
     if st.buffer.len() != before {

@@ -232,6 +232,33 @@ impl Connection {
     }
 }
 
+/// Encodes a request frame whose body `write` appends (for callers holding
+/// a request of a type chosen at run time), with a zero correlation id.
+pub fn encode_frame_with<F>(api: ApiKey, version: i16, client_id: &str, write: F) -> Result<Bytes>
+where
+    F: FnOnce(&mut BytesMut) -> std::result::Result<(), purekafka_protocol::EncodeError>,
+{
+    let header = purekafka_protocol::messages::RequestHeader {
+        request_api_key: api as i16,
+        request_api_version: version,
+        correlation_id: 0,
+        client_id: Some(client_id.to_string()),
+        unknown_tagged_fields: Vec::new(),
+    };
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0);
+    let enc = |source| Error::Encode { api: api.name(), version, source };
+    header.encode(&mut buf, api.request_header_version(version)).map_err(enc)?;
+    write(&mut buf).map_err(enc)?;
+    let size = i32::try_from(buf.len() - 4).map_err(|_| Error::Encode {
+        api: api.name(),
+        version,
+        source: purekafka_protocol::EncodeError::TooLong { what: "frame", len: buf.len() },
+    })?;
+    buf[0..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buf.freeze())
+}
+
 /// A response on its way (see [`Connection::submit`]); dropping it is safe.
 #[derive(Debug)]
 pub struct PendingResponse {

@@ -1,0 +1,203 @@
+//! Consumer groups on the librdkafka mock cluster: partitions split among
+//! members, members joining and leaving mid-stream, commits after
+//! processing, and no committed record processed twice.
+
+use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
+use purekafka::consumer::{Consumer, RebalanceListener};
+use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::{Cluster as Broker, unique_topic};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[derive(Debug, Clone)]
+enum Ev {
+    Processed { member: usize, partition: i32, offset: i64 },
+    Committed { partition: i32, next: i64 },
+}
+
+#[derive(Default)]
+struct Listener {
+    assigned: Mutex<Vec<(String, i32)>>,
+    revoked: AtomicUsize,
+}
+
+impl RebalanceListener for Listener {
+    fn on_partitions_assigned(&self, partitions: &[(String, i32)]) {
+        self.assigned.lock().unwrap().extend_from_slice(partitions);
+    }
+    fn on_partitions_revoked(&self, partitions: &[(String, i32)]) {
+        let mut a = self.assigned.lock().unwrap();
+        a.retain(|p| !partitions.contains(p));
+        self.revoked.fetch_add(partitions.len(), Ordering::Relaxed);
+    }
+    fn on_partitions_lost(&self, partitions: &[(String, i32)]) {
+        self.assigned.lock().unwrap().retain(|p| !partitions.contains(p));
+    }
+}
+
+fn consumer_config(bootstrap: &str, group: &str) -> ConsumerConfig {
+    let mut cfg = ConsumerConfig::new(bootstrap);
+    cfg.group_id = Some(group.to_string());
+    cfg.auto_offset_reset = OffsetReset::Earliest;
+    cfg.enable_auto_commit = false;
+    cfg.fetch_max_wait = Duration::from_millis(50);
+    cfg.heartbeat_interval = Duration::from_millis(300);
+    cfg.session_timeout = Duration::from_secs(6);
+    cfg.max_poll_records = 200;
+    cfg
+}
+
+/// Runs a member until `stop`: poll, log what was processed, commit.
+async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let recs = match c.poll(Duration::from_millis(100)).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("member {id}: poll: {e}");
+                continue;
+            }
+        };
+        if recs.is_empty() {
+            continue;
+        }
+        {
+            let mut l = log.lock().unwrap();
+            for r in &recs {
+                l.push(Ev::Processed { member: id, partition: r.partition, offset: r.offset });
+            }
+        }
+        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+        for r in &recs {
+            next.insert(r.partition, r.offset + 1);
+        }
+        match c.commit().await {
+            Ok(()) => {
+                let mut l = log.lock().unwrap();
+                for (p, n) in next {
+                    l.push(Ev::Committed { partition: p, next: n });
+                }
+            }
+            Err(e) => eprintln!("member {id}: commit failed (rebalance): {e}"),
+        }
+    }
+}
+
+#[test]
+fn members_join_and_leave_and_nothing_committed_is_processed_again() {
+    let broker = Broker::mock(3);
+    let topic = unique_topic("group");
+    let group = unique_topic("group-id");
+    const N: usize = 12_000;
+    broker.create_topic(&topic, 12).unwrap();
+    let bootstrap = broker.bootstrap().to_string();
+    rt().block_on(async {
+        let log: Arc<Mutex<Vec<Ev>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut consumers = Vec::new();
+        let mut listeners = Vec::new();
+        for _ in 0..3 {
+            let c = Consumer::new(consumer_config(&bootstrap, &group)).await.unwrap();
+            let l = Arc::new(Listener::default());
+            c.set_rebalance_listener(l.clone()).unwrap();
+            c.subscribe(&[topic.as_str()]).unwrap();
+            consumers.push(c);
+            listeners.push(l);
+        }
+        let mut tasks = Vec::new();
+        for (i, c) in consumers.iter().enumerate() {
+            tasks.push(tokio::spawn(member(i, c.clone(), log.clone(), stop.clone())));
+        }
+        // A stream of records while members come and go.
+        let producer = Producer::new(ProducerConfig::new(&bootstrap)).await.unwrap();
+        let t0 = Instant::now();
+        let mut split_checked = false;
+        let mut fourth = None;
+        for i in 0..N {
+            let k = format!("k{i}");
+            let v = format!("v{i}");
+            let _ = producer.send(ProducerRecord::to(&topic).key(&k).value(&v)).await.unwrap();
+            if i % 500 == 499 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if i == 4_000 {
+                // The three members split the twelve partitions.
+                let deadline = Instant::now() + Duration::from_secs(15);
+                loop {
+                    let sets: Vec<Vec<(String, i32)>> = listeners.iter().map(|l| l.assigned.lock().unwrap().clone()).collect();
+                    let total: usize = sets.iter().map(Vec::len).sum();
+                    let distinct: HashSet<&(String, i32)> = sets.iter().flatten().collect();
+                    if total == 12 && distinct.len() == 12 && sets.iter().all(|s| !s.is_empty()) {
+                        split_checked = true;
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "partitions not split among 3 members: {sets:?}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let c = Consumer::new(consumer_config(&bootstrap, &group)).await.unwrap();
+                let l = Arc::new(Listener::default());
+                c.set_rebalance_listener(l.clone()).unwrap();
+                c.subscribe(&[topic.as_str()]).unwrap();
+                tasks.push(tokio::spawn(member(3, c.clone(), log.clone(), stop.clone())));
+                fourth = Some((c, l));
+            }
+            if i == 8_000 {
+                // A member leaves mid-stream.
+                consumers[0].close().await.unwrap();
+            }
+        }
+        producer.flush().await.unwrap();
+        assert!(split_checked);
+        // Wait until every record was processed by someone.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let seen: HashSet<(i32, i64)> = log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|e| match e {
+                    Ev::Processed { partition, offset, .. } => Some((*partition, *offset)),
+                    _ => None,
+                })
+                .collect();
+            if seen.len() >= N {
+                break;
+            }
+            assert!(Instant::now() < deadline, "only {} of {N} records processed", seen.len());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let (c4, l4) = fourth.unwrap();
+        assert!(!l4.assigned.lock().unwrap().is_empty(), "the fourth member never got partitions");
+        let log = log.lock().unwrap().clone();
+        // No record is processed at or after a committed position of its partition.
+        let mut committed: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut members_seen = HashSet::new();
+        for e in &log {
+            match e {
+                Ev::Committed { partition, next } => {
+                    let c = committed.entry(*partition).or_insert(0);
+                    *c = (*c).max(*next);
+                }
+                Ev::Processed { member, partition, offset } => {
+                    members_seen.insert(*member);
+                    let c = committed.get(partition).copied().unwrap_or(0);
+                    assert!(*offset >= c, "member {member} processed {partition}@{offset} after offset {c} was committed");
+                }
+            }
+        }
+        assert_eq!(members_seen.len(), 4, "every member processed records");
+        for c in consumers.iter().skip(1) {
+            c.close().await.unwrap();
+        }
+        c4.close().await.unwrap();
+    });
+}
