@@ -39,9 +39,17 @@ fi
 if [ ! -x "$PY" ]; then
   echo "setup-python: creating $VENV with $HOST_PY" >&2
   if ! "$HOST_PY" -m venv "$VENV" >&2; then
-    echo "setup-python: '$HOST_PY -m venv' failed; on Debian install python3-venv" >&2
     rm -rf "$VENV"
-    exit 1
+    # Debian splits venv/ensurepip into python3-venv: install it when we can.
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "setup-python: venv failed; installing python3-venv with apt-get" >&2
+      apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2 || true
+    fi
+    if ! "$HOST_PY" -m venv "$VENV" >&2; then
+      echo "setup-python: '$HOST_PY -m venv' failed; on Debian: apt-get install python3-venv" >&2
+      rm -rf "$VENV"
+      exit 1
+    fi
   fi
 fi
 echo "setup-python: installing ${PINS[*]}" >&2

@@ -52,7 +52,8 @@ RC=${PIPESTATUS[0]}
 
 # Leftover check: a broker helper of this checkout whose parent is gone leaked.
 sleep 1
-for pid in $(pgrep -f "$REPO/scripts/(mock_cluster|supervise)\.py" || true); do
+command -v pgrep >/dev/null 2>&1 || log "pgrep missing (apt-get install procps): leftover-broker check skipped"
+for pid in $(command -v pgrep >/dev/null 2>&1 && pgrep -f "$REPO/scripts/(mock_cluster|supervise)\.py" || true); do
   if [ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "1" ]; then
     log "leaked broker helper pid $pid: $(ps -o args= -p "$pid"); stopping it"
     kill "$pid" 2>/dev/null
