@@ -454,15 +454,31 @@ impl V2Records {
                     .field("length"),
             );
         }
-        let mut r = take(&mut self.buf, length as usize).map_err(|e| e.field("length"))?;
-        let _attributes = get_i8(&mut r).map_err(|e| e.field("attributes"))?;
-        let timestamp_delta = get_varlong(&mut r).map_err(|e| e.field("timestamp_delta"))?;
-        let offset_delta = get_varint(&mut r).map_err(|e| e.field("offset_delta"))?;
-        let key = get_varbytes(&mut r).map_err(|e| e.field("key"))?;
-        let value = get_varbytes(&mut r).map_err(|e| e.field("value"))?;
-        let headers = read_headers(&mut r).map_err(|e| e.field("headers"))?;
-        if !r.is_empty() {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingBytes(r.len())));
+        let length = length as usize;
+        if length > self.buf.len() {
+            return Err(DecodeError::new(DecodeErrorKind::LengthTooLarge {
+                length: length as u64,
+                remaining: self.buf.len(),
+            })
+            .field("length"));
+        }
+        // Parse in place (no slice for the record itself): `end` is what
+        // must remain of the buffer after this record, and every length
+        // inside the record is checked against the bytes before `end`.
+        let end = self.buf.len() - length;
+        let r = &mut self.buf;
+        let _attributes = get_i8(r).map_err(|e| e.field("attributes"))?;
+        let timestamp_delta = get_varlong(r).map_err(|e| e.field("timestamp_delta"))?;
+        let offset_delta = get_varint(r).map_err(|e| e.field("offset_delta"))?;
+        let key = get_varbytes(r, end).map_err(|e| e.field("key"))?;
+        let value = get_varbytes(r, end).map_err(|e| e.field("value"))?;
+        let headers = read_headers(r, end).map_err(|e| e.field("headers"))?;
+        if r.len() != end {
+            return Err(if r.len() > end {
+                DecodeError::new(DecodeErrorKind::TrailingBytes(r.len() - end))
+            } else {
+                invalid("record fields run past the record length").field("length")
+            });
         }
         let offset = self
             .base_offset
@@ -485,23 +501,45 @@ impl V2Records {
     }
 }
 
-/// Reads varint-length nullable bytes (-1 is null).
+/// Bytes of the current record left in `buf` when `end` bytes must remain
+/// after it; an error if fields already ran past the record.
 #[inline]
-fn get_varbytes(buf: &mut Bytes) -> Result<Option<Bytes>, DecodeError> {
+fn available(buf: &Bytes, end: usize) -> Result<usize, DecodeError> {
+    buf.len()
+        .checked_sub(end)
+        .ok_or_else(|| invalid("record fields run past the record length"))
+}
+
+/// Takes `n` bytes of the current record.
+#[inline]
+fn take_within(buf: &mut Bytes, n: usize, end: usize) -> Result<Bytes, DecodeError> {
+    let remaining = available(buf, end)?;
+    if n > remaining {
+        return Err(DecodeError::new(DecodeErrorKind::LengthTooLarge {
+            length: n as u64,
+            remaining,
+        }));
+    }
+    Ok(buf.split_to(n))
+}
+
+/// Reads varint-length nullable bytes (-1 is null) of the current record.
+#[inline]
+fn get_varbytes(buf: &mut Bytes, end: usize) -> Result<Option<Bytes>, DecodeError> {
     let len = get_varint(buf)?;
     match len {
         -1 => Ok(None),
         n if n < 0 => Err(DecodeError::new(DecodeErrorKind::NegativeLength(
             i64::from(n),
         ))),
-        n => take(buf, n as usize).map(Some),
+        n => take_within(buf, n as usize, end).map(Some),
     }
 }
 
 /// Reads and validates a record's header count and headers, returning them
 /// as raw bytes for [`Headers`] to decode on demand.
 #[inline]
-fn read_headers(buf: &mut Bytes) -> Result<Headers, DecodeError> {
+fn read_headers(buf: &mut Bytes, end: usize) -> Result<Headers, DecodeError> {
     let count = get_varint(buf)?;
     if count < 0 {
         return Err(DecodeError::new(DecodeErrorKind::NegativeLength(
@@ -513,15 +551,16 @@ fn read_headers(buf: &mut Bytes) -> Result<Headers, DecodeError> {
     }
     let count = count as u32;
     // Each header takes at least two bytes (key length and value length).
-    if u64::from(count) * 2 > buf.len() as u64 {
+    let remaining = available(buf, end)?;
+    if u64::from(count) * 2 > remaining as u64 {
         return Err(DecodeError::new(DecodeErrorKind::LengthTooLarge {
             length: u64::from(count),
-            remaining: buf.len(),
+            remaining,
         }));
     }
     let start = buf.clone();
     for _ in 0..count {
-        skip_header(buf)?;
+        skip_header(buf, end)?;
     }
     let mut raw = start;
     let used = raw.len() - buf.len();
@@ -531,7 +570,7 @@ fn read_headers(buf: &mut Bytes) -> Result<Headers, DecodeError> {
 
 /// Checks one header and steps over it.
 #[inline]
-fn skip_header(buf: &mut Bytes) -> Result<(), DecodeError> {
+fn skip_header(buf: &mut Bytes, end: usize) -> Result<(), DecodeError> {
     let key_len = get_varint(buf)?;
     if key_len < 0 {
         return Err(
@@ -539,23 +578,24 @@ fn skip_header(buf: &mut Bytes) -> Result<(), DecodeError> {
                 .field("header_key"),
         );
     }
-    skip(buf, key_len as usize).map_err(|e| e.field("header_key"))?;
+    skip(buf, key_len as usize, end).map_err(|e| e.field("header_key"))?;
     match get_varint(buf)? {
         -1 => Ok(()),
         n if n < 0 => Err(
             DecodeError::new(DecodeErrorKind::NegativeLength(i64::from(n))).field("header_value"),
         ),
-        n => skip(buf, n as usize).map_err(|e| e.field("header_value")),
+        n => skip(buf, n as usize, end).map_err(|e| e.field("header_value")),
     }
 }
 
-/// Steps over `n` bytes, which must be present.
+/// Steps over `n` bytes of the current record.
 #[inline]
-fn skip(buf: &mut Bytes, n: usize) -> Result<(), DecodeError> {
-    if n > buf.len() {
+fn skip(buf: &mut Bytes, n: usize, end: usize) -> Result<(), DecodeError> {
+    let remaining = available(buf, end)?;
+    if n > remaining {
         return Err(DecodeError::new(DecodeErrorKind::LengthTooLarge {
             length: n as u64,
-            remaining: buf.len(),
+            remaining,
         }));
     }
     buf.advance(n);
@@ -573,6 +613,6 @@ pub(crate) fn read_header(buf: &mut Bytes) -> Result<Header, DecodeError> {
         );
     }
     let key = take(buf, key_len as usize).map_err(|e| e.field("header_key"))?;
-    let value = get_varbytes(buf).map_err(|e| e.field("header_value"))?;
+    let value = get_varbytes(buf, 0).map_err(|e| e.field("header_value"))?;
     Ok(Header { key, value })
 }
