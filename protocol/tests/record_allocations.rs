@@ -4,6 +4,8 @@
 //! A counting global allocator sees every allocation in this test binary, so
 //! it holds a single test.
 
+#![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+
 use bytes::Bytes;
 use purekafka_protocol::records::{Compression, Header, RecordBatch, RecordBatchBuilder, RecordBatches};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
