@@ -15,7 +15,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
 BROKER="${PUREKAFKA_DEMO_BROKER:-tansu}"
-EVENTS=20000
+EVENTS=10000
 PARTITIONS=3
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -212,7 +212,8 @@ def consume(args):
     if args.client == "kafka-python":
         from kafka import KafkaConsumer, TopicPartition
 
-        c = KafkaConsumer(group_id=None, enable_auto_commit=False, **kp_common(args))
+        # A short fetch wait: tansu holds every Fetch for at least half of it.
+        c = KafkaConsumer(group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20, **kp_common(args))
         parts = None
         while time.monotonic() < deadline:
             parts = c.partitions_for_topic(args.topic)
@@ -252,6 +253,8 @@ def consume(args):
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
                 "client.id": "purekafka-peer",
+                # A short fetch wait: tansu holds every Fetch for at least half of it.
+                "fetch.wait.max.ms": 20,
             }
         )
         parts = None
