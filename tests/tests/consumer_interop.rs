@@ -101,8 +101,8 @@ fn mock_reads_kafka_python_in_every_codec() {
 fn tansu_reads_both_clients() {
     let broker = cluster_or_skip!(Broker::try_tansu());
     for codec in [Codec::None, Codec::Gzip, Codec::Lz4, Codec::Zstd] {
-        run(broker, PeerClient::Confluent, codec, 2_000);
-        run(broker, PeerClient::KafkaPython, codec, 2_000);
+        run(broker, PeerClient::Confluent, codec, 1_000);
+        run(broker, PeerClient::KafkaPython, codec, 1_000);
     }
     require!(broker, Feature::Snappy);
     run(broker, PeerClient::Confluent, Codec::Snappy, 2_000);

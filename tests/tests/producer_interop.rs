@@ -126,8 +126,8 @@ fn mock_100k_records_lz4() {
 fn tansu_every_codec_it_stores_is_read_back() {
     let broker = cluster_or_skip!(Broker::try_tansu());
     for codec in [Compression::None, Compression::Gzip, Compression::Lz4, Compression::Zstd] {
-        run(broker, codec, 5_000);
+        run(broker, codec, 1_000);
     }
     require!(broker, Feature::Snappy);
-    run(broker, Compression::Snappy, 5_000);
+    run(broker, Compression::Snappy, 1_000);
 }

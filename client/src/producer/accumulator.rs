@@ -354,16 +354,31 @@ impl Accumulator {
         Ok((batch.shared.clone(), index, became_full))
     }
 
-    /// The earliest time a queued batch becomes ready (linger or backoff expiry)
-    /// or expires.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// The next time after `now` at which a queued batch becomes ready
+    /// (linger or retry backoff expiry) or expires. Batches that are ready
+    /// but blocked (too many in flight, no leader, no producer id) are not
+    /// counted: what unblocks them (a response, new metadata) wakes the
+    /// sender, and counting them would make it spin.
+    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let mut best: Option<Instant> = None;
+        let mut consider = |t: Instant| {
+            if t > now {
+                best = Some(best.map_or(t, |x: Instant| x.min(t)));
+            }
+        };
+        let max_in_flight = self.cfg.max_in_flight_per_partition.max(1);
         for parts in self.topics.values() {
             for pq in parts {
                 if let Some(b) = pq.queue.front() {
-                    let mut t = b.retry_at.unwrap_or(b.created + self.cfg.linger);
-                    t = t.min(b.deadline(&self.cfg));
-                    best = Some(best.map_or(t, |x| x.min(t)));
+                    consider(b.deadline(&self.cfg));
+                    let blocked = pq.in_flight >= max_in_flight || (pq.retrying && pq.in_flight > 0);
+                    if !blocked && !b.full && b.sealed.is_none() {
+                        consider(b.retry_at.unwrap_or(b.created + self.cfg.linger));
+                    } else if !blocked {
+                        if let Some(t) = b.retry_at {
+                            consider(t);
+                        }
+                    }
                 }
             }
         }
@@ -744,7 +759,7 @@ mod tests {
         let mut acc = Accumulator::new(AccumulatorConfig { idempotent: false, ..cfg() });
         fill_batch(&mut acc, 0, 3, t0);
         assert!(drain_ids(&mut acc, t0).is_empty(), "drained before linger.ms");
-        assert!(acc.next_deadline().unwrap() <= t0 + Duration::from_millis(5));
+        assert!(acc.next_deadline(t0).unwrap() <= t0 + Duration::from_millis(5));
         let d = drain_ids(&mut acc, t0 + Duration::from_millis(5));
         assert_eq!(d.len(), 1);
         assert_eq!(batch_header(&d[0].bytes).record_count, 3);

@@ -91,7 +91,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
             return;
         }
 
-        let deadline = shared.lock_acc().next_deadline().map(Instant::from_std);
+        let deadline = shared.lock_acc().next_deadline(Instant::now().into_std()).map(Instant::from_std);
         tokio::select! {
             Some(outcomes) = done_rx.recv() => {
                 let mut follow = Followup::default();
