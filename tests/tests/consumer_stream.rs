@@ -2,6 +2,9 @@
 //! per partition; records arriving later wake it; records buffered when it is
 //! dropped are not lost; it ends when the consumer closes.
 
+// Test helpers outside #[test] fns: panicking is how they fail a test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use futures_util::StreamExt;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord};
