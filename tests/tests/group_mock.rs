@@ -7,6 +7,8 @@ use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka_integration::{Cluster as Broker, unique_topic};
 use std::collections::{BTreeMap, HashSet};
+#[allow(unused_imports)]
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ fn rt() -> tokio::runtime::Runtime {
 #[derive(Debug, Clone)]
 enum Ev {
     Processed { member: usize, partition: i32, offset: i64 },
-    Committed { partition: i32, next: i64 },
+    Committed { member: usize, partition: i32, next: i64 },
 }
 
 #[derive(Default)]
@@ -72,15 +74,12 @@ async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<Atom
                 l.push(Ev::Processed { member: id, partition: r.partition, offset: r.offset });
             }
         }
-        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
-        for r in &recs {
-            next.insert(r.partition, r.offset + 1);
-        }
+        // Commit what poll has returned; log what the broker stored.
         match c.commit().await {
-            Ok(()) => {
+            Ok(committed) => {
                 let mut l = log.lock().unwrap();
-                for (p, n) in next {
-                    l.push(Ev::Committed { partition: p, next: n });
+                for ((_, p), o) in committed {
+                    l.push(Ev::Committed { member: id, partition: p, next: o.offset });
                 }
             }
             Err(e) => eprintln!("member {id}: commit failed (rebalance): {e}"),
@@ -181,16 +180,38 @@ fn members_join_and_leave_and_nothing_committed_is_processed_again() {
         // No record is processed at or after a committed position of its partition.
         let mut committed: BTreeMap<i32, i64> = BTreeMap::new();
         let mut members_seen = HashSet::new();
-        for e in &log {
+        let history = |p: i32, upto: usize| -> String {
+            let mut h: Vec<String> = Vec::new();
+            let mut last: Option<(usize, bool)> = None;
+            for e in &log[..=upto] {
+                let (m, part, commit, o) = match e {
+                    Ev::Processed { member, partition, offset } => (*member, *partition, false, *offset),
+                    Ev::Committed { member, partition, next } => (*member, *partition, true, *next),
+                };
+                if part != p {
+                    continue;
+                }
+                if last != Some((m, commit)) || commit {
+                    h.push(format!("m{m} {} {o}", if commit { "committed" } else { "from" }));
+                }
+                last = Some((m, commit));
+            }
+            h.join(", ")
+        };
+        for (idx, e) in log.iter().enumerate() {
             match e {
-                Ev::Committed { partition, next } => {
+                Ev::Committed { partition, next, .. } => {
                     let c = committed.entry(*partition).or_insert(0);
                     *c = (*c).max(*next);
                 }
                 Ev::Processed { member, partition, offset } => {
                     members_seen.insert(*member);
                     let c = committed.get(partition).copied().unwrap_or(0);
-                    assert!(*offset >= c, "member {member} processed {partition}@{offset} after offset {c} was committed");
+                    assert!(
+                        *offset >= c,
+                        "member {member} processed {partition}@{offset} after offset {c} was committed; history: {}",
+                        history(*partition, idx)
+                    );
                 }
             }
         }

@@ -46,10 +46,19 @@ pub(crate) enum GroupCmd {
     Unsubscribe,
     Poll,
     Listener(Arc<dyn RebalanceListener>),
-    Commit { offsets: Vec<(Tp, OffsetAndMetadata)>, reply: Option<oneshot::Sender<Result<()>>> },
+    /// `offsets: None` commits the positions `poll` has reached, read when
+    /// the commit is sent: a partition revoked meanwhile is not committed
+    /// under the new generation (its new owner may already read from the
+    /// older committed offset).
+    Commit { offsets: Option<Vec<(Tp, OffsetAndMetadata)>>, reply: Option<oneshot::Sender<Result<Committed>>> },
     Committed { tps: Vec<Tp>, reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>> },
     Close { reply: oneshot::Sender<()> },
 }
+
+/// Offsets a commit stored, by partition.
+pub type Committed = Vec<((Arc<str>, i32), OffsetAndMetadata)>;
+
+type CoordCache = Arc<tokio::sync::Mutex<Option<(i32, Connection)>>>;
 
 enum Event {
     Response(RequestId, Result<GroupResponse>),
@@ -63,7 +72,10 @@ struct Driver {
     listener: Option<Arc<dyn RebalanceListener>>,
     pattern: Option<regex::Regex>,
     events_tx: mpsc::UnboundedSender<Event>,
-    coord: Option<(i32, Connection)>,
+    /// One connection to the coordinator, shared by group requests and
+    /// offset commits (a new connection per request would cost a TCP and
+    /// ApiVersions handshake each time).
+    coord: CoordCache,
     closing: Option<oneshot::Sender<()>>,
     versions_set: bool,
 }
@@ -93,7 +105,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         }
     };
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-    let mut d = Driver { inner: inner.clone(), m, listener: None, pattern: None, events_tx, coord: None, closing: None, versions_set: false };
+    let mut d = Driver { inner: inner.clone(), m, listener: None, pattern: None, events_tx, coord: CoordCache::default(), closing: None, versions_set: false };
     let auto_commit = cfg.enable_auto_commit;
     let mut next_auto_commit = Instant::now() + cfg.auto_commit_interval;
     let mut next_metadata = Instant::now() + Duration::from_secs(1);
@@ -127,6 +139,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     GroupCmd::Poll => d.m.poll(now),
                     GroupCmd::Listener(l) => d.listener = Some(l),
                     GroupCmd::Commit { offsets, reply } => {
+                        let offsets = offsets.unwrap_or_else(|| d.consumed_offsets(None));
                         let r = d.commit(offsets).await;
                         match reply {
                             Some(tx) => { let _ = tx.send(r); }
@@ -157,7 +170,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         if std::env::var_os("PUREKAFKA_DEBUG_GROUP").is_some() {
                             eprintln!("group request {id} failed: {e}");
                         }
-                        d.coord = None;
+                        *d.coord.lock().await = None;
                         d.m.on_request_failed(now, id, &e);
                     }
                     Event::Committed(result, tps) => d.apply_committed(result, tps),
@@ -352,20 +365,12 @@ impl Driver {
         let Some(c) = self.m.coordinator().cloned() else {
             return Err(Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetCommit"));
         };
-        if let Some((id, conn)) = &self.coord {
-            if *id == c.node_id && !conn.is_closed() {
-                return Ok(conn.clone());
-            }
-        }
-        let addr = format!("{}:{}", c.host, c.port);
-        let conn = Connection::connect(&addr, &format!("{addr} (coordinator {})", c.node_id), self.inner.cluster.options().conn.clone()).await?;
-        self.coord = Some((c.node_id, conn.clone()));
-        Ok(conn)
+        coordinator_conn(&self.inner, &c, &self.coord).await
     }
 
-    async fn commit(&mut self, offsets: Vec<(Tp, OffsetAndMetadata)>) -> Result<()> {
+    async fn commit(&mut self, offsets: Vec<(Tp, OffsetAndMetadata)>) -> Result<Committed> {
         if offsets.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let conn = self.coordinator().await?;
         let version = conn.version_for(ApiKey::OffsetCommit)?.min(9);
@@ -398,7 +403,7 @@ impl Driver {
         let resp = match conn.send_versioned(&req, version).await {
             Ok(r) => r,
             Err(e) => {
-                self.coord = None;
+                *self.coord.lock().await = None;
                 return Err(e);
             }
         };
@@ -427,20 +432,23 @@ impl Driver {
                 ) {
                     self.m.on_coordinator_error(now, "OffsetCommit", code, generation);
                     if code == ErrorCode::NOT_COORDINATOR || code == ErrorCode::COORDINATOR_NOT_AVAILABLE {
-                        self.coord = None;
+                        *self.coord.lock().await = None;
                     }
                 }
                 first_err.get_or_insert(Error::kafka_tp(code, "OffsetCommit", &t.name, p.partition_index));
             }
         }
-        first_err.map_or(Ok(()), Err)
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(offsets),
+        }
     }
 
     async fn fetch_committed(&mut self, tps: &[Tp]) -> Result<HashMap<Tp, OffsetAndMetadata>> {
         let member = self.m.commit_generation().map(|(_, m)| m.to_string());
-        let r = fetch_committed_standalone(&self.inner, self.m.coordinator().cloned(), self.m.group_id().to_string(), member, tps, self.coord.clone()).await;
+        let r = fetch_committed_standalone(&self.inner, self.m.coordinator().cloned(), self.m.group_id().to_string(), member, tps, &self.coord).await;
         if r.is_err() {
-            self.coord = None;
+            *self.coord.lock().await = None;
         }
         r
     }
@@ -472,7 +480,7 @@ impl Driver {
             }
             for tp in &tps {
                 if !st.parts.contains_key(tp) {
-                    st.parts.insert(tp.clone(), PartState { high_watermark: -1, last_stable_offset: -1, awaiting_committed: true, ..PartState::default() });
+                    st.parts.insert(tp.clone(), PartState { awaiting_committed: true, ..PartState::default() });
                     added.push(tp.clone());
                 }
             }
@@ -489,7 +497,7 @@ impl Driver {
         let member = self.m.commit_generation().map(|(_, m)| m.to_string());
         let cached = self.coord.clone();
         tokio::spawn(async move {
-            let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &added, cached).await;
+            let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &added, &cached).await;
             let _ = tx.send(Event::Committed(r, added));
         });
     }
@@ -512,9 +520,10 @@ impl Driver {
                 let coordinator = self.m.coordinator().cloned();
                 let group_id = self.m.group_id().to_string();
                 let member = self.m.commit_generation().map(|(_, m)| m.to_string());
+                let cached = self.coord.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(inner.cfg.client.retry_backoff).await;
-                    let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &tps, None).await;
+                    let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &tps, &cached).await;
                     let _ = tx.send(Event::Committed(r, tps));
                 });
                 return;
@@ -551,20 +560,23 @@ impl Driver {
     }
 }
 
-async fn coordinator_conn(inner: &Inner, c: &super::group::Coordinator, cached: Option<(i32, Connection)>) -> Result<Connection> {
-    if let Some((id, conn)) = cached {
-        if id == c.node_id && !conn.is_closed() {
-            return Ok(conn);
+async fn coordinator_conn(inner: &Inner, c: &super::group::Coordinator, cache: &CoordCache) -> Result<Connection> {
+    let mut slot = cache.lock().await;
+    if let Some((id, conn)) = slot.as_ref() {
+        if *id == c.node_id && !conn.is_closed() {
+            return Ok(conn.clone());
         }
     }
     let addr = format!("{}:{}", c.host, c.port);
-    Connection::connect(&addr, &format!("{addr} (coordinator {})", c.node_id), inner.cluster.options().conn.clone()).await
+    let conn = Connection::connect(&addr, &format!("{addr} (coordinator {})", c.node_id), inner.cluster.options().conn.clone()).await?;
+    *slot = Some((c.node_id, conn.clone()));
+    Ok(conn)
 }
 
-async fn send_group_request(inner: &Inner, req: OutboundRequest, cached: Option<(i32, Connection)>) -> Result<GroupResponse> {
+async fn send_group_request(inner: &Inner, req: OutboundRequest, cached: CoordCache) -> Result<GroupResponse> {
     let conn = match &req.destination {
         Destination::AnyBroker => inner.cluster.any_broker().await?,
-        Destination::Coordinator(c) => coordinator_conn(inner, c, cached).await?,
+        Destination::Coordinator(c) => coordinator_conn(inner, c, &cached).await?,
     };
     let api = req.request.api_key();
     let version = req.version;
@@ -594,7 +606,7 @@ async fn fetch_committed_standalone(
     group_id: String,
     member: Option<String>,
     tps: &[Tp],
-    cached: Option<(i32, Connection)>,
+    cached: &CoordCache,
 ) -> Result<HashMap<Tp, OffsetAndMetadata>> {
     let c = coordinator.ok_or_else(|| Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetFetch"))?;
     let conn = coordinator_conn(inner, &c, cached).await?;

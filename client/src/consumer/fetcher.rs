@@ -413,7 +413,7 @@ impl PartState {
     pub(crate) fn start_reset(&mut self, spec: OffsetSpec) {
         self.position = None;
         self.reset = Some(spec);
-        self.seek_gen += 1;
+        self.seek_gen = super::next_gen();
         self.eof_sent = false;
     }
 }

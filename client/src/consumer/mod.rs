@@ -28,7 +28,7 @@ mod fetcher;
 pub mod group;
 pub mod stream;
 
-pub use coordinator::{OffsetAndMetadata, RebalanceListener};
+pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 use coordinator::GroupCmd;
 
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
@@ -95,7 +95,15 @@ pub enum OffsetSpec {
     Timestamp(i64),
 }
 
-#[derive(Debug, Default)]
+/// A number never handed out before: seek generations are unique across
+/// partitions and assignments, so a fetch or cursor from before a seek, a
+/// revocation or a reassignment can never pass for a current one.
+pub(crate) fn next_gen() -> u64 {
+    static GEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    GEN.fetch_add(1, Ordering::Relaxed)
+}
+
+#[derive(Debug)]
 pub(crate) struct PartState {
     pub position: Option<i64>,
     pub leader_epoch: i32,
@@ -112,6 +120,25 @@ pub(crate) struct PartState {
     pub committed: Option<i64>,
     /// Assigned by the group: waiting for its committed offset.
     pub awaiting_committed: bool,
+}
+
+impl Default for PartState {
+    fn default() -> Self {
+        PartState {
+            position: None,
+            leader_epoch: -1,
+            paused: false,
+            reset: None,
+            reset_in_flight: false,
+            fetch_in_flight: false,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            eof_sent: false,
+            seek_gen: next_gen(),
+            committed: None,
+            awaiting_committed: false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -218,24 +245,25 @@ impl Consumer {
     }
 
     /// Commits the positions `poll` has reached, and waits for the answer.
-    pub async fn commit(&self) -> Result<()> {
-        let offsets = self.positions_to_commit();
-        self.commit_offsets_inner(offsets).await
+    /// Returns what was committed: the positions are read when the commit is
+    /// sent, so a partition revoked since the last `poll` is left out (its new
+    /// owner may already read from the older committed offset).
+    pub async fn commit(&self) -> Result<Committed> {
+        self.commit_offsets_inner(None).await
     }
 
     /// Commits the positions `poll` has reached without waiting.
     pub fn commit_async(&self) -> Result<()> {
-        let offsets = self.positions_to_commit();
-        self.group_send("commit", GroupCmd::Commit { offsets, reply: None })
+        self.group_send("commit", GroupCmd::Commit { offsets: None, reply: None })
     }
 
     /// Commits explicit offsets (the next offset to read) with metadata.
-    pub async fn commit_offsets(&self, offsets: &[(&str, i32, OffsetAndMetadata)]) -> Result<()> {
+    pub async fn commit_offsets(&self, offsets: &[(&str, i32, OffsetAndMetadata)]) -> Result<Committed> {
         let offsets = offsets.iter().map(|(t, p, o)| ((Arc::from(*t), *p), o.clone())).collect();
-        self.commit_offsets_inner(offsets).await
+        self.commit_offsets_inner(Some(offsets)).await
     }
 
-    async fn commit_offsets_inner(&self, offsets: Vec<(Tp, OffsetAndMetadata)>) -> Result<()> {
+    async fn commit_offsets_inner(&self, offsets: Option<Vec<(Tp, OffsetAndMetadata)>>) -> Result<Committed> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.group_send("commit", GroupCmd::Commit { offsets, reply: Some(tx) })?;
         rx.await.map_err(|_| Error::Closed("consumer"))?
@@ -248,10 +276,6 @@ impl Consumer {
         rx.await.map_err(|_| Error::Closed("consumer"))?
     }
 
-    fn positions_to_commit(&self) -> Vec<(Tp, OffsetAndMetadata)> {
-        let st = self.inner.lock();
-        st.parts.iter().filter_map(|(tp, ps)| ps.position.map(|o| (tp.clone(), OffsetAndMetadata { offset: o, metadata: None }))).collect()
-    }
 
     /// Reads these partitions (replacing any earlier assignment). Positions
     /// start from the committed offset when there is a group and one, else
@@ -277,7 +301,7 @@ impl Consumer {
                 if st.parts.contains_key(tp) {
                     continue;
                 }
-                let mut ps = PartState { high_watermark: -1, last_stable_offset: -1, ..PartState::default() };
+                let mut ps = PartState::default();
                 match spec {
                     Some(s) => ps.reset = Some(s),
                     None => st.errors.push_back(Error::Kafka {
@@ -403,7 +427,7 @@ impl Consumer {
         let ps = st.parts.get_mut(&tp).ok_or_else(|| not_assigned(topic, partition))?;
         ps.position = Some(offset);
         ps.reset = None;
-        ps.seek_gen += 1;
+        ps.seek_gen = next_gen();
         ps.eof_sent = false;
         drop_buffered(&mut st, &tp);
         drop(st);
@@ -478,7 +502,7 @@ impl Consumer {
                 // Keep what was fetched but do not return it until resumed.
                 drop_buffered(&mut st, &tp);
                 if let Some(ps) = st.parts.get_mut(&tp) {
-                    ps.seek_gen += 1;
+                    ps.seek_gen = next_gen();
                 }
             }
         }
