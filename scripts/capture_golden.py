@@ -215,12 +215,14 @@ def write_frames(streams, outdir):
             api, ver, req = pending.pop(corr)
             name = API_NAMES.get(api, "Api%d" % api)
             k = (api, ver)
-            # Keep every produce request (one per codec), a few of everything else.
-            limit = 10 if api == 0 else MAX_PER_KEY
+            # Keep every produce request (one per codec) and fetches with data
+            # (the mock returns one batch per partition per fetch, so it takes
+            # several to see every codec), a few of everything else.
+            limit = 10 if api in (0, 1) else MAX_PER_KEY
             if counts.get(k, 0) >= limit or len(req) > MAX_FRAME or len(resp) > MAX_FRAME:
                 continue
             # Prefer frames with content: skip empty fetch responses after the first.
-            if api == 1 and counts.get(k, 0) >= 1 and len(resp) < 200:
+            if api == 1 and len(resp) < 200:
                 continue
             counts[k] = counts.get(k, 0) + 1
             seq += 1

@@ -43,8 +43,9 @@ impl VersionRange {
     }
 }
 
-/// A tagged field this version of purekafka does not know: kept on decode and
-/// written back, unchanged, on encode.
+/// A tagged field kept as raw bytes and written back unchanged: a tag this
+/// version of purekafka does not know, or a known tag a peer sent explicitly
+/// with its default value (which Kafka's encoder would omit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawTaggedField {
     /// The tag number.
@@ -275,15 +276,27 @@ fn put_raw_tagged(buf: &mut BytesMut, f: &RawTaggedField) {
     buf.put_slice(&f.data);
 }
 
-/// Writes the unknown tagged fields from index `from` whose tag is below
-/// `below`; returns the index of the first one not written.
-pub fn write_unknown_below(buf: &mut BytesMut, unknown: &[RawTaggedField], from: usize, below: u32) -> usize {
+/// How many of `unknown` will be written: all but the raw copies of known
+/// tags whose typed value is being sent (`suppressed`).
+pub fn unknown_count(unknown: &[RawTaggedField], suppressed: &[u32]) -> usize {
+    unknown.iter().filter(|f| !suppressed.contains(&f.tag)).count()
+}
+
+/// Writes the raw tagged fields from index `from` whose tag is below `below`
+/// (skipping `suppressed` tags); returns the index of the first not written.
+///
+/// Raw fields are tags this version does not know, and known tags a peer
+/// sent with their default value (kept so the frame re-encodes byte for
+/// byte; Kafka's own encoder omits default tagged values).
+pub fn write_unknown_below(buf: &mut BytesMut, unknown: &[RawTaggedField], from: usize, below: u32, suppressed: &[u32]) -> usize {
     let mut i = from;
     while let Some(f) = unknown.get(i) {
         if f.tag >= below && below != u32::MAX {
             break;
         }
-        put_raw_tagged(buf, f);
+        if !suppressed.contains(&f.tag) {
+            put_raw_tagged(buf, f);
+        }
         i += 1;
     }
     i

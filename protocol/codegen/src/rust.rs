@@ -302,15 +302,20 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     if tagged.is_empty() {
         let _ = writeln!(out, "            write_unknown_tagged(buf, &self.unknown_tagged_fields, 0)?;");
     } else {
-        let _ = writeln!(out, "            let mut count = self.unknown_tagged_fields.len();");
         for f in &tagged {
             let id = field_ident(&f.name);
-            let _ = writeln!(
-                out,
-                "            let send_{id} = ({}) && self.{id} != {};\n            count += usize::from(send_{id});",
-                in_range(f.tagged),
-                default_expr(f)
-            );
+            let _ = writeln!(out, "            let send_{id} = ({}) && self.{id} != {};", in_range(f.tagged), default_expr(f));
+        }
+        // Raw copies of known tags (kept when a peer sent a default value
+        // explicitly) give way to the typed value when that is sent.
+        let sup: Vec<String> = tagged
+            .iter()
+            .map(|f| format!("if send_{} {{ {} }} else {{ u32::MAX }}", field_ident(&f.name), f.tag.unwrap_or_default()))
+            .collect();
+        let _ = writeln!(out, "            let suppressed = [{}];", sup.join(", "));
+        let _ = writeln!(out, "            let mut count = unknown_count(&self.unknown_tagged_fields, &suppressed);");
+        for f in &tagged {
+            let _ = writeln!(out, "            count += usize::from(send_{});", field_ident(&f.name));
         }
         let _ = writeln!(out, "            put_uvarint(buf, u32::try_from(count).map_err(|_| EncodeError::too_many(\"tagged fields\"))?);");
         let _ = writeln!(out, "            let mut next_unknown = 0;");
@@ -320,11 +325,11 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
             let path = format!("{}.{}", s.path, f.name);
             let _ = writeln!(
                 out,
-                "            if send_{id} {{\n                next_unknown = write_unknown_below(buf, &self.unknown_tagged_fields, next_unknown, {tag});\n                put_tagged(buf, {tag}, |buf| {{ {} Ok(()) }})?;\n            }}",
+                "            if send_{id} {{\n                next_unknown = write_unknown_below(buf, &self.unknown_tagged_fields, next_unknown, {tag}, &suppressed);\n                put_tagged(buf, {tag}, |buf| {{ {} Ok(()) }})?;\n            }}",
                 write_field(f, &path)
             );
         }
-        let _ = writeln!(out, "            write_unknown_below(buf, &self.unknown_tagged_fields, next_unknown, u32::MAX);");
+        let _ = writeln!(out, "            write_unknown_below(buf, &self.unknown_tagged_fields, next_unknown, u32::MAX, &suppressed);");
     }
     let _ = writeln!(out, "        }}\n        Ok(())\n    }}\n");
 
@@ -358,11 +363,12 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
             let path = format!("{}.{}", s.path, f.name);
             let _ = writeln!(
                 out,
-                "                    {} if {} => {{ let buf = &mut data.clone(); {id} = {}.map_err(|e| e.field({:?}))?; }}",
+                "                    {} if {} => {{ let buf = &mut data.clone(); {id} = {}.map_err(|e| e.field({:?}))?; if {id} == {} {{ unknown_tagged_fields.push(RawTaggedField {{ tag, data }}); }} }}",
                 f.tag.unwrap_or_default(),
                 in_range(f.tagged),
                 read_field(f, &path),
-                f.name
+                f.name,
+                default_expr(f)
             );
         }
         let _ = writeln!(out, "                    _ => unknown_tagged_fields.push(RawTaggedField {{ tag, data }}),\n                }}");
