@@ -27,6 +27,7 @@ pub mod fetch_session;
 mod fetcher;
 pub mod group;
 pub mod stream;
+#[cfg(test)] mod cursor_tests;
 
 pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 use coordinator::GroupCmd;

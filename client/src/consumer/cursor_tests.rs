@@ -1,0 +1,209 @@
+//! [`Cursor`] on hand-built record sets: transactional batches, control
+//! markers and the fetch response's aborted-transactions list, read with
+//! `read_uncommitted` and `read_committed`.
+
+use super::fetcher::CompletedFetch;
+use super::{ConsumerEvent, Cursor};
+use bytes::{Bytes, BytesMut};
+use purekafka_protocol::messages::fetch_response::AbortedTransaction;
+use purekafka_protocol::records::{Compression, ControlRecord, ControlRecordType, DecodeOptions, RecordBatchBuilder};
+use std::sync::Arc;
+
+const TS: i64 = 1_700_000_000_000;
+const P1: i64 = 1001; // commits its transaction
+const P2: i64 = 2002; // aborts, commits, aborts again
+const P3: i64 = 3003; // idempotent, not transactional
+
+/// One batch of the log.
+enum B {
+    /// Data records; `pid` -1 for a plain producer.
+    Data { base: i64, pid: i64, txn: bool, values: &'static [&'static str], codec: Compression },
+    /// A commit (`true`) or abort marker of `pid`.
+    Marker { base: i64, pid: i64, commit: bool },
+}
+
+fn encode(batches: &[B]) -> Bytes {
+    let mut out = BytesMut::new();
+    for b in batches {
+        match b {
+            B::Data { base, pid, txn, values, codec } => {
+                let mut bb = RecordBatchBuilder::new(*codec);
+                bb.set_base_offset(*base);
+                if *pid >= 0 {
+                    bb.set_producer(*pid, 0, i32::try_from(*base).unwrap());
+                }
+                bb.set_transactional(*txn);
+                for (i, v) in values.iter().enumerate() {
+                    let k = format!("k{}", base + i as i64);
+                    bb.append(TS + base + i as i64, Some(k.as_bytes()), Some(v.as_bytes()), &[]).unwrap();
+                }
+                out.extend_from_slice(&bb.finish().unwrap());
+            }
+            B::Marker { base, pid, commit } => {
+                let mut bb = RecordBatchBuilder::new(Compression::None);
+                bb.set_base_offset(*base).set_producer(*pid, 0, -1).set_transactional(true).set_control(true);
+                let marker = ControlRecord::marker(*commit, 7);
+                assert_eq!(marker.kind, if *commit { ControlRecordType::Commit } else { ControlRecordType::Abort });
+                bb.append_control(TS + base, &marker).unwrap();
+                out.extend_from_slice(&bb.finish().unwrap());
+            }
+        }
+    }
+    out.freeze()
+}
+
+/// The log (offset: what):
+///
+/// ```text
+///  0-1  plain producer                 plain-0, plain-1
+///  2-3  P1 txn                         p1-a, p1-b            (committed at 10)
+///  4-5  P2 txn, lz4                    p2-x0, p2-x1          (aborted at 11)
+///  6    P3 idempotent, not txn         p3-0
+///  7-8  P2 txn (same transaction)      p2-x2, p2-x3          (aborted at 11)
+///  9    P1 txn, zstd                   p1-c                  (committed at 10)
+/// 10    P1 COMMIT marker
+/// 11    P2 ABORT marker
+/// 12    P2 txn (a new transaction)     p2-ok                 (committed at 13)
+/// 13    P2 COMMIT marker
+/// 14    P2 txn (another one)           p2-y                  (aborted at 15)
+/// 15    P2 ABORT marker
+/// ```
+///
+/// The fetch response lists P2's two aborted transactions, at 4 and 14.
+fn log() -> (Bytes, Vec<AbortedTransaction>) {
+    let none = Compression::None;
+    let batches = [
+        B::Data { base: 0, pid: -1, txn: false, values: &["plain-0", "plain-1"], codec: none },
+        B::Data { base: 2, pid: P1, txn: true, values: &["p1-a", "p1-b"], codec: none },
+        B::Data { base: 4, pid: P2, txn: true, values: &["p2-x0", "p2-x1"], codec: Compression::Lz4 },
+        B::Data { base: 6, pid: P3, txn: false, values: &["p3-0"], codec: none },
+        B::Data { base: 7, pid: P2, txn: true, values: &["p2-x2", "p2-x3"], codec: none },
+        B::Data { base: 9, pid: P1, txn: true, values: &["p1-c"], codec: Compression::Zstd },
+        B::Marker { base: 10, pid: P1, commit: true },
+        B::Marker { base: 11, pid: P2, commit: false },
+        B::Data { base: 12, pid: P2, txn: true, values: &["p2-ok"], codec: none },
+        B::Marker { base: 13, pid: P2, commit: true },
+        B::Data { base: 14, pid: P2, txn: true, values: &["p2-y"], codec: none },
+        B::Marker { base: 15, pid: P2, commit: false },
+    ];
+    let aborted = vec![
+        AbortedTransaction { producer_id: P2, first_offset: 4, ..Default::default() },
+        AbortedTransaction { producer_id: P2, first_offset: 14, ..Default::default() },
+    ];
+    (encode(&batches), aborted)
+}
+
+const ALL_DATA: &[(i64, &str)] = &[
+    (0, "plain-0"),
+    (1, "plain-1"),
+    (2, "p1-a"),
+    (3, "p1-b"),
+    (4, "p2-x0"),
+    (5, "p2-x1"),
+    (6, "p3-0"),
+    (7, "p2-x2"),
+    (8, "p2-x3"),
+    (9, "p1-c"),
+    (12, "p2-ok"),
+    (14, "p2-y"),
+];
+
+const COMMITTED: &[(i64, &str)] =
+    &[(0, "plain-0"), (1, "plain-1"), (2, "p1-a"), (3, "p1-b"), (6, "p3-0"), (9, "p1-c"), (12, "p2-ok")];
+
+fn cursor(records: Bytes, aborted: Vec<AbortedTransaction>, fetch_offset: i64) -> Cursor {
+    let cf = CompletedFetch { tp: (Arc::from("t"), 0), fetch_offset, seek_gen: 1, records, aborted };
+    Cursor::new(cf, DecodeOptions::default())
+}
+
+/// Reads the whole fetch `max` records at a time; returns (offset, value)
+/// of every record and the cursor's final position.
+fn read_all(mut c: Cursor, max: usize, read_committed: bool) -> (Vec<(i64, String)>, i64) {
+    let mut out = Vec::new();
+    for _ in 0..1000 {
+        let before = out.len();
+        c.read(max, read_committed, &mut out).unwrap();
+        assert!(out.len() - before <= max, "read returned {} records, max {max}", out.len() - before);
+        if c.done {
+            break;
+        }
+    }
+    assert!(c.done, "the cursor never finished");
+    let got = out
+        .into_iter()
+        .map(|e| match e {
+            ConsumerEvent::Record(r) => {
+                assert_eq!(r.key.as_deref(), Some(format!("k{}", r.offset).as_bytes()), "key of offset {}", r.offset);
+                assert_eq!(r.timestamp, TS + r.offset);
+                (r.offset, String::from_utf8(r.value.unwrap().to_vec()).unwrap())
+            }
+            ConsumerEvent::PartitionEof { .. } => panic!("a cursor never yields EOF events"),
+        })
+        .collect();
+    (got, c.next_offset)
+}
+
+fn owned(v: &[(i64, &str)]) -> Vec<(i64, String)> {
+    v.iter().map(|(o, s)| (*o, (*s).to_string())).collect()
+}
+
+#[test]
+fn read_uncommitted_returns_every_data_record_and_no_marker() {
+    let (records, aborted) = log();
+    for max in [usize::MAX, 1, 3] {
+        let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 0), max, false);
+        assert_eq!(got, owned(ALL_DATA), "read_uncommitted, max {max}");
+        assert_eq!(pos, 16, "position after the last (control) batch, max {max}");
+    }
+}
+
+#[test]
+fn read_committed_drops_the_aborted_transactions_and_every_marker() {
+    let (records, aborted) = log();
+    for max in [usize::MAX, 1, 2, 5] {
+        let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 0), max, true);
+        assert_eq!(got, owned(COMMITTED), "read_committed, max {max}");
+        assert_eq!(pos, 16, "position after the last (control) batch, max {max}");
+    }
+}
+
+#[test]
+fn read_committed_without_an_aborted_list_keeps_everything() {
+    // The aborted-transactions list, not the markers, says what to drop: a
+    // fetch whose list is empty has no aborted records.
+    let (records, _) = log();
+    let (got, pos) = read_all(cursor(records, Vec::new(), 0), usize::MAX, true);
+    assert_eq!(got, owned(ALL_DATA));
+    assert_eq!(pos, 16);
+}
+
+#[test]
+fn read_committed_from_inside_an_aborted_batch() {
+    // Fetching from offset 5 returns the whole batch at 4; the aborted list
+    // still starts at 4.
+    let (records, aborted) = log();
+    let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 5), usize::MAX, true);
+    let want: Vec<(i64, &str)> = COMMITTED.iter().copied().filter(|(o, _)| *o >= 5).collect();
+    assert_eq!(got, owned(&want));
+    assert_eq!(pos, 16);
+    let (got, pos) = read_all(cursor(records, aborted, 5), usize::MAX, false);
+    let want: Vec<(i64, &str)> = ALL_DATA.iter().copied().filter(|(o, _)| *o >= 5).collect();
+    assert_eq!(got, owned(&want));
+    assert_eq!(pos, 16);
+}
+
+#[test]
+fn a_fetch_ending_in_markers_moves_the_position_past_them() {
+    // Only control batches (e.g. a fetch from offset 10): nothing to return,
+    // but the position must move on, else the consumer fetches them forever.
+    let batches = [
+        B::Marker { base: 10, pid: P1, commit: true },
+        B::Marker { base: 11, pid: P2, commit: false },
+    ];
+    let aborted = vec![AbortedTransaction { producer_id: P2, first_offset: 4, ..Default::default() }];
+    for read_committed in [false, true] {
+        let (got, pos) = read_all(cursor(encode(&batches), aborted.clone(), 10), usize::MAX, read_committed);
+        assert!(got.is_empty(), "read_committed={read_committed}: {got:?}");
+        assert_eq!(pos, 12, "read_committed={read_committed}");
+    }
+}
