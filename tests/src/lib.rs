@@ -1128,7 +1128,8 @@ impl Cluster {
         let lines = self.run_peer(
             &["produce", "--topic", topic, "--client", client.flag(), "--compression", codec.flag()],
             Some(input),
-            Duration::from_secs(30),
+            // kafka-python sends a few tens of thousands of records a second.
+            Duration::from_secs(30 + records.len() as u64 / 1000),
         )?;
         let acked = lines
             .iter()

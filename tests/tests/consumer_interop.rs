@@ -37,7 +37,7 @@ async fn consume_all(bootstrap: &str, topic: &str, n: usize) -> Vec<purekafka::c
     let parts: Vec<(&str, i32)> = (0..PARTITIONS as i32).map(|p| (topic, p)).collect();
     c.assign(&parts).unwrap();
     let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     while out.len() < n && Instant::now() < deadline {
         out.extend(c.poll(Duration::from_millis(500)).await.unwrap());
     }
@@ -86,14 +86,14 @@ const CODECS: [Codec; 5] = [Codec::None, Codec::Gzip, Codec::Snappy, Codec::Lz4,
 #[test]
 fn mock_reads_confluent_in_every_codec() {
     for codec in CODECS {
-        run(Broker::mock(1), PeerClient::Confluent, codec, 10_000);
+        run(Broker::mock(1), PeerClient::Confluent, codec, 100_000);
     }
 }
 
 #[test]
 fn mock_reads_kafka_python_in_every_codec() {
     for codec in CODECS {
-        run(Broker::mock(1), PeerClient::KafkaPython, codec, 5_000);
+        run(Broker::mock(1), PeerClient::KafkaPython, codec, 100_000);
     }
 }
 
