@@ -155,8 +155,6 @@ fn send_with_callback_reports_every_record_once() {
 }
 
 #[test]
-#[ignore = "bug: delivery callbacks run while the sender holds the accumulator lock, so a callback \
-            that calls try_send/send/metrics/flush on its producer deadlocks it"]
 fn a_callback_can_send_again() {
     // Chaining a send from a delivery callback (retry, follow-up event) is
     // common; it must neither deadlock nor lose the second record.

@@ -58,6 +58,9 @@ struct Command {
     timeout: Duration,
     /// `None` for requests the broker does not answer (acks=0 produce).
     reply: Option<oneshot::Sender<Result<Bytes>>>,
+    /// For unanswered requests: told (with an empty body) once the frame is
+    /// in the socket.
+    written: Option<oneshot::Sender<Result<Bytes>>>,
 }
 
 struct InFlight {
@@ -183,11 +186,14 @@ impl Connection {
     }
 
     /// Sends a request the broker will not answer (acks=0 produce); resolves
-    /// once the frame is queued for the socket.
+    /// once the frame has been written to the socket (as the Java client
+    /// considers an acks=0 record sent).
     pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
         let frame = encode_frame(req, version, &self.opts.client_id)?;
-        let cmd = Command { frame, api: R::KEY, timeout: self.opts.request_timeout, reply: None };
-        self.tx.send(cmd).await.map_err(|_| self.disconnected())
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command { frame, api: R::KEY, timeout: self.opts.request_timeout, reply: None, written: Some(tx) };
+        self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
+        rx.await.map_err(|_| self.disconnected())?.map(drop)
     }
 
     /// Sends an encoded frame; returns the response body (after the header).
@@ -207,7 +213,7 @@ impl Connection {
     /// keep a partition's batches in sequence).
     pub async fn submit(&self, frame: Bytes, api: ApiKey, version: i16, timeout: Duration) -> Result<PendingResponse> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command { frame, api, timeout, reply: Some(reply) };
+        let cmd = Command { frame, api, timeout, reply: Some(reply), written: None };
         self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
         Ok(PendingResponse { rx, conn: self.clone(), api, version })
     }
@@ -313,7 +319,7 @@ impl ConnTask {
         // Fail whatever is still queued.
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
-            if let Some(r) = cmd.reply {
+            for r in cmd.reply.into_iter().chain(cmd.written) {
                 let _ = r.send(Err(err.clone()));
             }
         }
@@ -328,6 +334,12 @@ impl ConnTask {
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
         let mut next_id: i32 = 1;
         let broker = self.broker.clone();
+        // Unanswered requests waiting for their bytes to reach the socket.
+        let mut written: Vec<oneshot::Sender<Result<Bytes>>> = Vec::new();
+        // Correlation ids of recent requests sent without expecting an answer
+        // (acks=0). Kafka sends none, but librdkafka's mock answers them
+        // anyway: such a response is dropped instead of failing the connection.
+        let mut unanswered: VecDeque<i32> = VecDeque::new();
         let fail_all = |in_flight: &mut VecDeque<InFlight>, e: &Error| {
             for f in in_flight.drain(..) {
                 let _ = f.reply.send(Err(e.clone()));
@@ -355,6 +367,15 @@ impl ConnTask {
                     if let Some(slot) = wbuf.get_mut(start + 8..start + 12) {
                         slot.copy_from_slice(&id.to_be_bytes());
                     }
+                    if let Some(w) = cmd.written {
+                        written.push(w);
+                    }
+                    if cmd.reply.is_none() {
+                        if unanswered.len() >= 1024 {
+                            unanswered.pop_front();
+                        }
+                        unanswered.push_back(id);
+                    }
                     if let Some(reply) = cmd.reply {
                         in_flight.push_back(InFlight {
                             correlation_id: id,
@@ -369,7 +390,15 @@ impl ConnTask {
                     if let Err(e) = res {
                         let e = Error::Io { broker: broker.to_string(), reason: Arc::new(e) };
                         fail_all(&mut in_flight, &e);
+                        for w in written.drain(..) {
+                            let _ = w.send(Err(e.clone()));
+                        }
                         return e;
+                    }
+                    if wbuf.is_empty() {
+                        for w in written.drain(..) {
+                            let _ = w.send(Ok(Bytes::new()));
+                        }
                     }
                 }
                 res = rd.read_buf(&mut rbuf) => {
@@ -398,6 +427,12 @@ impl ConnTask {
                             }
                         };
                         let corr = frame.get(0..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                        if in_flight.front().map(|f| f.correlation_id) != corr {
+                            if let Some(pos) = unanswered.iter().position(|id| Some(*id) == corr) {
+                                unanswered.remove(pos);
+                                continue;
+                            }
+                        }
                         match in_flight.pop_front() {
                             Some(f) if Some(f.correlation_id) == corr => {
                                 let _ = f.reply.send(Ok(frame));

@@ -143,6 +143,9 @@ pub struct Accumulator {
     flushing: bool,
     /// Bytes held by batches not yet completed.
     pub buffered: usize,
+    /// Batches completed whose callbacks have not run yet (see
+    /// [`Accumulator::take_completed`]).
+    completed: Vec<Arc<BatchShared>>,
     /// Counters.
     pub stats: AccumulatorStats,
 }
@@ -181,6 +184,7 @@ impl Accumulator {
             bump_pending: false,
             flushing: false,
             buffered: 0,
+            completed: Vec::new(),
             stats: AccumulatorStats::default(),
         }
     }
@@ -625,6 +629,7 @@ impl Accumulator {
 
     fn succeed(&mut self, b: Batch, base_offset: i64, log_append_time: i64) {
         self.buffered = self.buffered.saturating_sub(b.accounted);
+        self.completed.push(b.shared.clone());
         b.shared.complete(Ok(RecordMetadata {
             topic: b.topic.clone(),
             partition: b.partition,
@@ -637,7 +642,14 @@ impl Accumulator {
         self.buffered = self.buffered.saturating_sub(b.accounted);
         self.stats.failed_batches += 1;
         self.stats.failed_records += u64::try_from(b.records).unwrap_or(0);
+        self.completed.push(b.shared.clone());
         b.shared.complete(Err(err));
+    }
+
+    /// Batches completed since the last call: run their callbacks
+    /// ([`BatchShared::run_callbacks`]) after releasing the accumulator.
+    pub fn take_completed(&mut self) -> Vec<Arc<BatchShared>> {
+        std::mem::take(&mut self.completed)
     }
 
     /// Fails everything queued (not in flight) with `err` (close timeout).

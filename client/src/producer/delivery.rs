@@ -64,7 +64,10 @@ impl BatchShared {
         Arc::new(BatchShared { result: OnceLock::new(), waiters: Mutex::new(Vec::new()), callbacks: Mutex::new(Vec::new()) })
     }
 
-    /// Completes the batch (the first call wins) and wakes its records.
+    /// Completes the batch (the first call wins) and wakes its records'
+    /// futures. Callbacks do not run here (the caller may hold the producer's
+    /// lock, and a callback may call back into the producer): run them with
+    /// [`BatchShared::run_callbacks`] once no lock is held.
     pub fn complete(&self, result: Result<RecordMetadata, Error>) {
         if self.result.set(result).is_err() {
             return;
@@ -73,11 +76,20 @@ impl BatchShared {
         for w in waiters {
             w.wake();
         }
-        let callbacks = std::mem::take(&mut *lock(&self.callbacks));
-        if let Some(r) = self.result.get() {
-            for (index, ts, cb) in callbacks {
-                cb(record_result(r, index, ts));
-            }
+    }
+
+    /// Runs the callbacks registered so far, if the batch is complete. Safe to
+    /// call from several places: each callback runs once.
+    ///
+    /// The callbacks run with this batch's callback list locked, so a second
+    /// caller (a `flush` racing the sender) returns only once they have all
+    /// run. A callback may use the producer, and register callbacks on other
+    /// records; only this batch's list is held.
+    pub fn run_callbacks(&self) {
+        let Some(r) = self.result.get() else { return };
+        let mut cbs = lock(&self.callbacks);
+        for (index, ts, cb) in cbs.drain(..) {
+            cb(record_result(r, index, ts));
         }
     }
 

@@ -167,6 +167,15 @@ impl ProducerShared {
         self.acc.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Runs the callbacks of batches completed since the last call, with no
+    /// lock held (a callback may use the producer).
+    pub(crate) fn run_callbacks(&self) {
+        let done = self.lock_acc().take_completed();
+        for b in done {
+            b.run_callbacks();
+        }
+    }
+
     pub(crate) fn is_closed_and_empty(&self) -> bool {
         self.closed.load(Ordering::Acquire) && self.lock_acc().is_empty()
     }
@@ -197,7 +206,9 @@ impl Producer {
 
     /// As [`Producer::new`], with a partitioner of the user's.
     pub async fn with_partitioner(config: ProducerConfig, partitioner: Option<Arc<dyn Partitioner>>) -> Result<Producer> {
-        config.validate()?;
+        // build() applies the Java rule (idempotence off by itself when acks
+        // or retries rule it out and the user did not ask for it), then validates.
+        let config = config.build()?;
         if config.transactional_id.is_some() {
             return Err(Error::Unsupported("transactional.id (transactions)"));
         }
@@ -382,6 +393,8 @@ impl Producer {
         self.shared.wake.notify_one();
         for b in &pending {
             b.wait().await;
+            // Callbacks of records sent before the flush have run when it returns.
+            b.run_callbacks();
         }
         let acc_empty = {
             let mut acc = self.shared.lock_acc();
@@ -399,9 +412,12 @@ impl Producer {
         self.shared.closed.store(true, Ordering::Release);
         let flushed = tokio::time::timeout(timeout, self.flush()).await;
         if flushed.is_err() {
-            let mut acc = self.shared.lock_acc();
-            acc.fail_all_queued(&Error::Closed("producer"));
-            acc.fail_all_in_flight(&Error::Closed("producer"));
+            {
+                let mut acc = self.shared.lock_acc();
+                acc.fail_all_queued(&Error::Closed("producer"));
+                acc.fail_all_in_flight(&Error::Closed("producer"));
+            }
+            self.shared.run_callbacks();
         }
         let idle = self.shared.idle.notified();
         self.shared.wake.notify_one();

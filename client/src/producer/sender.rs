@@ -48,6 +48,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                     // Cannot produce idempotently at all: fail everything.
                     let e = Error::Fatal(format!("cannot obtain a producer id: {e}"));
                     shared.lock_acc().fail_all_queued(&e);
+                    shared.run_callbacks();
                     shared.space.notify_waiters();
                     *shared.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
                     if shared.closed.load(Ordering::Acquire) {
@@ -106,6 +107,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                     shared.metrics.retries.store(acc.stats.retries, Ordering::Relaxed);
                     shared.metrics.failed_records.store(acc.stats.failed_records, Ordering::Relaxed);
                 }
+                shared.run_callbacks();
                 shared.space.notify_waiters();
                 if follow.refresh_metadata && !refreshing {
                     refreshing = true;
@@ -124,6 +126,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
 fn expire_and_wake(shared: &ProducerShared, now: Instant) {
     let n = shared.lock_acc().expire(now.into_std());
     if n > 0 {
+        shared.run_callbacks();
         shared.space.notify_waiters();
     }
 }
