@@ -63,7 +63,17 @@ type CoordCache = Arc<tokio::sync::Mutex<Option<(i32, Connection)>>>;
 enum Event {
     Response(RequestId, Result<GroupResponse>),
     Committed(Result<HashMap<Tp, OffsetAndMetadata>>, Vec<Tp>),
+    CommitResult { offsets: Vec<(Tp, OffsetAndMetadata)>, generation: i32, result: Result<purekafka_protocol::messages::OffsetCommitResponse>, then: Then },
+}
+
+/// What to do once a commit is answered.
+enum Then {
+    /// Answer the application (or nobody: async and auto commits).
+    Reply(Option<oneshot::Sender<Result<Committed>>>),
+    /// The state machine waits for it before revoking.
     CommitDone,
+    /// Close the member afterwards.
+    Close(oneshot::Sender<()>),
 }
 
 struct Driver {
@@ -140,11 +150,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     GroupCmd::Listener(l) => d.listener = Some(l),
                     GroupCmd::Commit { offsets, reply } => {
                         let offsets = offsets.unwrap_or_else(|| d.consumed_offsets(None));
-                        let r = d.commit(offsets).await;
-                        match reply {
-                            Some(tx) => { let _ = tx.send(r); }
-                            None => if let Err(e) = r { tracing::warn!("async commit failed: {e}"); },
-                        }
+                        d.start_commit(offsets, Then::Reply(reply));
                     }
                     GroupCmd::Committed { tps, reply } => {
                         let _ = reply.send(d.fetch_committed(&tps).await);
@@ -152,12 +158,11 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     GroupCmd::Close { reply } => {
                         if auto_commit {
                             let offsets = d.consumed_offsets(None);
-                            if let Err(e) = d.commit(offsets).await {
-                                tracing::warn!("commit on close failed: {e}");
-                            }
+                            d.start_commit(offsets, Then::Close(reply));
+                        } else {
+                            d.closing = Some(reply);
+                            d.m.close(now);
                         }
-                        d.closing = Some(reply);
-                        d.m.close(now);
                     }
                 }
             }
@@ -174,7 +179,22 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         d.m.on_request_failed(now, id, &e);
                     }
                     Event::Committed(result, tps) => d.apply_committed(result, tps),
-                    Event::CommitDone => d.m.commit_done(now),
+                    Event::CommitResult { offsets, generation, result, then } => {
+                        let r = d.finish_commit(offsets, generation, result).await;
+                        match then {
+                            Then::Reply(Some(tx)) => { let _ = tx.send(r); }
+                            Then::Reply(None) => if let Err(e) = r { tracing::debug!("commit failed: {e}"); },
+                            Then::CommitDone => {
+                                if let Err(e) = r { tracing::warn!("commit before revoke failed: {e}"); }
+                                d.m.commit_done(now);
+                            }
+                            Then::Close(reply) => {
+                                if let Err(e) = r { tracing::warn!("commit on close failed: {e}"); }
+                                d.closing = Some(reply);
+                                d.m.close(now);
+                            }
+                        }
+                    }
                 }
             }
             _ = sleep_until_opt(wake) => {
@@ -184,9 +204,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     next_auto_commit = now + d.inner.cfg.auto_commit_interval;
                     let offsets = d.consumed_offsets(None);
                     if !offsets.is_empty() {
-                        if let Err(e) = d.commit(offsets).await {
-                            tracing::debug!("auto-commit failed: {e}");
-                        }
+                        d.start_commit(offsets, Then::Reply(None));
                     }
                 }
                 if now >= next_metadata {
@@ -239,11 +257,7 @@ impl Driver {
                 Action::CommitBeforeRevoke { partitions } => {
                     let tps: Vec<Tp> = partitions.iter().map(|(t, p)| (Arc::from(t.as_str()), *p)).collect();
                     let offsets = self.consumed_offsets(Some(&tps));
-                    let r = self.commit(offsets).await;
-                    if let Err(e) = r {
-                        tracing::warn!("commit before revoke failed: {e}");
-                    }
-                    let _ = self.events_tx.send(Event::CommitDone);
+                    self.start_commit(offsets, Then::CommitDone);
                 }
                 Action::Revoked { partitions } => {
                     self.remove(&partitions);
@@ -361,23 +375,21 @@ impl Driver {
             .collect()
     }
 
-    async fn coordinator(&mut self) -> Result<Connection> {
-        let Some(c) = self.m.coordinator().cloned() else {
-            return Err(Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetCommit"));
-        };
-        coordinator_conn(&self.inner, &c, &self.coord).await
-    }
 
-    async fn commit(&mut self, offsets: Vec<(Tp, OffsetAndMetadata)>) -> Result<Committed> {
-        if offsets.is_empty() {
-            return Ok(Vec::new());
-        }
-        let conn = self.coordinator().await?;
-        let version = conn.version_for(ApiKey::OffsetCommit)?.min(9);
+    /// Sends an OffsetCommit without blocking the group task (heartbeats and
+    /// SyncGroup must not wait behind a commit); the answer comes back as
+    /// [`Event::CommitResult`].
+    fn start_commit(&mut self, offsets: Vec<(Tp, OffsetAndMetadata)>, then: Then) {
         let (generation, member) = match self.m.commit_generation() {
             Some((g, m)) => (g, m.to_string()),
             None => (-1, String::new()),
         };
+        let tx = self.events_tx.clone();
+        if offsets.is_empty() {
+            let result = Ok(purekafka_protocol::messages::OffsetCommitResponse::default());
+            let _ = tx.send(Event::CommitResult { offsets, generation, result, then });
+            return;
+        }
         let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
         for (tp, om) in &offsets {
             let p = OffsetCommitRequestPartition {
@@ -400,7 +412,29 @@ impl Driver {
             topics,
             ..Default::default()
         };
-        let resp = match conn.send_versioned(&req, version).await {
+        let coordinator = self.m.coordinator().cloned();
+        let inner = self.inner.clone();
+        let cache = self.coord.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let c = coordinator.ok_or_else(|| Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetCommit"))?;
+                let conn = coordinator_conn(&inner, &c, &cache).await?;
+                let version = conn.version_for(ApiKey::OffsetCommit)?.min(9);
+                conn.send_versioned(&req, version).await
+            }
+            .await;
+            let _ = tx.send(Event::CommitResult { offsets, generation, result, then });
+        });
+    }
+
+    /// Applies an OffsetCommit answer: committed positions, group errors.
+    async fn finish_commit(
+        &mut self,
+        offsets: Vec<(Tp, OffsetAndMetadata)>,
+        generation: i32,
+        result: Result<purekafka_protocol::messages::OffsetCommitResponse>,
+    ) -> Result<Committed> {
+        let resp = match result {
             Ok(r) => r,
             Err(e) => {
                 *self.coord.lock().await = None;
@@ -490,6 +524,12 @@ impl Driver {
             return;
         }
         // Committed offsets for the new partitions, without blocking the task.
+        self.spawn_fetch_committed(added, Duration::ZERO);
+    }
+
+    /// Looks up committed offsets in the background (after `delay`); the
+    /// answer comes back as [`Event::Committed`].
+    fn spawn_fetch_committed(&self, tps: Vec<Tp>, delay: Duration) {
         let tx = self.events_tx.clone();
         let inner = self.inner.clone();
         let coordinator = self.m.coordinator().cloned();
@@ -497,8 +537,9 @@ impl Driver {
         let member = self.m.commit_generation().map(|(_, m)| m.to_string());
         let cached = self.coord.clone();
         tokio::spawn(async move {
-            let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &added, &cached).await;
-            let _ = tx.send(Event::Committed(r, added));
+            tokio::time::sleep(delay).await;
+            let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &tps, &cached).await;
+            let _ = tx.send(Event::Committed(r, tps));
         });
     }
 
@@ -513,19 +554,8 @@ impl Driver {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!("OffsetFetch failed: {e}; retrying");
-                // Try again through a fresh assignment pass.
                 drop(st);
-                let tx = self.events_tx.clone();
-                let inner = self.inner.clone();
-                let coordinator = self.m.coordinator().cloned();
-                let group_id = self.m.group_id().to_string();
-                let member = self.m.commit_generation().map(|(_, m)| m.to_string());
-                let cached = self.coord.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(inner.cfg.client.retry_backoff).await;
-                    let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &tps, &cached).await;
-                    let _ = tx.send(Event::Committed(r, tps));
-                });
+                self.spawn_fetch_committed(tps, self.inner.cfg.client.retry_backoff);
                 return;
             }
         };
