@@ -2,7 +2,7 @@
 //! members, members joining and leaving mid-stream, commits after
 //! processing, and no committed record processed twice.
 
-use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
+use purekafka::config::{AssignmentStrategy, ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka_integration::{Cluster as Broker, unique_topic};
@@ -43,8 +43,9 @@ impl RebalanceListener for Listener {
     }
 }
 
-fn consumer_config(bootstrap: &str, group: &str) -> ConsumerConfig {
+fn consumer_config(bootstrap: &str, group: &str, strategy: AssignmentStrategy) -> ConsumerConfig {
     let mut cfg = ConsumerConfig::new(bootstrap);
+    cfg.partition_assignment_strategy = vec![strategy];
     cfg.group_id = Some(group.to_string());
     cfg.auto_offset_reset = OffsetReset::Earliest;
     cfg.enable_auto_commit = false;
@@ -93,6 +94,16 @@ async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<Atom
 
 #[test]
 fn members_join_and_leave_and_nothing_committed_is_processed_again() {
+    run(AssignmentStrategy::Range);
+}
+
+/// The same with incremental (cooperative) rebalancing.
+#[test]
+fn cooperative_sticky_members_join_and_leave() {
+    run(AssignmentStrategy::CooperativeSticky);
+}
+
+fn run(strategy: AssignmentStrategy) {
     let broker = Broker::mock(3);
     let topic = unique_topic("group");
     let group = unique_topic("group-id");
@@ -105,7 +116,7 @@ fn members_join_and_leave_and_nothing_committed_is_processed_again() {
         let mut consumers = Vec::new();
         let mut listeners = Vec::new();
         for _ in 0..3 {
-            let c = Consumer::new(consumer_config(&bootstrap, &group)).await.unwrap();
+            let c = Consumer::new(consumer_config(&bootstrap, &group, strategy)).await.unwrap();
             let l = Arc::new(Listener::default());
             c.set_rebalance_listener(l.clone()).unwrap();
             c.subscribe(&[topic.as_str()]).unwrap();
@@ -142,7 +153,7 @@ fn members_join_and_leave_and_nothing_committed_is_processed_again() {
                     assert!(Instant::now() < deadline, "partitions not split among 3 members: {sets:?}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                let c = Consumer::new(consumer_config(&bootstrap, &group)).await.unwrap();
+                let c = Consumer::new(consumer_config(&bootstrap, &group, strategy)).await.unwrap();
                 let l = Arc::new(Listener::default());
                 c.set_rebalance_listener(l.clone()).unwrap();
                 c.subscribe(&[topic.as_str()]).unwrap();
@@ -179,6 +190,14 @@ fn members_join_and_leave_and_nothing_committed_is_processed_again() {
             t.await.unwrap();
         }
         let (c4, l4) = fourth.unwrap();
+        let revoked: usize = listeners.iter().chain(std::iter::once(&l4)).map(|l| l.revoked.load(Ordering::Relaxed)).sum();
+        if strategy == AssignmentStrategy::CooperativeSticky {
+            // Incremental rebalancing revokes only partitions that move (the
+            // fourth member's share); eager revokes all twelve each round.
+            assert!(revoked < 12, "cooperative rebalances revoked {revoked} partitions");
+        } else {
+            assert!(revoked >= 12, "eager rebalances revoked only {revoked} partitions");
+        }
         assert!(!l4.assigned.lock().unwrap().is_empty(), "the fourth member never got partitions");
         let log = log.lock().unwrap().clone();
         // No record is processed at or after a committed position of its partition.
