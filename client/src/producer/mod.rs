@@ -13,6 +13,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Idempotence is on by default (as in the Java client): a retried batch
+//! keeps its producer id, epoch and sequence, so the broker stores it once
+//! and in order. With `enable.idempotence=false` and more than one request in
+//! flight per connection, a batch that is retried can land after a later one
+//! (the same caveat as the Java client's); set
+//! `max.in.flight.requests.per.connection=1` if order matters without
+//! idempotence.
+//!
 //! `send` waits only for buffer space (`buffer.memory`, up to `max.block.ms`)
 //! and the topic's metadata; it returns a [`DeliveryFuture`] that resolves
 //! when the broker acknowledges the record. Records are copied once, into
