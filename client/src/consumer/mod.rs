@@ -85,6 +85,46 @@ pub enum ConsumerEvent {
     },
 }
 
+/// Where `poll` puts what it takes: records only (`poll`, no conversion, no
+/// second vector), or records and events (`poll_events`).
+pub(crate) trait Sink {
+    fn record(&mut self, r: ConsumerRecord);
+    fn event(&mut self, e: ConsumerEvent);
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn truncate(&mut self, len: usize);
+}
+
+impl Sink for Vec<ConsumerRecord> {
+    fn record(&mut self, r: ConsumerRecord) {
+        self.push(r);
+    }
+    fn event(&mut self, _: ConsumerEvent) {}
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
+
+impl Sink for Vec<ConsumerEvent> {
+    fn record(&mut self, r: ConsumerRecord) {
+        self.push(ConsumerEvent::Record(r));
+    }
+    fn event(&mut self, e: ConsumerEvent) {
+        self.push(e);
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
+
 /// Where a position comes from when it is reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OffsetSpec {
@@ -328,18 +368,15 @@ impl Consumer {
     /// Waits up to `timeout` for records; returns at most `max.poll.records`.
     /// An empty result means none arrived in time.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        let events = self.poll_events(timeout).await?;
-        Ok(events
-            .into_iter()
-            .filter_map(|e| match e {
-                ConsumerEvent::Record(r) => Some(r),
-                ConsumerEvent::PartitionEof { .. } => None,
-            })
-            .collect())
+        self.poll_into(timeout, Vec::with_capacity(self.inner.cfg.max_poll_records.clamp(1, 10_000))).await
     }
 
     /// As [`Consumer::poll`], with partition-EOF events.
     pub async fn poll_events(&self, timeout: Duration) -> Result<Vec<ConsumerEvent>> {
+        self.poll_into(timeout, Vec::new()).await
+    }
+
+    async fn poll_into<S: Sink>(&self, timeout: Duration, mut out: S) -> Result<S> {
         if let Some(g) = &self.group {
             // Tells the group this member is alive (max.poll.interval.ms).
             let _ = g.send(GroupCmd::Poll);
@@ -347,10 +384,12 @@ impl Consumer {
         let deadline = Instant::now() + timeout;
         let max = self.inner.cfg.max_poll_records.max(1);
         loop {
+            if self.inner.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed("consumer"));
+            }
             let notified = self.inner.data.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let mut out = Vec::new();
             if let Some(e) = self.take_records(max, &mut out) {
                 if out.is_empty() {
                     return Err(e);
@@ -369,7 +408,7 @@ impl Consumer {
 
     /// Moves up to `max` records (and pending events) into `out`; returns an
     /// error to raise, if any.
-    fn take_records(&self, max: usize, out: &mut Vec<ConsumerEvent>) -> Option<Error> {
+    fn take_records<S: Sink>(&self, max: usize, out: &mut S) -> Option<Error> {
         let read_committed = self.inner.cfg.isolation_level == IsolationLevel::ReadCommitted;
         let opts = DecodeOptions { verify_crc: self.inner.cfg.check_crcs, ..DecodeOptions::default() };
         loop {
@@ -381,7 +420,7 @@ impl Consumer {
                     return Some(e);
                 }
                 while let Some(ev) = st.events.pop_front() {
-                    out.push(ev);
+                    out.event(ev);
                 }
                 match st.current.take() {
                     Some(c) => c,
@@ -535,6 +574,8 @@ impl Consumer {
         }
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake_fetcher.notify_one();
+        // A poll waiting for data returns at once (with Error::Closed).
+        self.inner.data.notify_waiters();
         Ok(())
     }
 
@@ -590,7 +631,7 @@ impl Cursor {
     }
 
     /// Appends up to `max` records to `out`.
-    fn read(&mut self, max: usize, read_committed: bool, out: &mut Vec<ConsumerEvent>) -> Result<(), purekafka_protocol::DecodeError> {
+    fn read<S: Sink>(&mut self, max: usize, read_committed: bool, out: &mut S) -> Result<(), purekafka_protocol::DecodeError> {
         let mut n = 0;
         while n < max {
             if let Some((records, ts_type, batch_next)) = self.records.as_mut() {
@@ -601,7 +642,7 @@ impl Cursor {
                             continue; // fetched from inside a batch
                         }
                         self.next_offset = r.offset + 1;
-                        out.push(ConsumerEvent::Record(ConsumerRecord {
+                        out.record(ConsumerRecord {
                             topic: self.tp.0.clone(),
                             partition: self.tp.1,
                             offset: r.offset,
@@ -610,7 +651,7 @@ impl Cursor {
                             key: r.key,
                             value: r.value,
                             headers: r.headers,
-                        }));
+                        });
                         n += 1;
                         continue;
                     }

@@ -124,6 +124,8 @@ impl Stream for RecordStream {
                     match result {
                         // Empty: the timeout passed. Look at `closed` and poll again.
                         Ok(records) => this.batch = records.into_iter(),
+                        // Closed while waiting: the stream ends (next turn).
+                        Err(crate::Error::Closed(_)) => {}
                         Err(e) => return Poll::Ready(Some(Err(e))),
                     }
                 }
