@@ -37,8 +37,16 @@ struct Shape {
 }
 
 const SHAPES: [Shape; 2] = [
-    Shape { name: "1000x100B", count: 1000, value_size: 100 },
-    Shape { name: "100x10KiB", count: 100, value_size: 10 * 1024 },
+    Shape {
+        name: "1000x100B",
+        count: 1000,
+        value_size: 100,
+    },
+    Shape {
+        name: "100x10KiB",
+        count: 100,
+        value_size: 10 * 1024,
+    },
 ];
 
 /// Keys and values: JSON-ish text with pseudo-random numbers, so the codecs
@@ -72,13 +80,18 @@ fn records(shape: &Shape) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn payload_bytes(records: &[(Vec<u8>, Vec<u8>)]) -> u64 {
-    records.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+    records
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .sum()
 }
 
 #[inline]
 fn encode(builder: &mut RecordBatchBuilder, records: &[(Vec<u8>, Vec<u8>)]) -> Bytes {
     for (i, (k, v)) in records.iter().enumerate() {
-        builder.append(1_700_000_000_000 + i as i64, Some(k), Some(v), &[]).unwrap();
+        builder
+            .append(1_700_000_000_000 + i as i64, Some(k), Some(v), &[])
+            .unwrap();
     }
     builder.finish().unwrap()
 }
@@ -92,7 +105,10 @@ fn decode(batch: &Bytes) -> usize {
             let r = r.unwrap();
             let k = r.key.unwrap();
             let v = r.value.unwrap();
-            sum += k.len() + v.len() + usize::from(k.first().copied().unwrap_or(0)) + usize::from(v.last().copied().unwrap_or(0));
+            sum += k.len()
+                + v.len()
+                + usize::from(k.first().copied().unwrap_or(0))
+                + usize::from(v.last().copied().unwrap_or(0));
         }
     }
     sum
@@ -151,7 +167,9 @@ fn bench(c: &mut Criterion) {
                         let batch = encode(&mut builder, &records);
                         group.bench_function(id, |b| b.iter(|| decode(black_box(&batch))));
                     } else {
-                        group.bench_function(id, |b| b.iter(|| encode(&mut builder, black_box(&records))));
+                        group.bench_function(id, |b| {
+                            b.iter(|| encode(&mut builder, black_box(&records)))
+                        });
                     }
                 }
             }

@@ -390,7 +390,9 @@ impl AssignmentStrategy {
     pub const fn java_class(self) -> &'static str {
         match self {
             AssignmentStrategy::Range => "org.apache.kafka.clients.consumer.RangeAssignor",
-            AssignmentStrategy::RoundRobin => "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+            AssignmentStrategy::RoundRobin => {
+                "org.apache.kafka.clients.consumer.RoundRobinAssignor"
+            }
             AssignmentStrategy::CooperativeSticky => {
                 "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"
             }
@@ -434,7 +436,9 @@ fn parse_assignors(s: &str) -> Result<Vec<AssignmentStrategy>, String> {
         }
     }
     if out.is_empty() {
-        return Err("expected at least one assignor (range, roundrobin, cooperative-sticky)".to_owned());
+        return Err(
+            "expected at least one assignor (range, roundrobin, cooperative-sticky)".to_owned(),
+        );
     }
     Ok(out)
 }
@@ -470,7 +474,9 @@ fn i32_in(v: &str, min: i64, max: i64) -> Result<i32, String> {
 fn ms_in(v: &str, min: i64, max: i64) -> Result<Duration, String> {
     let err = || format!("expected milliseconds (an integer) in {min}..={max}");
     let n = int_in(v, min, max).map_err(|_| err())?;
-    u64::try_from(n).map(Duration::from_millis).map_err(|_| err())
+    u64::try_from(n)
+        .map(Duration::from_millis)
+        .map_err(|_| err())
 }
 
 fn ms(v: &str) -> Result<Duration, String> {
@@ -483,8 +489,12 @@ fn ms_frac(v: &str) -> Result<Duration, String> {
         return Ok(d);
     }
     match v.trim().parse::<f64>() {
-        Ok(f) if f.is_finite() && (0.0..=MAX_INT as f64).contains(&f) => Ok(Duration::from_secs_f64(f / 1000.0)),
-        _ => Err(format!("expected milliseconds in 0..={MAX_INT} (fractions allowed)")),
+        Ok(f) if f.is_finite() && (0.0..=MAX_INT as f64).contains(&f) => {
+            Ok(Duration::from_secs_f64(f / 1000.0))
+        }
+        _ => Err(format!(
+            "expected milliseconds in 0..={MAX_INT} (fractions allowed)"
+        )),
     }
 }
 
@@ -514,7 +524,9 @@ fn parse_compression_level(v: &str) -> Result<Option<i32>, String> {
     match v.trim().parse::<i32>() {
         Ok(-1) => Ok(None),
         Ok(n) => Ok(Some(n)),
-        Err(_) => Err("expected an integer (the codec's level; -1 for the codec's default)".to_owned()),
+        Err(_) => {
+            Err("expected an integer (the codec's level; -1 for the codec's default)".to_owned())
+        }
     }
 }
 
@@ -524,11 +536,15 @@ pub fn parse_host_port(entry: &str) -> Result<(&str, u16), ConfigError> {
     let bad = |why: &str| {
         ConfigError::new(
             "bootstrap.servers",
-            format!("invalid entry {entry:?}: {why} (expected host:port, port 1..=65535, IPv6 as [addr]:port)"),
+            format!(
+                "invalid entry {entry:?}: {why} (expected host:port, port 1..=65535, IPv6 as [addr]:port)"
+            ),
         )
     };
     if let Some((scheme, _)) = entry.split_once("://") {
-        return Err(bad(&format!("remove the {scheme}:// prefix (security.protocol sets the protocol)")));
+        return Err(bad(&format!(
+            "remove the {scheme}:// prefix (security.protocol sets the protocol)"
+        )));
     }
     let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
         let (host, after) = rest.split_once(']').ok_or_else(|| bad("unclosed '['"))?;
@@ -538,9 +554,14 @@ pub fn parse_host_port(entry: &str) -> Result<(&str, u16), ConfigError> {
             Some((addr, zone)) => (addr, Some(zone)),
             None => (host, None),
         };
-        let addr_ok = addr.contains(':') && addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+        let addr_ok = addr.contains(':')
+            && addr
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
         let zone_ok = zone.is_none_or(|z| {
-            !z.is_empty() && z.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            !z.is_empty()
+                && z.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         });
         if !addr_ok || !zone_ok {
             return Err(bad("invalid IPv6 address"));
@@ -554,7 +575,10 @@ pub fn parse_host_port(entry: &str) -> Result<(&str, u16), ConfigError> {
         if host.is_empty() {
             return Err(bad("missing host"));
         }
-        if !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
             return Err(bad("invalid host name"));
         }
         (host, port)
@@ -566,7 +590,11 @@ pub fn parse_host_port(entry: &str) -> Result<(&str, u16), ConfigError> {
 }
 
 fn split_servers(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_bootstrap(v: &str) -> Result<Vec<String>, String> {
@@ -604,7 +632,11 @@ fn find<T>(table: &'static [Prop<T>], name: &str) -> Option<&'static Prop<T>> {
 
 fn apply<T>(prop: &Prop<T>, target: &mut T, name: &str, value: &str) -> Result<(), ConfigError> {
     (prop.set)(target, value).map_err(|reason| {
-        let alias = if name == prop.name { String::new() } else { format!(" (alias of {})", prop.name) };
+        let alias = if name == prop.name {
+            String::new()
+        } else {
+            format!(" (alias of {})", prop.name)
+        };
         ConfigError::new(name, format!("invalid value {value:?}{alias}: {reason}"))
     })
 }
@@ -810,7 +842,8 @@ const PRODUCER_PROPS: &[Prop<ProducerConfig>] = &[
         name: "retries",
         aliases: &["message.send.max.retries"],
         set: |c, v| {
-            c.retries = u32::try_from(int_in(v, 0, MAX_INT)?).map_err(|_| "out of range".to_owned())?;
+            c.retries =
+                u32::try_from(int_in(v, 0, MAX_INT)?).map_err(|_| "out of range".to_owned())?;
             Ok(())
         },
     },
@@ -1001,20 +1034,50 @@ pub const IGNORED_PROPERTIES: &[(&str, &str)] = &[
     ("key.serializer", "serialization is done by Rust types"),
     ("value.serializer", "serialization is done by Rust types"),
     ("key.deserializer", "deserialization is done by Rust types"),
-    ("value.deserializer", "deserialization is done by Rust types"),
-    ("socket.keepalive.enable", "the connection layer picks its socket options"),
-    ("socket.nagle.disable", "the connection layer picks its socket options"),
-    ("send.buffer.bytes", "the connection layer picks its socket options"),
-    ("receive.buffer.bytes", "the connection layer picks its socket options"),
-    ("statistics.interval.ms", "no statistics callback; use tracing"),
+    (
+        "value.deserializer",
+        "deserialization is done by Rust types",
+    ),
+    (
+        "socket.keepalive.enable",
+        "the connection layer picks its socket options",
+    ),
+    (
+        "socket.nagle.disable",
+        "the connection layer picks its socket options",
+    ),
+    (
+        "send.buffer.bytes",
+        "the connection layer picks its socket options",
+    ),
+    (
+        "receive.buffer.bytes",
+        "the connection layer picks its socket options",
+    ),
+    (
+        "statistics.interval.ms",
+        "no statistics callback; use tracing",
+    ),
     ("metric.reporters", "no metrics reporters; use tracing"),
     ("metrics.num.samples", "no metrics reporters; use tracing"),
-    ("metrics.sample.window.ms", "no metrics reporters; use tracing"),
-    ("metrics.recording.level", "no metrics reporters; use tracing"),
-    ("auto.include.jmx.reporter", "no metrics reporters; use tracing"),
+    (
+        "metrics.sample.window.ms",
+        "no metrics reporters; use tracing",
+    ),
+    (
+        "metrics.recording.level",
+        "no metrics reporters; use tracing",
+    ),
+    (
+        "auto.include.jmx.reporter",
+        "no metrics reporters; use tracing",
+    ),
     ("api.version.request", "ApiVersions is always used"),
     ("broker.version.fallback", "ApiVersions is always used"),
-    ("partitioner.availability.timeout.ms", "adaptive partitioning is not implemented"),
+    (
+        "partitioner.availability.timeout.ms",
+        "adaptive partitioning is not implemented",
+    ),
     ("log_level", "use tracing filters"),
     ("debug", "use tracing filters"),
 ];
@@ -1031,7 +1094,11 @@ enum Kind {
 /// other client type's, or unknown (with a suggestion).
 fn not_found(kind: Kind, name: &str, value: &str) -> Result<(), ConfigError> {
     if let Some((_, why)) = IGNORED_PROPERTIES.iter().find(|(n, _)| *n == name) {
-        tracing::debug!(property = name, value, "configuration property ignored: {why}");
+        tracing::debug!(
+            property = name,
+            value,
+            "configuration property ignored: {why}"
+        );
         return Ok(());
     }
     if name.starts_with("ssl.") || name.starts_with("sasl.") {
@@ -1041,16 +1108,28 @@ fn not_found(kind: Kind, name: &str, value: &str) -> Result<(), ConfigError> {
     let consumer = find(CONSUMER_PROPS, name).is_some();
     match kind {
         Kind::Client if producer => {
-            return Err(ConfigError::new(name, "is a producer property: set it on ProducerConfig"));
+            return Err(ConfigError::new(
+                name,
+                "is a producer property: set it on ProducerConfig",
+            ));
         }
         Kind::Client if consumer => {
-            return Err(ConfigError::new(name, "is a consumer property: set it on ConsumerConfig"));
+            return Err(ConfigError::new(
+                name,
+                "is a consumer property: set it on ConsumerConfig",
+            ));
         }
         Kind::Consumer if producer => {
-            return Err(ConfigError::new(name, "is a producer property, not a consumer property"));
+            return Err(ConfigError::new(
+                name,
+                "is a producer property, not a consumer property",
+            ));
         }
         Kind::Producer if consumer => {
-            return Err(ConfigError::new(name, "is a consumer property, not a producer property"));
+            return Err(ConfigError::new(
+                name,
+                "is a consumer property, not a producer property",
+            ));
         }
         _ => {}
     }
@@ -1165,7 +1244,10 @@ impl ClientConfig {
     /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
     /// `bootstrap.servers`. The entries are checked by [`validate`](Self::validate).
     pub fn new(bootstrap: &str) -> Self {
-        ClientConfig { bootstrap_servers: split_servers(bootstrap), ..ClientConfig::default() }
+        ClientConfig {
+            bootstrap_servers: split_servers(bootstrap),
+            ..ClientConfig::default()
+        }
     }
 
     /// Sets one property by its Java or librdkafka name.
@@ -1195,7 +1277,10 @@ impl ClientConfig {
     /// Checks ranges and cross-field rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.bootstrap_servers.is_empty() {
-            return Err(ConfigError::new("bootstrap.servers", "bootstrap.servers is required"));
+            return Err(ConfigError::new(
+                "bootstrap.servers",
+                "bootstrap.servers is required",
+            ));
         }
         for s in &self.bootstrap_servers {
             parse_host_port(s)?;
@@ -1210,12 +1295,18 @@ impl ClientConfig {
             ));
         }
         if self.max_in_flight_requests_per_connection == 0 {
-            return Err(ConfigError::new("max.in.flight.requests.per.connection", "must be at least 1"));
+            return Err(ConfigError::new(
+                "max.in.flight.requests.per.connection",
+                "must be at least 1",
+            ));
         }
         if self.receive_message_max_bytes < 1000 {
             return Err(ConfigError::new(
                 "receive.message.max.bytes",
-                format!("must be at least 1000, got {}", self.receive_message_max_bytes),
+                format!(
+                    "must be at least 1000, got {}",
+                    self.receive_message_max_bytes
+                ),
             ));
         }
         if self.reconnect_backoff > self.reconnect_backoff_max {
@@ -1438,7 +1529,10 @@ impl ProducerConfig {
     /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
     /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
     pub fn new(bootstrap: &str) -> Self {
-        ProducerConfig { client: ClientConfig::new(bootstrap), ..ProducerConfig::default() }
+        ProducerConfig {
+            client: ClientConfig::new(bootstrap),
+            ..ProducerConfig::default()
+        }
     }
 
     /// Sets one property by its Java or librdkafka name (producer and
@@ -1478,7 +1572,8 @@ impl ProducerConfig {
             Some(("retries", "retries=0".to_owned()))
         } else if self.acks != Acks::All {
             Some(("acks", format!("acks={}", self.acks)))
-        } else if self.client.max_in_flight_requests_per_connection > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
+        } else if self.client.max_in_flight_requests_per_connection > MAX_IN_FLIGHT_FOR_IDEMPOTENCE
+        {
             Some((
                 "max.in.flight.requests.per.connection",
                 format!(
@@ -1534,7 +1629,10 @@ impl ProducerConfig {
             ));
         }
         if self.retries > i32::MAX as u32 {
-            return Err(ConfigError::new("retries", format!("must be at most {}, got {}", i32::MAX, self.retries)));
+            return Err(ConfigError::new(
+                "retries",
+                format!("must be at most {}, got {}", i32::MAX, self.retries),
+            ));
         }
         let floor = self.linger + self.client.request_timeout;
         if self.delivery_timeout < floor {
@@ -1554,7 +1652,10 @@ impl ProducerConfig {
                 None => {
                     return Err(ConfigError::new(
                         "compression.level",
-                        format!("compression.type={} has no compression levels, got {level}", self.compression),
+                        format!(
+                            "compression.type={} has no compression levels, got {level}",
+                            self.compression
+                        ),
                     ));
                 }
                 Some((lo, hi)) => {
@@ -1574,7 +1675,10 @@ impl ProducerConfig {
         if self.transaction_timeout < Duration::from_millis(1000) {
             return Err(ConfigError::new(
                 "transaction.timeout.ms",
-                format!("must be at least 1000 ms, got {} ms", self.transaction_timeout.as_millis()),
+                format!(
+                    "must be at least 1000 ms, got {} ms",
+                    self.transaction_timeout.as_millis()
+                ),
             ));
         }
         Ok(())
@@ -1791,7 +1895,10 @@ impl Default for ConsumerConfig {
             max_partition_fetch_bytes: 1_048_576,
             isolation_level: IsolationLevel::ReadUncommitted,
             check_crcs: true,
-            partition_assignment_strategy: vec![AssignmentStrategy::Range, AssignmentStrategy::CooperativeSticky],
+            partition_assignment_strategy: vec![
+                AssignmentStrategy::Range,
+                AssignmentStrategy::CooperativeSticky,
+            ],
             enable_partition_eof: false,
         }
     }
@@ -1804,7 +1911,10 @@ impl ConsumerConfig {
     /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
     /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
     pub fn new(bootstrap: &str) -> Self {
-        ConsumerConfig { client: ClientConfig::new(bootstrap), ..ConsumerConfig::default() }
+        ConsumerConfig {
+            client: ClientConfig::new(bootstrap),
+            ..ConsumerConfig::default()
+        }
     }
 
     /// Sets one property by its Java or librdkafka name (consumer and
@@ -1839,10 +1949,16 @@ impl ConsumerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.client.validate()?;
         if self.session_timeout.is_zero() {
-            return Err(ConfigError::new("session.timeout.ms", "must be at least 1 ms"));
+            return Err(ConfigError::new(
+                "session.timeout.ms",
+                "must be at least 1 ms",
+            ));
         }
         if self.heartbeat_interval.is_zero() {
-            return Err(ConfigError::new("heartbeat.interval.ms", "must be at least 1 ms"));
+            return Err(ConfigError::new(
+                "heartbeat.interval.ms",
+                "must be at least 1 ms",
+            ));
         }
         if self.heartbeat_interval >= self.session_timeout {
             return Err(ConfigError::new(
@@ -1855,7 +1971,10 @@ impl ConsumerConfig {
             ));
         }
         if self.max_poll_interval.is_zero() {
-            return Err(ConfigError::new("max.poll.interval.ms", "must be at least 1 ms"));
+            return Err(ConfigError::new(
+                "max.poll.interval.ms",
+                "must be at least 1 ms",
+            ));
         }
         if self.max_poll_records == 0 {
             return Err(ConfigError::new("max.poll.records", "must be at least 1"));
@@ -1866,7 +1985,10 @@ impl ConsumerConfig {
             ("max.partition.fetch.bytes", self.max_partition_fetch_bytes),
         ] {
             if v < 0 {
-                return Err(ConfigError::new(name, format!("must not be negative, got {v}")));
+                return Err(ConfigError::new(
+                    name,
+                    format!("must not be negative, got {v}"),
+                ));
             }
         }
         let fetch_max = usize::try_from(self.fetch_max_bytes).unwrap_or(0);
@@ -1887,7 +2009,10 @@ impl ConsumerConfig {
             ));
         }
         if self.group_instance_id.is_some() && self.group_id.is_none() {
-            return Err(ConfigError::new("group.instance.id", "group.instance.id requires group.id"));
+            return Err(ConfigError::new(
+                "group.instance.id",
+                "group.instance.id requires group.id",
+            ));
         }
         Ok(())
     }
@@ -2031,7 +2156,10 @@ impl ConsumerConfig {
     }
 
     /// `partition.assignment.strategy`, in order of preference.
-    pub fn partition_assignment_strategy(mut self, s: impl IntoIterator<Item = AssignmentStrategy>) -> Self {
+    pub fn partition_assignment_strategy(
+        mut self,
+        s: impl IntoIterator<Item = AssignmentStrategy>,
+    ) -> Self {
         self.partition_assignment_strategy = s.into_iter().collect();
         self
     }
@@ -2056,7 +2184,9 @@ mod tests {
     fn producer_err(name: &str, value: &str) -> ConfigError {
         let mut c = ProducerConfig::new("localhost:9092");
         let before = c.clone();
-        let e = c.set(name, value).expect_err(&format!("{name}={value:?} should fail"));
+        let e = c
+            .set(name, value)
+            .expect_err(&format!("{name}={value:?} should fail"));
         assert_eq!(c, before, "a failed set({name}) changed the config");
         e
     }
@@ -2064,7 +2194,9 @@ mod tests {
     fn consumer_err(name: &str, value: &str) -> ConfigError {
         let mut c = ConsumerConfig::new("localhost:9092");
         let before = c.clone();
-        let e = c.set(name, value).expect_err(&format!("{name}={value:?} should fail"));
+        let e = c
+            .set(name, value)
+            .expect_err(&format!("{name}={value:?} should fail"));
         assert_eq!(c, before, "a failed set({name}) changed the config");
         e
     }
@@ -2143,7 +2275,10 @@ mod tests {
         assert!(c.check_crcs);
         assert_eq!(
             c.partition_assignment_strategy,
-            vec![AssignmentStrategy::Range, AssignmentStrategy::CooperativeSticky]
+            vec![
+                AssignmentStrategy::Range,
+                AssignmentStrategy::CooperativeSticky
+            ]
         );
         assert!(!c.enable_partition_eof);
         assert!(ConsumerConfig::new("localhost:9092").validate().is_ok());
@@ -2172,19 +2307,43 @@ mod tests {
                 c.bootstrap_servers == ["a:1", "b.example:9093", "[::1]:9094"]
             }),
             ("client.id", "svc", |c| c.client_id == "svc"),
-            ("client.rack", "use1-az1", |c| c.client_rack.as_deref() == Some("use1-az1")),
-            ("request.timeout.ms", "1234", |c| c.request_timeout == ms(1234)),
-            ("reconnect.backoff.ms", "7", |c| c.reconnect_backoff == ms(7)),
-            ("reconnect.backoff.max.ms", "7000", |c| c.reconnect_backoff_max == ms(7000)),
+            ("client.rack", "use1-az1", |c| {
+                c.client_rack.as_deref() == Some("use1-az1")
+            }),
+            ("request.timeout.ms", "1234", |c| {
+                c.request_timeout == ms(1234)
+            }),
+            ("reconnect.backoff.ms", "7", |c| {
+                c.reconnect_backoff == ms(7)
+            }),
+            ("reconnect.backoff.max.ms", "7000", |c| {
+                c.reconnect_backoff_max == ms(7000)
+            }),
             ("retry.backoff.ms", "8", |c| c.retry_backoff == ms(8)),
-            ("retry.backoff.max.ms", "8000", |c| c.retry_backoff_max == ms(8000)),
-            ("metadata.max.age.ms", "9000", |c| c.metadata_max_age == ms(9000)),
-            ("max.in.flight.requests.per.connection", "3", |c| c.max_in_flight_requests_per_connection == 3),
-            ("socket.connection.setup.timeout.ms", "11", |c| c.socket_connection_setup_timeout == ms(11)),
-            ("connections.max.idle.ms", "12", |c| c.connections_max_idle == ms(12)),
-            ("receive.message.max.bytes", "2000", |c| c.receive_message_max_bytes == 2000),
-            ("security.protocol", "SASL_SSL", |c| c.security_protocol == SecurityProtocol::SaslSsl),
-            ("allow.auto.create.topics", "false", |c| !c.allow_auto_create_topics),
+            ("retry.backoff.max.ms", "8000", |c| {
+                c.retry_backoff_max == ms(8000)
+            }),
+            ("metadata.max.age.ms", "9000", |c| {
+                c.metadata_max_age == ms(9000)
+            }),
+            ("max.in.flight.requests.per.connection", "3", |c| {
+                c.max_in_flight_requests_per_connection == 3
+            }),
+            ("socket.connection.setup.timeout.ms", "11", |c| {
+                c.socket_connection_setup_timeout == ms(11)
+            }),
+            ("connections.max.idle.ms", "12", |c| {
+                c.connections_max_idle == ms(12)
+            }),
+            ("receive.message.max.bytes", "2000", |c| {
+                c.receive_message_max_bytes == 2000
+            }),
+            ("security.protocol", "SASL_SSL", |c| {
+                c.security_protocol == SecurityProtocol::SaslSsl
+            }),
+            ("allow.auto.create.topics", "false", |c| {
+                !c.allow_auto_create_topics
+            }),
         ]
     }
 
@@ -2197,33 +2356,63 @@ mod tests {
             ("buffer.memory", "4096", |c| c.buffer_memory == 4096),
             ("max.block.ms", "13", |c| c.max_block == ms(13)),
             ("max.request.size", "2048", |c| c.max_request_size == 2048),
-            ("compression.type", "zstd", |c| c.compression == Compression::Zstd),
+            ("compression.type", "zstd", |c| {
+                c.compression == Compression::Zstd
+            }),
             ("compression.level", "4", |c| c.compression_level == Some(4)),
             ("retries", "3", |c| c.retries == 3),
-            ("delivery.timeout.ms", "200000", |c| c.delivery_timeout == ms(200_000)),
-            ("partitioner.ignore.keys", "true", |c| c.partitioner_ignore_keys),
-            ("partitioner.adaptive.partitioning.enable", "false", |c| !c.partitioner_adaptive),
-            ("transactional.id", "tx-1", |c| c.transactional_id.as_deref() == Some("tx-1")),
-            ("transaction.timeout.ms", "15000", |c| c.transaction_timeout == ms(15_000)),
+            ("delivery.timeout.ms", "200000", |c| {
+                c.delivery_timeout == ms(200_000)
+            }),
+            ("partitioner.ignore.keys", "true", |c| {
+                c.partitioner_ignore_keys
+            }),
+            ("partitioner.adaptive.partitioning.enable", "false", |c| {
+                !c.partitioner_adaptive
+            }),
+            ("transactional.id", "tx-1", |c| {
+                c.transactional_id.as_deref() == Some("tx-1")
+            }),
+            ("transaction.timeout.ms", "15000", |c| {
+                c.transaction_timeout == ms(15_000)
+            }),
         ]
     }
 
     fn consumer_cases() -> Vec<Check<ConsumerConfig>> {
         vec![
             ("group.id", "g1", |c| c.group_id.as_deref() == Some("g1")),
-            ("group.instance.id", "i1", |c| c.group_instance_id.as_deref() == Some("i1")),
-            ("auto.offset.reset", "earliest", |c| c.auto_offset_reset == OffsetReset::Earliest),
+            ("group.instance.id", "i1", |c| {
+                c.group_instance_id.as_deref() == Some("i1")
+            }),
+            ("auto.offset.reset", "earliest", |c| {
+                c.auto_offset_reset == OffsetReset::Earliest
+            }),
             ("enable.auto.commit", "false", |c| !c.enable_auto_commit),
-            ("auto.commit.interval.ms", "100", |c| c.auto_commit_interval == ms(100)),
-            ("session.timeout.ms", "10000", |c| c.session_timeout == ms(10_000)),
-            ("heartbeat.interval.ms", "1000", |c| c.heartbeat_interval == ms(1000)),
-            ("max.poll.interval.ms", "60000", |c| c.max_poll_interval == ms(60_000)),
+            ("auto.commit.interval.ms", "100", |c| {
+                c.auto_commit_interval == ms(100)
+            }),
+            ("session.timeout.ms", "10000", |c| {
+                c.session_timeout == ms(10_000)
+            }),
+            ("heartbeat.interval.ms", "1000", |c| {
+                c.heartbeat_interval == ms(1000)
+            }),
+            ("max.poll.interval.ms", "60000", |c| {
+                c.max_poll_interval == ms(60_000)
+            }),
             ("max.poll.records", "10", |c| c.max_poll_records == 10),
             ("fetch.min.bytes", "1024", |c| c.fetch_min_bytes == 1024),
-            ("fetch.max.bytes", "1000000", |c| c.fetch_max_bytes == 1_000_000),
+            ("fetch.max.bytes", "1000000", |c| {
+                c.fetch_max_bytes == 1_000_000
+            }),
             ("fetch.max.wait.ms", "100", |c| c.fetch_max_wait == ms(100)),
-            ("max.partition.fetch.bytes", "65536", |c| c.max_partition_fetch_bytes == 65_536),
-            ("isolation.level", "read_committed", |c| c.isolation_level == IsolationLevel::ReadCommitted),
+            ("max.partition.fetch.bytes", "65536", |c| {
+                c.max_partition_fetch_bytes == 65_536
+            }),
+            ("isolation.level", "read_committed", |c| {
+                c.isolation_level == IsolationLevel::ReadCommitted
+            }),
             ("check.crcs", "false", |c| !c.check_crcs),
             ("partition.assignment.strategy", "roundrobin", |c| {
                 c.partition_assignment_strategy == [AssignmentStrategy::RoundRobin]
@@ -2253,27 +2442,41 @@ mod tests {
 
     #[test]
     fn every_client_property_sets_its_field() {
-        run_cases(client_cases(), CLIENT_PROPS, |c: &mut ClientConfig, n, v| c.set(n, v));
+        run_cases(
+            client_cases(),
+            CLIENT_PROPS,
+            |c: &mut ClientConfig, n, v| c.set(n, v),
+        );
     }
 
     #[test]
     fn every_producer_property_sets_its_field() {
-        run_cases(producer_cases(), PRODUCER_PROPS, |c: &mut ProducerConfig, n, v| c.set(n, v));
+        run_cases(
+            producer_cases(),
+            PRODUCER_PROPS,
+            |c: &mut ProducerConfig, n, v| c.set(n, v),
+        );
     }
 
     #[test]
     fn every_consumer_property_sets_its_field() {
-        run_cases(consumer_cases(), CONSUMER_PROPS, |c: &mut ConsumerConfig, n, v| c.set(n, v));
+        run_cases(
+            consumer_cases(),
+            CONSUMER_PROPS,
+            |c: &mut ConsumerConfig, n, v| c.set(n, v),
+        );
     }
 
     #[test]
     fn producer_and_consumer_accept_every_client_property() {
         for (name, value, check) in client_cases() {
             let mut p = ProducerConfig::default();
-            p.set(name, value).unwrap_or_else(|e| panic!("producer {name}: {e}"));
+            p.set(name, value)
+                .unwrap_or_else(|e| panic!("producer {name}: {e}"));
             assert!(check(&p.client), "producer {name}");
             let mut c = ConsumerConfig::default();
-            c.set(name, value).unwrap_or_else(|e| panic!("consumer {name}: {e}"));
+            c.set(name, value)
+                .unwrap_or_else(|e| panic!("consumer {name}: {e}"));
             assert!(check(&c.client), "consumer {name}");
         }
     }
@@ -2292,7 +2495,11 @@ mod tests {
             for alias in prop.aliases {
                 let mut via_alias = T::default();
                 set(&mut via_alias, alias, value).unwrap_or_else(|e| panic!("{alias}: {e}"));
-                assert!(check(&via_alias), "{alias} did not set {}'s field", prop.name);
+                assert!(
+                    check(&via_alias),
+                    "{alias} did not set {}'s field",
+                    prop.name
+                );
                 assert_eq!(via_alias, canonical, "{alias} vs {}", prop.name);
                 n += 1;
             }
@@ -2302,9 +2509,19 @@ mod tests {
 
     #[test]
     fn aliases_set_the_same_fields() {
-        let n = check_aliases(client_cases(), CLIENT_PROPS, |c: &mut ClientConfig, k, v| c.set(k, v))
-            + check_aliases(producer_cases(), PRODUCER_PROPS, |c: &mut ProducerConfig, k, v| c.set(k, v))
-            + check_aliases(consumer_cases(), CONSUMER_PROPS, |c: &mut ConsumerConfig, k, v| c.set(k, v));
+        let n = check_aliases(
+            client_cases(),
+            CLIENT_PROPS,
+            |c: &mut ClientConfig, k, v| c.set(k, v),
+        ) + check_aliases(
+            producer_cases(),
+            PRODUCER_PROPS,
+            |c: &mut ProducerConfig, k, v| c.set(k, v),
+        ) + check_aliases(
+            consumer_cases(),
+            CONSUMER_PROPS,
+            |c: &mut ConsumerConfig, k, v| c.set(k, v),
+        );
         assert_eq!(n, 12, "aliases checked");
         // The librdkafka aliases the docs promise, spelled out.
         let p = ProducerConfig::from_properties([
@@ -2351,7 +2568,10 @@ mod tests {
         for (name, other, value, check) in cases {
             let mut c = T::default();
             set(&mut c, name, other).unwrap_or_else(|e| panic!("{name}={other}: {e}"));
-            assert!(!check(&c), "{name}={other} already passes the check for {value}");
+            assert!(
+                !check(&c),
+                "{name}={other} already passes the check for {value}"
+            );
             set(&mut c, name, value).unwrap_or_else(|e| panic!("{name}={value}: {e}"));
             assert!(check(&c), "{name}={value}: {c:?}");
         }
@@ -2361,15 +2581,30 @@ mod tests {
     fn enum_values_and_their_librdkafka_spellings() {
         use AssignmentStrategy::{CooperativeSticky, Range, RoundRobin};
         let consumer: &[Spelling<ConsumerConfig>] = &[
-            ("auto.offset.reset", "latest", "smallest", |c| c.auto_offset_reset == OffsetReset::Earliest),
-            ("auto.offset.reset", "latest", "beginning", |c| c.auto_offset_reset == OffsetReset::Earliest),
-            ("auto.offset.reset", "earliest", "LARGEST", |c| c.auto_offset_reset == OffsetReset::Latest),
-            ("auto.offset.reset", "earliest", "end", |c| c.auto_offset_reset == OffsetReset::Latest),
-            ("auto.offset.reset", "earliest", "none", |c| c.auto_offset_reset == OffsetReset::None),
-            ("auto.offset.reset", "earliest", "error", |c| c.auto_offset_reset == OffsetReset::None),
-            ("isolation.level", "read_committed", "READ_UNCOMMITTED", |c| {
-                c.isolation_level == IsolationLevel::ReadUncommitted
+            ("auto.offset.reset", "latest", "smallest", |c| {
+                c.auto_offset_reset == OffsetReset::Earliest
             }),
+            ("auto.offset.reset", "latest", "beginning", |c| {
+                c.auto_offset_reset == OffsetReset::Earliest
+            }),
+            ("auto.offset.reset", "earliest", "LARGEST", |c| {
+                c.auto_offset_reset == OffsetReset::Latest
+            }),
+            ("auto.offset.reset", "earliest", "end", |c| {
+                c.auto_offset_reset == OffsetReset::Latest
+            }),
+            ("auto.offset.reset", "earliest", "none", |c| {
+                c.auto_offset_reset == OffsetReset::None
+            }),
+            ("auto.offset.reset", "earliest", "error", |c| {
+                c.auto_offset_reset == OffsetReset::None
+            }),
+            (
+                "isolation.level",
+                "read_committed",
+                "READ_UNCOMMITTED",
+                |c| c.isolation_level == IsolationLevel::ReadUncommitted,
+            ),
             (
                 "partition.assignment.strategy",
                 "range",
@@ -2377,35 +2612,61 @@ mod tests {
                  org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
                 |c| c.partition_assignment_strategy == [Range, RoundRobin, CooperativeSticky],
             ),
-            ("partition.assignment.strategy", "range", "cooperative-sticky,range,range", |c| {
-                c.partition_assignment_strategy == [CooperativeSticky, Range]
-            }),
+            (
+                "partition.assignment.strategy",
+                "range",
+                "cooperative-sticky,range,range",
+                |c| c.partition_assignment_strategy == [CooperativeSticky, Range],
+            ),
             ("check.crcs", "true", "0", |c| !c.check_crcs),
             ("check.crcs", "false", "1", |c| c.check_crcs),
-            ("enable.partition.eof", "false", "TRUE", |c| c.enable_partition_eof),
-            ("enable.partition.eof", "true", "False", |c| !c.enable_partition_eof),
+            ("enable.partition.eof", "false", "TRUE", |c| {
+                c.enable_partition_eof
+            }),
+            ("enable.partition.eof", "true", "False", |c| {
+                !c.enable_partition_eof
+            }),
         ];
         check_spellings(consumer, |c: &mut ConsumerConfig, n, v| c.set(n, v));
         let producer: &[Spelling<ProducerConfig>] = &[
             ("acks", "1", "0", |c| c.acks == Acks::None),
             ("acks", "1", "ALL", |c| c.acks == Acks::All),
             ("acks", "1", "-1", |c| c.acks == Acks::All),
-            ("compression.type", "none", "GZIP", |c| c.compression == Compression::Gzip),
-            ("compression.type", "none", "snappy", |c| c.compression == Compression::Snappy),
-            ("compression.type", "zstd", "none", |c| c.compression == Compression::None),
-            ("compression.level", "3", "-1", |c| c.compression_level.is_none()),
-            ("security.protocol", "plaintext", "ssl", |c| c.client.security_protocol == SecurityProtocol::Ssl),
+            ("compression.type", "none", "GZIP", |c| {
+                c.compression == Compression::Gzip
+            }),
+            ("compression.type", "none", "snappy", |c| {
+                c.compression == Compression::Snappy
+            }),
+            ("compression.type", "zstd", "none", |c| {
+                c.compression == Compression::None
+            }),
+            ("compression.level", "3", "-1", |c| {
+                c.compression_level.is_none()
+            }),
+            ("security.protocol", "plaintext", "ssl", |c| {
+                c.client.security_protocol == SecurityProtocol::Ssl
+            }),
             ("security.protocol", "plaintext", "Sasl_Plaintext", |c| {
                 c.client.security_protocol == SecurityProtocol::SaslPlaintext
             }),
-            ("security.protocol", "ssl", "PLAINTEXT", |c| c.client.security_protocol == SecurityProtocol::Plaintext),
+            ("security.protocol", "ssl", "PLAINTEXT", |c| {
+                c.client.security_protocol == SecurityProtocol::Plaintext
+            }),
         ];
         check_spellings(producer, |c: &mut ProducerConfig, n, v| c.set(n, v));
     }
 
     #[test]
     fn enums_round_trip_and_wire_values() {
-        assert_eq!((Acks::None.as_i16(), Acks::Leader.as_i16(), Acks::All.as_i16()), (0, 1, -1));
+        assert_eq!(
+            (
+                Acks::None.as_i16(),
+                Acks::Leader.as_i16(),
+                Acks::All.as_i16()
+            ),
+            (0, 1, -1)
+        );
         assert_eq!(IsolationLevel::ReadUncommitted.as_i8(), 0);
         assert_eq!(IsolationLevel::ReadCommitted.as_i8(), 1);
         for a in [Acks::None, Acks::Leader, Acks::All] {
@@ -2414,10 +2675,17 @@ mod tests {
         for p in SecurityProtocol::ALL {
             assert_eq!(p.to_string().parse::<SecurityProtocol>().unwrap(), p);
         }
-        for r in [OffsetReset::Earliest, OffsetReset::Latest, OffsetReset::None] {
+        for r in [
+            OffsetReset::Earliest,
+            OffsetReset::Latest,
+            OffsetReset::None,
+        ] {
             assert_eq!(r.to_string().parse::<OffsetReset>().unwrap(), r);
         }
-        for l in [IsolationLevel::ReadUncommitted, IsolationLevel::ReadCommitted] {
+        for l in [
+            IsolationLevel::ReadUncommitted,
+            IsolationLevel::ReadCommitted,
+        ] {
             assert_eq!(l.to_string().parse::<IsolationLevel>().unwrap(), l);
         }
         for a in AssignmentStrategy::ALL {
@@ -2427,10 +2695,26 @@ mod tests {
         assert_eq!("-1".parse::<Acks>().unwrap(), Acks::All);
         let e = "2".parse::<Acks>().unwrap_err();
         assert_mentions(&e, "acks", &["\"2\"", "0, 1, all or -1"]);
-        assert_mentions(&"tls".parse::<SecurityProtocol>().unwrap_err(), "security.protocol", &["\"tls\"", "plaintext"]);
-        assert_mentions(&"first".parse::<OffsetReset>().unwrap_err(), "auto.offset.reset", &["earliest"]);
-        assert_mentions(&"serializable".parse::<IsolationLevel>().unwrap_err(), "isolation.level", &["read_committed"]);
-        assert_mentions(&"sticky".parse::<AssignmentStrategy>().unwrap_err(), "partition.assignment.strategy", &["cooperative-sticky"]);
+        assert_mentions(
+            &"tls".parse::<SecurityProtocol>().unwrap_err(),
+            "security.protocol",
+            &["\"tls\"", "plaintext"],
+        );
+        assert_mentions(
+            &"first".parse::<OffsetReset>().unwrap_err(),
+            "auto.offset.reset",
+            &["earliest"],
+        );
+        assert_mentions(
+            &"serializable".parse::<IsolationLevel>().unwrap_err(),
+            "isolation.level",
+            &["read_committed"],
+        );
+        assert_mentions(
+            &"sticky".parse::<AssignmentStrategy>().unwrap_err(),
+            "partition.assignment.strategy",
+            &["cooperative-sticky"],
+        );
     }
 
     #[test]
@@ -2451,11 +2735,19 @@ mod tests {
     #[test]
     fn unknown_property_suggests_a_close_name() {
         let e = producer_err("linger.mss", "5");
-        assert_mentions(&e, "linger.mss", &["unknown property", "did you mean linger.ms?"]);
+        assert_mentions(
+            &e,
+            "linger.mss",
+            &["unknown property", "did you mean linger.ms?"],
+        );
         let e = producer_err("bootstrap.server", "h:1");
         assert_mentions(&e, "bootstrap.server", &["did you mean bootstrap.servers?"]);
         let e = consumer_err("sesion.timeout.ms", "1");
-        assert_mentions(&e, "sesion.timeout.ms", &["did you mean session.timeout.ms?"]);
+        assert_mentions(
+            &e,
+            "sesion.timeout.ms",
+            &["did you mean session.timeout.ms?"],
+        );
         let e = consumer_err("fetch.wait.max", "1");
         assert_mentions(&e, "fetch.wait.max", &["did you mean fetch.wait.max.ms?"]);
         let e = ClientConfig::default().set("client.idd", "x").unwrap_err();
@@ -2497,16 +2789,23 @@ mod tests {
     fn ignored_properties_are_accepted_and_change_nothing() {
         for (name, _) in IGNORED_PROPERTIES {
             let mut p = ProducerConfig::new("h:1");
-            p.set(name, "whatever").unwrap_or_else(|e| panic!("{name}: {e}"));
+            p.set(name, "whatever")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(p, ProducerConfig::new("h:1"), "{name}");
             let mut c = ConsumerConfig::new("h:1");
-            c.set(name, "whatever").unwrap_or_else(|e| panic!("{name}: {e}"));
+            c.set(name, "whatever")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(c, ConsumerConfig::new("h:1"), "{name}");
-            ClientConfig::default().set(name, "x").unwrap_or_else(|e| panic!("{name}: {e}"));
+            ClientConfig::default()
+                .set(name, "x")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let c = ConsumerConfig::from_properties([
             ("bootstrap.servers", "h:1"),
-            ("key.deserializer", "org.apache.kafka.common.serialization.StringDeserializer"),
+            (
+                "key.deserializer",
+                "org.apache.kafka.common.serialization.StringDeserializer",
+            ),
             ("statistics.interval.ms", "1000"),
         ])
         .unwrap();
@@ -2528,8 +2827,16 @@ mod tests {
             ("retries", "2147483648", "0..=2147483647"),
             ("batch.size", "lots", "0..=2147483647"),
             ("buffer.memory", "-5", "0..="),
-            ("max.in.flight.requests.per.connection", "0", "1..=2147483647"),
-            ("max.in.flight", "0", "alias of max.in.flight.requests.per.connection"),
+            (
+                "max.in.flight.requests.per.connection",
+                "0",
+                "1..=2147483647",
+            ),
+            (
+                "max.in.flight",
+                "0",
+                "alias of max.in.flight.requests.per.connection",
+            ),
             ("receive.message.max.bytes", "999", "1000..=2147483647"),
             ("transaction.timeout.ms", "999", "1000..=2147483647"),
             ("compression.level", "high", "integer"),
@@ -2547,7 +2854,11 @@ mod tests {
             ("fetch.min.bytes", "-1", "0..=2147483647"),
             ("fetch.max.bytes", "3000000000", "0..=2147483647"),
             ("max.partition.fetch.bytes", "x", "0..=2147483647"),
-            ("fetch.message.max.bytes", "x", "alias of max.partition.fetch.bytes"),
+            (
+                "fetch.message.max.bytes",
+                "x",
+                "alias of max.partition.fetch.bytes",
+            ),
             ("auto.commit.interval.ms", "-3", "0..=2147483647"),
         ];
         for (name, value, accepted) in cases {
@@ -2561,24 +2872,56 @@ mod tests {
         let cases: &[(&str, &str, &str)] = &[
             ("acks", "2", "0, 1, all or -1"),
             ("enable.idempotence", "yes", "true or false"),
-            ("compression.type", "brotli", "none, gzip, snappy, lz4 or zstd"),
+            (
+                "compression.type",
+                "brotli",
+                "none, gzip, snappy, lz4 or zstd",
+            ),
             ("compression.codec", "brotli", "alias of compression.type"),
-            ("security.protocol", "tls", "plaintext, ssl, sasl_plaintext or sasl_ssl"),
+            (
+                "security.protocol",
+                "tls",
+                "plaintext, ssl, sasl_plaintext or sasl_ssl",
+            ),
             ("allow.auto.create.topics", "maybe", "true or false"),
             ("partitioner.ignore.keys", "2", "true or false"),
         ];
         for (name, value, accepted) in cases {
-            assert_mentions(&producer_err(name, value), name, &[&format!("{value:?}"), accepted]);
+            assert_mentions(
+                &producer_err(name, value),
+                name,
+                &[&format!("{value:?}"), accepted],
+            );
         }
         let cases: &[(&str, &str, &str)] = &[
-            ("auto.offset.reset", "by_duration:PT1H", "earliest, latest or none"),
-            ("isolation.level", "committed", "read_uncommitted or read_committed"),
-            ("partition.assignment.strategy", "range,sticky", "unknown assignor \"sticky\""),
-            ("partition.assignment.strategy", " , ", "at least one assignor"),
+            (
+                "auto.offset.reset",
+                "by_duration:PT1H",
+                "earliest, latest or none",
+            ),
+            (
+                "isolation.level",
+                "committed",
+                "read_uncommitted or read_committed",
+            ),
+            (
+                "partition.assignment.strategy",
+                "range,sticky",
+                "unknown assignor \"sticky\"",
+            ),
+            (
+                "partition.assignment.strategy",
+                " , ",
+                "at least one assignor",
+            ),
             ("check.crcs", "on", "true or false"),
         ];
         for (name, value, accepted) in cases {
-            assert_mentions(&consumer_err(name, value), name, &[&format!("{value:?}"), accepted]);
+            assert_mentions(
+                &consumer_err(name, value),
+                name,
+                &[&format!("{value:?}"), accepted],
+            );
         }
     }
 
@@ -2608,7 +2951,11 @@ mod tests {
         // Fields assigned directly are checked by validate().
         let mut c = ClientConfig::new("h:1");
         c.bootstrap_servers.push("nope".into());
-        assert_mentions(&c.validate().unwrap_err(), "bootstrap.servers", &["\"nope\"", "missing port"]);
+        assert_mentions(
+            &c.validate().unwrap_err(),
+            "bootstrap.servers",
+            &["\"nope\"", "missing port"],
+        );
     }
 
     #[test]
@@ -2639,21 +2986,57 @@ mod tests {
             (SecurityProtocol::SaslSsl, "sasl_ssl"),
         ] {
             let e = ok.clone().security_protocol(p).validate().unwrap_err();
-            assert_mentions(&e, "security.protocol", &[&format!("security.protocol={name} is not supported yet")]);
+            assert_mentions(
+                &e,
+                "security.protocol",
+                &[&format!("security.protocol={name} is not supported yet")],
+            );
         }
-        let e = ok.clone().max_in_flight_requests_per_connection(0).validate().unwrap_err();
+        let e = ok
+            .clone()
+            .max_in_flight_requests_per_connection(0)
+            .validate()
+            .unwrap_err();
         assert_mentions(&e, "max.in.flight.requests.per.connection", &["at least 1"]);
-        let e = ok.clone().receive_message_max_bytes(999).validate().unwrap_err();
+        let e = ok
+            .clone()
+            .receive_message_max_bytes(999)
+            .validate()
+            .unwrap_err();
         assert_mentions(&e, "receive.message.max.bytes", &["at least 1000", "999"]);
-        let e = ok.clone().reconnect_backoff(ms(2000)).validate().unwrap_err();
-        assert_mentions(&e, "reconnect.backoff.ms", &["2000 ms", "reconnect.backoff.max.ms (1000 ms)"]);
+        let e = ok
+            .clone()
+            .reconnect_backoff(ms(2000))
+            .validate()
+            .unwrap_err();
+        assert_mentions(
+            &e,
+            "reconnect.backoff.ms",
+            &["2000 ms", "reconnect.backoff.max.ms (1000 ms)"],
+        );
         let e = ok.clone().retry_backoff(ms(1001)).validate().unwrap_err();
-        assert_mentions(&e, "retry.backoff.ms", &["1001 ms", "retry.backoff.max.ms (1000 ms)"]);
-        assert!(ok.clone().retry_backoff(ms(1000)).reconnect_backoff(ms(1000)).validate().is_ok());
+        assert_mentions(
+            &e,
+            "retry.backoff.ms",
+            &["1001 ms", "retry.backoff.max.ms (1000 ms)"],
+        );
+        assert!(
+            ok.clone()
+                .retry_backoff(ms(1000))
+                .reconnect_backoff(ms(1000))
+                .validate()
+                .is_ok()
+        );
         // Client rules apply to producer and consumer configs too.
-        let e = ProducerConfig::new("h:1").security_protocol(SecurityProtocol::Ssl).build().unwrap_err();
+        let e = ProducerConfig::new("h:1")
+            .security_protocol(SecurityProtocol::Ssl)
+            .build()
+            .unwrap_err();
         assert_eq!(e.property, "security.protocol");
-        let e = ConsumerConfig::new("h:1").retry_backoff(ms(5000)).build().unwrap_err();
+        let e = ConsumerConfig::new("h:1")
+            .retry_backoff(ms(5000))
+            .build()
+            .unwrap_err();
         assert_eq!(e.property, "retry.backoff.ms");
     }
 
@@ -2663,42 +3046,77 @@ mod tests {
             (("acks", "1"), "acks=1"),
             (("acks", "0"), "acks=0"),
             (("retries", "0"), "retries=0"),
-            (("max.in.flight.requests.per.connection", "6"), "max.in.flight.requests.per.connection=6"),
+            (
+                ("max.in.flight.requests.per.connection", "6"),
+                "max.in.flight.requests.per.connection=6",
+            ),
         ] {
             // Either order.
-            for order in [[("enable.idempotence", "true"), props], [props, ("enable.idempotence", "true")]] {
-                let e = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), order[0], order[1]]).unwrap_err();
-                assert_mentions(&e, "enable.idempotence", &["enable.idempotence=true", setting]);
+            for order in [
+                [("enable.idempotence", "true"), props],
+                [props, ("enable.idempotence", "true")],
+            ] {
+                let e = ProducerConfig::from_properties([
+                    ("bootstrap.servers", "h:1"),
+                    order[0],
+                    order[1],
+                ])
+                .unwrap_err();
+                assert_mentions(
+                    &e,
+                    "enable.idempotence",
+                    &["enable.idempotence=true", setting],
+                );
             }
         }
-        let e = ProducerConfig::new("h:1").enable_idempotence(true).acks(Acks::Leader).build().unwrap_err();
+        let e = ProducerConfig::new("h:1")
+            .enable_idempotence(true)
+            .acks(Acks::Leader)
+            .build()
+            .unwrap_err();
         assert_mentions(&e, "enable.idempotence", &["acks=1"]);
         // Explicit true with compatible settings is fine.
-        let p = ProducerConfig::new("h:1").enable_idempotence(true).max_in_flight_requests_per_connection(5).build().unwrap();
+        let p = ProducerConfig::new("h:1")
+            .enable_idempotence(true)
+            .max_in_flight_requests_per_connection(5)
+            .build()
+            .unwrap();
         assert!(p.enable_idempotence);
     }
 
     #[test]
     fn implicit_idempotence_turns_off_on_conflict_like_java() {
         for (name, value) in [("acks", "1"), ("retries", "0"), ("max.in.flight", "6")] {
-            let p = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), (name, value)]).unwrap();
+            let p = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), (name, value)])
+                .unwrap();
             assert!(!p.enable_idempotence, "{name}={value}");
         }
         let p = ProducerConfig::new("h:1").acks(Acks::None).build().unwrap();
         assert!(!p.enable_idempotence);
         let p = ProducerConfig::new("h:1").retries(0).build().unwrap();
         assert!(!p.enable_idempotence);
-        let p = ProducerConfig::new("h:1").max_in_flight_requests_per_connection(10).build().unwrap();
+        let p = ProducerConfig::new("h:1")
+            .max_in_flight_requests_per_connection(10)
+            .build()
+            .unwrap();
         assert!(!p.enable_idempotence);
         // Only the final values count: undoing the conflict turns it back on.
-        let p = ProducerConfig::new("h:1").acks(Acks::Leader).acks(Acks::All).build().unwrap();
+        let p = ProducerConfig::new("h:1")
+            .acks(Acks::Leader)
+            .acks(Acks::All)
+            .build()
+            .unwrap();
         assert!(p.enable_idempotence);
         let mut p = ProducerConfig::new("h:1");
         p.set("acks", "1").unwrap();
         p.set("acks", "all").unwrap();
         assert!(p.enable_idempotence);
         // Explicitly off stays off.
-        let p = ProducerConfig::new("h:1").enable_idempotence(false).acks(Acks::All).build().unwrap();
+        let p = ProducerConfig::new("h:1")
+            .enable_idempotence(false)
+            .acks(Acks::All)
+            .build()
+            .unwrap();
         assert!(!p.enable_idempotence);
     }
 
@@ -2715,31 +3133,76 @@ mod tests {
         assert!(!p.enable_idempotence);
         p.enable_idempotence = true;
         p.set("linger.ms", "1").unwrap();
-        assert_mentions(&p.validate().unwrap_err(), "enable.idempotence", &["acks=1"]);
+        assert_mentions(
+            &p.validate().unwrap_err(),
+            "enable.idempotence",
+            &["acks=1"],
+        );
         // A conflicting field assigned directly, never resolved: validate
         // reports it rather than guessing.
         let mut p = ProducerConfig::new("h:1");
         p.acks = Acks::Leader;
-        assert_mentions(&p.validate().unwrap_err(), "enable.idempotence", &["acks=1"]);
-        assert!(!p.clone().build().unwrap().enable_idempotence, "build() applies the Java rule");
+        assert_mentions(
+            &p.validate().unwrap_err(),
+            "enable.idempotence",
+            &["acks=1"],
+        );
+        assert!(
+            !p.clone().build().unwrap().enable_idempotence,
+            "build() applies the Java rule"
+        );
     }
 
     #[test]
     fn transactional_id_requires_idempotence() {
-        let e = ProducerConfig::new("h:1").transactional_id("tx").enable_idempotence(false).build().unwrap_err();
-        assert_mentions(&e, "transactional.id", &["requires enable.idempotence=true", "enable.idempotence=false"]);
-        let e = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), ("transactional.id", "tx"), ("acks", "1")])
+        let e = ProducerConfig::new("h:1")
+            .transactional_id("tx")
+            .enable_idempotence(false)
+            .build()
             .unwrap_err();
-        assert_mentions(&e, "transactional.id", &["idempotence is off because of acks=1"]);
-        let p = ProducerConfig::new("h:1").transactional_id("tx").build().unwrap();
+        assert_mentions(
+            &e,
+            "transactional.id",
+            &[
+                "requires enable.idempotence=true",
+                "enable.idempotence=false",
+            ],
+        );
+        let e = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("transactional.id", "tx"),
+            ("acks", "1"),
+        ])
+        .unwrap_err();
+        assert_mentions(
+            &e,
+            "transactional.id",
+            &["idempotence is off because of acks=1"],
+        );
+        let p = ProducerConfig::new("h:1")
+            .transactional_id("tx")
+            .build()
+            .unwrap();
         assert!(p.enable_idempotence);
     }
 
     #[test]
     fn delivery_timeout_must_cover_linger_and_request_timeout() {
-        let e = ProducerConfig::new("h:1").delivery_timeout(ms(30_004)).build().unwrap_err();
-        assert_mentions(&e, "delivery.timeout.ms", &["30004 ms", "5 + 30000 = 30005 ms"]);
-        assert!(ProducerConfig::new("h:1").delivery_timeout(ms(30_005)).build().is_ok());
+        let e = ProducerConfig::new("h:1")
+            .delivery_timeout(ms(30_004))
+            .build()
+            .unwrap_err();
+        assert_mentions(
+            &e,
+            "delivery.timeout.ms",
+            &["30004 ms", "5 + 30000 = 30005 ms"],
+        );
+        assert!(
+            ProducerConfig::new("h:1")
+                .delivery_timeout(ms(30_005))
+                .build()
+                .is_ok()
+        );
         let e = ProducerConfig::from_properties([
             ("bootstrap.servers", "h:1"),
             ("linger.ms", "1000"),
@@ -2752,22 +3215,68 @@ mod tests {
     #[test]
     fn compression_level_is_checked_against_the_codec() {
         let base = || ProducerConfig::new("h:1");
-        assert!(base().compression(Compression::Gzip).compression_level(9).build().is_ok());
-        assert!(base().compression(Compression::Gzip).compression_level(-1).build().is_ok());
-        assert!(base().compression(Compression::Zstd).compression_level(-5).build().is_ok());
-        assert!(base().compression(Compression::Lz4).compression_level(17).build().is_ok());
+        assert!(
+            base()
+                .compression(Compression::Gzip)
+                .compression_level(9)
+                .build()
+                .is_ok()
+        );
+        assert!(
+            base()
+                .compression(Compression::Gzip)
+                .compression_level(-1)
+                .build()
+                .is_ok()
+        );
+        assert!(
+            base()
+                .compression(Compression::Zstd)
+                .compression_level(-5)
+                .build()
+                .is_ok()
+        );
+        assert!(
+            base()
+                .compression(Compression::Lz4)
+                .compression_level(17)
+                .build()
+                .is_ok()
+        );
         for (codec, level, range) in [
             (Compression::Gzip, 10, "1..=9"),
             (Compression::Gzip, 0, "1..=9"),
             (Compression::Lz4, 18, "1..=17"),
             (Compression::Zstd, 23, "..=22"),
         ] {
-            let e = base().compression(codec).compression_level(level).build().unwrap_err();
-            assert_mentions(&e, "compression.level", &[&format!("{level}"), &format!("compression.type={codec}"), range]);
+            let e = base()
+                .compression(codec)
+                .compression_level(level)
+                .build()
+                .unwrap_err();
+            assert_mentions(
+                &e,
+                "compression.level",
+                &[
+                    &format!("{level}"),
+                    &format!("compression.type={codec}"),
+                    range,
+                ],
+            );
         }
         for codec in [Compression::None, Compression::Snappy] {
-            let e = base().compression(codec).compression_level(1).build().unwrap_err();
-            assert_mentions(&e, "compression.level", &[&format!("compression.type={codec} has no compression levels")]);
+            let e = base()
+                .compression(codec)
+                .compression_level(1)
+                .build()
+                .unwrap_err();
+            assert_mentions(
+                &e,
+                "compression.level",
+                &[&format!(
+                    "compression.type={codec} has no compression levels"
+                )],
+            );
         }
         // Order of the properties does not matter; -1 means "default" for any codec.
         let p = ProducerConfig::from_properties([
@@ -2776,39 +3285,109 @@ mod tests {
             ("compression.type", "zstd"),
         ])
         .unwrap();
-        assert_eq!((p.compression, p.compression_level), (Compression::Zstd, Some(12)));
-        assert!(ProducerConfig::from_properties([("bootstrap.servers", "h:1"), ("compression.level", "-1")]).is_ok());
+        assert_eq!(
+            (p.compression, p.compression_level),
+            (Compression::Zstd, Some(12))
+        );
+        assert!(
+            ProducerConfig::from_properties([
+                ("bootstrap.servers", "h:1"),
+                ("compression.level", "-1")
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
     fn producer_range_rules_for_directly_assigned_fields() {
         let mut p = ProducerConfig::new("h:1");
         p.retries = u32::MAX;
-        assert_mentions(&p.validate().unwrap_err(), "retries", &["at most 2147483647"]);
+        assert_mentions(
+            &p.validate().unwrap_err(),
+            "retries",
+            &["at most 2147483647"],
+        );
         let p = ProducerConfig::new("h:1").transaction_timeout(ms(999));
-        assert_mentions(&p.validate().unwrap_err(), "transaction.timeout.ms", &["at least 1000 ms", "999"]);
+        assert_mentions(
+            &p.validate().unwrap_err(),
+            "transaction.timeout.ms",
+            &["at least 1000 ms", "999"],
+        );
     }
 
     #[test]
     fn consumer_validation_rules() {
         let base = || ConsumerConfig::new("h:1");
         let e = base().heartbeat_interval(ms(45_000)).build().unwrap_err();
-        assert_mentions(&e, "heartbeat.interval.ms", &["45000 ms", "session.timeout.ms (45000 ms)"]);
-        let e = ConsumerConfig::from_properties([("bootstrap.servers", "h:1"), ("session.timeout.ms", "2000")]).unwrap_err();
-        assert_mentions(&e, "heartbeat.interval.ms", &["3000 ms", "lower than session.timeout.ms (2000 ms)"]);
+        assert_mentions(
+            &e,
+            "heartbeat.interval.ms",
+            &["45000 ms", "session.timeout.ms (45000 ms)"],
+        );
+        let e = ConsumerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("session.timeout.ms", "2000"),
+        ])
+        .unwrap_err();
+        assert_mentions(
+            &e,
+            "heartbeat.interval.ms",
+            &["3000 ms", "lower than session.timeout.ms (2000 ms)"],
+        );
         assert!(base().heartbeat_interval(ms(44_999)).build().is_ok());
-        assert_mentions(&base().session_timeout(ms(0)).build().unwrap_err(), "session.timeout.ms", &["at least 1"]);
-        assert_mentions(&base().heartbeat_interval(ms(0)).build().unwrap_err(), "heartbeat.interval.ms", &["at least 1"]);
-        assert_mentions(&base().max_poll_interval(ms(0)).build().unwrap_err(), "max.poll.interval.ms", &["at least 1"]);
-        assert_mentions(&base().max_poll_records(0).build().unwrap_err(), "max.poll.records", &["at least 1"]);
-        assert_mentions(&base().fetch_min_bytes(-1).build().unwrap_err(), "fetch.min.bytes", &["negative", "-1"]);
-        assert_mentions(&base().fetch_max_bytes(-1).build().unwrap_err(), "fetch.max.bytes", &["negative"]);
-        assert_mentions(&base().max_partition_fetch_bytes(-2).build().unwrap_err(), "max.partition.fetch.bytes", &["-2"]);
+        assert_mentions(
+            &base().session_timeout(ms(0)).build().unwrap_err(),
+            "session.timeout.ms",
+            &["at least 1"],
+        );
+        assert_mentions(
+            &base().heartbeat_interval(ms(0)).build().unwrap_err(),
+            "heartbeat.interval.ms",
+            &["at least 1"],
+        );
+        assert_mentions(
+            &base().max_poll_interval(ms(0)).build().unwrap_err(),
+            "max.poll.interval.ms",
+            &["at least 1"],
+        );
+        assert_mentions(
+            &base().max_poll_records(0).build().unwrap_err(),
+            "max.poll.records",
+            &["at least 1"],
+        );
+        assert_mentions(
+            &base().fetch_min_bytes(-1).build().unwrap_err(),
+            "fetch.min.bytes",
+            &["negative", "-1"],
+        );
+        assert_mentions(
+            &base().fetch_max_bytes(-1).build().unwrap_err(),
+            "fetch.max.bytes",
+            &["negative"],
+        );
+        assert_mentions(
+            &base().max_partition_fetch_bytes(-2).build().unwrap_err(),
+            "max.partition.fetch.bytes",
+            &["-2"],
+        );
         let e = base().fetch_max_bytes(99_999_489).build().unwrap_err();
-        assert_mentions(&e, "fetch.max.bytes", &["99999489", "receive.message.max.bytes (100000000)"]);
+        assert_mentions(
+            &e,
+            "fetch.max.bytes",
+            &["99999489", "receive.message.max.bytes (100000000)"],
+        );
         assert!(base().fetch_max_bytes(99_999_488).build().is_ok());
-        assert!(base().fetch_max_bytes(200_000_000).receive_message_max_bytes(200_000_512).build().is_ok());
-        let e = base().partition_assignment_strategy([]).build().unwrap_err();
+        assert!(
+            base()
+                .fetch_max_bytes(200_000_000)
+                .receive_message_max_bytes(200_000_512)
+                .build()
+                .is_ok()
+        );
+        let e = base()
+            .partition_assignment_strategy([])
+            .build()
+            .unwrap_err();
         assert_mentions(&e, "partition.assignment.strategy", &["at least one"]);
         let e = base().group_instance_id("i").build().unwrap_err();
         assert_mentions(&e, "group.instance.id", &["requires group.id"]);
@@ -2862,13 +3441,21 @@ mod tests {
             ("auto.offset.reset".into(), "earliest".into()),
             ("enable.auto.commit".into(), "false".into()),
             ("isolation.level".into(), "read_committed".into()),
-            ("partition.assignment.strategy".into(), "cooperative-sticky".into()),
+            (
+                "partition.assignment.strategy".into(),
+                "cooperative-sticky".into(),
+            ),
             ("max.poll.records".into(), "100".into()),
         ])
         .unwrap();
         assert_eq!(built, props);
-        let client = ClientConfig::from_properties([("bootstrap.servers", "b1:9092"), ("client.id", "x")]).unwrap();
-        assert_eq!(client, ClientConfig::new("b1:9092").client_id("x").build().unwrap());
+        let client =
+            ClientConfig::from_properties([("bootstrap.servers", "b1:9092"), ("client.id", "x")])
+                .unwrap();
+        assert_eq!(
+            client,
+            ClientConfig::new("b1:9092").client_id("x").build().unwrap()
+        );
     }
 
     #[test]
@@ -2918,16 +3505,25 @@ mod tests {
 
     #[test]
     fn from_properties_stops_at_the_first_bad_property() {
-        let e = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), ("acks", "2"), ("lingr.ms", "1")])
-            .unwrap_err();
+        let e = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("acks", "2"),
+            ("lingr.ms", "1"),
+        ])
+        .unwrap_err();
         assert_eq!(e.property, "acks");
-        let e = ConsumerConfig::from_properties([("bootstrap.servers", "h:1"), ("lingr.ms", "1")]).unwrap_err();
+        let e = ConsumerConfig::from_properties([("bootstrap.servers", "h:1"), ("lingr.ms", "1")])
+            .unwrap_err();
         assert_eq!(e.property, "lingr.ms");
         let e = ClientConfig::from_properties([("bootstrap.servers", "h")]).unwrap_err();
         assert_mentions(&e, "bootstrap.servers", &["missing port"]);
         // A later value wins.
-        let p = ProducerConfig::from_properties([("bootstrap.servers", "h:1"), ("linger.ms", "1"), ("linger.ms", "2")])
-            .unwrap();
+        let p = ProducerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("linger.ms", "1"),
+            ("linger.ms", "2"),
+        ])
+        .unwrap();
         assert_eq!(p.linger, ms(2));
     }
 
@@ -2943,7 +3539,11 @@ mod tests {
             let cols: Vec<&str> = line.split('|').map(str::trim).collect();
             // ["//!", "`name`", "`alias`, ...", default, field, ""]
             documented.insert(cols[1].trim_matches('`').to_owned());
-            for alias in cols[2].split(',').map(|a| a.trim().trim_matches('`')).filter(|a| !a.is_empty()) {
+            for alias in cols[2]
+                .split(',')
+                .map(|a| a.trim().trim_matches('`'))
+                .filter(|a| !a.is_empty())
+            {
                 documented.insert(alias.to_owned());
             }
         }
@@ -2955,15 +3555,25 @@ mod tests {
             .map(str::to_owned)
             .collect();
         assert_eq!(documented, registered);
-        let docs: String = src.lines().filter_map(|l| l.strip_prefix("//!")).collect::<Vec<_>>().join(" ");
+        let docs: String = src
+            .lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .collect::<Vec<_>>()
+            .join(" ");
         for (name, _) in IGNORED_PROPERTIES {
-            assert!(docs.contains(&format!("`{name}`")), "{name} is not documented");
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "{name} is not documented"
+            );
         }
         // No name is both registered and ignored, or registered twice.
         for (name, _) in IGNORED_PROPERTIES {
             assert!(!registered.contains(*name), "{name}");
         }
-        let all: Vec<&str> = known_names(Kind::Producer).into_iter().chain(CONSUMER_PROPS.iter().flat_map(Prop::names)).collect();
+        let all: Vec<&str> = known_names(Kind::Producer)
+            .into_iter()
+            .chain(CONSUMER_PROPS.iter().flat_map(Prop::names))
+            .collect();
         assert_eq!(all.len(), registered.len(), "a name is registered twice");
     }
 
@@ -2976,8 +3586,15 @@ mod tests {
         assert_eq!(edit_distance("lnger.ms", "linger.ms"), 1);
         assert_eq!(suggest("ack", known_names(Kind::Producer)), Some("acks"));
         assert_eq!(suggest("xyz", known_names(Kind::Producer)), None);
-        assert_eq!(suggest("group.idd", known_names(Kind::Producer)), None, "not a producer name");
-        assert_eq!(suggest("group.idd", known_names(Kind::Consumer)), Some("group.id"));
+        assert_eq!(
+            suggest("group.idd", known_names(Kind::Producer)),
+            None,
+            "not a producer name"
+        );
+        assert_eq!(
+            suggest("group.idd", known_names(Kind::Consumer)),
+            Some("group.id")
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// A new error for `property`.
     pub fn new(property: impl Into<String>, reason: impl Into<String>) -> Self {
-        ConfigError { property: property.into(), reason: reason.into() }
+        ConfigError {
+            property: property.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -237,12 +240,24 @@ impl Error {
 
     /// A Kafka error for `api`.
     pub fn kafka(code: ErrorCode, api: &'static str) -> Self {
-        Error::Kafka { code, api, topic: None, partition: None, message: None }
+        Error::Kafka {
+            code,
+            api,
+            topic: None,
+            partition: None,
+            message: None,
+        }
     }
 
     /// A Kafka error for `api` on a topic-partition.
     pub fn kafka_tp(code: ErrorCode, api: &'static str, topic: &str, partition: i32) -> Self {
-        Error::Kafka { code, api, topic: Some(topic.to_string()), partition: Some(partition), message: None }
+        Error::Kafka {
+            code,
+            api,
+            topic: Some(topic.to_string()),
+            partition: Some(partition),
+            message: None,
+        }
     }
 }
 
@@ -257,7 +272,10 @@ mod tests {
         assert!(s.contains("Produce on orders-3"), "{s}");
         assert!(s.contains("NOT_LEADER_OR_FOLLOWER"), "{s}");
         assert!(e.is_retriable());
-        let e = Error::RecordTooLarge { size: 2_000_000, max: 1_048_576 };
+        let e = Error::RecordTooLarge {
+            size: 2_000_000,
+            max: 1_048_576,
+        };
         assert!(e.to_string().contains("max.request.size"));
         assert!(!e.is_retriable());
     }

@@ -6,10 +6,10 @@
 //! - [`consumer`]: fetching, consumer groups, offsets.
 
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod net;
 pub mod producer;
-pub mod consumer;
 pub mod serde;
 
 pub use error::{Error, Result};

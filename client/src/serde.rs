@@ -95,13 +95,15 @@ pub struct Json;
 
 impl<T: ::serde::Serialize + ?Sized> Serializer<T> for Json {
     fn serialize(&self, topic: &str, value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
-        serde_json::to_writer(out, value).map_err(|e| Error::Serialization(format!("topic {topic}: cannot encode JSON: {e}")))
+        serde_json::to_writer(out, value)
+            .map_err(|e| Error::Serialization(format!("topic {topic}: cannot encode JSON: {e}")))
     }
 }
 
 impl<T: ::serde::de::DeserializeOwned> Deserializer<T> for Json {
     fn deserialize(&self, topic: &str, bytes: &[u8]) -> Result<T, Error> {
-        serde_json::from_slice(bytes).map_err(|e| Error::Serialization(format!("topic {topic}: invalid JSON: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| Error::Serialization(format!("topic {topic}: invalid JSON: {e}")))
     }
 }
 
@@ -149,7 +151,9 @@ impl Deserializer<String> for Utf8String {
     fn deserialize(&self, topic: &str, bytes: &[u8]) -> Result<String, Error> {
         match std::str::from_utf8(bytes) {
             Ok(s) => Ok(s.to_owned()),
-            Err(e) => Err(Error::Serialization(format!("topic {topic}: invalid UTF-8: {e}"))),
+            Err(e) => Err(Error::Serialization(format!(
+                "topic {topic}: invalid UTF-8: {e}"
+            ))),
         }
     }
 }
@@ -178,7 +182,12 @@ const POOL_MAX_CAPACITY: usize = 1 << 20;
 
 impl BufPool {
     fn take(&self) -> PooledBuf<'_> {
-        let buf = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop().unwrap_or_default();
+        let buf = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
         PooledBuf { pool: self, buf }
     }
 }
@@ -197,7 +206,11 @@ impl Drop for PooledBuf<'_> {
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        let mut free = self.pool.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut free = self
+            .pool
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if free.len() < POOL_MAX_BUFFERS {
             free.push(buf);
         }
@@ -232,7 +245,14 @@ impl<K: ?Sized, V: ?Sized> Copy for TypedProducerRecord<'_, K, V> {}
 impl<'a, K: ?Sized, V: ?Sized> TypedProducerRecord<'a, K, V> {
     /// A record for `topic` with a null key and value and no headers.
     pub fn to(topic: &'a str) -> Self {
-        TypedProducerRecord { topic, partition: None, key: None, value: None, headers: &[], timestamp: None }
+        TypedProducerRecord {
+            topic,
+            partition: None,
+            key: None,
+            value: None,
+            headers: &[],
+            timestamp: None,
+        }
     }
     /// Sets the key.
     pub fn key(mut self, key: &'a K) -> Self {
@@ -296,7 +316,13 @@ impl<K: ?Sized, V: ?Sized, KS, VS> std::fmt::Debug for TypedProducer<K, V, KS, V
 impl<K: ?Sized, V: ?Sized, KS: Default, VS: Default> TypedProducer<K, V, KS, VS> {
     /// Wraps `producer`, with default-constructed serializers.
     pub fn new(producer: Producer) -> Self {
-        TypedProducer { producer, key_serializer: KS::default(), value_serializer: VS::default(), bufs: Arc::default(), _types: PhantomData }
+        TypedProducer {
+            producer,
+            key_serializer: KS::default(),
+            value_serializer: VS::default(),
+            bufs: Arc::default(),
+            _types: PhantomData,
+        }
     }
 }
 
@@ -307,7 +333,13 @@ where
 {
     /// Wraps `producer` with these serializers.
     pub fn with_serializers(producer: Producer, key_serializer: KS, value_serializer: VS) -> Self {
-        TypedProducer { producer, key_serializer, value_serializer, bufs: Arc::default(), _types: PhantomData }
+        TypedProducer {
+            producer,
+            key_serializer,
+            value_serializer,
+            bufs: Arc::default(),
+            _types: PhantomData,
+        }
     }
 
     /// Serializes `key` and `value` and sends them to `topic` (partition
@@ -315,16 +347,38 @@ where
     /// [`Producer::send`] does; the [`DeliveryFuture`] resolves on
     /// acknowledgement. A serializer's error is returned before anything is
     /// sent.
-    pub async fn send(&self, topic: &str, key: Option<&K>, value: Option<&V>) -> Result<DeliveryFuture> {
-        self.send_record(TypedProducerRecord { topic, partition: None, key, value, headers: &[], timestamp: None }).await
+    pub async fn send(
+        &self,
+        topic: &str,
+        key: Option<&K>,
+        value: Option<&V>,
+    ) -> Result<DeliveryFuture> {
+        self.send_record(TypedProducerRecord {
+            topic,
+            partition: None,
+            key,
+            value,
+            headers: &[],
+            timestamp: None,
+        })
+        .await
     }
 
     /// As [`send`](Self::send), with a partition, headers or timestamp.
-    pub async fn send_record(&self, record: TypedProducerRecord<'_, K, V>) -> Result<DeliveryFuture> {
+    pub async fn send_record(
+        &self,
+        record: TypedProducerRecord<'_, K, V>,
+    ) -> Result<DeliveryFuture> {
         let mut kbuf = self.bufs.take();
         let mut vbuf = self.bufs.take();
         let (has_key, has_value) = self.serialize(&record, &mut kbuf.buf, &mut vbuf.buf)?;
-        self.producer.send(raw_record(&record, has_key.then_some(&kbuf.buf), has_value.then_some(&vbuf.buf))).await
+        self.producer
+            .send(raw_record(
+                &record,
+                has_key.then_some(&kbuf.buf),
+                has_value.then_some(&vbuf.buf),
+            ))
+            .await
     }
 
     /// As [`send_record`](Self::send_record) without waiting (see
@@ -333,17 +387,30 @@ where
         let mut kbuf = self.bufs.take();
         let mut vbuf = self.bufs.take();
         let (has_key, has_value) = self.serialize(&record, &mut kbuf.buf, &mut vbuf.buf)?;
-        self.producer.try_send(raw_record(&record, has_key.then_some(&kbuf.buf), has_value.then_some(&vbuf.buf)))
+        self.producer.try_send(raw_record(
+            &record,
+            has_key.then_some(&kbuf.buf),
+            has_value.then_some(&vbuf.buf),
+        ))
     }
 
     /// Serializes the record's key and value into the buffers; returns which
     /// are present (non-null).
-    fn serialize(&self, record: &TypedProducerRecord<'_, K, V>, kbuf: &mut Vec<u8>, vbuf: &mut Vec<u8>) -> Result<(bool, bool)> {
+    fn serialize(
+        &self,
+        record: &TypedProducerRecord<'_, K, V>,
+        kbuf: &mut Vec<u8>,
+        vbuf: &mut Vec<u8>,
+    ) -> Result<(bool, bool)> {
         if let Some(k) = record.key {
-            self.key_serializer.serialize(record.topic, k, kbuf).map_err(|e| in_part("key", e))?;
+            self.key_serializer
+                .serialize(record.topic, k, kbuf)
+                .map_err(|e| in_part("key", e))?;
         }
         if let Some(v) = record.value {
-            self.value_serializer.serialize(record.topic, v, vbuf).map_err(|e| in_part("value", e))?;
+            self.value_serializer
+                .serialize(record.topic, v, vbuf)
+                .map_err(|e| in_part("value", e))?;
         }
         Ok((record.key.is_some(), record.value.is_some()))
     }
@@ -426,15 +493,25 @@ pub struct TypedRecord<K, V> {
 
 impl<K, V> TypedRecord<K, V> {
     /// Decodes a record's key and value.
-    pub fn decode<KD: Deserializer<K> + ?Sized, VD: Deserializer<V> + ?Sized>(record: ConsumerRecord, kd: &KD, vd: &VD) -> Self {
+    pub fn decode<KD: Deserializer<K> + ?Sized, VD: Deserializer<V> + ?Sized>(
+        record: ConsumerRecord,
+        kd: &KD,
+        vd: &VD,
+    ) -> Self {
         let topic = &*record.topic;
         let key = match &record.key {
             None => Ok(None),
-            Some(b) => kd.deserialize_bytes(topic, b).map(Some).map_err(|e| in_part("key", e)),
+            Some(b) => kd
+                .deserialize_bytes(topic, b)
+                .map(Some)
+                .map_err(|e| in_part("key", e)),
         };
         let value = match &record.value {
             None => Ok(None),
-            Some(b) => vd.deserialize_bytes(topic, b).map(Some).map_err(|e| in_part("value", e)),
+            Some(b) => vd
+                .deserialize_bytes(topic, b)
+                .map(Some)
+                .map_err(|e| in_part("value", e)),
         };
         TypedRecord {
             topic: record.topic,
@@ -490,7 +567,12 @@ impl<K, V, KD, VD> std::fmt::Debug for TypedConsumer<K, V, KD, VD> {
 impl<K, V, KD: Default, VD: Default> TypedConsumer<K, V, KD, VD> {
     /// Wraps `consumer`, with default-constructed deserializers.
     pub fn new(consumer: Consumer) -> Self {
-        TypedConsumer { consumer, key_deserializer: KD::default(), value_deserializer: VD::default(), _types: PhantomData }
+        TypedConsumer {
+            consumer,
+            key_deserializer: KD::default(),
+            value_deserializer: VD::default(),
+            _types: PhantomData,
+        }
     }
 }
 
@@ -500,8 +582,17 @@ where
     VD: Deserializer<V>,
 {
     /// Wraps `consumer` with these deserializers.
-    pub fn with_deserializers(consumer: Consumer, key_deserializer: KD, value_deserializer: VD) -> Self {
-        TypedConsumer { consumer, key_deserializer, value_deserializer, _types: PhantomData }
+    pub fn with_deserializers(
+        consumer: Consumer,
+        key_deserializer: KD,
+        value_deserializer: VD,
+    ) -> Self {
+        TypedConsumer {
+            consumer,
+            key_deserializer,
+            value_deserializer,
+            _types: PhantomData,
+        }
     }
 
     /// As [`Consumer::poll`], decoding each record. Errors of the consumer
@@ -560,9 +651,17 @@ mod tests {
 
     #[test]
     fn json_round_trips_a_struct() {
-        let e = Event { id: 7, name: "clicked \"buy\" ✓".into(), tags: vec!["a".into(), "b".into()], score: None };
+        let e = Event {
+            id: 7,
+            name: "clicked \"buy\" ✓".into(),
+            tags: vec!["a".into(), "b".into()],
+            score: None,
+        };
         let bytes = ser(&Json, &e).unwrap();
-        assert_eq!(bytes, r#"{"id":7,"name":"clicked \"buy\" ✓","tags":["a","b"],"score":null}"#.as_bytes());
+        assert_eq!(
+            bytes,
+            r#"{"id":7,"name":"clicked \"buy\" ✓","tags":["a","b"],"score":null}"#.as_bytes()
+        );
         let back: Event = Json.deserialize("t", &bytes).unwrap();
         assert_eq!(back, e);
     }
@@ -578,17 +677,23 @@ mod tests {
     #[test]
     fn json_errors_name_the_topic_and_the_cause() {
         let err = Deserializer::<Event>::deserialize(&Json, "orders", b"{\"id\": 1,").unwrap_err();
-        let Error::Serialization(m) = &err else { panic!("not a serialization error: {err:?}") };
+        let Error::Serialization(m) = &err else {
+            panic!("not a serialization error: {err:?}")
+        };
         assert!(m.contains("orders"), "{m}");
         assert!(m.contains("EOF"), "{m}");
-        let err = Deserializer::<Event>::deserialize(&Json, "orders", br#"{"id":"x"}"#).unwrap_err();
+        let err =
+            Deserializer::<Event>::deserialize(&Json, "orders", br#"{"id":"x"}"#).unwrap_err();
         assert!(err.to_string().contains("invalid type"), "{err}");
         assert!(err.to_string().starts_with("serialization failed"), "{err}");
         // A map with non-string keys cannot be JSON.
         let mut m = BTreeMap::new();
         m.insert(vec![1u8], 1);
         let err = ser(&Json, &m).unwrap_err();
-        assert!(matches!(&err, Error::Serialization(s) if s.contains("topic t") && s.contains("key must be a string")), "{err}");
+        assert!(
+            matches!(&err, Error::Serialization(s) if s.contains("topic t") && s.contains("key must be a string")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -611,7 +716,10 @@ mod tests {
         let s: String = Utf8String.deserialize("t", "héllo".as_bytes()).unwrap();
         assert_eq!(s, "héllo");
         let err = Deserializer::<String>::deserialize(&Utf8String, "names", b"ok\xff").unwrap_err();
-        assert!(matches!(&err, Error::Serialization(m) if m.contains("names") && m.contains("utf-8")), "{err}");
+        assert!(
+            matches!(&err, Error::Serialization(m) if m.contains("names") && m.contains("utf-8")),
+            "{err}"
+        );
     }
 
     fn record(key: Option<&'static [u8]>, value: Option<&'static [u8]>) -> ConsumerRecord {
@@ -629,10 +737,15 @@ mod tests {
 
     #[test]
     fn typed_record_decodes_key_and_value_separately() {
-        let r: TypedRecord<String, Event> = TypedRecord::decode(record(Some(b"\"k\""), Some(b"not json")), &Json, &Json);
+        let r: TypedRecord<String, Event> =
+            TypedRecord::decode(record(Some(b"\"k\""), Some(b"not json")), &Json, &Json);
         assert_eq!(r.key.as_ref().unwrap().as_deref(), Some("k"));
         let err = r.value.as_ref().unwrap_err();
-        assert!(err.to_string().contains("value: topic orders: invalid JSON"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("value: topic orders: invalid JSON"),
+            "{err}"
+        );
         assert!(!r.is_ok());
         assert_eq!((r.partition, r.offset), (2, 41));
         assert_eq!(r.raw_value.as_deref(), Some(&b"not json"[..]));
@@ -642,8 +755,13 @@ mod tests {
         assert!(matches!(r.value, Ok(None)));
         assert!(r.is_ok());
 
-        let r: TypedRecord<String, Bytes> = TypedRecord::decode(record(Some(b"\xff"), Some(b"v")), &Utf8String, &Raw);
-        assert!(matches!(&r.key, Err(Error::Serialization(m)) if m.starts_with("key: ")), "{:?}", r.key);
+        let r: TypedRecord<String, Bytes> =
+            TypedRecord::decode(record(Some(b"\xff"), Some(b"v")), &Utf8String, &Raw);
+        assert!(
+            matches!(&r.key, Err(Error::Serialization(m)) if m.starts_with("key: ")),
+            "{:?}",
+            r.key
+        );
         assert_eq!(r.value.unwrap().unwrap(), &b"v"[..]);
     }
 
@@ -663,7 +781,10 @@ mod tests {
             let mut big = pool.take();
             big.buf.resize(POOL_MAX_CAPACITY + 1, 0);
         }
-        assert!(pool.free.lock().unwrap().is_empty(), "an oversized buffer was kept");
+        assert!(
+            pool.free.lock().unwrap().is_empty(),
+            "an oversized buffer was kept"
+        );
         let many: Vec<_> = (0..POOL_MAX_BUFFERS + 10).map(|_| pool.take()).collect();
         drop(many);
         assert_eq!(pool.free.lock().unwrap().len(), POOL_MAX_BUFFERS);

@@ -9,13 +9,19 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[test]
 fn murmur2_matches_kafka_python_reference() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/murmur2_vectors.json"))
-        .expect("read murmur2_vectors.json");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/murmur2_vectors.json"
+    ))
+    .expect("read murmur2_vectors.json");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("parse murmur2_vectors.json");
     let counts: Vec<i32> = doc["partition_counts"]
         .as_array()
@@ -48,8 +54,19 @@ fn murmur2_matches_kafka_python_reference() {
         high_bytes += usize::from(key.iter().any(|&b| b >= 0x80));
         lengths.insert(key.len());
     }
-    assert!(failures.is_empty(), "{} mismatches, first: {:#?}", failures.len(), &failures[..failures.len().min(10)]);
+    assert!(
+        failures.is_empty(),
+        "{} mismatches, first: {:#?}",
+        failures.len(),
+        &failures[..failures.len().min(10)]
+    );
     // The data set covers what it claims to.
-    assert!(high_bytes >= 500, "only {high_bytes} keys with bytes >= 0x80");
-    assert!((0..=64).all(|n| lengths.contains(&n)), "missing key lengths in 0..=64: {lengths:?}");
+    assert!(
+        high_bytes >= 500,
+        "only {high_bytes} keys with bytes >= 0x80"
+    );
+    assert!(
+        (0..=64).all(|n| lengths.contains(&n)),
+        "missing key lengths in 0..=64: {lengths:?}"
+    );
 }

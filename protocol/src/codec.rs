@@ -68,7 +68,12 @@ pub trait Codec: Sized {
 /// A type whose values may be null in some versions.
 pub trait Nullable: Codec {
     /// Writes `None` as null. Structs use Kafka's int8 marker (-1 null, 1 present).
-    fn write_option(v: Option<&Self>, buf: &mut BytesMut, version: i16, flex: bool) -> Result<(), EncodeError> {
+    fn write_option(
+        v: Option<&Self>,
+        buf: &mut BytesMut,
+        version: i16,
+        flex: bool,
+    ) -> Result<(), EncodeError> {
         match v {
             None => buf.put_i8(-1),
             Some(v) => {
@@ -148,7 +153,12 @@ impl Codec for String {
 }
 
 impl Nullable for String {
-    fn write_option(v: Option<&Self>, buf: &mut BytesMut, _: i16, flex: bool) -> Result<(), EncodeError> {
+    fn write_option(
+        v: Option<&Self>,
+        buf: &mut BytesMut,
+        _: i16,
+        flex: bool,
+    ) -> Result<(), EncodeError> {
         put_nullable_string(buf, v.map(String::as_str), flex)
     }
     fn read_option(buf: &mut Bytes, _: i16, flex: bool) -> Result<Option<Self>, DecodeError> {
@@ -166,7 +176,12 @@ impl Codec for Bytes {
 }
 
 impl Nullable for Bytes {
-    fn write_option(v: Option<&Self>, buf: &mut BytesMut, _: i16, flex: bool) -> Result<(), EncodeError> {
+    fn write_option(
+        v: Option<&Self>,
+        buf: &mut BytesMut,
+        _: i16,
+        flex: bool,
+    ) -> Result<(), EncodeError> {
         put_nullable_bytes(buf, v.map(|b| &b[..]), flex)
     }
     fn read_option(buf: &mut Bytes, _: i16, flex: bool) -> Result<Option<Self>, DecodeError> {
@@ -180,14 +195,24 @@ fn put_count(buf: &mut BytesMut, n: Option<usize>, flex: bool) -> Result<(), Enc
     match (n, flex) {
         (None, true) => buf.put_u8(0),
         (None, false) => buf.put_i32(-1),
-        (Some(n), true) => put_uvarint(buf, u32::try_from(n + 1).map_err(|_| EncodeError::too_many("array elements"))?),
-        (Some(n), false) => buf.put_i32(i32::try_from(n).map_err(|_| EncodeError::too_many("array elements"))?),
+        (Some(n), true) => put_uvarint(
+            buf,
+            u32::try_from(n + 1).map_err(|_| EncodeError::too_many("array elements"))?,
+        ),
+        (Some(n), false) => {
+            buf.put_i32(i32::try_from(n).map_err(|_| EncodeError::too_many("array elements"))?)
+        }
     }
     Ok(())
 }
 
 /// Writes a non-null array.
-pub fn write_array<T: Codec>(items: &[T], buf: &mut BytesMut, version: i16, flex: bool) -> Result<(), EncodeError> {
+pub fn write_array<T: Codec>(
+    items: &[T],
+    buf: &mut BytesMut,
+    version: i16,
+    flex: bool,
+) -> Result<(), EncodeError> {
     put_count(buf, Some(items.len()), flex)?;
     for it in items {
         it.write(buf, version, flex)?;
@@ -210,7 +235,11 @@ pub fn write_nullable_array<T: Codec>(
 
 /// Reads an array; `None` for null. The count is checked against the bytes
 /// present before anything is allocated.
-pub fn read_nullable_array<T: Codec>(buf: &mut Bytes, version: i16, flex: bool) -> Result<Option<Vec<T>>, DecodeError> {
+pub fn read_nullable_array<T: Codec>(
+    buf: &mut Bytes,
+    version: i16,
+    flex: bool,
+) -> Result<Option<Vec<T>>, DecodeError> {
     let count = if flex {
         match get_uvarint(buf)? {
             0 => return Ok(None),
@@ -225,7 +254,11 @@ pub fn read_nullable_array<T: Codec>(buf: &mut Bytes, version: i16, flex: bool) 
     };
     let min = T::MIN_SIZE.max(1);
     if count.saturating_mul(min) > buf.remaining() {
-        return Err(DecodeErrorKind::LengthTooLarge { length: count as u64, remaining: buf.remaining() }.into());
+        return Err(DecodeErrorKind::LengthTooLarge {
+            length: count as u64,
+            remaining: buf.remaining(),
+        }
+        .into());
     }
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
@@ -235,7 +268,12 @@ pub fn read_nullable_array<T: Codec>(buf: &mut Bytes, version: i16, flex: bool) 
 }
 
 /// Reads a non-null array.
-pub fn read_array<T: Codec>(buf: &mut Bytes, version: i16, flex: bool, _path: &'static str) -> Result<Vec<T>, DecodeError> {
+pub fn read_array<T: Codec>(
+    buf: &mut Bytes,
+    version: i16,
+    flex: bool,
+    _path: &'static str,
+) -> Result<Vec<T>, DecodeError> {
     read_nullable_array(buf, version, flex)?.ok_or_else(|| DecodeErrorKind::NullNotAllowed.into())
 }
 
@@ -244,8 +282,11 @@ pub fn read_tag_count(buf: &mut Bytes) -> Result<u32, DecodeError> {
     let n = get_uvarint(buf)?;
     // Each tagged field takes at least two bytes (tag and size).
     if (n as usize).saturating_mul(2) > buf.remaining() {
-        return Err(DecodeErrorKind::LengthTooLarge { length: u64::from(n), remaining: buf.remaining() }
-            .into());
+        return Err(DecodeErrorKind::LengthTooLarge {
+            length: u64::from(n),
+            remaining: buf.remaining(),
+        }
+        .into());
     }
     Ok(n)
 }
@@ -265,7 +306,13 @@ where
     let mut tmp = BytesMut::new();
     f(&mut tmp)?;
     put_uvarint(buf, tag);
-    put_uvarint(buf, u32::try_from(tmp.len()).map_err(|_| EncodeError::TooLong { what: "tagged field", len: tmp.len() })?);
+    put_uvarint(
+        buf,
+        u32::try_from(tmp.len()).map_err(|_| EncodeError::TooLong {
+            what: "tagged field",
+            len: tmp.len(),
+        })?,
+    );
     buf.put_slice(&tmp);
     Ok(())
 }
@@ -279,7 +326,10 @@ fn put_raw_tagged(buf: &mut BytesMut, f: &RawTaggedField) {
 /// How many of `unknown` will be written: all but the raw copies of known
 /// tags whose typed value is being sent (`suppressed`).
 pub fn unknown_count(unknown: &[RawTaggedField], suppressed: &[u32]) -> usize {
-    unknown.iter().filter(|f| !suppressed.contains(&f.tag)).count()
+    unknown
+        .iter()
+        .filter(|f| !suppressed.contains(&f.tag))
+        .count()
 }
 
 /// Writes the raw tagged fields from index `from` whose tag is below `below`
@@ -288,7 +338,13 @@ pub fn unknown_count(unknown: &[RawTaggedField], suppressed: &[u32]) -> usize {
 /// Raw fields are tags this version does not know, and known tags a peer
 /// sent with their default value (kept so the frame re-encodes byte for
 /// byte; Kafka's own encoder omits default tagged values).
-pub fn write_unknown_below(buf: &mut BytesMut, unknown: &[RawTaggedField], from: usize, below: u32, suppressed: &[u32]) -> usize {
+pub fn write_unknown_below(
+    buf: &mut BytesMut,
+    unknown: &[RawTaggedField],
+    from: usize,
+    below: u32,
+    suppressed: &[u32],
+) -> usize {
     let mut i = from;
     while let Some(f) = unknown.get(i) {
         if f.tag >= below && below != u32::MAX {
@@ -303,8 +359,15 @@ pub fn write_unknown_below(buf: &mut BytesMut, unknown: &[RawTaggedField], from:
 }
 
 /// Writes a tagged-field section that holds only unknown fields.
-pub fn write_unknown_tagged(buf: &mut BytesMut, unknown: &[RawTaggedField], _: u32) -> Result<(), EncodeError> {
-    put_uvarint(buf, u32::try_from(unknown.len()).map_err(|_| EncodeError::too_many("tagged fields"))?);
+pub fn write_unknown_tagged(
+    buf: &mut BytesMut,
+    unknown: &[RawTaggedField],
+    _: u32,
+) -> Result<(), EncodeError> {
+    put_uvarint(
+        buf,
+        u32::try_from(unknown.len()).map_err(|_| EncodeError::too_many("tagged fields"))?,
+    );
     for f in unknown {
         put_raw_tagged(buf, f);
     }
@@ -313,7 +376,9 @@ pub fn write_unknown_tagged(buf: &mut BytesMut, unknown: &[RawTaggedField], _: u
 
 /// A Kafka message (request, response, header or data), generated from its
 /// definition in `protocol/messages/`.
-pub trait Message: Codec + Nullable + Default + Clone + Debug + PartialEq + Send + Sync + 'static {
+pub trait Message:
+    Codec + Nullable + Default + Clone + Debug + PartialEq + Send + Sync + 'static
+{
     /// The message name (`FetchRequest`).
     const NAME: &'static str;
     /// Versions purekafka can encode and decode.
@@ -352,7 +417,9 @@ pub trait Message: Codec + Nullable + Default + Clone + Debug + PartialEq + Send
     fn decode_exact(mut buf: Bytes, version: i16) -> Result<Self, DecodeError> {
         let m = Self::decode(&mut buf, version)?;
         if buf.has_remaining() {
-            return Err(DecodeError::new(DecodeErrorKind::TrailingBytes(buf.remaining())).field(Self::NAME));
+            return Err(
+                DecodeError::new(DecodeErrorKind::TrailingBytes(buf.remaining())).field(Self::NAME),
+            );
         }
         Ok(m)
     }
@@ -455,7 +522,10 @@ pub(crate) mod testgen {
             (0..n)
                 .map(|_| {
                     tag += 1 + self.below(100_000) as u32;
-                    RawTaggedField { tag, data: self.bytes() }
+                    RawTaggedField {
+                        tag,
+                        data: self.bytes(),
+                    }
                 })
                 .collect()
         }
@@ -466,14 +536,20 @@ pub(crate) mod testgen {
         let flex = T::FLEXIBLE.contains(version);
         let m = T::arbitrary(g, version, flex, 0);
         let mut buf = BytesMut::new();
-        m.encode(&mut buf, version).map_err(|e| format!("encode v{version}: {e}\n{m:#?}"))?;
+        m.encode(&mut buf, version)
+            .map_err(|e| format!("encode v{version}: {e}\n{m:#?}"))?;
         let bytes = buf.freeze();
-        let decoded = T::decode_exact(bytes.clone(), version).map_err(|e| format!("decode v{version}: {e}\n{m:#?}"))?;
+        let decoded = T::decode_exact(bytes.clone(), version)
+            .map_err(|e| format!("decode v{version}: {e}\n{m:#?}"))?;
         if decoded != m {
-            return Err(format!("v{version}: decoded value differs\nsent {m:#?}\ngot {decoded:#?}"));
+            return Err(format!(
+                "v{version}: decoded value differs\nsent {m:#?}\ngot {decoded:#?}"
+            ));
         }
         let mut again = BytesMut::new();
-        decoded.encode(&mut again, version).map_err(|e| format!("re-encode v{version}: {e}"))?;
+        decoded
+            .encode(&mut again, version)
+            .map_err(|e| format!("re-encode v{version}: {e}"))?;
         if again.freeze() != bytes {
             return Err(format!("v{version}: re-encoded bytes differ"));
         }

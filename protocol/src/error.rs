@@ -86,17 +86,36 @@ impl fmt::Display for DecodeErrorKind {
             }
             DecodeErrorKind::InvalidVarint => write!(f, "invalid varint (too long)"),
             DecodeErrorKind::InvalidUtf8 => write!(f, "string is not valid UTF-8"),
-            DecodeErrorKind::NullNotAllowed => write!(f, "null where this version does not allow null"),
-            DecodeErrorKind::InvalidStructMarker(m) => write!(f, "invalid nullable-struct marker {m}"),
+            DecodeErrorKind::NullNotAllowed => {
+                write!(f, "null where this version does not allow null")
+            }
+            DecodeErrorKind::InvalidStructMarker(m) => {
+                write!(f, "invalid nullable-struct marker {m}")
+            }
             DecodeErrorKind::InvalidValue(what) => write!(f, "invalid value: {what}"),
-            DecodeErrorKind::UnsupportedVersion { message, version, min, max } => {
-                write!(f, "{message} has no version {version} (supported {min}-{max})")
+            DecodeErrorKind::UnsupportedVersion {
+                message,
+                version,
+                min,
+                max,
+            } => {
+                write!(
+                    f,
+                    "{message} has no version {version} (supported {min}-{max})"
+                )
             }
             DecodeErrorKind::UnknownApi(k) => write!(f, "unknown API key {k}"),
-            DecodeErrorKind::FrameTooLarge { size, max } => write!(f, "frame of {size} bytes exceeds the maximum {max}"),
-            DecodeErrorKind::TrailingBytes(n) => write!(f, "{n} unexpected bytes after the end of the message"),
+            DecodeErrorKind::FrameTooLarge { size, max } => {
+                write!(f, "frame of {size} bytes exceeds the maximum {max}")
+            }
+            DecodeErrorKind::TrailingBytes(n) => {
+                write!(f, "{n} unexpected bytes after the end of the message")
+            }
             DecodeErrorKind::CrcMismatch { stored, computed } => {
-                write!(f, "CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")
+                write!(
+                    f,
+                    "CRC mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )
             }
             DecodeErrorKind::UnsupportedMagic(m) => write!(f, "unsupported record batch magic {m}"),
             DecodeErrorKind::InvalidRecord(what) => write!(f, "invalid record: {what}"),
@@ -116,7 +135,10 @@ pub struct DecodeError {
 impl DecodeError {
     /// A new error of `kind` with no path yet.
     pub fn new(kind: DecodeErrorKind) -> Self {
-        DecodeError { kind, path: Vec::new() }
+        DecodeError {
+            kind,
+            path: Vec::new(),
+        }
     }
 
     /// Adds the name of the enclosing field (called while unwinding).

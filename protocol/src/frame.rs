@@ -23,12 +23,17 @@ pub fn decode_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, Dec
     }
     let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
     if size < 0 || size as usize > max {
-        return Err(DecodeErrorKind::FrameTooLarge { size: i64::from(size), max }.into());
+        return Err(DecodeErrorKind::FrameTooLarge {
+            size: i64::from(size),
+            max,
+        }
+        .into());
     }
     let size = size as usize;
     if buf.len() < 4 + size {
-        // Make room for the rest once, instead of growing piecemeal.
-        buf.reserve(4 + size - buf.len());
+        // Make room for more of the frame, but never reserve more than 1 MiB
+        // ahead of the bytes received: the size is the peer's claim.
+        buf.reserve((4 + size - buf.len()).min(1 << 20));
         return Ok(None);
     }
     buf.advance(4);
@@ -38,7 +43,11 @@ pub fn decode_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, Dec
 impl ApiKey {
     /// Request header version for this API at `version`: 2 for flexible versions, else 1.
     pub const fn request_header_version(self, version: i16) -> i16 {
-        if self.flexible_versions().contains(version) { 2 } else { 1 }
+        if self.flexible_versions().contains(version) {
+            2
+        } else {
+            1
+        }
     }
 
     /// Response header version: 1 for flexible versions, else 0 — except
@@ -79,7 +88,10 @@ pub fn encode_request<R: Request>(
 
 fn patch_size(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
     let size = buf.len() - start - 4;
-    let size = i32::try_from(size).map_err(|_| EncodeError::TooLong { what: "frame", len: size })?;
+    let size = i32::try_from(size).map_err(|_| EncodeError::TooLong {
+        what: "frame",
+        len: size,
+    })?;
     buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
     Ok(())
 }
@@ -93,7 +105,10 @@ pub fn encode_response(
 ) -> Result<(), EncodeError> {
     let start = buf.len();
     buf.put_i32(0);
-    let header = ResponseHeader { correlation_id, unknown_tagged_fields: Vec::new() };
+    let header = ResponseHeader {
+        correlation_id,
+        unknown_tagged_fields: Vec::new(),
+    };
     header.encode(buf, response.api_key().response_header_version(version))?;
     response.encode(buf, version)?;
     patch_size(buf, start)
@@ -105,7 +120,11 @@ pub fn peek_correlation_id(frame: &Bytes) -> Result<i32, DecodeError> {
 }
 
 /// Decodes a response frame's header; `frame` is left at the body.
-pub fn decode_response_header(frame: &mut Bytes, api: ApiKey, version: i16) -> Result<ResponseHeader, DecodeError> {
+pub fn decode_response_header(
+    frame: &mut Bytes,
+    api: ApiKey,
+    version: i16,
+) -> Result<ResponseHeader, DecodeError> {
     ResponseHeader::decode(frame, api.response_header_version(version))
 }
 
@@ -114,7 +133,11 @@ pub fn decode_response_header(frame: &mut Bytes, api: ApiKey, version: i16) -> R
 /// Bytes after the body are ignored, as the Java client ignores them (some
 /// brokers, such as librdkafka's mock cluster, send a few); their number is
 /// returned so callers that care can tell.
-pub fn decode_response(mut frame: Bytes, api: ApiKey, version: i16) -> Result<(ResponseHeader, AnyResponse, usize), DecodeError> {
+pub fn decode_response(
+    mut frame: Bytes,
+    api: ApiKey,
+    version: i16,
+) -> Result<(ResponseHeader, AnyResponse, usize), DecodeError> {
     let header = decode_response_header(&mut frame, api, version)?;
     let body = AnyResponse::decode(api, version, &mut frame)?;
     Ok((header, body, frame.remaining()))
@@ -129,13 +152,19 @@ pub fn decode_request(mut frame: Bytes) -> Result<(RequestHeader, AnyRequest), D
     let header = RequestHeader::decode(&mut frame, api.request_header_version(version))?;
     let body = AnyRequest::decode(api, version, &mut frame)?;
     if frame.has_remaining() {
-        return Err(DecodeError::new(DecodeErrorKind::TrailingBytes(frame.remaining())).field(api.name()));
+        return Err(
+            DecodeError::new(DecodeErrorKind::TrailingBytes(frame.remaining())).field(api.name()),
+        );
     }
     Ok((header, body))
 }
 
 /// Encodes a decoded request frame again (for proxies and byte-exact tests).
-pub fn encode_request_any(buf: &mut BytesMut, header: &RequestHeader, request: &AnyRequest) -> Result<(), EncodeError> {
+pub fn encode_request_any(
+    buf: &mut BytesMut,
+    header: &RequestHeader,
+    request: &AnyRequest,
+) -> Result<(), EncodeError> {
     let start = buf.len();
     buf.put_i32(0);
     let version = header.request_api_version;
@@ -156,16 +185,25 @@ mod tests {
         let mut buf = BytesMut::from(&[0u8, 0, 0, 5, 1, 2][..]);
         assert_eq!(decode_frame(&mut buf, 100).unwrap(), None);
         buf.extend_from_slice(&[3, 4, 5, 9]);
-        assert_eq!(decode_frame(&mut buf, 100).unwrap().unwrap(), Bytes::from_static(&[1, 2, 3, 4, 5]));
+        assert_eq!(
+            decode_frame(&mut buf, 100).unwrap().unwrap(),
+            Bytes::from_static(&[1, 2, 3, 4, 5])
+        );
         assert_eq!(&buf[..], &[9]);
     }
 
     #[test]
     fn oversize_and_negative_frames_are_errors() {
         let mut buf = BytesMut::from(&[0x7fu8, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(decode_frame(&mut buf, 1000).unwrap_err().kind(), DecodeErrorKind::FrameTooLarge { .. }));
+        assert!(matches!(
+            decode_frame(&mut buf, 1000).unwrap_err().kind(),
+            DecodeErrorKind::FrameTooLarge { .. }
+        ));
         let mut buf = BytesMut::from(&[0xffu8, 0xff, 0xff, 0xfe][..]);
-        assert!(matches!(decode_frame(&mut buf, 1000).unwrap_err().kind(), DecodeErrorKind::FrameTooLarge { .. }));
+        assert!(matches!(
+            decode_frame(&mut buf, 1000).unwrap_err().kind(),
+            DecodeErrorKind::FrameTooLarge { .. }
+        ));
     }
 
     #[test]

@@ -27,9 +27,9 @@ pub mod messages {
 /// What generated code needs in scope.
 pub(crate) mod generated_prelude {
     pub use crate::ApiKey;
-    pub use crate::codec::*;
     #[cfg(test)]
     pub use crate::codec::testgen::{Arbitrary, Gen, roundtrip_one};
+    pub use crate::codec::*;
     pub use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
     pub use crate::primitives::{Uuid, put_uvarint};
     pub use bytes::{Bytes, BytesMut};

@@ -12,7 +12,10 @@ use std::fmt;
 #[inline]
 pub fn need(buf: &Bytes, n: usize) -> Result<(), DecodeError> {
     if buf.remaining() < n {
-        Err(DecodeError::new(DecodeErrorKind::Truncated { needed: n, remaining: buf.remaining() }))
+        Err(DecodeError::new(DecodeErrorKind::Truncated {
+            needed: n,
+            remaining: buf.remaining(),
+        }))
     } else {
         Ok(())
     }
@@ -164,7 +167,11 @@ pub const fn varlong_len(v: i64) -> usize {
 #[inline]
 pub fn take(buf: &mut Bytes, n: usize) -> Result<Bytes, DecodeError> {
     if n > buf.remaining() {
-        return Err(DecodeErrorKind::LengthTooLarge { length: n as u64, remaining: buf.remaining() }.into());
+        return Err(DecodeErrorKind::LengthTooLarge {
+            length: n as u64,
+            remaining: buf.remaining(),
+        }
+        .into());
     }
     Ok(buf.split_to(n))
 }
@@ -176,9 +183,17 @@ fn get_len(buf: &mut Bytes, compact: bool, classic16: bool) -> Result<Option<usi
         let n = get_uvarint(buf)?;
         Ok(if n == 0 { None } else { Some((n - 1) as usize) })
     } else {
-        let n = if classic16 { i32::from(get_i16(buf)?) } else { get_i32(buf)? };
+        let n = if classic16 {
+            i32::from(get_i16(buf)?)
+        } else {
+            get_i32(buf)?
+        };
         if n < 0 {
-            if n == -1 { Ok(None) } else { Err(DecodeErrorKind::NegativeLength(i64::from(n)).into()) }
+            if n == -1 {
+                Ok(None)
+            } else {
+                Err(DecodeErrorKind::NegativeLength(i64::from(n)).into())
+            }
         } else {
             Ok(Some(n as usize))
         }
@@ -191,7 +206,9 @@ pub fn get_nullable_string(buf: &mut Bytes, compact: bool) -> Result<Option<Stri
         None => Ok(None),
         Some(n) => {
             let raw = take(buf, n)?;
-            String::from_utf8(raw.to_vec()).map(Some).map_err(|_| DecodeErrorKind::InvalidUtf8.into())
+            String::from_utf8(raw.to_vec())
+                .map(Some)
+                .map_err(|_| DecodeErrorKind::InvalidUtf8.into())
         }
     }
 }
@@ -216,8 +233,16 @@ pub fn get_bytes(buf: &mut Bytes, compact: bool) -> Result<Bytes, DecodeError> {
 
 /// Writes a string length or null marker.
 #[inline]
-fn put_len(buf: &mut impl BufMut, len: Option<usize>, compact: bool, classic16: bool) -> Result<(), crate::EncodeError> {
-    let too_long = |len| crate::EncodeError::TooLong { what: if classic16 { "string" } else { "bytes" }, len };
+fn put_len(
+    buf: &mut impl BufMut,
+    len: Option<usize>,
+    compact: bool,
+    classic16: bool,
+) -> Result<(), crate::EncodeError> {
+    let too_long = |len| crate::EncodeError::TooLong {
+        what: if classic16 { "string" } else { "bytes" },
+        len,
+    };
     match (len, compact) {
         (None, true) => buf.put_u8(0),
         (None, false) if classic16 => buf.put_i16(-1),
@@ -230,7 +255,11 @@ fn put_len(buf: &mut impl BufMut, len: Option<usize>, compact: bool, classic16: 
 }
 
 /// Writes a nullable string.
-pub fn put_nullable_string(buf: &mut impl BufMut, s: Option<&str>, compact: bool) -> Result<(), crate::EncodeError> {
+pub fn put_nullable_string(
+    buf: &mut impl BufMut,
+    s: Option<&str>,
+    compact: bool,
+) -> Result<(), crate::EncodeError> {
     put_len(buf, s.map(str::len), compact, true)?;
     if let Some(s) = s {
         buf.put_slice(s.as_bytes());
@@ -239,7 +268,11 @@ pub fn put_nullable_string(buf: &mut impl BufMut, s: Option<&str>, compact: bool
 }
 
 /// Writes nullable bytes.
-pub fn put_nullable_bytes(buf: &mut impl BufMut, b: Option<&[u8]>, compact: bool) -> Result<(), crate::EncodeError> {
+pub fn put_nullable_bytes(
+    buf: &mut impl BufMut,
+    b: Option<&[u8]>,
+    compact: bool,
+) -> Result<(), crate::EncodeError> {
     put_len(buf, b.map(<[u8]>::len), compact, false)?;
     if let Some(b) = b {
         buf.put_slice(b);
@@ -274,7 +307,10 @@ impl fmt::Display for Uuid {
         let b = &self.0;
         let mut out = String::with_capacity(22);
         for chunk in b.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &x)| acc | (u32::from(x) << (16 - 8 * i)));
             let chars = chunk.len() + 1;
             for i in 0..chars {
                 let idx = ((n >> (18 - 6 * i)) & 0x3f) as usize;
@@ -332,7 +368,13 @@ mod tests {
     #[test]
     fn known_encodings() {
         // Zig-zag: 0 -> 0, -1 -> 1, 1 -> 2, -2 -> 3; 300 -> 0xd8 0x04.
-        for (v, bytes) in [(0i32, &[0u8][..]), (-1, &[1]), (1, &[2]), (-2, &[3]), (300, &[0xd8, 0x04])] {
+        for (v, bytes) in [
+            (0i32, &[0u8][..]),
+            (-1, &[1]),
+            (1, &[2]),
+            (-2, &[3]),
+            (300, &[0xd8, 0x04]),
+        ] {
             let mut buf = BytesMut::new();
             put_varint(&mut buf, v);
             assert_eq!(&buf[..], bytes, "varint {v}");
@@ -346,21 +388,36 @@ mod tests {
     fn malformed_inputs_are_errors() {
         // Varint that never ends.
         let mut b = Bytes::from_static(&[0xff; 11]);
-        assert_eq!(get_uvarlong(&mut b).unwrap_err().kind(), &DecodeErrorKind::InvalidVarint);
+        assert_eq!(
+            get_uvarlong(&mut b).unwrap_err().kind(),
+            &DecodeErrorKind::InvalidVarint
+        );
         // 5-byte uvarint overflowing 32 bits.
         let mut b = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x1f]);
-        assert_eq!(get_uvarint(&mut b).unwrap_err().kind(), &DecodeErrorKind::InvalidVarint);
+        assert_eq!(
+            get_uvarint(&mut b).unwrap_err().kind(),
+            &DecodeErrorKind::InvalidVarint
+        );
         // String claiming 32767 bytes with 2 present.
         let mut b = Bytes::from_static(&[0x7f, 0xff, b'a', b'b']);
-        assert!(matches!(get_string(&mut b, false).unwrap_err().kind(), DecodeErrorKind::LengthTooLarge { .. }));
+        assert!(matches!(
+            get_string(&mut b, false).unwrap_err().kind(),
+            DecodeErrorKind::LengthTooLarge { .. }
+        ));
         // Bytes length -2 is invalid, -1 is null.
         let mut b = Bytes::from_static(&[0xff, 0xff, 0xff, 0xfe]);
-        assert_eq!(get_nullable_bytes(&mut b, false).unwrap_err().kind(), &DecodeErrorKind::NegativeLength(-2));
+        assert_eq!(
+            get_nullable_bytes(&mut b, false).unwrap_err().kind(),
+            &DecodeErrorKind::NegativeLength(-2)
+        );
         let mut b = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff]);
         assert_eq!(get_nullable_bytes(&mut b, false).unwrap(), None);
         // Invalid UTF-8.
         let mut b = Bytes::from_static(&[0x00, 0x01, 0xff]);
-        assert_eq!(get_string(&mut b, false).unwrap_err().kind(), &DecodeErrorKind::InvalidUtf8);
+        assert_eq!(
+            get_string(&mut b, false).unwrap_err().kind(),
+            &DecodeErrorKind::InvalidUtf8
+        );
     }
 
     #[test]

@@ -36,8 +36,17 @@ proptest! {
 #[test]
 fn table_covers_every_definition() {
     // Every request and response is in the table (one per .kmsg definition).
-    let names: Vec<&str> = crate::messages::roundtrip_table().iter().map(|t| t.0).collect();
-    for must in ["ProduceRequest", "FetchResponse", "ApiVersionsRequest", "RequestHeader", "ConsumerProtocolAssignment"] {
+    let names: Vec<&str> = crate::messages::roundtrip_table()
+        .iter()
+        .map(|t| t.0)
+        .collect();
+    for must in [
+        "ProduceRequest",
+        "FetchResponse",
+        "ApiVersionsRequest",
+        "RequestHeader",
+        "ConsumerProtocolAssignment",
+    ] {
         assert!(names.contains(&must), "{must} missing");
     }
 }

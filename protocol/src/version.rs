@@ -46,7 +46,12 @@ pub struct NoCommonVersion {
 impl fmt::Display for NoCommonVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.broker {
-            None => write!(f, "the broker does not support {} (API key {})", self.api.name(), self.api as i16),
+            None => write!(
+                f,
+                "the broker does not support {} (API key {})",
+                self.api.name(),
+                self.api as i16
+            ),
             Some(b) => write!(
                 f,
                 "no common version of {}: purekafka speaks {}-{}, the broker {}-{}",
@@ -74,7 +79,9 @@ impl BrokerVersions {
     pub fn from_response(resp: &ApiVersionsResponse) -> Self {
         let mut ranges = Vec::new();
         for k in &resp.api_keys {
-            let Ok(idx) = usize::try_from(k.api_key) else { continue };
+            let Ok(idx) = usize::try_from(k.api_key) else {
+                continue;
+            };
             if idx >= 1024 {
                 continue;
             }
@@ -137,7 +144,9 @@ pub fn decode_api_versions(body: Bytes, version: i16) -> Result<ApiVersionsOutco
             .unwrap_or(0);
         return Ok(ApiVersionsOutcome::Retry { retry_version });
     }
-    Ok(ApiVersionsOutcome::Supported(ApiVersionsResponse::decode_exact(body, version)?))
+    Ok(ApiVersionsOutcome::Supported(
+        ApiVersionsResponse::decode_exact(body, version)?,
+    ))
 }
 
 #[cfg(test)]
@@ -150,7 +159,12 @@ mod tests {
         ApiVersionsResponse {
             api_keys: keys
                 .iter()
-                .map(|&(api_key, min_version, max_version)| ApiVersion { api_key, min_version, max_version, ..Default::default() })
+                .map(|&(api_key, min_version, max_version)| ApiVersion {
+                    api_key,
+                    min_version,
+                    max_version,
+                    ..Default::default()
+                })
                 .collect(),
             ..Default::default()
         }
@@ -168,7 +182,12 @@ mod tests {
         assert!(e.to_string().contains("does not support JoinGroup"));
         // Broker too old for our floor (Produce v3 since Kafka 4.0).
         let old = BrokerVersions::from_response(&resp(&[(0, 0, 2)]));
-        assert!(old.negotiate(ApiKey::Produce).unwrap_err().to_string().contains("no common version of Produce"));
+        assert!(
+            old.negotiate(ApiKey::Produce)
+                .unwrap_err()
+                .to_string()
+                .contains("no common version of Produce")
+        );
     }
 
     #[test]
@@ -191,20 +210,32 @@ mod tests {
         r.error_code = UNSUPPORTED_VERSION;
         let mut buf = BytesMut::new();
         r.encode(&mut buf, 0).unwrap();
-        assert_eq!(decode_api_versions(buf.freeze(), 4).unwrap(), ApiVersionsOutcome::Retry { retry_version: 2 });
+        assert_eq!(
+            decode_api_versions(buf.freeze(), 4).unwrap(),
+            ApiVersionsOutcome::Retry { retry_version: 2 }
+        );
         // Nothing listed: v0.
         let mut r = resp(&[]);
         r.error_code = UNSUPPORTED_VERSION;
         let mut buf = BytesMut::new();
         r.encode(&mut buf, 0).unwrap();
-        assert_eq!(decode_api_versions(buf.freeze(), 3).unwrap(), ApiVersionsOutcome::Retry { retry_version: 0 });
+        assert_eq!(
+            decode_api_versions(buf.freeze(), 3).unwrap(),
+            ApiVersionsOutcome::Retry { retry_version: 0 }
+        );
         // librdkafka 2.16's mock cluster: error 35 and a body no version parses.
         let body = Bytes::from_static(&[0, 35, 1, 0, 18, 0, 0, 0, 2, 0, 0, 0, 0]);
-        assert_eq!(decode_api_versions(body, 3).unwrap(), ApiVersionsOutcome::Retry { retry_version: 0 });
+        assert_eq!(
+            decode_api_versions(body, 3).unwrap(),
+            ApiVersionsOutcome::Retry { retry_version: 0 }
+        );
         // A normal v3 answer.
         let r = resp(&[(0, 3, 11)]);
         let mut buf = BytesMut::new();
         r.encode(&mut buf, 3).unwrap();
-        assert_eq!(decode_api_versions(buf.freeze(), 3).unwrap(), ApiVersionsOutcome::Supported(r));
+        assert_eq!(
+            decode_api_versions(buf.freeze(), 3).unwrap(),
+            ApiVersionsOutcome::Supported(r)
+        );
     }
 }

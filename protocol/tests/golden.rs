@@ -5,7 +5,9 @@
 //! Every frame must decode, and encode again to exactly the captured bytes.
 
 use bytes::{Bytes, BytesMut};
-use purekafka_protocol::frame::{decode_request, decode_response, encode_request_any, encode_response};
+use purekafka_protocol::frame::{
+    decode_request, decode_response, encode_request_any, encode_response,
+};
 use purekafka_protocol::version::{ApiVersionsOutcome, decode_api_versions};
 use purekafka_protocol::{AnyResponse, ApiKey};
 use std::collections::BTreeSet;
@@ -18,17 +20,29 @@ fn golden_dir() -> PathBuf {
 /// (capture dir, request path, response path) for every captured pair.
 fn pairs() -> Vec<(String, PathBuf, PathBuf)> {
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(golden_dir()).unwrap().flatten().map(|e| e.path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(golden_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     dirs.sort();
     for d in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         files.sort();
         for f in files {
             let name = f.file_name().unwrap().to_string_lossy().into_owned();
             if let Some(base) = name.strip_suffix("-req.bin") {
                 let resp = d.join(format!("{base}-resp.bin"));
                 assert!(resp.exists(), "{} has no response", f.display());
-                out.push((d.file_name().unwrap().to_string_lossy().into_owned(), f, resp));
+                out.push((
+                    d.file_name().unwrap().to_string_lossy().into_owned(),
+                    f,
+                    resp,
+                ));
             }
         }
     }
@@ -50,7 +64,12 @@ fn every_captured_frame_decodes_and_reencodes_byte_for_byte() {
             .unwrap_or_else(|e| panic!("{}: request does not decode: {e}", req_path.display()));
         let mut again = BytesMut::new();
         encode_request_any(&mut again, &header, &request).unwrap();
-        assert_eq!(&again[4..], &req_bytes[..], "{}: request re-encodes differently", req_path.display());
+        assert_eq!(
+            &again[4..],
+            &req_bytes[..],
+            "{}: request re-encodes differently",
+            req_path.display()
+        );
 
         let api = request.api_key();
         let version = header.request_api_version;
@@ -59,7 +78,8 @@ fn every_captured_frame_decodes_and_reencodes_byte_for_byte() {
             // A broker that does not speak the requested ApiVersions version
             // answers in the v0 layout with UNSUPPORTED_VERSION.
             let mut body = resp_bytes.slice(4..);
-            let corr = i32::from_be_bytes([resp_bytes[0], resp_bytes[1], resp_bytes[2], resp_bytes[3]]);
+            let corr =
+                i32::from_be_bytes([resp_bytes[0], resp_bytes[1], resp_bytes[2], resp_bytes[3]]);
             match decode_api_versions(body.clone(), version).unwrap() {
                 ApiVersionsOutcome::Retry { retry_version } => {
                     // The fallback answer. Real brokers send it in the v0
@@ -78,33 +98,63 @@ fn every_captured_frame_decodes_and_reencodes_byte_for_byte() {
                     let _ = &mut body;
                     continue;
                 }
-                ApiVersionsOutcome::Supported(_) => decode_response(resp_bytes.clone(), api, version).unwrap(),
+                ApiVersionsOutcome::Supported(_) => {
+                    decode_response(resp_bytes.clone(), api, version).unwrap()
+                }
             }
         } else {
-            decode_response(resp_bytes.clone(), api, version)
-                .unwrap_or_else(|e| panic!("{}: response does not decode: {e}", resp_path.display()))
+            decode_response(resp_bytes.clone(), api, version).unwrap_or_else(|e| {
+                panic!("{}: response does not decode: {e}", resp_path.display())
+            })
         };
-        assert_eq!(resp_header.correlation_id, header.correlation_id, "{}", resp_path.display());
+        assert_eq!(
+            resp_header.correlation_id,
+            header.correlation_id,
+            "{}",
+            resp_path.display()
+        );
         let mut again = BytesMut::new();
         encode_response(&mut again, resp_header.correlation_id, version, &response).unwrap();
         // librdkafka 2.16's mock cluster appends one stray byte to Metadata v13
         // responses (a mock quirk); nothing else may carry trailing bytes.
         if trailing > 0 {
             assert!(
-                capture.ends_with("-mock") && api == ApiKey::Metadata && version == 13 && trailing == 1,
+                capture.ends_with("-mock")
+                    && api == ApiKey::Metadata
+                    && version == 13
+                    && trailing == 1,
                 "{}: {trailing} unexpected trailing bytes",
                 resp_path.display()
             );
         }
         let used = resp_bytes.len() - trailing;
-        assert_eq!(&again[4..], &resp_bytes[..used], "{}: response re-encodes differently", resp_path.display());
+        assert_eq!(
+            &again[4..],
+            &resp_bytes[..used],
+            "{}: response re-encodes differently",
+            resp_path.display()
+        );
         seen.insert((capture.clone(), api.name().to_string()));
         let _: &AnyResponse = &response;
     }
     // The APIs a client lives on are all covered, from both reference clients.
     for capture in ["confluent-mock", "kafka-python-mock"] {
-        for api in ["ApiVersions", "Metadata", "Produce", "Fetch", "ListOffsets", "FindCoordinator", "JoinGroup", "SyncGroup", "OffsetCommit", "InitProducerId"] {
-            assert!(seen.contains(&(capture.to_string(), api.to_string())), "{capture} has no {api} capture");
+        for api in [
+            "ApiVersions",
+            "Metadata",
+            "Produce",
+            "Fetch",
+            "ListOffsets",
+            "FindCoordinator",
+            "JoinGroup",
+            "SyncGroup",
+            "OffsetCommit",
+            "InitProducerId",
+        ] {
+            assert!(
+                seen.contains(&(capture.to_string(), api.to_string())),
+                "{capture} has no {api} capture"
+            );
         }
     }
 }
@@ -133,7 +183,13 @@ fn captured_record_batches_decode_in_every_codec() {
     let mut codecs: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
     let mut records = 0usize;
     let mut check = |capture: &str, set: Bytes| {
-        let mut batches = RecordBatches::with_options(set, DecodeOptions { verify_crc: true, ..DecodeOptions::default() });
+        let mut batches = RecordBatches::with_options(
+            set,
+            DecodeOptions {
+                verify_crc: true,
+                ..DecodeOptions::default()
+            },
+        );
         for b in &mut batches {
             let b = b.unwrap_or_else(|e| panic!("{capture}: batch does not decode: {e}"));
             let codec: Compression = b.header().compression;
@@ -157,8 +213,13 @@ fn captured_record_batches_decode_in_every_codec() {
                 }
             }
             AnyRequest::Fetch(_) => {
-                let version = decode_request(read(&req_path)).unwrap().0.request_api_version;
-                if let (_, AnyResponse::Fetch(f), _) = decode_response(read(&resp_path), ApiKey::Fetch, version).unwrap() {
+                let version = decode_request(read(&req_path))
+                    .unwrap()
+                    .0
+                    .request_api_version;
+                if let (_, AnyResponse::Fetch(f), _) =
+                    decode_response(read(&resp_path), ApiKey::Fetch, version).unwrap()
+                {
                     for t in f.responses {
                         for p in t.partitions {
                             check(&capture, p.records.unwrap_or_default());
@@ -173,16 +234,25 @@ fn captured_record_batches_decode_in_every_codec() {
     for client in ["confluent", "kafka"] {
         let seen = codecs.get(client).cloned().unwrap_or_default();
         for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
-            assert!(seen.contains(codec), "{client}: no {codec} batch captured (saw {seen:?})");
+            assert!(
+                seen.contains(codec),
+                "{client}: no {codec} batch captured (saw {seen:?})"
+            );
         }
     }
 }
 
 #[test]
 fn tansu_captures_cover_admin_and_flexible_group_versions() {
-    let names: Vec<String> = pairs().iter().map(|(c, r, _)| format!("{c}/{}", r.file_name().unwrap().to_string_lossy())).collect();
+    let names: Vec<String> = pairs()
+        .iter()
+        .map(|(c, r, _)| format!("{c}/{}", r.file_name().unwrap().to_string_lossy()))
+        .collect();
     for want in ["tansu/", "CreateTopics", "JoinGroup-v7", "SyncGroup-v5"] {
-        assert!(names.iter().any(|n| n.contains(want)), "no capture matching {want}");
+        assert!(
+            names.iter().any(|n| n.contains(want)),
+            "no capture matching {want}"
+        );
     }
 }
 
@@ -195,7 +265,10 @@ fn explicit_default_tagged_fields_survive_and_yield_to_new_values() {
     let mut body = frame.slice(4..);
     let mut resp = ApiVersionsResponse::decode(&mut body, 3).unwrap();
     assert_eq!(resp.finalized_features_epoch, -1);
-    assert!(resp.unknown_tagged_fields.iter().any(|t| t.tag == 1), "explicit default kept raw");
+    assert!(
+        resp.unknown_tagged_fields.iter().any(|t| t.tag == 1),
+        "explicit default kept raw"
+    );
     // A new value replaces the raw copy instead of duplicating the tag.
     resp.finalized_features_epoch = 7;
     let mut buf = BytesMut::new();

@@ -7,7 +7,9 @@
 #![allow(clippy::unwrap_used)] // test code: failing loudly is the point
 
 use bytes::Bytes;
-use purekafka_protocol::records::{Compression, Header, RecordBatch, RecordBatchBuilder, RecordBatches};
+use purekafka_protocol::records::{
+    Compression, Header, RecordBatch, RecordBatchBuilder, RecordBatches,
+};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use std::alloc::System;
 
@@ -16,11 +18,23 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const RECORDS: usize = 1_000;
 
-fn build(codec: Compression, builder: &mut RecordBatchBuilder, value: &[u8], headers: &[Header]) -> Bytes {
+fn build(
+    codec: Compression,
+    builder: &mut RecordBatchBuilder,
+    value: &[u8],
+    headers: &[Header],
+) -> Bytes {
     builder.set_compression(codec);
     for i in 0..RECORDS {
         let key = (i as u64).to_be_bytes();
-        builder.append(1_700_000_000_000 + i as i64, Some(&key), Some(value), headers).unwrap();
+        builder
+            .append(
+                1_700_000_000_000 + i as i64,
+                Some(&key),
+                Some(value),
+                headers,
+            )
+            .unwrap();
     }
     builder.finish().unwrap()
 }
@@ -32,7 +46,14 @@ fn allocations(codec: Compression, headers: &[Header]) -> (usize, usize) {
     let region = Region::new(GLOBAL);
     for i in 0..RECORDS {
         let key = (i as u64).to_be_bytes();
-        builder.append(1_700_000_000_000 + i as i64, Some(&key), Some(&value), headers).unwrap();
+        builder
+            .append(
+                1_700_000_000_000 + i as i64,
+                Some(&key),
+                Some(&value),
+                headers,
+            )
+            .unwrap();
     }
     let appends = region.change().allocations + region.change().reallocations;
     let bytes = builder.finish().unwrap();
@@ -49,22 +70,37 @@ fn allocations(codec: Compression, headers: &[Header]) -> (usize, usize) {
         }
     }
     let reads = region.change().allocations + region.change().reallocations;
-    assert_eq!(n, RECORDS * (8 + 100 + headers.iter().map(|h| h.key.len()).sum::<usize>()));
+    assert_eq!(
+        n,
+        RECORDS * (8 + 100 + headers.iter().map(|h| h.key.len()).sum::<usize>())
+    );
     (appends, reads)
 }
 
 #[test]
 fn hot_paths_allocate_nothing_per_record() {
-    let headers = [Header::new("trace-id", Some(Bytes::from_static(b"0123456789abcdef"))), Header::new("n", None)];
+    let headers = [
+        Header::new("trace-id", Some(Bytes::from_static(b"0123456789abcdef"))),
+        Header::new("n", None),
+    ];
     for codec in Compression::ALL {
         for h in [&headers[..], &[]] {
-            let (appends, reads) = allocations(codec, h);
+            // The counting allocator is process-wide: the test harness's own
+            // threads can allocate meanwhile, so take the quietest of a few runs.
+            let (appends, reads) = (0..5)
+                .map(|_| allocations(codec, h))
+                .fold((usize::MAX, usize::MAX), |(a, r), (x, y)| {
+                    (a.min(x), r.min(y))
+                });
             assert_eq!(appends, 0, "{codec}: appending {RECORDS} records allocated");
             // Decompressed records live in a `Bytes` made from a `Vec`; the
             // bytes crate allocates its shared header at the first slice, so
             // a compressed batch may cost one allocation per batch here.
             let allowed = usize::from(codec != Compression::None);
-            assert!(reads <= allowed, "{codec}: iterating {RECORDS} records allocated {reads} times");
+            assert!(
+                reads <= allowed,
+                "{codec}: iterating {RECORDS} records allocated {reads} times"
+            );
         }
     }
 
@@ -75,7 +111,10 @@ fn hot_paths_allocate_nothing_per_record() {
     let region = Region::new(GLOBAL);
     let bytes = build(Compression::None, &mut builder, &value, &[]);
     let stats = region.change();
-    assert!(stats.allocations + stats.reallocations <= 2, "uncompressed batch: {stats:?}");
+    assert!(
+        stats.allocations + stats.reallocations <= 2,
+        "uncompressed batch: {stats:?}"
+    );
     eprintln!("finishing an uncompressed batch: {stats:?}");
     // Reading every batch of a record set: no allocation for uncompressed data.
     let region = Region::new(GLOBAL);
@@ -87,5 +126,9 @@ fn hot_paths_allocate_nothing_per_record() {
     }
     let stats = region.change();
     assert_eq!(count, RECORDS);
-    assert_eq!(stats.allocations + stats.reallocations, 0, "reading an uncompressed batch: {stats:?}");
+    assert_eq!(
+        stats.allocations + stats.reallocations,
+        0,
+        "reading an uncompressed batch: {stats:?}"
+    );
 }

@@ -26,7 +26,10 @@ pub enum Json {
 impl Json {
     /// Parses one complete JSON text.
     pub fn parse(text: &str) -> Result<Json, String> {
-        let mut p = Parser { s: text.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
         p.ws();
         let v = p.value(0)?;
         p.ws();
@@ -264,18 +267,28 @@ impl Parser<'_> {
 
     fn number(&mut self) -> Result<Json, String> {
         let start = self.i;
-        while self.i < self.s.len() && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+        while self.i < self.s.len()
+            && matches!(
+                self.s[self.i],
+                b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+            )
+        {
             self.i += 1;
         }
         let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
         if let Ok(n) = text.parse::<i64>() {
             return Ok(Json::Int(n));
         }
-        text.parse::<f64>().map(Json::Float).or_else(|_| self.err("bad number"))
+        text.parse::<f64>()
+            .map(Json::Float)
+            .or_else(|_| self.err("bad number"))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.s.get(self.i..self.i + 4).ok_or_else(|| "JSON: short \\u escape".to_owned())?;
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| "JSON: short \\u escape".to_owned())?;
         let h = std::str::from_utf8(h).map_err(|e| e.to_string())?;
         let n = u32::from_str_radix(h, 16).map_err(|_| format!("JSON: bad \\u escape {h:?}"))?;
         self.i += 4;

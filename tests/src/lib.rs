@@ -146,7 +146,10 @@ impl Feature {
     /// Parses a feature by its Rust name, case-insensitively.
     pub fn from_name(name: &str) -> Option<Feature> {
         let want = name.trim();
-        Feature::ALL.iter().copied().find(|f| format!("{f:?}").eq_ignore_ascii_case(want))
+        Feature::ALL
+            .iter()
+            .copied()
+            .find(|f| format!("{f:?}").eq_ignore_ascii_case(want))
     }
 }
 
@@ -253,9 +256,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NotInstalled(m) | Error::Start(m) | Error::Command(m) | Error::Peer(m) | Error::Io(m) => {
-                f.write_str(m)
-            }
+            Error::NotInstalled(m)
+            | Error::Start(m)
+            | Error::Command(m)
+            | Error::Peer(m)
+            | Error::Io(m) => f.write_str(m),
             Error::Unsupported { kind, feature } => write!(f, "{kind} lacks {feature:?}"),
         }
     }
@@ -288,7 +293,10 @@ pub fn script(name: &str) -> PathBuf {
 
 /// `true` when running in CI (`CI` is `true` or `1`).
 pub fn in_ci() -> bool {
-    matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1") | Ok("TRUE") | Ok("True"))
+    matches!(
+        std::env::var("CI").as_deref(),
+        Ok("true") | Ok("1") | Ok("TRUE") | Ok("True")
+    )
 }
 
 /// The python that has the peers installed: `PUREKAFKA_PYTHON`, else `<repo>/.venv/bin/python`.
@@ -335,9 +343,13 @@ pub fn tansu_binary() -> Result<PathBuf> {
     }
     let cache = std::env::var_os("PUREKAFKA_CACHE")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("purekafka")));
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("purekafka"))
+        });
     let Some(cache) = cache else {
-        return Err(Error::NotInstalled("tansu not installed: HOME is unset; set PUREKAFKA_TANSU".into()));
+        return Err(Error::NotInstalled(
+            "tansu not installed: HOME is unset; set PUREKAFKA_TANSU".into(),
+        ));
     };
     let bin = cache.join("tansu-0.6.0").join("bin").join("tansu");
     if bin.exists() {
@@ -351,7 +363,10 @@ pub fn tansu_binary() -> Result<PathBuf> {
 }
 
 fn start_timeout() -> Duration {
-    let secs = std::env::var("PUREKAFKA_START_TIMEOUT").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(60);
+    let secs = std::env::var("PUREKAFKA_START_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(60);
     Duration::from_secs(secs.max(1))
 }
 
@@ -365,16 +380,32 @@ fn work_dir(kind: &str) -> Result<PathBuf> {
     // anything older than a day.
     if let Ok(rd) = fs::read_dir(&base) {
         for e in rd.flatten() {
-            let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-            let pid = e.file_name().to_string_lossy().split('-').nth(1).map(str::to_owned);
-            let gone = pid.is_some_and(|p| !Path::new("/proc").join(p).exists()) && Path::new("/proc/self").exists();
-            let stale = age.is_some_and(|a| a > Duration::from_secs(86_400) || (gone && a > Duration::from_secs(3_600)));
+            let age = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            let pid = e
+                .file_name()
+                .to_string_lossy()
+                .split('-')
+                .nth(1)
+                .map(str::to_owned);
+            let gone = pid.is_some_and(|p| !Path::new("/proc").join(p).exists())
+                && Path::new("/proc/self").exists();
+            let stale = age.is_some_and(|a| {
+                a > Duration::from_secs(86_400) || (gone && a > Duration::from_secs(3_600))
+            });
             if stale {
                 let _ = fs::remove_dir_all(e.path());
             }
         }
     }
-    let dir = base.join(format!("{kind}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let dir = base.join(format!(
+        "{kind}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
     Ok(dir)
@@ -391,16 +422,32 @@ pub fn unique_topic(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     let clean: String = prefix
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(120)
         .collect();
-    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    format!("{clean}-{}-{ms}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!(
+        "{clean}-{}-{ms}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The running test's name (libtest names each test's thread after it).
 pub fn current_test_name() -> String {
-    thread::current().name().filter(|n| *n != "main").unwrap_or("<test>").to_owned()
+    thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .unwrap_or("<test>")
+        .to_owned()
 }
 
 /// Prints `SKIP <test>: <why>` straight to the process's stderr, past libtest's
@@ -467,11 +514,18 @@ struct Proc {
 impl Proc {
     fn spawn(mut cmd: Command, log: PathBuf) -> Result<Proc> {
         let log_file = File::create(&log)?;
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::from(log_file));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file));
         let program = cmd.get_program().to_string_lossy().into_owned();
-        let mut child = cmd.spawn().map_err(|e| Error::Start(format!("cannot run {program}: {e}")))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::Start(format!("cannot run {program}: {e}")))?;
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or_else(|| Error::Io("child has no stdout".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Io("child has no stdout".into()))?;
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -481,7 +535,12 @@ impl Proc {
                 }
             }
         });
-        Ok(Proc { child, stdin, lines: rx, log })
+        Ok(Proc {
+            child,
+            stdin,
+            lines: rx,
+            log,
+        })
     }
 
     fn recv(&mut self, timeout: Duration, what: &str) -> Result<String> {
@@ -493,7 +552,11 @@ impl Proc {
                 self.log.display()
             ))),
             Err(RecvTimeoutError::Disconnected) => {
-                let status = self.child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                let status = self
+                    .child
+                    .wait()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|e| e.to_string());
                 Err(Error::Start(format!(
                     "{what}: helper exited ({status}); last log lines:\n{}",
                     tail(&self.log, 15)
@@ -503,7 +566,10 @@ impl Proc {
     }
 
     fn send(&mut self, line: &str) -> Result<()> {
-        let stdin = self.stdin.as_mut().ok_or_else(|| Error::Io("helper stdin closed".into()))?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| Error::Io("helper stdin closed".into()))?;
         stdin.write_all(line.as_bytes())?;
         stdin.write_all(b"\n")?;
         stdin.flush()?;
@@ -528,7 +594,10 @@ impl Drop for Proc {
 
 fn tail(path: &Path, n: usize) -> String {
     let mut s = String::new();
-    if File::open(path).and_then(|mut f| f.read_to_string(&mut s)).is_err() {
+    if File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut s))
+        .is_err()
+    {
         return format!("(no log at {})", path.display());
     }
     let lines: Vec<&str> = s.lines().collect();
@@ -576,7 +645,11 @@ pub struct Record {
 impl Record {
     /// A record with this key and value and nothing else.
     pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Record {
-        Record { key: Some(key.into()), value: Some(value.into()), ..Record::default() }
+        Record {
+            key: Some(key.into()),
+            value: Some(value.into()),
+            ..Record::default()
+        }
     }
 
     fn to_json(&self) -> Json {
@@ -587,7 +660,10 @@ impl Record {
             (
                 "headers",
                 Json::Array(
-                    self.headers.iter().map(|(k, v)| Json::Array(vec![k.as_str().into(), bytes(v)])).collect(),
+                    self.headers
+                        .iter()
+                        .map(|(k, v)| Json::Array(vec![k.as_str().into(), bytes(v)]))
+                        .collect(),
                 ),
             ),
             ("partition", self.partition.into()),
@@ -621,18 +697,25 @@ pub struct Consumed {
 }
 
 fn field<'a>(v: &'a Json, k: &str, line: &str) -> Result<&'a Json> {
-    v.get(k).ok_or_else(|| Error::Peer(format!("peer output lacks {k:?}: {line}")))
+    v.get(k)
+        .ok_or_else(|| Error::Peer(format!("peer output lacks {k:?}: {line}")))
 }
 
 fn int_field(v: &Json, k: &str, line: &str) -> Result<i64> {
-    field(v, k, line)?.as_i64().ok_or_else(|| Error::Peer(format!("peer output {k:?} is not an integer: {line}")))
+    field(v, k, line)?
+        .as_i64()
+        .ok_or_else(|| Error::Peer(format!("peer output {k:?} is not an integer: {line}")))
 }
 
 fn bytes_field(v: &Json, line: &str) -> Result<Option<Vec<u8>>> {
     match v {
         Json::Null => Ok(None),
-        Json::Str(s) => b64::decode(s).map(Some).map_err(|e| Error::Peer(format!("{e}: {line}"))),
-        _ => Err(Error::Peer(format!("peer output: bytes must be base64 or null: {line}"))),
+        Json::Str(s) => b64::decode(s)
+            .map(Some)
+            .map_err(|e| Error::Peer(format!("{e}: {line}"))),
+        _ => Err(Error::Peer(format!(
+            "peer output: bytes must be base64 or null: {line}"
+        ))),
     }
 }
 
@@ -648,7 +731,10 @@ pub struct Cluster {
 
 impl fmt::Debug for Cluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cluster").field("kind", &self.kind).field("bootstrap", &self.bootstrap).finish()
+        f.debug_struct("Cluster")
+            .field("kind", &self.kind)
+            .field("bootstrap", &self.bootstrap)
+            .finish()
     }
 }
 
@@ -680,12 +766,17 @@ impl Cluster {
     /// inject faults.
     pub fn mock_private(brokers: usize) -> Result<Cluster> {
         if brokers == 0 {
-            return Err(Error::Start("a mock cluster needs at least one broker".into()));
+            return Err(Error::Start(
+                "a mock cluster needs at least one broker".into(),
+            ));
         }
         let py = try_python()?;
         let dir = work_dir("mock")?;
         let mut cmd = Command::new(&py);
-        cmd.arg(script("mock_cluster.py")).arg("--brokers").arg(brokers.to_string()).current_dir(&dir);
+        cmd.arg(script("mock_cluster.py"))
+            .arg("--brokers")
+            .arg(brokers.to_string())
+            .current_dir(&dir);
         let mut proc = Proc::spawn(cmd, dir.join("mock.log"))?;
         let first = proc.recv(start_timeout(), "mock_cluster.py start")?;
         let Some(bootstrap) = first.strip_prefix("BOOTSTRAP ") else {
@@ -711,7 +802,9 @@ impl Cluster {
     /// (through `scripts/supervise.py`, on a free port, sqlite storage in a
     /// fresh directory). A failed start is remembered: later calls fail at once.
     pub fn try_tansu() -> Result<&'static Cluster> {
-        TANSU.get_or_init(|| Cluster::tansu_private().map(|c| &*Box::leak(Box::new(c)))).clone()
+        TANSU
+            .get_or_init(|| Cluster::tansu_private().map(|c| &*Box::leak(Box::new(c))))
+            .clone()
     }
 
     /// [`Cluster::try_tansu`], panicking with the fix on failure.
@@ -778,13 +871,18 @@ impl Cluster {
     /// fault injection is never available on it.
     pub fn external() -> Option<&'static Cluster> {
         *EXTERNAL.get_or_init(|| {
-            let bootstrap = std::env::var("PUREKAFKA_TEST_BOOTSTRAP").ok().filter(|s| !s.trim().is_empty())?;
+            let bootstrap = std::env::var("PUREKAFKA_TEST_BOOTSTRAP")
+                .ok()
+                .filter(|s| !s.trim().is_empty())?;
             let mut lacks = vec![Feature::FaultInjection, Feature::Tls, Feature::Sasl];
             if let Ok(list) = std::env::var("PUREKAFKA_TEST_LACKS") {
                 for name in list.split(',').filter(|s| !s.trim().is_empty()) {
                     match Feature::from_name(name) {
                         Some(f) => lacks.push(f),
-                        None => panic!("PUREKAFKA_TEST_LACKS: unknown feature {name:?}; known: {:?}", Feature::ALL),
+                        None => panic!(
+                            "PUREKAFKA_TEST_LACKS: unknown feature {name:?}; known: {:?}",
+                            Feature::ALL
+                        ),
                     }
                 }
             }
@@ -858,9 +956,11 @@ impl Cluster {
                 | F::Sasl => false,
             },
             BrokerKind::Tansu => match feature {
-                F::Admin | F::ListOffsetsByTimestamp | F::ApiVersionsV3 | F::LargePartitions | F::DeleteRecords => {
-                    true
-                }
+                F::Admin
+                | F::ListOffsetsByTimestamp
+                | F::ApiVersionsV3
+                | F::LargePartitions
+                | F::DeleteRecords => true,
                 F::DeleteTopics
                 | F::Transactions
                 | F::RealTxnMarkers
@@ -887,7 +987,14 @@ impl Cluster {
 
     /// `Err(Unsupported)` unless the broker has `feature`.
     pub fn need(&self, feature: Feature) -> Result<()> {
-        if self.supports(feature) { Ok(()) } else { Err(Error::Unsupported { kind: self.kind, feature }) }
+        if self.supports(feature) {
+            Ok(())
+        } else {
+            Err(Error::Unsupported {
+                kind: self.kind,
+                feature,
+            })
+        }
     }
 
     /// Creates `name` with `partitions` partitions (replication 1) and waits
@@ -895,17 +1002,30 @@ impl Cluster {
     /// external: CreateTopics from kafka-python's admin client.
     pub fn create_topic(&self, name: &str, partitions: u32) -> Result<()> {
         if partitions == 0 {
-            return Err(Error::Command("a topic needs at least one partition".into()));
+            return Err(Error::Command(
+                "a topic needs at least one partition".into(),
+            ));
         }
         match self.kind {
             BrokerKind::Mock => {
-                self.mock_cmd("create_topic", [("topic", name.into()), ("partitions", partitions.into())])?;
+                self.mock_cmd(
+                    "create_topic",
+                    [("topic", name.into()), ("partitions", partitions.into())],
+                )?;
                 Ok(())
             }
             BrokerKind::Tansu | BrokerKind::External => {
                 let p = partitions.to_string();
                 self.run_peer(
-                    &["create-topic", "--topic", name, "--partitions", &p, "--client", "kafka-python"],
+                    &[
+                        "create-topic",
+                        "--topic",
+                        name,
+                        "--partitions",
+                        &p,
+                        "--client",
+                        "kafka-python",
+                    ],
                     None,
                     Duration::from_secs(30),
                 )?;
@@ -918,9 +1038,16 @@ impl Cluster {
 
     /// Sends one command to the mock launcher (see `scripts/mock_cluster.py`)
     /// and returns the JSON that came with `OK` (`Null` if none).
-    pub fn mock_cmd<K: Into<String>>(&self, cmd: &str, fields: impl IntoIterator<Item = (K, Json)>) -> Result<Json> {
+    pub fn mock_cmd<K: Into<String>>(
+        &self,
+        cmd: &str,
+        fields: impl IntoIterator<Item = (K, Json)>,
+    ) -> Result<Json> {
         self.need(Feature::FaultInjection)?;
-        let proc = self.proc.as_ref().ok_or_else(|| Error::Command("mock cluster has no launcher".into()))?;
+        let proc = self
+            .proc
+            .as_ref()
+            .ok_or_else(|| Error::Command("mock cluster has no launcher".into()))?;
         let mut obj = Json::object(fields);
         if let Json::Object(m) = &mut obj {
             m.insert("cmd".into(), cmd.into());
@@ -931,11 +1058,14 @@ impl Cluster {
         if line == "OK" {
             Ok(Json::Null)
         } else if let Some(rest) = line.strip_prefix("OK ") {
-            Json::parse(rest).map_err(|e| Error::Command(format!("mock {cmd}: bad reply {line:?}: {e}")))
+            Json::parse(rest)
+                .map_err(|e| Error::Command(format!("mock {cmd}: bad reply {line:?}: {e}")))
         } else if let Some(reason) = line.strip_prefix("ERR ") {
             Err(Error::Command(format!("mock {cmd}: {reason}")))
         } else {
-            Err(Error::Command(format!("mock {cmd}: unexpected reply {line:?}")))
+            Err(Error::Command(format!(
+                "mock {cmd}: unexpected reply {line:?}"
+            )))
         }
     }
 
@@ -943,55 +1073,90 @@ impl Cluster {
     /// error codes, in order. [`codes::TRANSPORT`] closes the connection instead.
     pub fn push_request_errors(&self, api_key: i16, codes: &[i32]) -> Result<()> {
         let errs = Json::Array(codes.iter().map(|&c| Json::Int(c.into())).collect());
-        self.mock_cmd("push_request_errors", [("api_key", api_key.into()), ("errors", errs)]).map(drop)
+        self.mock_cmd(
+            "push_request_errors",
+            [("api_key", api_key.into()), ("errors", errs)],
+        )
+        .map(drop)
     }
 
     /// Per-broker error stack with delays: each `(code, rtt_ms)` answers one
     /// request of `api_key` on `broker` with `code` (0 = success) after `rtt_ms`.
-    pub fn broker_push_request_errors(&self, broker: i32, api_key: i16, errors: &[(i32, u32)]) -> Result<()> {
+    pub fn broker_push_request_errors(
+        &self,
+        broker: i32,
+        api_key: i16,
+        errors: &[(i32, u32)],
+    ) -> Result<()> {
         let errs = Json::Array(
-            errors.iter().map(|&(c, rtt)| Json::Array(vec![Json::Int(c.into()), Json::Int(rtt.into())])).collect(),
+            errors
+                .iter()
+                .map(|&(c, rtt)| Json::Array(vec![Json::Int(c.into()), Json::Int(rtt.into())]))
+                .collect(),
         );
-        self.mock_cmd("broker_push_request_errors", [("broker", broker.into()), ("api_key", api_key.into()), ("errors", errs)])
-            .map(drop)
+        self.mock_cmd(
+            "broker_push_request_errors",
+            [
+                ("broker", broker.into()),
+                ("api_key", api_key.into()),
+                ("errors", errs),
+            ],
+        )
+        .map(drop)
     }
 
     /// Drops the pushed errors for `api_key`.
     pub fn clear_request_errors(&self, api_key: i16) -> Result<()> {
-        self.mock_cmd("clear_request_errors", [("api_key", api_key.into())]).map(drop)
+        self.mock_cmd("clear_request_errors", [("api_key", api_key.into())])
+            .map(drop)
     }
 
     /// Adds `ms` of round-trip time to every response of `broker` (-1: all).
     pub fn set_rtt(&self, broker: i32, ms: u32) -> Result<()> {
-        self.mock_cmd("set_rtt", [("broker", broker.into()), ("ms", ms.into())]).map(drop)
+        self.mock_cmd("set_rtt", [("broker", broker.into()), ("ms", ms.into())])
+            .map(drop)
     }
 
     /// Closes `broker`'s connections and refuses new ones (-1: all). Leaders stay.
     pub fn broker_down(&self, broker: i32) -> Result<()> {
-        self.mock_cmd("broker_down", [("broker", broker.into())]).map(drop)
+        self.mock_cmd("broker_down", [("broker", broker.into())])
+            .map(drop)
     }
 
     /// Lets `broker` accept connections again.
     pub fn broker_up(&self, broker: i32) -> Result<()> {
-        self.mock_cmd("broker_up", [("broker", broker.into())]).map(drop)
+        self.mock_cmd("broker_up", [("broker", broker.into())])
+            .map(drop)
     }
 
     /// Drops every open connection to `broker` once (down then up at once).
     pub fn disconnect(&self, broker: i32) -> Result<()> {
-        self.mock_cmd("disconnect", [("broker", broker.into())]).map(drop)
+        self.mock_cmd("disconnect", [("broker", broker.into())])
+            .map(drop)
     }
 
     /// Moves the leadership of `topic`/`partition` to `broker` (-1: leaderless).
     pub fn set_leader(&self, topic: &str, partition: i32, broker: i32) -> Result<()> {
-        self.mock_cmd("set_leader", [("topic", topic.into()), ("partition", partition.into()), ("broker", broker.into())])
-            .map(drop)
+        self.mock_cmd(
+            "set_leader",
+            [
+                ("topic", topic.into()),
+                ("partition", partition.into()),
+                ("broker", broker.into()),
+            ],
+        )
+        .map(drop)
     }
 
     /// Sets the preferred read replica of `topic`/`partition` (KIP-392).
     pub fn set_follower(&self, topic: &str, partition: i32, broker: i32) -> Result<()> {
         self.mock_cmd(
             "set_follower",
-            [("topic", topic.into()), ("partition", partition.into()), ("broker", broker.into())],
+            [
+                ("topic", topic.into()),
+                ("partition", partition.into()),
+                ("broker", broker.into()),
+            ],
         )
         .map(drop)
     }
@@ -1000,7 +1165,12 @@ impl Cluster {
     pub fn set_follower_wmarks(&self, topic: &str, partition: i32, lo: i64, hi: i64) -> Result<()> {
         self.mock_cmd(
             "set_follower_wmarks",
-            [("topic", topic.into()), ("partition", partition.into()), ("lo", lo.into()), ("hi", hi.into())],
+            [
+                ("topic", topic.into()),
+                ("partition", partition.into()),
+                ("lo", lo.into()),
+                ("hi", hi.into()),
+            ],
         )
         .map(drop)
     }
@@ -1011,29 +1181,49 @@ impl Cluster {
             CoordinatorKind::Group => "group",
             CoordinatorKind::Transaction => "transaction",
         };
-        self.mock_cmd("coordinator_set", [("key_type", kt.into()), ("key", key.into()), ("broker", broker.into())])
-            .map(drop)
+        self.mock_cmd(
+            "coordinator_set",
+            [
+                ("key_type", kt.into()),
+                ("key", key.into()),
+                ("broker", broker.into()),
+            ],
+        )
+        .map(drop)
     }
 
     /// Sets group.initial.rebalance.delay.ms (the launcher starts with 0).
     pub fn group_initial_rebalance_delay(&self, ms: u32) -> Result<()> {
-        self.mock_cmd("group_initial_rebalance_delay", [("ms", ms.into())]).map(drop)
+        self.mock_cmd("group_initial_rebalance_delay", [("ms", ms.into())])
+            .map(drop)
     }
 
     /// Makes Metadata (and AddPartitionsToTxn) report `code` for `topic`.
     pub fn topic_set_error(&self, topic: &str, code: i32) -> Result<()> {
-        self.mock_cmd("topic_set_error", [("topic", topic.into()), ("error", code.into())]).map(drop)
+        self.mock_cmd(
+            "topic_set_error",
+            [("topic", topic.into()), ("error", code.into())],
+        )
+        .map(drop)
     }
 
     /// Restricts the versions of `api_key` advertised in ApiVersions (-1, -1: remove it).
     pub fn set_apiversion(&self, api_key: i16, min: i16, max: i16) -> Result<()> {
-        self.mock_cmd("set_apiversion", [("api_key", api_key.into()), ("min", min.into()), ("max", max.into())])
-            .map(drop)
+        self.mock_cmd(
+            "set_apiversion",
+            [
+                ("api_key", api_key.into()),
+                ("min", min.into()),
+                ("max", max.into()),
+            ],
+        )
+        .map(drop)
     }
 
     /// Starts recording requests (see [`Cluster::mock_requests`]).
     pub fn start_request_tracking(&self) -> Result<()> {
-        self.mock_cmd::<&str>("start_request_tracking", []).map(drop)
+        self.mock_cmd::<&str>("start_request_tracking", [])
+            .map(drop)
     }
 
     /// Forgets the recorded requests.
@@ -1050,7 +1240,11 @@ impl Cluster {
             .ok_or_else(|| Error::Command(format!("get_requests: bad reply {v}")))?;
         list.iter()
             .map(|r| {
-                let n = |k: &str| r.get(k).and_then(Json::as_i64).ok_or_else(|| Error::Command(format!("get_requests: {r}")));
+                let n = |k: &str| {
+                    r.get(k)
+                        .and_then(Json::as_i64)
+                        .ok_or_else(|| Error::Command(format!("get_requests: {r}")))
+                };
                 Ok(MockRequest {
                     broker: i32::try_from(n("broker")?).unwrap_or(-1),
                     api_key: i16::try_from(n("api_key")?).unwrap_or(-1),
@@ -1064,18 +1258,31 @@ impl Cluster {
 
     /// Runs `scripts/peer.py` with `args` (bootstrap added; on the mock, kafka-python
     /// gets `--api-version 2.3.0`), feeding `input` on stdin. Returns stdout lines.
-    pub fn run_peer(&self, args: &[&str], input: Option<String>, timeout: Duration) -> Result<Vec<String>> {
+    pub fn run_peer(
+        &self,
+        args: &[&str],
+        input: Option<String>,
+        timeout: Duration,
+    ) -> Result<Vec<String>> {
         let py = try_python()?;
         let mut cmd = Command::new(py);
-        cmd.arg(script("peer.py")).args(args).arg("--bootstrap").arg(&self.bootstrap);
-        cmd.arg("--timeout").arg(timeout.as_secs().max(1).to_string());
+        cmd.arg(script("peer.py"))
+            .args(args)
+            .arg("--bootstrap")
+            .arg(&self.bootstrap);
+        cmd.arg("--timeout")
+            .arg(timeout.as_secs().max(1).to_string());
         if self.kind == BrokerKind::Mock {
             // The mock answers ApiVersions v3+ with UNSUPPORTED_VERSION and
             // kafka-python 3 does not fall back; 2.3.0 is the newest that works.
             cmd.arg("--api-version").arg("2.3.0");
         }
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| Error::Peer(format!("cannot run peer.py: {e}")))?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::Peer(format!("cannot run peer.py: {e}")))?;
         let mut stdin = child.stdin.take();
         let writer = thread::spawn(move || {
             if let (Some(s), Some(text)) = (stdin.as_mut(), input) {
@@ -1083,8 +1290,14 @@ impl Cluster {
             }
             drop(stdin);
         });
-        let mut out = child.stdout.take().ok_or_else(|| Error::Io("peer has no stdout".into()))?;
-        let mut err = child.stderr.take().ok_or_else(|| Error::Io("peer has no stderr".into()))?;
+        let mut out = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Io("peer has no stdout".into()))?;
+        let mut err = child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::Io("peer has no stderr".into()))?;
         let out_t = thread::spawn(move || {
             let mut s = String::new();
             let _ = out.read_to_string(&mut s);
@@ -1116,17 +1329,42 @@ impl Cluster {
             Some(st) => Err(Error::Peer(format!(
                 "peer.py {} ({st}): {}",
                 args.join(" "),
-                stderr.lines().filter(|l| !l.starts_with('%')).collect::<Vec<_>>().join("\n")
+                stderr
+                    .lines()
+                    .filter(|l| !l.starts_with('%'))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ))),
-            None => Err(Error::Peer(format!("peer.py {} hung past {}s and was killed", args.join(" "), timeout.as_secs() + 30))),
+            None => Err(Error::Peer(format!(
+                "peer.py {} hung past {}s and was killed",
+                args.join(" "),
+                timeout.as_secs() + 30
+            ))),
         }
     }
 
     /// Produces `records` to `topic` with a reference client; returns where each landed.
-    pub fn peer_produce(&self, topic: &str, client: PeerClient, codec: Codec, records: &[Record]) -> Result<Vec<Acked>> {
-        let input: String = records.iter().map(|r| r.to_json().to_string() + "\n").collect();
+    pub fn peer_produce(
+        &self,
+        topic: &str,
+        client: PeerClient,
+        codec: Codec,
+        records: &[Record],
+    ) -> Result<Vec<Acked>> {
+        let input: String = records
+            .iter()
+            .map(|r| r.to_json().to_string() + "\n")
+            .collect();
         let lines = self.run_peer(
-            &["produce", "--topic", topic, "--client", client.flag(), "--compression", codec.flag()],
+            &[
+                "produce",
+                "--topic",
+                topic,
+                "--client",
+                client.flag(),
+                "--compression",
+                codec.flag(),
+            ],
             Some(input),
             // kafka-python sends a few tens of thousands of records a second.
             Duration::from_secs(30 + records.len() as u64 / 1000),
@@ -1136,14 +1374,21 @@ impl Cluster {
             .map(|l| {
                 let v = Json::parse(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
                 Ok(Acked {
-                    topic: field(&v, "topic", l)?.as_str().unwrap_or_default().to_owned(),
+                    topic: field(&v, "topic", l)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     partition: i32::try_from(int_field(&v, "partition", l)?).unwrap_or(-1),
                     offset: int_field(&v, "offset", l)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         if acked.len() != records.len() {
-            return Err(Error::Peer(format!("peer acknowledged {} of {} records", acked.len(), records.len())));
+            return Err(Error::Peer(format!(
+                "peer acknowledged {} of {} records",
+                acked.len(),
+                records.len()
+            )));
         }
         Ok(acked)
     }
@@ -1151,9 +1396,27 @@ impl Cluster {
     /// Reads `count` records of `topic` from the beginning of every partition
     /// with a reference client, ordered by partition then offset. Fails if fewer
     /// arrive within `timeout`.
-    pub fn peer_consume(&self, topic: &str, client: PeerClient, count: usize, timeout: Duration) -> Result<Vec<Consumed>> {
+    pub fn peer_consume(
+        &self,
+        topic: &str,
+        client: PeerClient,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Consumed>> {
         let n = count.to_string();
-        let lines = self.run_peer(&["consume", "--topic", topic, "--client", client.flag(), "--count", &n], None, timeout)?;
+        let lines = self.run_peer(
+            &[
+                "consume",
+                "--topic",
+                topic,
+                "--client",
+                client.flag(),
+                "--count",
+                &n,
+            ],
+            None,
+            timeout,
+        )?;
         lines
             .iter()
             .map(|l| {
@@ -1168,14 +1431,19 @@ impl Cluster {
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Consumed {
-                    topic: field(&v, "topic", l)?.as_str().unwrap_or_default().to_owned(),
+                    topic: field(&v, "topic", l)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     offset: int_field(&v, "offset", l)?,
                     timestamp_type: v.get("timestamp_type").and_then(Json::as_i64),
                     record: Record {
                         key: bytes_field(field(&v, "key", l)?, l)?,
                         value: bytes_field(field(&v, "value", l)?, l)?,
                         headers,
-                        partition: Some(i32::try_from(int_field(&v, "partition", l)?).unwrap_or(-1)),
+                        partition: Some(
+                            i32::try_from(int_field(&v, "partition", l)?).unwrap_or(-1),
+                        ),
                         timestamp: v.get("timestamp").and_then(Json::as_i64),
                     },
                 })

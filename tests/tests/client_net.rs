@@ -2,8 +2,8 @@
 //! metadata, pipelining, version negotiation, and failures that must end in
 //! an error rather than a hang.
 
-use purekafka::net::{Cluster, ClusterOptions, ConnOptions, Connection};
 use purekafka::Error;
+use purekafka::net::{Cluster, ClusterOptions, ConnOptions, Connection};
 use purekafka_integration::{Cluster as Broker, unique_topic};
 use purekafka_protocol::ApiKey;
 use purekafka_protocol::messages::MetadataRequest;
@@ -12,7 +12,10 @@ use std::time::Duration;
 fn opts(bootstrap: &str) -> ClusterOptions {
     ClusterOptions {
         bootstrap: bootstrap.split(',').map(str::to_string).collect(),
-        conn: ConnOptions { request_timeout: Duration::from_secs(5), ..Default::default() },
+        conn: ConnOptions {
+            request_timeout: Duration::from_secs(5),
+            ..Default::default()
+        },
         reconnect_backoff: Duration::from_millis(20),
         reconnect_backoff_max: Duration::from_millis(200),
         metadata_max_age: Duration::from_secs(300),
@@ -21,7 +24,11 @@ fn opts(bootstrap: &str) -> ClusterOptions {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -31,13 +38,18 @@ fn bootstraps_and_reads_topic_metadata() {
     broker.create_topic(&topic, 6).unwrap();
     rt().block_on(async {
         // A bad first entry is skipped: any reachable entry is enough.
-        let cluster = Cluster::connect(opts(&format!("127.0.0.1:1,{}", broker.bootstrap()))).await.unwrap();
+        let cluster = Cluster::connect(opts(&format!("127.0.0.1:1,{}", broker.bootstrap())))
+            .await
+            .unwrap();
         let md = cluster.metadata();
         assert_eq!(md.brokers.len(), 3, "{md:?}");
         let t = cluster.topic(&topic, Duration::from_secs(5)).await.unwrap();
         assert_eq!(t.partitions.len(), 6);
         for p in &t.partitions {
-            assert!(md.brokers.contains_key(&p.leader) || cluster.metadata().brokers.contains_key(&p.leader));
+            assert!(
+                md.brokers.contains_key(&p.leader)
+                    || cluster.metadata().brokers.contains_key(&p.leader)
+            );
             let conn = cluster.broker(p.leader).await.unwrap();
             assert!(!conn.is_closed());
         }
@@ -54,7 +66,10 @@ fn unknown_topic_is_a_clear_error() {
     let broker = Broker::mock(1);
     rt().block_on(async {
         let cluster = Cluster::connect(opts(broker.bootstrap())).await.unwrap();
-        let e = cluster.topic("no-such-topic-here", Duration::from_millis(300)).await.unwrap_err();
+        let e = cluster
+            .topic("no-such-topic-here", Duration::from_millis(300))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("no-such-topic-here"), "{e}");
     });
 }
@@ -63,10 +78,15 @@ fn unknown_topic_is_a_clear_error() {
 fn unreachable_bootstrap_fails_fast_with_the_servers_named() {
     rt().block_on(async {
         let start = std::time::Instant::now();
-        let e = Cluster::connect(opts("127.0.0.1:1,127.0.0.1:2")).await.unwrap_err();
+        let e = Cluster::connect(opts("127.0.0.1:1,127.0.0.1:2"))
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::BootstrapUnreachable { .. }), "{e:?}");
         let s = e.to_string();
-        assert!(s.contains("127.0.0.1:1") && s.contains("127.0.0.1:2"), "{s}");
+        assert!(
+            s.contains("127.0.0.1:1") && s.contains("127.0.0.1:2"),
+            "{s}"
+        );
         assert!(start.elapsed() < Duration::from_secs(5));
         let e = Cluster::connect(opts("")).await.unwrap_err();
         assert!(e.to_string().contains("bootstrap.servers"), "{e}");
@@ -78,11 +98,26 @@ fn many_pipelined_requests_on_one_connection_all_complete() {
     let broker = Broker::mock(1);
     rt().block_on(async {
         let addr = broker.bootstrap().split(',').next().unwrap().to_string();
-        let conn = Connection::connect(&addr, "test", ConnOptions { max_in_flight: 5, ..Default::default() }).await.unwrap();
+        let conn = Connection::connect(
+            &addr,
+            "test",
+            ConnOptions {
+                max_in_flight: 5,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let mut tasks = Vec::new();
         for _ in 0..200 {
             let c = conn.clone();
-            tasks.push(tokio::spawn(async move { c.send(&MetadataRequest { topics: Some(vec![]), ..Default::default() }).await }));
+            tasks.push(tokio::spawn(async move {
+                c.send(&MetadataRequest {
+                    topics: Some(vec![]),
+                    ..Default::default()
+                })
+                .await
+            }));
         }
         for t in tasks {
             let resp = t.await.unwrap().unwrap();
@@ -97,7 +132,14 @@ fn many_pipelined_requests_on_one_connection_all_complete() {
             async move { c.send(&MetadataRequest::default()).await }
         });
         pending.abort();
-        assert!(conn.send(&MetadataRequest { topics: Some(vec![]), ..Default::default() }).await.is_ok());
+        assert!(
+            conn.send(&MetadataRequest {
+                topics: Some(vec![]),
+                ..Default::default()
+            })
+            .await
+            .is_ok()
+        );
     });
 }
 
@@ -109,7 +151,10 @@ fn slow_broker_times_out_and_a_dead_one_fails_every_request() {
         let conn = Connection::connect(
             &addr,
             "slow",
-            ConnOptions { request_timeout: Duration::from_millis(300), ..Default::default() },
+            ConnOptions {
+                request_timeout: Duration::from_millis(300),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
@@ -117,22 +162,33 @@ fn slow_broker_times_out_and_a_dead_one_fails_every_request() {
         let start = std::time::Instant::now();
         let e = conn.send(&MetadataRequest::default()).await.unwrap_err();
         assert!(matches!(e, Error::RequestTimeout { .. }), "{e:?}");
-        assert!(start.elapsed() < Duration::from_millis(1400), "timed out late: {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(1400),
+            "timed out late: {:?}",
+            start.elapsed()
+        );
         assert!(e.to_string().contains("Metadata"), "{e}");
         broker.set_rtt(-1, 0).unwrap();
 
         // Broker goes down with requests in flight: each fails, none hangs.
-        let conn = Connection::connect(&addr, "dying", ConnOptions::default()).await.unwrap();
+        let conn = Connection::connect(&addr, "dying", ConnOptions::default())
+            .await
+            .unwrap();
         broker.set_rtt(-1, 500).unwrap();
         let mut tasks = Vec::new();
         for _ in 0..5 {
             let c = conn.clone();
-            tasks.push(tokio::spawn(async move { c.send(&MetadataRequest::default()).await }));
+            tasks.push(tokio::spawn(async move {
+                c.send(&MetadataRequest::default()).await
+            }));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         broker.broker_down(-1).unwrap();
         for t in tasks {
-            let r = tokio::time::timeout(Duration::from_secs(10), t).await.expect("request hung").unwrap();
+            let r = tokio::time::timeout(Duration::from_secs(10), t)
+                .await
+                .expect("request hung")
+                .unwrap();
             assert!(r.is_err(), "request succeeded on a dead broker");
         }
         broker.broker_up(-1).unwrap();

@@ -4,14 +4,20 @@
 
 use purekafka::config::{ConsumerConfig, OffsetReset};
 use purekafka::consumer::{Consumer, ConsumerEvent};
-use purekafka_integration::{Cluster as Broker, Codec, Feature, PeerClient, Record, cluster_or_skip, require, unique_topic};
+use purekafka_integration::{
+    Cluster as Broker, Codec, Feature, PeerClient, Record, cluster_or_skip, require, unique_topic,
+};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 4;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Records with keys, values, headers and explicit partitions; kafka-python
@@ -21,15 +27,24 @@ fn records(n: usize, null_header: bool) -> Vec<Record> {
         .map(|i| Record {
             key: (i % 13 != 0).then(|| format!("key-{i}").into_bytes()),
             // kafka-python also refuses a record with neither key nor value.
-            value: (i % 17 != 0 || (i % 13 == 0 && !null_header)).then(|| format!("{{\"n\":{i},\"blob\":\"{}\"}}", "ab".repeat(i % 50)).into_bytes()),
-            headers: vec![("h".into(), Some(i.to_string().into_bytes())), ("nil".into(), (!null_header).then(Vec::new))],
+            value: (i % 17 != 0 || (i % 13 == 0 && !null_header)).then(|| {
+                format!("{{\"n\":{i},\"blob\":\"{}\"}}", "ab".repeat(i % 50)).into_bytes()
+            }),
+            headers: vec![
+                ("h".into(), Some(i.to_string().into_bytes())),
+                ("nil".into(), (!null_header).then(Vec::new)),
+            ],
             partition: Some((i % PARTITIONS as usize) as i32),
             timestamp: Some(1_700_000_000_000 + i as i64),
         })
         .collect()
 }
 
-async fn consume_all(bootstrap: &str, topic: &str, n: usize) -> Vec<purekafka::consumer::ConsumerRecord> {
+async fn consume_all(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+) -> Vec<purekafka::consumer::ConsumerRecord> {
     let mut cfg = ConsumerConfig::new(bootstrap);
     cfg.auto_offset_reset = OffsetReset::Earliest;
     cfg.fetch_max_wait = Duration::from_millis(100);
@@ -48,7 +63,13 @@ async fn consume_all(bootstrap: &str, topic: &str, n: usize) -> Vec<purekafka::c
 }
 
 fn check(got: &[purekafka::consumer::ConsumerRecord], sent: &[Record], who: &str) {
-    assert_eq!(got.len(), sent.len(), "{who}: read {} of {}", got.len(), sent.len());
+    assert_eq!(
+        got.len(),
+        sent.len(),
+        "{who}: read {} of {}",
+        got.len(),
+        sent.len()
+    );
     let mut per_part: HashMap<i32, Vec<&purekafka::consumer::ConsumerRecord>> = HashMap::new();
     for r in got {
         per_part.entry(r.partition).or_default().push(r);
@@ -65,7 +86,12 @@ fn check(got: &[purekafka::consumer::ConsumerRecord], sent: &[Record], who: &str
             let headers: Vec<(String, Option<Vec<u8>>)> = h
                 .headers
                 .iter()
-                .map(|x| (String::from_utf8(x.key.to_vec()).unwrap(), x.value.map(|v| v.to_vec())))
+                .map(|x| {
+                    (
+                        String::from_utf8(x.key.to_vec()).unwrap(),
+                        x.value.map(|v| v.to_vec()),
+                    )
+                })
                 .collect();
             assert_eq!(headers, w.headers, "{who}: headers");
         }
@@ -78,10 +104,20 @@ fn run(broker: &Broker, client: PeerClient, codec: Codec, n: usize) {
     let sent = records(n, client == PeerClient::Confluent);
     broker.peer_produce(&topic, client, codec, &sent).unwrap();
     let got = rt().block_on(consume_all(broker.bootstrap(), &topic, n));
-    check(&got, &sent, &format!("{client:?}/{codec:?} on {:?}", broker.kind()));
+    check(
+        &got,
+        &sent,
+        &format!("{client:?}/{codec:?} on {:?}", broker.kind()),
+    );
 }
 
-const CODECS: [Codec; 5] = [Codec::None, Codec::Gzip, Codec::Snappy, Codec::Lz4, Codec::Zstd];
+const CODECS: [Codec; 5] = [
+    Codec::None,
+    Codec::Gzip,
+    Codec::Snappy,
+    Codec::Lz4,
+    Codec::Zstd,
+];
 
 #[test]
 fn mock_reads_confluent_in_every_codec() {
@@ -114,7 +150,9 @@ fn starting_inside_a_compressed_batch_and_partition_eof() {
     let topic = unique_topic("consume-mid-batch");
     broker.create_topic(&topic, PARTITIONS).unwrap();
     let sent = records(400, true);
-    broker.peer_produce(&topic, PeerClient::Confluent, Codec::Lz4, &sent).unwrap();
+    broker
+        .peer_produce(&topic, PeerClient::Confluent, Codec::Lz4, &sent)
+        .unwrap();
     rt().block_on(async {
         let mut cfg = ConsumerConfig::new(broker.bootstrap());
         cfg.auto_offset_reset = OffsetReset::Earliest;
@@ -134,8 +172,16 @@ fn starting_inside_a_compressed_batch_and_partition_eof() {
                 }
             }
         }
-        let want: Vec<&Record> = sent.iter().filter(|r| r.partition == Some(0)).skip(37).collect();
-        assert_eq!(got.first().map(|r| r.offset), Some(37), "first record after seeking into a batch");
+        let want: Vec<&Record> = sent
+            .iter()
+            .filter(|r| r.partition == Some(0))
+            .skip(37)
+            .collect();
+        assert_eq!(
+            got.first().map(|r| r.offset),
+            Some(37),
+            "first record after seeking into a batch"
+        );
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(want) {
             assert_eq!(g.value.as_deref(), w.value.as_deref());
@@ -167,6 +213,9 @@ fn auto_offset_reset_none_names_the_partition() {
         c.assign(&[(topic.as_str(), 0)]).unwrap();
         let e = c.poll(Duration::from_secs(2)).await.unwrap_err();
         let s = e.to_string();
-        assert!(s.contains(&format!("{topic}-0")) && s.contains("auto.offset.reset=none"), "{s}");
+        assert!(
+            s.contains(&format!("{topic}-0")) && s.contains("auto.offset.reset=none"),
+            "{s}"
+        );
     });
 }

@@ -14,7 +14,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 async fn produce(bootstrap: &str, topic: &str, partitions: i32, n: usize, tag: &str) {
@@ -22,7 +26,15 @@ async fn produce(bootstrap: &str, topic: &str, partitions: i32, n: usize, tag: &
     let mut acks = Vec::new();
     for i in 0..n {
         let v = format!("{tag}-{i}");
-        acks.push(p.send(ProducerRecord::to(topic).partition(i as i32 % partitions).value(&v)).await.unwrap());
+        acks.push(
+            p.send(
+                ProducerRecord::to(topic)
+                    .partition(i as i32 % partitions)
+                    .value(&v),
+            )
+            .await
+            .unwrap(),
+        );
     }
     for a in acks {
         a.await.unwrap();
@@ -30,7 +42,12 @@ async fn produce(bootstrap: &str, topic: &str, partitions: i32, n: usize, tag: &
     p.close(Duration::from_secs(10)).await.unwrap();
 }
 
-async fn consumer(bootstrap: &str, topic: &str, partitions: i32, max_poll_records: usize) -> Consumer {
+async fn consumer(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    max_poll_records: usize,
+) -> Consumer {
     let mut cfg = ConsumerConfig::new(bootstrap);
     cfg.auto_offset_reset = OffsetReset::Earliest;
     cfg.fetch_max_wait = Duration::from_millis(100);
@@ -53,7 +70,11 @@ fn check(got: &[ConsumerRecord], partitions: i32, n: usize, tag: &str) {
         for (j, r) in rs.iter().enumerate() {
             assert_eq!(r.offset, j as i64, "partition {p}");
             let i = j * partitions as usize + p as usize;
-            assert_eq!(r.value.as_deref(), Some(format!("{tag}-{i}").as_bytes()), "partition {p} offset {j}");
+            assert_eq!(
+                r.value.as_deref(),
+                Some(format!("{tag}-{i}").as_bytes()),
+                "partition {p} offset {j}"
+            );
         }
     }
 }
@@ -69,12 +90,20 @@ fn streams_every_record_once_and_wakes_on_new_ones() {
         let mut stream = c.stream();
         let mut got = Vec::new();
         while got.len() < 1000 {
-            let r = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("stream stalled").expect("stream ended");
+            let r = tokio::time::timeout(Duration::from_secs(30), stream.next())
+                .await
+                .expect("stream stalled")
+                .expect("stream ended");
             got.push(r.unwrap());
         }
         check(&got, 3, 1000, "a");
         // Nothing more: the next item does not come.
-        assert!(tokio::time::timeout(Duration::from_millis(700), stream.next()).await.is_err(), "an extra record");
+        assert!(
+            tokio::time::timeout(Duration::from_millis(700), stream.next())
+                .await
+                .is_err(),
+            "an extra record"
+        );
 
         // Records produced while the stream waits wake it (well before a
         // poll timeout would matter: the stream polls with 10 s here).
@@ -86,7 +115,10 @@ fn streams_every_record_once_and_wakes_on_new_ones() {
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
         produce(broker.bootstrap(), &topic, 3, 1, "late").await;
-        let (r, waited) = tokio::time::timeout(Duration::from_secs(30), waiter).await.unwrap().unwrap();
+        let (r, waited) = tokio::time::timeout(Duration::from_secs(30), waiter)
+            .await
+            .unwrap()
+            .unwrap();
         let r = r.expect("stream ended").unwrap();
         assert_eq!(r.value.as_deref(), Some(&b"late-0"[..]));
         assert_eq!((r.partition, r.offset), (0, 334));
@@ -106,14 +138,29 @@ fn dropping_a_stream_gives_back_buffered_records() {
         let mut got = Vec::new();
         let mut stream = c.stream();
         for _ in 0..10 {
-            got.push(tokio::time::timeout(Duration::from_secs(30), stream.next()).await.unwrap().unwrap().unwrap());
+            got.push(
+                tokio::time::timeout(Duration::from_secs(30), stream.next())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap(),
+            );
         }
-        assert!(stream.buffered() > 0, "the poll should have returned more than 10 records");
+        assert!(
+            stream.buffered() > 0,
+            "the poll should have returned more than 10 records"
+        );
         drop(stream);
         // The rest through a new stream and plain polls: all 400, each once.
         let mut stream = c.stream();
         for _ in 0..50 {
-            got.push(tokio::time::timeout(Duration::from_secs(30), stream.next()).await.unwrap().unwrap().unwrap());
+            got.push(
+                tokio::time::timeout(Duration::from_secs(30), stream.next())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap(),
+            );
         }
         drop(stream);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -140,9 +187,14 @@ fn stream_ends_when_the_consumer_closes() {
             closer.close().await.unwrap();
         });
         let t0 = Instant::now();
-        let end = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("stream did not end after close");
+        let end = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("stream did not end after close");
         assert!(end.is_none(), "{end:?}");
-        assert!(t0.elapsed() >= Duration::from_millis(250), "ended before close");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(250),
+            "ended before close"
+        );
         assert!(stream.next().await.is_none(), "fused");
     });
 }

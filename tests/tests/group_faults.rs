@@ -19,11 +19,19 @@ fn group_member_recovers_from_coordinator_faults_without_losing_records() {
     let topic = unique_topic("group-faults");
     let group = unique_topic("group-faults-id");
     broker.create_topic(&topic, 6).unwrap();
-    broker.coordinator_set(CoordinatorKind::Group, &group, 1).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    broker
+        .coordinator_set(CoordinatorKind::Group, &group, 1)
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let bootstrap = broker.bootstrap().to_string();
     rt.block_on(async {
-        let producer = Producer::new(ProducerConfig::new(&bootstrap)).await.unwrap();
+        let producer = Producer::new(ProducerConfig::new(&bootstrap))
+            .await
+            .unwrap();
         let mut cfg = ConsumerConfig::new(&bootstrap);
         cfg.group_id = Some(group.clone());
         cfg.auto_offset_reset = OffsetReset::Earliest;
@@ -43,26 +51,47 @@ fn group_member_recovers_from_coordinator_faults_without_losing_records() {
         let start = Instant::now();
         let mut step = 0;
         while processed.iter().collect::<HashSet<_>>().len() < N {
-            assert!(start.elapsed() < Duration::from_secs(90), "stuck: {} of {N} processed", processed.iter().collect::<HashSet<_>>().len());
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "stuck: {} of {N} processed",
+                processed.iter().collect::<HashSet<_>>().len()
+            );
             // Keep records flowing.
             while sent < N && sent < (start.elapsed().as_millis() as usize) * 3 {
                 let v = format!("r{sent}");
-                let _ = producer.send(ProducerRecord::to(&topic).key(&v).value(&v)).await.unwrap();
+                let _ = producer
+                    .send(ProducerRecord::to(&topic).key(&v).value(&v))
+                    .await
+                    .unwrap();
                 sent += 1;
             }
             // Faults, one after another.
             let t = start.elapsed();
             if step == 0 && t > Duration::from_millis(400) {
-                broker.push_request_errors(HEARTBEAT, &[codes::NOT_COORDINATOR, codes::COORDINATOR_NOT_AVAILABLE]).unwrap();
+                broker
+                    .push_request_errors(
+                        HEARTBEAT,
+                        &[codes::NOT_COORDINATOR, codes::COORDINATOR_NOT_AVAILABLE],
+                    )
+                    .unwrap();
                 step += 1;
             } else if step == 1 && t > Duration::from_millis(800) {
-                broker.push_request_errors(OFFSET_COMMIT, &[codes::COORDINATOR_NOT_AVAILABLE, codes::REQUEST_TIMED_OUT]).unwrap();
+                broker
+                    .push_request_errors(
+                        OFFSET_COMMIT,
+                        &[codes::COORDINATOR_NOT_AVAILABLE, codes::REQUEST_TIMED_OUT],
+                    )
+                    .unwrap();
                 step += 1;
             } else if step == 2 && t > Duration::from_millis(1200) {
-                broker.coordinator_set(CoordinatorKind::Group, &group, 2).unwrap();
+                broker
+                    .coordinator_set(CoordinatorKind::Group, &group, 2)
+                    .unwrap();
                 step += 1;
             } else if step == 3 && t > Duration::from_millis(1600) {
-                broker.push_request_errors(HEARTBEAT, &[27 /* REBALANCE_IN_PROGRESS */]).unwrap();
+                broker
+                    .push_request_errors(HEARTBEAT, &[27 /* REBALANCE_IN_PROGRESS */])
+                    .unwrap();
                 step += 1;
             } else if step == 4 && t > Duration::from_millis(2000) {
                 broker.broker_down(2).unwrap();
@@ -101,8 +130,14 @@ fn group_member_recovers_from_coordinator_faults_without_losing_records() {
             }
         }
         assert_eq!(step, 6, "not every fault was injected");
-        assert!(commit_errors > 0, "no commit error was seen: the faults did not reach the member");
-        assert!(violations.is_empty(), "records processed below a committed offset: {violations:?}");
+        assert!(
+            commit_errors > 0,
+            "no commit error was seen: the faults did not reach the member"
+        );
+        assert!(
+            violations.is_empty(),
+            "records processed below a committed offset: {violations:?}"
+        );
         c.close().await.unwrap();
     });
 }

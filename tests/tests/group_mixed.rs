@@ -8,7 +8,9 @@
 
 use purekafka::config::{ConsumerConfig, OffsetReset};
 use purekafka::consumer::Consumer;
-use purekafka_integration::{BrokerKind, Cluster as Broker, cluster_or_skip, python, script, unique_topic};
+use purekafka_integration::{
+    BrokerKind, Cluster as Broker, cluster_or_skip, python, script, unique_topic,
+};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,7 +23,16 @@ fn purekafka_and_kafka_python_share_a_group() {
     broker.create_topic(&topic, 6).unwrap();
     let mut cmd = Command::new(python());
     cmd.arg(script("group_peer.py"))
-        .args(["--bootstrap", broker.bootstrap(), "--topic", &topic, "--group", &group, "--seconds", "10"])
+        .args([
+            "--bootstrap",
+            broker.bootstrap(),
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--seconds",
+            "10",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if broker.kind() == BrokerKind::Mock {
@@ -29,7 +40,11 @@ fn purekafka_and_kafka_python_share_a_group() {
     }
     let mut peer = cmd.spawn().expect("start kafka-python group member");
     let stdout = peer.stdout.take().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let ours = rt.block_on(async {
         let mut cfg = ConsumerConfig::new(broker.bootstrap());
         cfg.group_id = Some(group.clone());
@@ -45,7 +60,11 @@ fn purekafka_and_kafka_python_share_a_group() {
         while start.elapsed() < Duration::from_secs(12) {
             let _ = c.poll(Duration::from_millis(200)).await;
             if start.elapsed() < Duration::from_millis(9_300) {
-                assignment = c.assignment().into_iter().map(|(_, p)| p).collect::<Vec<i32>>();
+                assignment = c
+                    .assignment()
+                    .into_iter()
+                    .map(|(_, p)| p)
+                    .collect::<Vec<i32>>();
             }
         }
         let a = assignment;
@@ -57,16 +76,30 @@ fn purekafka_and_kafka_python_share_a_group() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("{\"final\": [") {
             let list = rest.split(']').next().unwrap_or("");
-            theirs = Some(list.split(',').filter_map(|x| x.trim().parse::<i32>().ok()).collect::<Vec<i32>>());
+            theirs = Some(
+                list.split(',')
+                    .filter_map(|x| x.trim().parse::<i32>().ok())
+                    .collect::<Vec<i32>>(),
+            );
         }
     }
     let _ = peer.wait();
     let theirs = theirs.expect("kafka-python member printed no final assignment");
     let mut ours = ours;
     ours.sort();
-    assert!(!ours.is_empty(), "purekafka got no partitions (kafka-python has {theirs:?})");
-    assert!(!theirs.is_empty(), "kafka-python got no partitions (purekafka has {ours:?})");
+    assert!(
+        !ours.is_empty(),
+        "purekafka got no partitions (kafka-python has {theirs:?})"
+    );
+    assert!(
+        !theirs.is_empty(),
+        "kafka-python got no partitions (purekafka has {ours:?})"
+    );
     let mut all: Vec<i32> = ours.iter().chain(&theirs).copied().collect();
     all.sort();
-    assert_eq!(all, (0..6).collect::<Vec<_>>(), "shares overlap or miss partitions: purekafka {ours:?}, kafka-python {theirs:?}");
+    assert_eq!(
+        all,
+        (0..6).collect::<Vec<_>>(),
+        "shares overlap or miss partitions: purekafka {ours:?}, kafka-python {theirs:?}"
+    );
 }

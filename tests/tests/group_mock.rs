@@ -6,21 +6,33 @@ use purekafka::config::{AssignmentStrategy, ConsumerConfig, OffsetReset, Produce
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka_integration::{Cluster as Broker, unique_topic};
-use std::collections::{BTreeMap, HashSet};
 #[allow(unused_imports)]
 use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[derive(Debug, Clone)]
 enum Ev {
-    Processed { member: usize, partition: i32, offset: i64 },
-    Committed { member: usize, partition: i32, next: i64 },
+    Processed {
+        member: usize,
+        partition: i32,
+        offset: i64,
+    },
+    Committed {
+        member: usize,
+        partition: i32,
+        next: i64,
+    },
 }
 
 #[derive(Default)]
@@ -39,7 +51,10 @@ impl RebalanceListener for Listener {
         self.revoked.fetch_add(partitions.len(), Ordering::Relaxed);
     }
     fn on_partitions_lost(&self, partitions: &[(String, i32)]) {
-        self.assigned.lock().unwrap().retain(|p| !partitions.contains(p));
+        self.assigned
+            .lock()
+            .unwrap()
+            .retain(|p| !partitions.contains(p));
     }
 }
 
@@ -76,7 +91,11 @@ async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<Atom
         {
             let mut l = log.lock().unwrap();
             for r in &recs {
-                l.push(Ev::Processed { member: id, partition: r.partition, offset: r.offset });
+                l.push(Ev::Processed {
+                    member: id,
+                    partition: r.partition,
+                    offset: r.offset,
+                });
             }
         }
         // Commit what poll has returned; log what the broker stored.
@@ -84,7 +103,11 @@ async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<Atom
             Ok(committed) => {
                 let mut l = log.lock().unwrap();
                 for ((_, p), o) in committed {
-                    l.push(Ev::Committed { member: id, partition: p, next: o.offset });
+                    l.push(Ev::Committed {
+                        member: id,
+                        partition: p,
+                        next: o.offset,
+                    });
                 }
             }
             Err(e) => eprintln!("member {id}: commit failed (rebalance): {e}"),
@@ -129,7 +152,6 @@ fn run(strategy: AssignmentStrategy) {
         }
         // A stream of records while members come and go.
         let producer = Producer::new(ProducerConfig::new(&bootstrap)).await.unwrap();
-        let t0 = Instant::now();
         let mut split_checked = false;
         let mut fourth = None;
         for i in 0..N {

@@ -5,7 +5,9 @@
 mod common;
 
 use common::{round_trip, sample_records};
-use purekafka_integration::{BrokerKind, Cluster, Codec, Feature, PeerClient, skip_notice, unique_topic};
+use purekafka_integration::{
+    BrokerKind, Cluster, Codec, Feature, PeerClient, skip_notice, unique_topic,
+};
 
 fn external() -> Option<&'static Cluster> {
     let c = Cluster::external();
@@ -21,10 +23,31 @@ fn external_round_trips_with_both_peers() {
     assert_eq!(c.kind(), BrokerKind::External);
     assert!(!c.supports(Feature::FaultInjection));
     let topic = unique_topic("harness-ext");
-    c.create_topic(&topic, 3).expect("CreateTopics on the external cluster");
+    c.create_topic(&topic, 3)
+        .expect("CreateTopics on the external cluster");
     let first = sample_records("ck", 9, 3, true);
-    round_trip(c, &topic, PeerClient::Confluent, Codec::Zstd, PeerClient::KafkaPython, &first, &[]);
-    let codec = if c.supports(Feature::Snappy) { Codec::Snappy } else { Codec::Gzip };
+    round_trip(
+        c,
+        &topic,
+        PeerClient::Confluent,
+        Codec::Zstd,
+        PeerClient::KafkaPython,
+        &first,
+        &[],
+    );
+    let codec = if c.supports(Feature::Snappy) {
+        Codec::Snappy
+    } else {
+        Codec::Gzip
+    };
     let second = sample_records("kp", 6, 3, false);
-    round_trip(c, &topic, PeerClient::KafkaPython, codec, PeerClient::Confluent, &second, &first);
+    round_trip(
+        c,
+        &topic,
+        PeerClient::KafkaPython,
+        codec,
+        PeerClient::Confluent,
+        &second,
+        &first,
+    );
 }

@@ -6,7 +6,9 @@
 mod common;
 
 use common::{round_trip, sample_records};
-use purekafka_integration::{BrokerKind, Cluster, Codec, Feature, PeerClient, cluster_or_skip, unique_topic};
+use purekafka_integration::{
+    BrokerKind, Cluster, Codec, Feature, PeerClient, cluster_or_skip, unique_topic,
+};
 
 #[test]
 fn tansu_round_trips_with_both_peers() {
@@ -16,9 +18,25 @@ fn tansu_round_trips_with_both_peers() {
     let topic = unique_topic("harness-tansu");
     c.create_topic(&topic, 3).expect("CreateTopics on tansu");
     let first = sample_records("ck", 9, 3, true);
-    round_trip(c, &topic, PeerClient::Confluent, Codec::None, PeerClient::KafkaPython, &first, &[]);
+    round_trip(
+        c,
+        &topic,
+        PeerClient::Confluent,
+        Codec::None,
+        PeerClient::KafkaPython,
+        &first,
+        &[],
+    );
     let second = sample_records("kp", 6, 3, false);
-    round_trip(c, &topic, PeerClient::KafkaPython, Codec::None, PeerClient::Confluent, &second, &first);
+    round_trip(
+        c,
+        &topic,
+        PeerClient::KafkaPython,
+        Codec::None,
+        PeerClient::Confluent,
+        &second,
+        &first,
+    );
 }
 
 #[test]
@@ -29,9 +47,25 @@ fn tansu_round_trips_compressed_batches() {
         let topic = unique_topic(&format!("harness-tansu-{codec:?}"));
         c.create_topic(&topic, 2).expect("CreateTopics on tansu");
         let a = sample_records("ck", 4, 2, false);
-        round_trip(c, &topic, PeerClient::Confluent, codec, PeerClient::KafkaPython, &a, &[]);
+        round_trip(
+            c,
+            &topic,
+            PeerClient::Confluent,
+            codec,
+            PeerClient::KafkaPython,
+            &a,
+            &[],
+        );
         let b = sample_records("kp", 4, 2, false);
-        round_trip(c, &topic, PeerClient::KafkaPython, codec, PeerClient::Confluent, &b, &a);
+        round_trip(
+            c,
+            &topic,
+            PeerClient::KafkaPython,
+            codec,
+            PeerClient::Confluent,
+            &b,
+            &a,
+        );
     }
 }
 
@@ -40,6 +74,8 @@ fn tansu_rejects_a_duplicate_topic() {
     let c = cluster_or_skip!(Cluster::try_tansu());
     let topic = unique_topic("harness-tansu-dup");
     c.create_topic(&topic, 1).expect("first create");
-    let e = c.create_topic(&topic, 1).expect_err("second create must fail");
+    let e = c
+        .create_topic(&topic, 1)
+        .expect_err("second create must fail");
     assert!(e.to_string().contains("already exists"), "{e}");
 }

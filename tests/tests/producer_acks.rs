@@ -14,7 +14,11 @@ use std::time::Duration;
 const PARTITIONS: u32 = 3;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -23,17 +27,31 @@ fn acks_below_all_turn_idempotence_off_unless_it_was_asked_for() {
     let cfg = ProducerConfig::new("localhost:9092");
     assert!(cfg.enable_idempotence, "default acks=all is idempotent");
     for acks in [Acks::None, Acks::Leader] {
-        let cfg = ProducerConfig::new("localhost:9092").acks(acks).build().unwrap();
+        let cfg = ProducerConfig::new("localhost:9092")
+            .acks(acks)
+            .build()
+            .unwrap();
         assert!(!cfg.enable_idempotence, "acks={acks} keeps idempotence on");
     }
     for acks in ["0", "1"] {
-        let cfg = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092"), ("acks", acks)]).unwrap();
+        let cfg = ProducerConfig::from_properties([
+            ("bootstrap.servers", "localhost:9092"),
+            ("acks", acks),
+        ])
+        .unwrap();
         assert!(!cfg.enable_idempotence, "acks={acks}");
     }
     // An explicit enable.idempotence=true with acks=0 is an error naming both.
-    let e = ProducerConfig::new("localhost:9092").enable_idempotence(true).acks(Acks::None).build().unwrap_err();
+    let e = ProducerConfig::new("localhost:9092")
+        .enable_idempotence(true)
+        .acks(Acks::None)
+        .build()
+        .unwrap_err();
     let s = e.to_string();
-    assert!(s.contains("enable.idempotence") && s.contains("acks=0"), "{s}");
+    assert!(
+        s.contains("enable.idempotence") && s.contains("acks=0"),
+        "{s}"
+    );
 }
 
 fn value(acks: Acks, i: usize) -> String {
@@ -43,14 +61,22 @@ fn value(acks: Acks, i: usize) -> String {
 /// Produces `n` records with `acks`; returns (partition, offset) per record
 /// as the delivery reports gave them.
 async fn produce(bootstrap: &str, topic: &str, acks: Acks, n: usize) -> Vec<(i32, i64)> {
-    let cfg = ProducerConfig::new(bootstrap).acks(acks).linger(Duration::from_millis(5)).build().unwrap();
+    let cfg = ProducerConfig::new(bootstrap)
+        .acks(acks)
+        .linger(Duration::from_millis(5))
+        .build()
+        .unwrap();
     assert!(!cfg.enable_idempotence);
     let p = Producer::new(cfg).await.unwrap();
     let mut futures = Vec::with_capacity(n);
     for i in 0..n {
         let k = format!("key-{i}");
         let v = value(acks, i);
-        futures.push(p.send(ProducerRecord::to(topic).key(&k).value(&v)).await.unwrap());
+        futures.push(
+            p.send(ProducerRecord::to(topic).key(&k).value(&v))
+                .await
+                .unwrap(),
+        );
     }
     let mut out = Vec::with_capacity(n);
     for (i, f) in futures.into_iter().enumerate() {
@@ -79,28 +105,53 @@ fn run(acks: Acks) {
     let topic = unique_topic(&format!("acks-{acks}"));
     broker.create_topic(&topic, PARTITIONS).unwrap();
     let delivered = rt().block_on(produce(broker.bootstrap(), &topic, acks, N));
-    let consumed = broker.peer_consume(&topic, PeerClient::Confluent, N, Duration::from_secs(30)).unwrap();
-    assert_eq!(consumed.len(), N, "acks={acks}: librdkafka read {} of {N}", consumed.len());
+    let consumed = broker
+        .peer_consume(&topic, PeerClient::Confluent, N, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        consumed.len(),
+        N,
+        "acks={acks}: librdkafka read {} of {N}",
+        consumed.len()
+    );
     // Every record once, on the partition (and, for acks=1, at the offset) its
     // delivery report named, in send order within its partition.
     let mut seen: HashMap<usize, (i32, i64)> = HashMap::new();
     let mut last_in_part: HashMap<i32, usize> = HashMap::new();
     for c in &consumed {
         let v = String::from_utf8(c.record.value.clone().unwrap()).unwrap();
-        let i: usize = v.split('-').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("unexpected value {v:?}"));
+        let i: usize = v
+            .split('-')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected value {v:?}"));
         assert_eq!(v, value(acks, i));
         assert_eq!(c.record.key.as_deref(), Some(format!("key-{i}").as_bytes()));
         let part = c.record.partition.unwrap();
-        assert!(seen.insert(i, (part, c.offset)).is_none(), "acks={acks}: record {i} read twice");
+        assert!(
+            seen.insert(i, (part, c.offset)).is_none(),
+            "acks={acks}: record {i} read twice"
+        );
         if let Some(prev) = last_in_part.insert(part, i) {
-            assert!(prev < i, "acks={acks}: partition {part}: record {i} after {prev}");
+            assert!(
+                prev < i,
+                "acks={acks}: partition {part}: record {i} after {prev}"
+            );
         }
     }
     for (i, &(part, offset)) in delivered.iter().enumerate() {
-        let (rp, ro) = *seen.get(&i).unwrap_or_else(|| panic!("acks={acks}: record {i} missing"));
-        assert_eq!(rp, part, "acks={acks}: record {i} reported on partition {part}, read from {rp}");
+        let (rp, ro) = *seen
+            .get(&i)
+            .unwrap_or_else(|| panic!("acks={acks}: record {i} missing"));
+        assert_eq!(
+            rp, part,
+            "acks={acks}: record {i} reported on partition {part}, read from {rp}"
+        );
         if acks != Acks::None {
-            assert_eq!(ro, offset, "acks={acks}: record {i} reported at offset {offset}, read at {ro}");
+            assert_eq!(
+                ro, offset,
+                "acks={acks}: record {i} reported at offset {offset}, read at {ro}"
+            );
         }
     }
 }
@@ -122,7 +173,10 @@ fn send_with_callback_reports_every_record_once() {
     let topic = unique_topic("acks-callback");
     broker.create_topic(&topic, PARTITIONS).unwrap();
     rt().block_on(async {
-        let p = Producer::new(ProducerConfig::new(broker.bootstrap()).linger(Duration::from_millis(5))).await.unwrap();
+        let p =
+            Producer::new(ProducerConfig::new(broker.bootstrap()).linger(Duration::from_millis(5)))
+                .await
+                .unwrap();
         let count = Arc::new(AtomicUsize::new(0));
         let reports: Arc<Mutex<Vec<(usize, i32, i64)>>> = Arc::default();
         for i in 0..N {
@@ -138,13 +192,20 @@ fn send_with_callback_reports_every_record_once() {
         }
         p.flush().await.unwrap();
         // As in Java and librdkafka, every callback has run when flush returns.
-        assert_eq!(count.load(Ordering::SeqCst), N, "callbacks run when flush returned");
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            N,
+            "callbacks run when flush returned"
+        );
         p.close(Duration::from_secs(5)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(count.load(Ordering::SeqCst), N, "no callback runs twice");
         let mut reports = reports.lock().unwrap().clone();
         reports.sort();
-        assert_eq!(reports.iter().map(|r| r.0).collect::<Vec<_>>(), (0..N).collect::<Vec<_>>());
+        assert_eq!(
+            reports.iter().map(|r| r.0).collect::<Vec<_>>(),
+            (0..N).collect::<Vec<_>>()
+        );
         // Each report names a distinct (partition, offset).
         let mut places: Vec<(i32, i64)> = reports.iter().map(|r| (r.1, r.2)).collect();
         places.sort();
@@ -166,7 +227,9 @@ fn a_callback_can_send_again() {
     // Its own thread: a deadlocked runtime cannot be shut down.
     std::thread::spawn(move || {
         rt().block_on(async {
-            let p = Producer::new(ProducerConfig::new(&bootstrap)).await.unwrap();
+            let p = Producer::new(ProducerConfig::new(&bootstrap))
+                .await
+                .unwrap();
             let (tx, rx) = tokio::sync::oneshot::channel();
             let (p2, t2) = (p.clone(), topic.clone());
             p.send_with_callback(ProducerRecord::to(&topic).value("first"), move |r| {
@@ -183,5 +246,7 @@ fn a_callback_can_send_again() {
             let _ = done_tx.send(());
         });
     });
-    done_rx.recv_timeout(Duration::from_secs(15)).expect("the producer deadlocked: a callback sent a record");
+    done_rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the producer deadlocked: a callback sent a record");
 }

@@ -1,20 +1,26 @@
 //! Bad input to the producer: each a clear error, no panic, no hang.
 
+use purekafka::Error;
 use purekafka::config::ProducerConfig;
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka::Error;
 use purekafka_integration::{Cluster as Broker, unique_topic};
 use std::time::{Duration, Instant};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
 fn unreachable_bootstrap_list_is_named() {
     rt().block_on(async {
         let start = Instant::now();
-        let e = Producer::new(ProducerConfig::new("127.0.0.1:1,127.0.0.1:2")).await.unwrap_err();
+        let e = Producer::new(ProducerConfig::new("127.0.0.1:1,127.0.0.1:2"))
+            .await
+            .unwrap_err();
         let s = e.to_string();
         assert!(s.contains("127.0.0.1:1") && s.contains("bootstrap"), "{s}");
         assert!(start.elapsed() < Duration::from_secs(15));
@@ -23,12 +29,24 @@ fn unreachable_bootstrap_list_is_named() {
 
 #[test]
 fn unknown_property_and_bad_value_name_the_property() {
-    let e = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092"), ("linger.mss", "5")]).unwrap_err();
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "localhost:9092"),
+        ("linger.mss", "5"),
+    ])
+    .unwrap_err();
     assert!(e.to_string().contains("linger.mss"), "{e}");
-    let e = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092"), ("acks", "most")]).unwrap_err();
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "localhost:9092"),
+        ("acks", "most"),
+    ])
+    .unwrap_err();
     let s = e.to_string();
     assert!(s.contains("acks") && s.contains("most"), "{s}");
-    let e = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092"), ("compression.type", "brotli")]).unwrap_err();
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "localhost:9092"),
+        ("compression.type", "brotli"),
+    ])
+    .unwrap_err();
     assert!(e.to_string().contains("compression.type"), "{e}");
 }
 
@@ -42,18 +60,37 @@ fn oversize_record_unknown_partition_and_send_after_close() {
         cfg.max_request_size = 10_000;
         let p = Producer::new(cfg).await.unwrap();
         let big = vec![0u8; 20_000];
-        let e = p.send(ProducerRecord::to(&topic).value(&big)).await.unwrap_err();
-        assert!(matches!(e, Error::RecordTooLarge { max: 10_000, .. }), "{e}");
+        let e = p
+            .send(ProducerRecord::to(&topic).value(&big))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::RecordTooLarge { max: 10_000, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("max.request.size"), "{e}");
-        let e = p.send(ProducerRecord::to(&topic).value("x").partition(7)).await.unwrap_err();
+        let e = p
+            .send(ProducerRecord::to(&topic).value("x").partition(7))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("no partition 7"), "{e}");
         // A good record still goes through after the bad ones.
-        let d = p.send(ProducerRecord::to(&topic).value("ok")).await.unwrap().await.unwrap();
+        let d = p
+            .send(ProducerRecord::to(&topic).value("ok"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
         assert!(d.offset >= 0);
         p.close(Duration::from_secs(5)).await.unwrap();
-        let e = p.send(ProducerRecord::to(&topic).value("late")).await.unwrap_err();
+        let e = p
+            .send(ProducerRecord::to(&topic).value("late"))
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::Closed(_)), "{e}");
-        let e = p.try_send(ProducerRecord::to(&topic).value("late")).unwrap_err();
+        let e = p
+            .try_send(ProducerRecord::to(&topic).value("late"))
+            .unwrap_err();
         assert!(matches!(e, Error::Closed(_)), "{e}");
     });
 }
@@ -69,7 +106,11 @@ fn full_buffer_blocks_send_and_fails_try_send() {
         cfg.max_block = Duration::from_millis(300);
         cfg.linger = Duration::from_millis(0);
         let p = Producer::new(cfg).await.unwrap();
-        p.send(ProducerRecord::to(&topic).value("warm-up")).await.unwrap().await.unwrap();
+        p.send(ProducerRecord::to(&topic).value("warm-up"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
         // The broker stops answering: the buffer fills up.
         broker.set_rtt(-1, 3000).unwrap();
         let v = vec![1u8; 1000];
@@ -87,9 +128,15 @@ fn full_buffer_blocks_send_and_fails_try_send() {
         }
         assert!(queue_full, "try_send never reported a full buffer");
         let start = Instant::now();
-        let e = p.send(ProducerRecord::to(&topic).value(&v)).await.unwrap_err();
+        let e = p
+            .send(ProducerRecord::to(&topic).value(&v))
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::MaxBlockTimeout { .. }), "{e}");
-        assert!(start.elapsed() >= Duration::from_millis(250), "send did not wait max.block.ms");
+        assert!(
+            start.elapsed() >= Duration::from_millis(250),
+            "send did not wait max.block.ms"
+        );
         broker.set_rtt(-1, 0).unwrap();
         // Nothing buffered is lost once the broker answers again.
         for f in futures {

@@ -10,10 +10,10 @@ use purekafka::config::{Acks, ProducerConfig};
 use purekafka::net::{Cluster, ClusterOptions, ConnOptions};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka_integration::{Cluster as Broker, codes, unique_topic};
-use purekafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use purekafka_protocol::messages::FetchRequest;
-use purekafka_protocol::records::RecordBatches;
 use purekafka_protocol::ApiKey;
+use purekafka_protocol::messages::FetchRequest;
+use purekafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use purekafka_protocol::records::RecordBatches;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -22,7 +22,11 @@ const N: usize = 100_000;
 const PRODUCE: i16 = 0;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// One stored record: (producer id, epoch, sequence) and its payload.
@@ -47,7 +51,12 @@ async fn read_partition(cluster: &Cluster, topic: &str, partition: i32) -> Vec<S
             topics: vec![FetchTopic {
                 topic: topic.into(),
                 topic_id,
-                partitions: vec![FetchPartition { partition, fetch_offset: offset, partition_max_bytes: 1 << 20, ..Default::default() }],
+                partitions: vec![FetchPartition {
+                    partition,
+                    fetch_offset: offset,
+                    partition_max_bytes: 1 << 20,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -66,7 +75,10 @@ async fn read_partition(cluster: &Cluster, topic: &str, partition: i32) -> Vec<S
                 if o < offset {
                     continue;
                 }
-                out.push(((h.producer_id, h.producer_epoch, h.base_sequence + delta), r.value.clone()));
+                out.push((
+                    (h.producer_id, h.producer_epoch, h.base_sequence + delta),
+                    r.value.clone(),
+                ));
                 offset = o + 1;
                 got += 1;
             }
@@ -76,7 +88,10 @@ async fn read_partition(cluster: &Cluster, topic: &str, partition: i32) -> Vec<S
                 return out;
             }
             empty_rounds += 1;
-            assert!(empty_rounds < 50, "no progress reading {topic}-{partition} at {offset}");
+            assert!(
+                empty_rounds < 50,
+                "no progress reading {topic}-{partition} at {offset}"
+            );
         }
     }
 }
@@ -96,11 +111,24 @@ fn no_record_lost_or_reordered_under_faults() {
         move || {
             let pause = || std::thread::sleep(Duration::from_millis(150));
             pause();
-            broker.push_request_errors(PRODUCE, &[codes::NOT_LEADER_OR_FOLLOWER; 8]).unwrap();
+            broker
+                .push_request_errors(PRODUCE, &[codes::NOT_LEADER_OR_FOLLOWER; 8])
+                .unwrap();
             pause();
-            broker.broker_push_request_errors(1, PRODUCE, &[(codes::REQUEST_TIMED_OUT, 200), (codes::REQUEST_TIMED_OUT, 50)]).unwrap();
+            broker
+                .broker_push_request_errors(
+                    1,
+                    PRODUCE,
+                    &[
+                        (codes::REQUEST_TIMED_OUT, 200),
+                        (codes::REQUEST_TIMED_OUT, 50),
+                    ],
+                )
+                .unwrap();
             pause();
-            broker.broker_push_request_errors(2, PRODUCE, &[(codes::TRANSPORT, 0)]).unwrap();
+            broker
+                .broker_push_request_errors(2, PRODUCE, &[(codes::TRANSPORT, 0)])
+                .unwrap();
             pause();
             broker.disconnect(3).unwrap();
             pause();
@@ -111,7 +139,12 @@ fn no_record_lost_or_reordered_under_faults() {
             std::thread::sleep(Duration::from_millis(400));
             broker.broker_up(2).unwrap();
             pause();
-            broker.push_request_errors(PRODUCE, &[codes::NOT_ENOUGH_REPLICAS, codes::NOT_LEADER_OR_FOLLOWER]).unwrap();
+            broker
+                .push_request_errors(
+                    PRODUCE,
+                    &[codes::NOT_ENOUGH_REPLICAS, codes::NOT_LEADER_OR_FOLLOWER],
+                )
+                .unwrap();
             broker.set_leader(&topic, 1, 3).unwrap();
         }
     };
@@ -133,7 +166,12 @@ fn no_record_lost_or_reordered_under_faults() {
             for i in 0..N {
                 let v = format!("record-{i:06}");
                 let k = format!("k{}", i % 1000);
-                futures.push(producer.send(ProducerRecord::to(&topic).key(&k).value(&v)).await.unwrap());
+                futures.push(
+                    producer
+                        .send(ProducerRecord::to(&topic).key(&k).value(&v))
+                        .await
+                        .unwrap(),
+                );
                 if i % 5000 == 0 {
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
@@ -177,7 +215,10 @@ fn no_record_lost_or_reordered_under_faults() {
             let mut deduped = Vec::new();
             for (id, value) in stored {
                 match by_seq.get(&id) {
-                    Some(prev) => assert_eq!(prev, &value, "partition {p}: {id:?} stored with two payloads"),
+                    Some(prev) => assert_eq!(
+                        prev, &value,
+                        "partition {p}: {id:?} stored with two payloads"
+                    ),
                     None => {
                         by_seq.insert(id, value.clone());
                         deduped.push(value);
@@ -189,14 +230,25 @@ fn no_record_lost_or_reordered_under_faults() {
                 .map(|v| {
                     let mut v = v.clone();
                     v.sort();
-                    v.into_iter().map(|(_, i)| Some(Bytes::from(format!("record-{i:06}")))).collect()
+                    v.into_iter()
+                        .map(|(_, i)| Some(Bytes::from(format!("record-{i:06}"))))
+                        .collect()
                 })
                 .unwrap_or_default();
             // Every acknowledged record is there, once per sequence, in send order.
             let got_ids: Vec<&Option<Bytes>> = deduped.iter().collect();
             let want_ids: Vec<&Option<Bytes>> = want.iter().collect();
-            assert_eq!(got_ids.len(), want_ids.len(), "partition {p}: stored {} unique records, sent {}", got_ids.len(), want_ids.len());
-            assert!(got_ids == want_ids, "partition {p}: records out of send order");
+            assert_eq!(
+                got_ids.len(),
+                want_ids.len(),
+                "partition {p}: stored {} unique records, sent {}",
+                got_ids.len(),
+                want_ids.len()
+            );
+            assert!(
+                got_ids == want_ids,
+                "partition {p}: records out of send order"
+            );
             total += deduped.len();
         }
         assert_eq!(total, N);

@@ -6,14 +6,20 @@ use purekafka::config::{Acks, ProducerConfig};
 use purekafka::producer::partitioner::default_partition;
 use purekafka::producer::{Header, Producer, ProducerRecord};
 use purekafka_compression::Compression;
-use purekafka_integration::{Cluster as Broker, Consumed, Feature, PeerClient, cluster_or_skip, require, unique_topic};
+use purekafka_integration::{
+    Cluster as Broker, Consumed, Feature, PeerClient, cluster_or_skip, require, unique_topic,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
 const PARTITIONS: u32 = 6;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn key(i: usize) -> Vec<u8> {
@@ -21,13 +27,22 @@ fn key(i: usize) -> Vec<u8> {
 }
 
 fn value(i: usize) -> Vec<u8> {
-    format!("{{\"seq\":{i},\"type\":\"page_view\",\"path\":\"/products/{}\",\"pad\":\"{}\"}}", i * 7 % 1000, "x".repeat(i % 40))
-        .into_bytes()
+    format!(
+        "{{\"seq\":{i},\"type\":\"page_view\",\"path\":\"/products/{}\",\"pad\":\"{}\"}}",
+        i * 7 % 1000,
+        "x".repeat(i % 40)
+    )
+    .into_bytes()
 }
 
 /// Produces `n` keyed records with headers (every 50th a tombstone, every
 /// 70th with a null key) and returns the send order per partition.
-async fn produce(bootstrap: &str, topic: &str, n: usize, codec: Compression) -> HashMap<i32, Vec<usize>> {
+async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+    codec: Compression,
+) -> HashMap<i32, Vec<usize>> {
     let mut cfg = ProducerConfig::new(bootstrap);
     cfg.compression = codec;
     cfg.acks = Acks::All;
@@ -38,7 +53,10 @@ async fn produce(bootstrap: &str, topic: &str, n: usize, codec: Compression) -> 
     for i in 0..n {
         let k = key(i);
         let v = value(i);
-        let headers = [Header::new("seq", Some(i.to_string().into())), Header::new("null-header", None)];
+        let headers = [
+            Header::new("seq", Some(i.to_string().into())),
+            Header::new("null-header", None),
+        ];
         let mut r = ProducerRecord::to(topic).headers(&headers);
         if i % 70 != 0 {
             r = r.key(&k);
@@ -51,7 +69,9 @@ async fn produce(bootstrap: &str, topic: &str, n: usize, codec: Compression) -> 
     producer.flush().await.unwrap();
     let mut order: HashMap<i32, Vec<(i64, usize)>> = HashMap::new();
     for (i, f) in futures {
-        let d = f.await.unwrap_or_else(|e| panic!("record {i} not delivered: {e}"));
+        let d = f
+            .await
+            .unwrap_or_else(|e| panic!("record {i} not delivered: {e}"));
         assert_eq!(&*d.topic, topic);
         order.entry(d.partition).or_default().push((d.offset, i));
     }
@@ -65,7 +85,10 @@ async fn produce(bootstrap: &str, topic: &str, n: usize, codec: Compression) -> 
             v.sort();
             // Offsets are distinct and increase with send order.
             for w in v.windows(2) {
-                assert!(w[0].0 < w[1].0 && w[0].1 < w[1].1, "partition {p}: offsets not in send order: {w:?}");
+                assert!(
+                    w[0].0 < w[1].0 && w[0].1 < w[1].1,
+                    "partition {p}: offsets not in send order: {w:?}"
+                );
             }
             (p, v.into_iter().map(|(_, i)| i).collect())
         })
@@ -73,13 +96,23 @@ async fn produce(bootstrap: &str, topic: &str, n: usize, codec: Compression) -> 
 }
 
 fn check(consumed: &[Consumed], sent: &HashMap<i32, Vec<usize>>, n: usize, who: &str) {
-    assert_eq!(consumed.len(), n, "{who}: consumed {} of {n}", consumed.len());
+    assert_eq!(
+        consumed.len(),
+        n,
+        "{who}: consumed {} of {n}",
+        consumed.len()
+    );
     let mut by_part: HashMap<i32, Vec<&Consumed>> = HashMap::new();
     for c in consumed {
-        by_part.entry(c.record.partition.unwrap()).or_default().push(c);
+        by_part
+            .entry(c.record.partition.unwrap())
+            .or_default()
+            .push(c);
     }
     for (p, idxs) in sent {
-        let got = by_part.get(p).unwrap_or_else(|| panic!("{who}: nothing read from partition {p}"));
+        let got = by_part
+            .get(p)
+            .unwrap_or_else(|| panic!("{who}: nothing read from partition {p}"));
         assert_eq!(got.len(), idxs.len(), "{who}: partition {p}");
         for (c, &i) in got.iter().zip(idxs) {
             let r = &c.record;
@@ -89,11 +122,18 @@ fn check(consumed: &[Consumed], sent: &HashMap<i32, Vec<usize>>, n: usize, who: 
             assert_eq!(r.value, want_value, "{who}: value of record {i}");
             assert_eq!(
                 r.headers,
-                vec![("seq".to_string(), Some(i.to_string().into_bytes())), ("null-header".to_string(), None)],
+                vec![
+                    ("seq".to_string(), Some(i.to_string().into_bytes())),
+                    ("null-header".to_string(), None)
+                ],
                 "{who}: headers of record {i}"
             );
             if let Some(k) = &want_key {
-                assert_eq!(*p, default_partition(k, PARTITIONS as i32), "{who}: record {i} not on the Java partitioner's choice");
+                assert_eq!(
+                    *p,
+                    default_partition(k, PARTITIONS as i32),
+                    "{who}: record {i} not on the Java partitioner's choice"
+                );
             }
         }
     }
@@ -104,15 +144,28 @@ fn run(broker: &Broker, codec: Compression, n: usize) {
     broker.create_topic(&topic, PARTITIONS).unwrap();
     let sent = rt().block_on(produce(broker.bootstrap(), &topic, n, codec));
     for client in [PeerClient::Confluent, PeerClient::KafkaPython] {
-        let consumed = broker.peer_consume(&topic, client, n, Duration::from_secs(120)).unwrap();
-        check(&consumed, &sent, n, &format!("{client:?} on {:?} ({codec})", broker.kind()));
+        let consumed = broker
+            .peer_consume(&topic, client, n, Duration::from_secs(120))
+            .unwrap();
+        check(
+            &consumed,
+            &sent,
+            n,
+            &format!("{client:?} on {:?} ({codec})", broker.kind()),
+        );
     }
 }
 
 #[test]
 fn mock_100k_records_in_every_codec_are_read_back_by_both_reference_clients() {
     let broker = Broker::mock(3);
-    for codec in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+    for codec in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
         run(broker, codec, 100_000);
     }
 }
@@ -120,7 +173,12 @@ fn mock_100k_records_in_every_codec_are_read_back_by_both_reference_clients() {
 #[test]
 fn tansu_every_codec_it_stores_is_read_back() {
     let broker = cluster_or_skip!(Broker::try_tansu());
-    for codec in [Compression::None, Compression::Gzip, Compression::Lz4, Compression::Zstd] {
+    for codec in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
         run(broker, codec, 1_000);
     }
     require!(broker, Feature::Snappy);

@@ -9,14 +9,20 @@ use purekafka::Error;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::Consumer;
 use purekafka::producer::{Header, Producer, ProducerRecord};
-use purekafka::serde::{Json, Raw, TypedConsumer, TypedProducer, TypedProducerRecord, TypedRecord, Utf8String};
+use purekafka::serde::{
+    Json, Raw, TypedConsumer, TypedProducer, TypedProducerRecord, TypedRecord, Utf8String,
+};
 use purekafka_integration::{Cluster as Broker, unique_topic};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,13 +50,22 @@ fn order(i: u64) -> Order {
     Order {
         id: i,
         customer: format!("customer-{i} \u{e9}\"quoted\""),
-        items: (0..i % 3 + 1).map(|j| Item { sku: format!("sku-{j}"), quantity: j as u32 + 1, price_cents: 995 * j as i64 }).collect(),
+        items: (0..i % 3 + 1)
+            .map(|j| Item {
+                sku: format!("sku-{j}"),
+                quantity: j as u32 + 1,
+                price_cents: 995 * j as i64,
+            })
+            .collect(),
         note: i.is_multiple_of(2).then(|| "gift".to_string()),
     }
 }
 
 fn key(i: u64) -> OrderKey {
-    OrderKey { region: "eu".into(), id: i }
+    OrderKey {
+        region: "eu".into(),
+        id: i,
+    }
 }
 
 async fn consumer(bootstrap: &str, topic: &str, partitions: i32) -> Consumer {

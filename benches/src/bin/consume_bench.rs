@@ -45,10 +45,21 @@ const MOCK_PARTITION_BYTES: usize = 5 << 20;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let target = args.get(2).map_or("mock", String::as_str);
-    let partitions: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(32).max(1);
-    let max_poll_records: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(500).max(1);
+    let partitions: usize = args
+        .get(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32)
+        .max(1);
+    let max_poll_records: usize = args
+        .get(4)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500)
+        .max(1);
     let fetch_max_wait_ms: u64 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(500);
     let per_partition = n.div_ceil(partitions) * BYTES_PER_RECORD;
     if target == "mock" && per_partition > MOCK_PARTITION_BYTES * 9 / 10 {
@@ -61,9 +72,14 @@ fn main() {
     let (broker, bootstrap) = start_broker(target);
     let topic = format!("bench-consume-{}", std::process::id());
     if let Some(b) = &broker {
-        b.create_topic(&topic, u32::try_from(partitions).expect("partitions")).expect("create topic");
+        b.create_topic(&topic, u32::try_from(partitions).expect("partitions"))
+            .expect("create topic");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         // Fill.
         let mut cfg = ProducerConfig::new(&bootstrap);

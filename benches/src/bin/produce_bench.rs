@@ -16,14 +16,21 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let target = args.get(2).map_or("mock", String::as_str);
     let (broker, bootstrap) = start_broker(target);
     let topic = format!("bench-produce-{}", std::process::id());
     if let Some(b) = &broker {
         b.create_topic(&topic, 6).expect("create topic");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let mut cfg = ProducerConfig::new(&bootstrap);
         cfg.acks = Acks::All;

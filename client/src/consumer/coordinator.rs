@@ -3,14 +3,21 @@
 //! rebalance callbacks, and commits and fetches offsets.
 
 use super::fetch_session::Tp;
-use super::group::{Action, Destination, GroupApiVersions, GroupResponse, Membership, MembershipConfig, OutboundRequest, RequestId};
+use super::group::{
+    Action, Destination, GroupApiVersions, GroupResponse, Membership, MembershipConfig,
+    OutboundRequest, RequestId,
+};
 use super::{Inner, OffsetSpec, PartState};
 use crate::config::OffsetReset;
 use crate::error::{Error, Result};
 use crate::net::Connection;
 use crate::net::conn::encode_frame_with;
-use purekafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
-use purekafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics};
+use purekafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use purekafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
 use purekafka_protocol::messages::{OffsetCommitRequest, OffsetFetchRequest};
 use purekafka_protocol::{ApiKey, ErrorCode};
 use std::collections::{BTreeMap, HashMap};
@@ -50,9 +57,17 @@ pub(crate) enum GroupCmd {
     /// the commit is sent: a partition revoked meanwhile is not committed
     /// under the new generation (its new owner may already read from the
     /// older committed offset).
-    Commit { offsets: Option<Vec<(Tp, OffsetAndMetadata)>>, reply: Option<oneshot::Sender<Result<Committed>>> },
-    Committed { tps: Vec<Tp>, reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>> },
-    Close { reply: oneshot::Sender<()> },
+    Commit {
+        offsets: Option<Vec<(Tp, OffsetAndMetadata)>>,
+        reply: Option<oneshot::Sender<Result<Committed>>>,
+    },
+    Committed {
+        tps: Vec<Tp>,
+        reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
+    },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Offsets a commit stored, by partition.
@@ -63,7 +78,12 @@ type CoordCache = Arc<tokio::sync::Mutex<Option<(i32, Connection)>>>;
 enum Event {
     Response(RequestId, Result<GroupResponse>),
     Committed(Result<HashMap<Tp, OffsetAndMetadata>>, Vec<Tp>),
-    CommitResult { offsets: Vec<(Tp, OffsetAndMetadata)>, generation: i32, result: Result<purekafka_protocol::messages::OffsetCommitResponse>, then: Then },
+    CommitResult {
+        offsets: Vec<(Tp, OffsetAndMetadata)>,
+        generation: i32,
+        result: Result<purekafka_protocol::messages::OffsetCommitResponse>,
+        then: Then,
+    },
 }
 
 /// What to do once a commit is answered.
@@ -91,7 +111,9 @@ struct Driver {
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<GroupCmd>) {
-    let Some(group_id) = inner.cfg.group_id.clone() else { return };
+    let Some(group_id) = inner.cfg.group_id.clone() else {
+        return;
+    };
     let cfg = &inner.cfg;
     let mconf = MembershipConfig {
         group_id,
@@ -105,7 +127,11 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         commit_before_revoke: cfg.enable_auto_commit,
         versions: GroupApiVersions::default(),
     };
-    let names: Vec<&str> = cfg.partition_assignment_strategy.iter().map(|s| s.name()).collect();
+    let names: Vec<&str> = cfg
+        .partition_assignment_strategy
+        .iter()
+        .map(|s| s.name())
+        .collect();
     let m = match Membership::with_assignor_names(mconf, &names) {
         Ok(m) => m,
         Err(e) => {
@@ -115,7 +141,16 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         }
     };
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-    let mut d = Driver { inner: inner.clone(), m, listener: None, pattern: None, events_tx, coord: CoordCache::default(), closing: None, versions_set: false };
+    let mut d = Driver {
+        inner: inner.clone(),
+        m,
+        listener: None,
+        pattern: None,
+        events_tx,
+        coord: CoordCache::default(),
+        closing: None,
+        versions_set: false,
+    };
     let auto_commit = cfg.enable_auto_commit;
     let mut next_auto_commit = Instant::now() + cfg.auto_commit_interval;
     let mut next_metadata = Instant::now() + Duration::from_secs(1);
@@ -249,13 +284,18 @@ impl Driver {
             match action {
                 Action::Send(req) => self.send(req),
                 Action::NeedMetadata { topics } => {
-                    self.inner.cluster.add_topics(topics.iter().map(String::as_str));
+                    self.inner
+                        .cluster
+                        .add_topics(topics.iter().map(String::as_str));
                     let _ = self.inner.cluster.refresh_metadata().await;
                     let counts = self.partition_counts(&topics);
                     self.m.on_metadata(std::time::Instant::now(), &counts);
                 }
                 Action::CommitBeforeRevoke { partitions } => {
-                    let tps: Vec<Tp> = partitions.iter().map(|(t, p)| (Arc::from(t.as_str()), *p)).collect();
+                    let tps: Vec<Tp> = partitions
+                        .iter()
+                        .map(|(t, p)| (Arc::from(t.as_str()), *p))
+                        .collect();
                     let offsets = self.consumed_offsets(Some(&tps));
                     self.start_commit(offsets, Then::CommitDone);
                 }
@@ -271,7 +311,11 @@ impl Driver {
                         l.on_partitions_lost(&partitions);
                     }
                 }
-                Action::Assigned { partitions, added, revoked } => {
+                Action::Assigned {
+                    partitions,
+                    added,
+                    revoked,
+                } => {
                     if !revoked.is_empty() {
                         self.remove(&revoked);
                         if let Some(l) = &self.listener {
@@ -300,7 +344,12 @@ impl Driver {
         let md = self.inner.cluster.metadata();
         topics
             .iter()
-            .filter_map(|t| md.topics.get(t).filter(|i| i.error == ErrorCode::NONE).map(|i| (t.clone(), i.partitions.len() as i32)))
+            .filter_map(|t| {
+                md.topics
+                    .get(t)
+                    .filter(|i| i.error == ErrorCode::NONE)
+                    .map(|i| (t.clone(), i.partitions.len() as i32))
+            })
             .collect()
     }
 
@@ -322,7 +371,9 @@ impl Driver {
 
     /// Lists every topic and subscribes to those matching the pattern.
     async fn refresh_pattern(&mut self, now: std::time::Instant) {
-        let Some(re) = self.pattern.clone() else { return };
+        let Some(re) = self.pattern.clone() else {
+            return;
+        };
         let names = match self.list_topics().await {
             Ok(n) => n,
             Err(e) => {
@@ -331,7 +382,9 @@ impl Driver {
             }
         };
         let matched: Vec<String> = names.into_iter().filter(|t| re.is_match(t)).collect();
-        self.inner.cluster.add_topics(matched.iter().map(String::as_str));
+        self.inner
+            .cluster
+            .add_topics(matched.iter().map(String::as_str));
         let current: Vec<String> = self.m.subscription().iter().cloned().collect();
         let mut sorted = matched.clone();
         sorted.sort();
@@ -346,9 +399,18 @@ impl Driver {
 
     async fn list_topics(&self) -> Result<Vec<String>> {
         let conn = self.inner.cluster.any_broker().await?;
-        let req = purekafka_protocol::messages::MetadataRequest { topics: None, allow_auto_topic_creation: false, ..Default::default() };
+        let req = purekafka_protocol::messages::MetadataRequest {
+            topics: None,
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        };
         let resp = conn.send(&req).await?;
-        Ok(resp.topics.into_iter().filter(|t| !t.is_internal && t.error_code == 0).filter_map(|t| t.name).collect())
+        Ok(resp
+            .topics
+            .into_iter()
+            .filter(|t| !t.is_internal && t.error_code == 0)
+            .filter_map(|t| t.name)
+            .collect())
     }
 
     fn send(&mut self, req: OutboundRequest) {
@@ -370,11 +432,18 @@ impl Driver {
             .filter(|(tp, _)| only.is_none_or(|o| o.contains(tp)))
             .filter_map(|(tp, ps)| {
                 let pos = ps.position?;
-                (Some(pos) != ps.committed).then(|| (tp.clone(), OffsetAndMetadata { offset: pos, metadata: None }))
+                (Some(pos) != ps.committed).then(|| {
+                    (
+                        tp.clone(),
+                        OffsetAndMetadata {
+                            offset: pos,
+                            metadata: None,
+                        },
+                    )
+                })
             })
             .collect()
     }
-
 
     /// Sends an OffsetCommit without blocking the group task (heartbeats and
     /// SyncGroup must not wait behind a commit); the answer comes back as
@@ -387,7 +456,12 @@ impl Driver {
         let tx = self.events_tx.clone();
         if offsets.is_empty() {
             let result = Ok(purekafka_protocol::messages::OffsetCommitResponse::default());
-            let _ = tx.send(Event::CommitResult { offsets, generation, result, then });
+            let _ = tx.send(Event::CommitResult {
+                offsets,
+                generation,
+                result,
+                then,
+            });
             return;
         }
         let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
@@ -401,7 +475,11 @@ impl Driver {
             };
             match topics.iter_mut().find(|t| t.name == *tp.0) {
                 Some(t) => t.partitions.push(p),
-                None => topics.push(OffsetCommitRequestTopic { name: tp.0.to_string(), partitions: vec![p], ..Default::default() }),
+                None => topics.push(OffsetCommitRequestTopic {
+                    name: tp.0.to_string(),
+                    partitions: vec![p],
+                    ..Default::default()
+                }),
             }
         }
         let req = OffsetCommitRequest {
@@ -417,13 +495,20 @@ impl Driver {
         let cache = self.coord.clone();
         tokio::spawn(async move {
             let result = async {
-                let c = coordinator.ok_or_else(|| Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetCommit"))?;
+                let c = coordinator.ok_or_else(|| {
+                    Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetCommit")
+                })?;
                 let conn = coordinator_conn(&inner, &c, &cache).await?;
                 let version = conn.version_for(ApiKey::OffsetCommit)?.min(9);
                 conn.send_versioned(&req, version).await
             }
             .await;
-            let _ = tx.send(Event::CommitResult { offsets, generation, result, then });
+            let _ = tx.send(Event::CommitResult {
+                offsets,
+                generation,
+                result,
+                then,
+            });
         });
     }
 
@@ -448,7 +533,11 @@ impl Driver {
                 let code = ErrorCode(p.error_code);
                 if code == ErrorCode::NONE {
                     let tp: Tp = (Arc::from(t.name.as_str()), p.partition_index);
-                    if let Some(om) = offsets.iter().find(|(x, _)| *x == tp).map(|(_, o)| o.offset) {
+                    if let Some(om) = offsets
+                        .iter()
+                        .find(|(x, _)| *x == tp)
+                        .map(|(_, o)| o.offset)
+                    {
                         if let Some(ps) = self.inner.lock().parts.get_mut(&tp) {
                             ps.committed = Some(om);
                         }
@@ -464,12 +553,20 @@ impl Driver {
                         | ErrorCode::REBALANCE_IN_PROGRESS
                         | ErrorCode::FENCED_INSTANCE_ID
                 ) {
-                    self.m.on_coordinator_error(now, "OffsetCommit", code, generation);
-                    if code == ErrorCode::NOT_COORDINATOR || code == ErrorCode::COORDINATOR_NOT_AVAILABLE {
+                    self.m
+                        .on_coordinator_error(now, "OffsetCommit", code, generation);
+                    if code == ErrorCode::NOT_COORDINATOR
+                        || code == ErrorCode::COORDINATOR_NOT_AVAILABLE
+                    {
                         *self.coord.lock().await = None;
                     }
                 }
-                first_err.get_or_insert(Error::kafka_tp(code, "OffsetCommit", &t.name, p.partition_index));
+                first_err.get_or_insert(Error::kafka_tp(
+                    code,
+                    "OffsetCommit",
+                    &t.name,
+                    p.partition_index,
+                ));
             }
         }
         match first_err {
@@ -480,7 +577,15 @@ impl Driver {
 
     async fn fetch_committed(&mut self, tps: &[Tp]) -> Result<HashMap<Tp, OffsetAndMetadata>> {
         let member = self.m.commit_generation().map(|(_, m)| m.to_string());
-        let r = fetch_committed_standalone(&self.inner, self.m.coordinator().cloned(), self.m.group_id().to_string(), member, tps, &self.coord).await;
+        let r = fetch_committed_standalone(
+            &self.inner,
+            self.m.coordinator().cloned(),
+            self.m.group_id().to_string(),
+            member,
+            tps,
+            &self.coord,
+        )
+        .await;
         if r.is_err() {
             *self.coord.lock().await = None;
         }
@@ -502,19 +607,33 @@ impl Driver {
     /// ones start from the committed offset (looked up now), else
     /// `auto.offset.reset`.
     fn assign(&mut self, partitions: &[(String, i32)]) {
-        let tps: Vec<Tp> = partitions.iter().map(|(t, p)| (Arc::from(t.as_str()), *p)).collect();
+        let tps: Vec<Tp> = partitions
+            .iter()
+            .map(|(t, p)| (Arc::from(t.as_str()), *p))
+            .collect();
         let mut added = Vec::new();
         {
             let mut st = self.inner.lock();
             let keep: std::collections::HashSet<&Tp> = tps.iter().collect();
-            let gone: Vec<Tp> = st.parts.keys().filter(|tp| !keep.contains(tp)).cloned().collect();
+            let gone: Vec<Tp> = st
+                .parts
+                .keys()
+                .filter(|tp| !keep.contains(tp))
+                .cloned()
+                .collect();
             for tp in gone {
                 st.parts.remove(&tp);
                 super::drop_buffered(&mut st, &tp);
             }
             for tp in &tps {
                 if !st.parts.contains_key(tp) {
-                    st.parts.insert(tp.clone(), PartState { awaiting_committed: true, ..PartState::default() });
+                    st.parts.insert(
+                        tp.clone(),
+                        PartState {
+                            awaiting_committed: true,
+                            ..PartState::default()
+                        },
+                    );
                     added.push(tp.clone());
                 }
             }
@@ -538,7 +657,9 @@ impl Driver {
         let cached = self.coord.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let r = fetch_committed_standalone(&inner, coordinator, group_id, member, &tps, &cached).await;
+            let r =
+                fetch_committed_standalone(&inner, coordinator, group_id, member, &tps, &cached)
+                    .await;
             let _ = tx.send(Event::Committed(r, tps));
         });
     }
@@ -561,7 +682,9 @@ impl Driver {
         };
         let mut errors = Vec::new();
         for tp in tps {
-            let Some(ps) = st.parts.get_mut(&tp) else { continue };
+            let Some(ps) = st.parts.get_mut(&tp) else {
+                continue;
+            };
             if !ps.awaiting_committed {
                 continue;
             }
@@ -590,7 +713,11 @@ impl Driver {
     }
 }
 
-async fn coordinator_conn(inner: &Inner, c: &super::group::Coordinator, cache: &CoordCache) -> Result<Connection> {
+async fn coordinator_conn(
+    inner: &Inner,
+    c: &super::group::Coordinator,
+    cache: &CoordCache,
+) -> Result<Connection> {
     let mut slot = cache.lock().await;
     if let Some((id, conn)) = slot.as_ref() {
         if *id == c.node_id && !conn.is_closed() {
@@ -598,34 +725,64 @@ async fn coordinator_conn(inner: &Inner, c: &super::group::Coordinator, cache: &
         }
     }
     let addr = format!("{}:{}", c.host, c.port);
-    let conn = Connection::connect(&addr, &format!("{addr} (coordinator {})", c.node_id), inner.cluster.options().conn.clone()).await?;
+    let conn = Connection::connect(
+        &addr,
+        &format!("{addr} (coordinator {})", c.node_id),
+        inner.cluster.options().conn.clone(),
+    )
+    .await?;
     *slot = Some((c.node_id, conn.clone()));
     Ok(conn)
 }
 
-async fn send_group_request(inner: &Inner, req: OutboundRequest, cached: CoordCache) -> Result<GroupResponse> {
+async fn send_group_request(
+    inner: &Inner,
+    req: OutboundRequest,
+    cached: CoordCache,
+) -> Result<GroupResponse> {
     let conn = match &req.destination {
         Destination::AnyBroker => inner.cluster.any_broker().await?,
         Destination::Coordinator(c) => coordinator_conn(inner, c, &cached).await?,
     };
     let api = req.request.api_key();
     let version = req.version;
-    let frame = encode_frame_with(api, version, &inner.cfg.client.client_id, |buf| req.request.encode(buf, version))?;
-    let timeout = req.min_timeout.map_or(inner.cfg.client.request_timeout, |t| t.max(inner.cfg.client.request_timeout));
-    let body = conn.submit(frame, api, version, timeout).await?.response().await?;
+    let frame = encode_frame_with(api, version, &inner.cfg.client.client_id, |buf| {
+        req.request.encode(buf, version)
+    })?;
+    let timeout = req
+        .min_timeout
+        .map_or(inner.cfg.client.request_timeout, |t| {
+            t.max(inner.cfg.client.request_timeout)
+        });
+    let body = conn
+        .submit(frame, api, version, timeout)
+        .await?
+        .response()
+        .await?;
     match GroupResponse::decode(api, version, body.clone()) {
         Some(Ok(r)) => Ok(r),
         // librdkafka's mock answers a failed SyncGroup with a null assignment,
         // which no version allows; keep its error code (throttle time, then
         // error code) rather than failing the request.
-        Some(Err(_)) if api == ApiKey::SyncGroup && body.len() >= 6 && i16::from_be_bytes([body[4], body[5]]) != 0 => {
-            Ok(GroupResponse::SyncGroup(purekafka_protocol::messages::SyncGroupResponse {
-                throttle_time_ms: i32::from_be_bytes([body[0], body[1], body[2], body[3]]),
-                error_code: i16::from_be_bytes([body[4], body[5]]),
-                ..Default::default()
-            }))
+        Some(Err(_))
+            if api == ApiKey::SyncGroup
+                && body.len() >= 6
+                && i16::from_be_bytes([body[4], body[5]]) != 0 =>
+        {
+            Ok(GroupResponse::SyncGroup(
+                purekafka_protocol::messages::SyncGroupResponse {
+                    throttle_time_ms: i32::from_be_bytes([body[0], body[1], body[2], body[3]]),
+                    error_code: i16::from_be_bytes([body[4], body[5]]),
+                    ..Default::default()
+                },
+            ))
         }
-        Some(Err(source)) => Err(Error::Decode { broker: conn.broker().to_string(), api: api.name(), version, source }),
+        Some(Err(source)) => Err(Error::Decode {
+            broker: conn.broker().to_string(),
+            api: api.name(),
+            version,
+            source,
+        }),
         None => Err(Error::Unsupported("non-group API in the group driver")),
     }
 }
@@ -638,7 +795,8 @@ async fn fetch_committed_standalone(
     tps: &[Tp],
     cached: &CoordCache,
 ) -> Result<HashMap<Tp, OffsetAndMetadata>> {
-    let c = coordinator.ok_or_else(|| Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetFetch"))?;
+    let c = coordinator
+        .ok_or_else(|| Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetFetch"))?;
     let conn = coordinator_conn(inner, &c, cached).await?;
     let version = conn.version_for(ApiKey::OffsetFetch)?.min(9);
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -651,7 +809,16 @@ async fn fetch_committed_standalone(
                 group_id,
                 member_id: member,
                 member_epoch: -1,
-                topics: Some(by_topic.iter().map(|(t, ps)| OffsetFetchRequestTopics { name: t.to_string(), partition_indexes: ps.clone(), ..Default::default() }).collect()),
+                topics: Some(
+                    by_topic
+                        .iter()
+                        .map(|(t, ps)| OffsetFetchRequestTopics {
+                            name: t.to_string(),
+                            partition_indexes: ps.clone(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
                 ..Default::default()
             }],
             require_stable: true,
@@ -660,7 +827,16 @@ async fn fetch_committed_standalone(
     } else {
         OffsetFetchRequest {
             group_id,
-            topics: Some(by_topic.iter().map(|(t, ps)| OffsetFetchRequestTopic { name: t.to_string(), partition_indexes: ps.clone(), ..Default::default() }).collect()),
+            topics: Some(
+                by_topic
+                    .iter()
+                    .map(|(t, ps)| OffsetFetchRequestTopic {
+                        name: t.to_string(),
+                        partition_indexes: ps.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
             require_stable: true,
             ..Default::default()
         }
@@ -675,7 +851,13 @@ async fn fetch_committed_standalone(
             }
             for t in g.topics {
                 for p in t.partitions {
-                    rows.push((t.name.clone(), p.partition_index, p.committed_offset, p.metadata, p.error_code));
+                    rows.push((
+                        t.name.clone(),
+                        p.partition_index,
+                        p.committed_offset,
+                        p.metadata,
+                        p.error_code,
+                    ));
                 }
             }
         }
@@ -685,16 +867,30 @@ async fn fetch_committed_standalone(
         }
         for t in resp.topics {
             for p in t.partitions {
-                rows.push((t.name.clone(), p.partition_index, p.committed_offset, p.metadata, p.error_code));
+                rows.push((
+                    t.name.clone(),
+                    p.partition_index,
+                    p.committed_offset,
+                    p.metadata,
+                    p.error_code,
+                ));
             }
         }
     }
     for (topic, partition, offset, metadata, code) in rows {
         if code != 0 {
-            return Err(Error::kafka_tp(ErrorCode(code), "OffsetFetch", &topic, partition));
+            return Err(Error::kafka_tp(
+                ErrorCode(code),
+                "OffsetFetch",
+                &topic,
+                partition,
+            ));
         }
         if offset >= 0 {
-            out.insert((Arc::from(topic.as_str()), partition), OffsetAndMetadata { offset, metadata });
+            out.insert(
+                (Arc::from(topic.as_str()), partition),
+                OffsetAndMetadata { offset, metadata },
+            );
         }
     }
     Ok(out)

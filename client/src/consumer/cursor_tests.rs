@@ -6,7 +6,9 @@ use super::fetcher::CompletedFetch;
 use super::{ConsumerEvent, Cursor};
 use bytes::{Bytes, BytesMut};
 use purekafka_protocol::messages::fetch_response::AbortedTransaction;
-use purekafka_protocol::records::{Compression, ControlRecord, ControlRecordType, DecodeOptions, RecordBatchBuilder};
+use purekafka_protocol::records::{
+    Compression, ControlRecord, ControlRecordType, DecodeOptions, RecordBatchBuilder,
+};
 use std::sync::Arc;
 
 const TS: i64 = 1_700_000_000_000;
@@ -17,7 +19,13 @@ const P3: i64 = 3003; // idempotent, not transactional
 /// One batch of the log.
 enum B {
     /// Data records; `pid` -1 for a plain producer.
-    Data { base: i64, pid: i64, txn: bool, values: &'static [&'static str], codec: Compression },
+    Data {
+        base: i64,
+        pid: i64,
+        txn: bool,
+        values: &'static [&'static str],
+        codec: Compression,
+    },
     /// A commit (`true`) or abort marker of `pid`.
     Marker { base: i64, pid: i64, commit: bool },
 }
@@ -26,7 +34,13 @@ fn encode(batches: &[B]) -> Bytes {
     let mut out = BytesMut::new();
     for b in batches {
         match b {
-            B::Data { base, pid, txn, values, codec } => {
+            B::Data {
+                base,
+                pid,
+                txn,
+                values,
+                codec,
+            } => {
                 let mut bb = RecordBatchBuilder::new(*codec);
                 bb.set_base_offset(*base);
                 if *pid >= 0 {
@@ -35,15 +49,31 @@ fn encode(batches: &[B]) -> Bytes {
                 bb.set_transactional(*txn);
                 for (i, v) in values.iter().enumerate() {
                     let k = format!("k{}", base + i as i64);
-                    bb.append(TS + base + i as i64, Some(k.as_bytes()), Some(v.as_bytes()), &[]).unwrap();
+                    bb.append(
+                        TS + base + i as i64,
+                        Some(k.as_bytes()),
+                        Some(v.as_bytes()),
+                        &[],
+                    )
+                    .unwrap();
                 }
                 out.extend_from_slice(&bb.finish().unwrap());
             }
             B::Marker { base, pid, commit } => {
                 let mut bb = RecordBatchBuilder::new(Compression::None);
-                bb.set_base_offset(*base).set_producer(*pid, 0, -1).set_transactional(true).set_control(true);
+                bb.set_base_offset(*base)
+                    .set_producer(*pid, 0, -1)
+                    .set_transactional(true)
+                    .set_control(true);
                 let marker = ControlRecord::marker(*commit, 7);
-                assert_eq!(marker.kind, if *commit { ControlRecordType::Commit } else { ControlRecordType::Abort });
+                assert_eq!(
+                    marker.kind,
+                    if *commit {
+                        ControlRecordType::Commit
+                    } else {
+                        ControlRecordType::Abort
+                    }
+                );
                 bb.append_control(TS + base, &marker).unwrap();
                 out.extend_from_slice(&bb.finish().unwrap());
             }
@@ -73,22 +103,94 @@ fn encode(batches: &[B]) -> Bytes {
 fn log() -> (Bytes, Vec<AbortedTransaction>) {
     let none = Compression::None;
     let batches = [
-        B::Data { base: 0, pid: -1, txn: false, values: &["plain-0", "plain-1"], codec: none },
-        B::Data { base: 2, pid: P1, txn: true, values: &["p1-a", "p1-b"], codec: none },
-        B::Data { base: 4, pid: P2, txn: true, values: &["p2-x0", "p2-x1"], codec: Compression::Lz4 },
-        B::Data { base: 6, pid: P3, txn: false, values: &["p3-0"], codec: none },
-        B::Data { base: 7, pid: P2, txn: true, values: &["p2-x2", "p2-x3"], codec: none },
-        B::Data { base: 9, pid: P1, txn: true, values: &["p1-c"], codec: Compression::Zstd },
-        B::Marker { base: 10, pid: P1, commit: true },
-        B::Marker { base: 11, pid: P2, commit: false },
-        B::Data { base: 12, pid: P2, txn: true, values: &["p2-ok"], codec: none },
-        B::Marker { base: 13, pid: P2, commit: true },
-        B::Data { base: 14, pid: P2, txn: true, values: &["p2-y"], codec: none },
-        B::Marker { base: 15, pid: P2, commit: false },
+        B::Data {
+            base: 0,
+            pid: -1,
+            txn: false,
+            values: &["plain-0", "plain-1"],
+            codec: none,
+        },
+        B::Data {
+            base: 2,
+            pid: P1,
+            txn: true,
+            values: &["p1-a", "p1-b"],
+            codec: none,
+        },
+        B::Data {
+            base: 4,
+            pid: P2,
+            txn: true,
+            values: &["p2-x0", "p2-x1"],
+            codec: Compression::Lz4,
+        },
+        B::Data {
+            base: 6,
+            pid: P3,
+            txn: false,
+            values: &["p3-0"],
+            codec: none,
+        },
+        B::Data {
+            base: 7,
+            pid: P2,
+            txn: true,
+            values: &["p2-x2", "p2-x3"],
+            codec: none,
+        },
+        B::Data {
+            base: 9,
+            pid: P1,
+            txn: true,
+            values: &["p1-c"],
+            codec: Compression::Zstd,
+        },
+        B::Marker {
+            base: 10,
+            pid: P1,
+            commit: true,
+        },
+        B::Marker {
+            base: 11,
+            pid: P2,
+            commit: false,
+        },
+        B::Data {
+            base: 12,
+            pid: P2,
+            txn: true,
+            values: &["p2-ok"],
+            codec: none,
+        },
+        B::Marker {
+            base: 13,
+            pid: P2,
+            commit: true,
+        },
+        B::Data {
+            base: 14,
+            pid: P2,
+            txn: true,
+            values: &["p2-y"],
+            codec: none,
+        },
+        B::Marker {
+            base: 15,
+            pid: P2,
+            commit: false,
+        },
     ];
     let aborted = vec![
-        AbortedTransaction { producer_id: P2, first_offset: 4, ..Default::default() },
-        AbortedTransaction { producer_id: P2, first_offset: 14, ..Default::default() },
+        AbortedTransaction {
+            producer_id: P2,
+            first_offset: 4,
+            ..Default::default()
+        },
+        AbortedTransaction {
+            producer_id: P2,
+            first_offset: 14,
+            ..Default::default()
+        },
     ];
     (encode(&batches), aborted)
 }
@@ -108,11 +210,24 @@ const ALL_DATA: &[(i64, &str)] = &[
     (14, "p2-y"),
 ];
 
-const COMMITTED: &[(i64, &str)] =
-    &[(0, "plain-0"), (1, "plain-1"), (2, "p1-a"), (3, "p1-b"), (6, "p3-0"), (9, "p1-c"), (12, "p2-ok")];
+const COMMITTED: &[(i64, &str)] = &[
+    (0, "plain-0"),
+    (1, "plain-1"),
+    (2, "p1-a"),
+    (3, "p1-b"),
+    (6, "p3-0"),
+    (9, "p1-c"),
+    (12, "p2-ok"),
+];
 
 fn cursor(records: Bytes, aborted: Vec<AbortedTransaction>, fetch_offset: i64) -> Cursor {
-    let cf = CompletedFetch { tp: (Arc::from("t"), 0), fetch_offset, seek_gen: 1, records, aborted };
+    let cf = CompletedFetch {
+        tp: (Arc::from("t"), 0),
+        fetch_offset,
+        seek_gen: 1,
+        records,
+        aborted,
+    };
     Cursor::new(cf, DecodeOptions::default())
 }
 
@@ -123,7 +238,11 @@ fn read_all(mut c: Cursor, max: usize, read_committed: bool) -> (Vec<(i64, Strin
     for _ in 0..1000 {
         let before = out.len();
         c.read(max, read_committed, &mut out).unwrap();
-        assert!(out.len() - before <= max, "read returned {} records, max {max}", out.len() - before);
+        assert!(
+            out.len() - before <= max,
+            "read returned {} records, max {max}",
+            out.len() - before
+        );
         if c.done {
             break;
         }
@@ -133,9 +252,17 @@ fn read_all(mut c: Cursor, max: usize, read_committed: bool) -> (Vec<(i64, Strin
         .into_iter()
         .map(|e| match e {
             ConsumerEvent::Record(r) => {
-                assert_eq!(r.key.as_deref(), Some(format!("k{}", r.offset).as_bytes()), "key of offset {}", r.offset);
+                assert_eq!(
+                    r.key.as_deref(),
+                    Some(format!("k{}", r.offset).as_bytes()),
+                    "key of offset {}",
+                    r.offset
+                );
                 assert_eq!(r.timestamp, TS + r.offset);
-                (r.offset, String::from_utf8(r.value.unwrap().to_vec()).unwrap())
+                (
+                    r.offset,
+                    String::from_utf8(r.value.unwrap().to_vec()).unwrap(),
+                )
             }
             ConsumerEvent::PartitionEof { .. } => panic!("a cursor never yields EOF events"),
         })
@@ -153,7 +280,10 @@ fn read_uncommitted_returns_every_data_record_and_no_marker() {
     for max in [usize::MAX, 1, 3] {
         let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 0), max, false);
         assert_eq!(got, owned(ALL_DATA), "read_uncommitted, max {max}");
-        assert_eq!(pos, 16, "position after the last (control) batch, max {max}");
+        assert_eq!(
+            pos, 16,
+            "position after the last (control) batch, max {max}"
+        );
     }
 }
 
@@ -163,7 +293,10 @@ fn read_committed_drops_the_aborted_transactions_and_every_marker() {
     for max in [usize::MAX, 1, 2, 5] {
         let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 0), max, true);
         assert_eq!(got, owned(COMMITTED), "read_committed, max {max}");
-        assert_eq!(pos, 16, "position after the last (control) batch, max {max}");
+        assert_eq!(
+            pos, 16,
+            "position after the last (control) batch, max {max}"
+        );
     }
 }
 
@@ -182,7 +315,11 @@ fn read_committed_from_inside_an_aborted_batch() {
     // Fetching from offset 5 returns the whole batch at 4; the aborted list
     // still starts at 4.
     let (records, aborted) = log();
-    let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 5), usize::MAX, true);
+    let (got, pos) = read_all(
+        cursor(records.clone(), aborted.clone(), 5),
+        usize::MAX,
+        true,
+    );
     let want: Vec<(i64, &str)> = COMMITTED.iter().copied().filter(|(o, _)| *o >= 5).collect();
     assert_eq!(got, owned(&want));
     assert_eq!(pos, 16);
@@ -197,12 +334,28 @@ fn a_fetch_ending_in_markers_moves_the_position_past_them() {
     // Only control batches (e.g. a fetch from offset 10): nothing to return,
     // but the position must move on, else the consumer fetches them forever.
     let batches = [
-        B::Marker { base: 10, pid: P1, commit: true },
-        B::Marker { base: 11, pid: P2, commit: false },
+        B::Marker {
+            base: 10,
+            pid: P1,
+            commit: true,
+        },
+        B::Marker {
+            base: 11,
+            pid: P2,
+            commit: false,
+        },
     ];
-    let aborted = vec![AbortedTransaction { producer_id: P2, first_offset: 4, ..Default::default() }];
+    let aborted = vec![AbortedTransaction {
+        producer_id: P2,
+        first_offset: 4,
+        ..Default::default()
+    }];
     for read_committed in [false, true] {
-        let (got, pos) = read_all(cursor(encode(&batches), aborted.clone(), 10), usize::MAX, read_committed);
+        let (got, pos) = read_all(
+            cursor(encode(&batches), aborted.clone(), 10),
+            usize::MAX,
+            read_committed,
+        );
         assert!(got.is_empty(), "read_committed={read_committed}: {got:?}");
         assert_eq!(pos, 12, "read_committed={read_committed}");
     }

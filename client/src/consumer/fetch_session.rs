@@ -62,26 +62,49 @@ impl FetchSession {
 
     /// A client that never uses sessions (every fetch full, epoch -1).
     pub fn disabled() -> Self {
-        FetchSession { disabled: true, ..FetchSession::default() }
+        FetchSession {
+            disabled: true,
+            ..FetchSession::default()
+        }
     }
 
     /// Plans the next request for the partitions in `wanted`.
     pub fn plan(&mut self, wanted: &BTreeMap<Tp, PartFetch>) -> FetchPlan {
         self.pending = Some(wanted.clone());
         if self.disabled {
-            return FetchPlan { session_id: 0, epoch: -1, send: wanted.iter().map(|(k, v)| (k.clone(), *v)).collect(), forget: Vec::new() };
+            return FetchPlan {
+                session_id: 0,
+                epoch: -1,
+                send: wanted.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                forget: Vec::new(),
+            };
         }
         if self.id == 0 {
             // Full fetch, asking for a new session.
-            return FetchPlan { session_id: 0, epoch: 0, send: wanted.iter().map(|(k, v)| (k.clone(), *v)).collect(), forget: Vec::new() };
+            return FetchPlan {
+                session_id: 0,
+                epoch: 0,
+                send: wanted.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                forget: Vec::new(),
+            };
         }
         let send = wanted
             .iter()
             .filter(|(k, v)| self.held.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        let forget = self.held.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
-        FetchPlan { session_id: self.id, epoch: self.epoch, send, forget }
+        let forget = self
+            .held
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        FetchPlan {
+            session_id: self.id,
+            epoch: self.epoch,
+            send,
+            forget,
+        }
     }
 
     /// Records the broker's answer: its top-level error code and session id.
@@ -108,7 +131,11 @@ impl FetchSession {
             self.id = session_id;
             self.epoch = 1;
         } else {
-            self.epoch = if self.epoch == i32::MAX { 1 } else { self.epoch + 1 };
+            self.epoch = if self.epoch == i32::MAX {
+                1
+            } else {
+                self.epoch + 1
+            };
         }
         self.held = sent;
     }
@@ -140,7 +167,11 @@ mod tests {
     }
 
     fn pf(offset: i64) -> PartFetch {
-        PartFetch { offset, max_bytes: 100, leader_epoch: -1 }
+        PartFetch {
+            offset,
+            max_bytes: 100,
+            leader_epoch: -1,
+        }
     }
 
     #[test]

@@ -32,14 +32,22 @@ pub(crate) struct CompletedFetch {
 }
 
 enum FetchResult {
-    Fetch { broker: i32, sent: Vec<(Tp, i64, u64)>, result: Result<FetchResponse>, topic_names: HashMap<Uuid, Arc<str>> },
-    Reset { tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i64>> },
+    Fetch {
+        broker: i32,
+        sent: Vec<(Tp, i64, u64)>,
+        result: Result<FetchResponse>,
+        topic_names: HashMap<Uuid, Arc<str>>,
+    },
+    Reset {
+        tps: Vec<(Tp, u64)>,
+        result: Result<HashMap<Tp, i64>>,
+    },
 }
 
 pub(crate) async fn run(inner: Arc<Inner>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<FetchResult>();
     let mut sessions: HashMap<i32, FetchSession> = HashMap::new();
-    let mut in_flight: HashMap<i32, ()> = HashMap::new();
+    let mut in_flight: std::collections::HashSet<i32> = std::collections::HashSet::new();
     let mut refreshing = false;
     let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<()>();
     let mut retry_at: Option<Instant> = None;
@@ -54,7 +62,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         let mut fetches: HashMap<i32, BTreeMap<Tp, PartFetch>> = HashMap::new();
         {
             let mut st = inner.lock();
-            let buffered: std::collections::HashSet<Tp> = st.buffer.iter().map(|c| c.tp.clone()).collect();
+            let buffered: std::collections::HashSet<Tp> =
+                st.buffer.iter().map(|c| c.tp.clone()).collect();
             let over_budget = st.buffered_bytes >= inner.max_buffer_bytes;
             for (tp, ps) in st.parts.iter_mut() {
                 let Some(leader) = md.leader(&tp.0, tp.1) else {
@@ -64,17 +73,29 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 if let Some(spec) = ps.reset {
                     if !ps.reset_in_flight {
                         ps.reset_in_flight = true;
-                        resets.entry(leader).or_default().push((tp.clone(), spec, ps.seek_gen));
+                        resets
+                            .entry(leader)
+                            .or_default()
+                            .push((tp.clone(), spec, ps.seek_gen));
                     }
                     continue;
                 }
                 let Some(pos) = ps.position else { continue };
-                if ps.paused || ps.fetch_in_flight || buffered.contains(tp) || over_budget || in_flight.contains_key(&leader) {
+                if ps.paused
+                    || ps.fetch_in_flight
+                    || buffered.contains(tp)
+                    || over_budget
+                    || in_flight.contains(&leader)
+                {
                     continue;
                 }
                 fetches.entry(leader).or_default().insert(
                     tp.clone(),
-                    PartFetch { offset: pos, max_bytes: inner.cfg.max_partition_fetch_bytes, leader_epoch: ps.leader_epoch },
+                    PartFetch {
+                        offset: pos,
+                        max_bytes: inner.cfg.max_partition_fetch_bytes,
+                        leader_epoch: ps.leader_epoch,
+                    },
                 );
             }
             for (leader, wanted) in &fetches {
@@ -83,7 +104,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                         ps.fetch_in_flight = true;
                     }
                 }
-                in_flight.insert(*leader, ());
+                in_flight.insert(*leader);
             }
         }
         if need_metadata && !refreshing {
@@ -112,14 +133,28 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             let plan = session.plan(&wanted);
             let sent: Vec<(Tp, i64, u64)> = {
                 let st = inner.lock();
-                wanted.iter().map(|(tp, pf)| (tp.clone(), pf.offset, st.parts.get(tp).map_or(0, |p| p.seek_gen))).collect()
+                wanted
+                    .iter()
+                    .map(|(tp, pf)| {
+                        (
+                            tp.clone(),
+                            pf.offset,
+                            st.parts.get(tp).map_or(0, |p| p.seek_gen),
+                        )
+                    })
+                    .collect()
             };
             let inner = inner.clone();
             let tx = tx.clone();
             let md = md.clone();
             tokio::spawn(async move {
                 let (result, topic_names) = fetch(&inner, leader, plan, &md).await;
-                let _ = tx.send(FetchResult::Fetch { broker: leader, sent, result, topic_names });
+                let _ = tx.send(FetchResult::Fetch {
+                    broker: leader,
+                    sent,
+                    result,
+                    topic_names,
+                });
             });
         }
 
@@ -189,7 +224,14 @@ async fn fetch(
         Err(e) => return (Err(e), names),
     };
     let id_of = |t: &str| md.topics.get(t).map_or(Uuid::ZERO, |t| t.id);
-    if version >= 13 && plan.send.iter().map(|(tp, _)| &tp.0).chain(plan.forget.iter().map(|tp| &tp.0)).any(|t| id_of(t).is_zero()) {
+    if version >= 13
+        && plan
+            .send
+            .iter()
+            .map(|(tp, _)| &tp.0)
+            .chain(plan.forget.iter().map(|tp| &tp.0))
+            .any(|t| id_of(t).is_zero())
+    {
         version = 12;
     }
     let mut topics: Vec<FetchTopic> = Vec::new();
@@ -206,7 +248,12 @@ async fn fetch(
             None => {
                 let id = id_of(&tp.0);
                 names.insert(id, tp.0.clone());
-                topics.push(FetchTopic { topic: tp.0.to_string(), topic_id: id, partitions: vec![part], ..Default::default() });
+                topics.push(FetchTopic {
+                    topic: tp.0.to_string(),
+                    topic_id: id,
+                    partitions: vec![part],
+                    ..Default::default()
+                });
             }
         }
     }
@@ -214,7 +261,12 @@ async fn fetch(
     for tp in &plan.forget {
         match forgotten.last_mut().filter(|t| t.topic == *tp.0) {
             Some(t) => t.partitions.push(tp.1),
-            None => forgotten.push(ForgottenTopic { topic: tp.0.to_string(), topic_id: id_of(&tp.0), partitions: vec![tp.1], ..Default::default() }),
+            None => forgotten.push(ForgottenTopic {
+                topic: tp.0.to_string(),
+                topic_id: id_of(&tp.0),
+                partitions: vec![tp.1],
+                ..Default::default()
+            }),
         }
     }
     for (tp, _) in &plan.send {
@@ -248,7 +300,12 @@ async fn fetch(
 }
 
 /// Applies a fetch response; returns whether metadata should be refreshed.
-fn handle_fetch(inner: &Inner, sent: Vec<(Tp, i64, u64)>, result: Result<FetchResponse>, names: &HashMap<Uuid, Arc<str>>) -> bool {
+fn handle_fetch(
+    inner: &Inner,
+    sent: Vec<(Tp, i64, u64)>,
+    result: Result<FetchResponse>,
+    names: &HashMap<Uuid, Arc<str>>,
+) -> bool {
     let mut st = inner.lock();
     for (tp, _, _) in &sent {
         if let Some(ps) = st.parts.get_mut(tp) {
@@ -276,9 +333,13 @@ fn handle_fetch(inner: &Inner, sent: Vec<(Tp, i64, u64)>, result: Result<FetchRe
         };
         for p in t.partitions {
             let tp: Tp = (topic.clone(), p.partition_index);
-            let Some(&(fetch_offset, seek_gen)) = sent_at.get(&tp) else { continue };
+            let Some(&(fetch_offset, seek_gen)) = sent_at.get(&tp) else {
+                continue;
+            };
             let eof_enabled = inner.cfg.enable_partition_eof;
-            let Some(ps) = st.parts.get_mut(&tp) else { continue };
+            let Some(ps) = st.parts.get_mut(&tp) else {
+                continue;
+            };
             if ps.seek_gen != seek_gen || ps.position != Some(fetch_offset) {
                 continue; // seeked meanwhile: stale
             }
@@ -291,7 +352,11 @@ fn handle_fetch(inner: &Inner, sent: Vec<(Tp, i64, u64)>, result: Result<FetchRe
                     if records.is_empty() {
                         if eof_enabled && !ps.eof_sent && fetch_offset >= p.high_watermark {
                             ps.eof_sent = true;
-                            st.events.push_back(super::ConsumerEvent::PartitionEof { topic: tp.0.clone(), partition: tp.1, offset: fetch_offset });
+                            st.events.push_back(super::ConsumerEvent::PartitionEof {
+                                topic: tp.0.clone(),
+                                partition: tp.1,
+                                offset: fetch_offset,
+                            });
                             woke = true;
                         }
                         continue;
@@ -299,7 +364,13 @@ fn handle_fetch(inner: &Inner, sent: Vec<(Tp, i64, u64)>, result: Result<FetchRe
                     let mut aborted = p.aborted_transactions.unwrap_or_default();
                     aborted.sort_by_key(|a| a.first_offset);
                     st.buffered_bytes += records.len();
-                    st.buffer.push_back(CompletedFetch { tp, fetch_offset, seek_gen, records, aborted });
+                    st.buffer.push_back(CompletedFetch {
+                        tp,
+                        fetch_offset,
+                        seek_gen,
+                        records,
+                        aborted,
+                    });
                     woke = true;
                 }
                 ErrorCode::OFFSET_OUT_OF_RANGE => match inner.cfg.auto_offset_reset {
@@ -311,14 +382,18 @@ fn handle_fetch(inner: &Inner, sent: Vec<(Tp, i64, u64)>, result: Result<FetchRe
                             api: "Fetch",
                             topic: Some(tp.0.to_string()),
                             partition: Some(tp.1),
-                            message: Some(format!("offset {fetch_offset} is out of range and auto.offset.reset=none")),
+                            message: Some(format!(
+                                "offset {fetch_offset} is out of range and auto.offset.reset=none"
+                            )),
                         };
                         ps.position = None;
                         st.errors.push_back(e);
                         woke = true;
                     }
                 },
-                c if crate::producer::accumulator::is_stale_metadata(c) || c == ErrorCode::OFFSET_NOT_AVAILABLE => {
+                c if crate::producer::accumulator::is_stale_metadata(c)
+                    || c == ErrorCode::OFFSET_NOT_AVAILABLE =>
+                {
                     refresh = true;
                 }
                 c => {
@@ -335,7 +410,11 @@ fn handle_fetch(inner: &Inner, sent: Vec<(Tp, i64, u64)>, result: Result<FetchRe
     refresh
 }
 
-async fn list_offsets(inner: &Inner, leader: i32, items: &[(Tp, OffsetSpec, u64)]) -> Result<HashMap<Tp, i64>> {
+async fn list_offsets(
+    inner: &Inner,
+    leader: i32,
+    items: &[(Tp, OffsetSpec, u64)],
+) -> Result<HashMap<Tp, i64>> {
     let conn = inner.cluster.broker(leader).await?;
     let mut topics: Vec<ListOffsetsTopic> = Vec::new();
     for (tp, spec, _) in items {
@@ -344,10 +423,19 @@ async fn list_offsets(inner: &Inner, leader: i32, items: &[(Tp, OffsetSpec, u64)
             OffsetSpec::Latest => -1,
             OffsetSpec::Timestamp(t) => *t,
         };
-        let part = ListOffsetsPartition { partition_index: tp.1, timestamp: ts, current_leader_epoch: -1, ..Default::default() };
+        let part = ListOffsetsPartition {
+            partition_index: tp.1,
+            timestamp: ts,
+            current_leader_epoch: -1,
+            ..Default::default()
+        };
         match topics.iter_mut().find(|t| t.name == *tp.0) {
             Some(t) => t.partitions.push(part),
-            None => topics.push(ListOffsetsTopic { name: tp.0.to_string(), partitions: vec![part], ..Default::default() }),
+            None => topics.push(ListOffsetsTopic {
+                name: tp.0.to_string(),
+                partitions: vec![part],
+                ..Default::default()
+            }),
         }
     }
     let req = ListOffsetsRequest {
@@ -364,7 +452,13 @@ async fn list_offsets(inner: &Inner, leader: i32, items: &[(Tp, OffsetSpec, u64)
         for p in t.partitions {
             let code = ErrorCode(p.error_code);
             if code != ErrorCode::NONE {
-                return Err(Error::Kafka { code, api: "ListOffsets", topic: Some(t.name.clone()), partition: Some(p.partition_index), message: None });
+                return Err(Error::Kafka {
+                    code,
+                    api: "ListOffsets",
+                    topic: Some(t.name.clone()),
+                    partition: Some(p.partition_index),
+                    message: None,
+                });
             }
             out.insert((topic.clone(), p.partition_index), p.offset);
         }
@@ -379,7 +473,9 @@ fn handle_reset(inner: &Inner, tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i
     match result {
         Ok(offsets) => {
             for (tp, gen_) in tps {
-                let Some(ps) = st.parts.get_mut(&tp) else { continue };
+                let Some(ps) = st.parts.get_mut(&tp) else {
+                    continue;
+                };
                 ps.reset_in_flight = false;
                 if ps.seek_gen != gen_ {
                     continue;

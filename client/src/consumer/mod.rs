@@ -23,14 +23,15 @@
 //! batches skipped, aborted transactions filtered) in `poll`.
 
 mod coordinator;
+#[cfg(test)]
+mod cursor_tests;
 pub mod fetch_session;
 mod fetcher;
 pub mod group;
 pub mod stream;
-#[cfg(test)] mod cursor_tests;
 
-pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 use coordinator::GroupCmd;
+pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 
 use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::error::{Error, Result};
@@ -38,7 +39,9 @@ use crate::net::{Cluster, ClusterOptions};
 use bytes::Bytes;
 use fetch_session::Tp;
 use fetcher::CompletedFetch;
-use purekafka_protocol::records::{ControlRecordType, DecodeOptions, Headers, RecordBatches, TimestampType};
+use purekafka_protocol::records::{
+    ControlRecordType, DecodeOptions, Headers, RecordBatches, TimestampType,
+};
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -205,7 +208,9 @@ pub(crate) struct Inner {
 
 impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -218,12 +223,17 @@ pub struct Consumer {
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Consumer").field("cluster", &self.inner.cluster).finish()
+        f.debug_struct("Consumer")
+            .field("cluster", &self.inner.cluster)
+            .finish()
     }
 }
 
 fn topic_partitions<'a>(parts: impl IntoIterator<Item = &'a (&'a str, i32)>) -> Vec<Tp> {
-    parts.into_iter().map(|(t, p)| (Arc::from(*t), *p)).collect()
+    parts
+        .into_iter()
+        .map(|(t, p)| (Arc::from(*t), *p))
+        .collect()
 }
 
 impl Consumer {
@@ -231,7 +241,9 @@ impl Consumer {
     pub async fn new(config: ConsumerConfig) -> Result<Consumer> {
         config.validate()?;
         let cluster = Cluster::connect(ClusterOptions::from_config(&config.client)).await?;
-        let max_buffer_bytes = usize::try_from(config.fetch_max_bytes).unwrap_or(50 << 20).max(1 << 20);
+        let max_buffer_bytes = usize::try_from(config.fetch_max_bytes)
+            .unwrap_or(50 << 20)
+            .max(1 << 20);
         let inner = Arc::new(Inner {
             cfg: config,
             cluster,
@@ -253,25 +265,36 @@ impl Consumer {
     }
 
     fn group(&self, what: &'static str) -> Result<&tokio::sync::mpsc::UnboundedSender<GroupCmd>> {
-        self.group.as_ref().ok_or_else(|| crate::error::ConfigError::new("group.id", format!("is required to {what}")).into())
+        self.group.as_ref().ok_or_else(|| {
+            crate::error::ConfigError::new("group.id", format!("is required to {what}")).into()
+        })
     }
 
     fn group_send(&self, what: &'static str, cmd: GroupCmd) -> Result<()> {
-        self.group(what)?.send(cmd).map_err(|_| Error::Closed("consumer"))
+        self.group(what)?
+            .send(cmd)
+            .map_err(|_| Error::Closed("consumer"))
     }
 
     /// Joins the consumer group (`group.id`) subscribed to these topics; the
     /// group assigns partitions, and `poll` drives membership.
     pub fn subscribe(&self, topics: &[&str]) -> Result<()> {
-        self.group_send("subscribe", GroupCmd::Subscribe(topics.iter().map(|t| t.to_string()).collect()))
+        self.group_send(
+            "subscribe",
+            GroupCmd::Subscribe(topics.iter().map(|t| t.to_string()).collect()),
+        )
     }
 
     /// Subscribes to every topic matching `pattern` (a regular expression,
     /// matched against the whole name), picking up new matching topics as
     /// metadata refreshes.
     pub fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
-        let re = regex::Regex::new(&format!("^(?:{pattern})$"))
-            .map_err(|e| crate::error::ConfigError::new("subscribe pattern", format!("{pattern:?} is not a valid regex: {e}")))?;
+        let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+            crate::error::ConfigError::new(
+                "subscribe pattern",
+                format!("{pattern:?} is not a valid regex: {e}"),
+            )
+        })?;
         self.group_send("subscribe", GroupCmd::SubscribePattern(re))
     }
 
@@ -295,28 +318,57 @@ impl Consumer {
 
     /// Commits the positions `poll` has reached without waiting.
     pub fn commit_async(&self) -> Result<()> {
-        self.group_send("commit", GroupCmd::Commit { offsets: None, reply: None })
+        self.group_send(
+            "commit",
+            GroupCmd::Commit {
+                offsets: None,
+                reply: None,
+            },
+        )
     }
 
     /// Commits explicit offsets (the next offset to read) with metadata.
-    pub async fn commit_offsets(&self, offsets: &[(&str, i32, OffsetAndMetadata)]) -> Result<Committed> {
-        let offsets = offsets.iter().map(|(t, p, o)| ((Arc::from(*t), *p), o.clone())).collect();
+    pub async fn commit_offsets(
+        &self,
+        offsets: &[(&str, i32, OffsetAndMetadata)],
+    ) -> Result<Committed> {
+        let offsets = offsets
+            .iter()
+            .map(|(t, p, o)| ((Arc::from(*t), *p), o.clone()))
+            .collect();
         self.commit_offsets_inner(Some(offsets)).await
     }
 
-    async fn commit_offsets_inner(&self, offsets: Option<Vec<(Tp, OffsetAndMetadata)>>) -> Result<Committed> {
+    async fn commit_offsets_inner(
+        &self,
+        offsets: Option<Vec<(Tp, OffsetAndMetadata)>>,
+    ) -> Result<Committed> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.group_send("commit", GroupCmd::Commit { offsets, reply: Some(tx) })?;
+        self.group_send(
+            "commit",
+            GroupCmd::Commit {
+                offsets,
+                reply: Some(tx),
+            },
+        )?;
         rx.await.map_err(|_| Error::Closed("consumer"))?
     }
 
     /// The group's committed offsets for these partitions (absent: none).
-    pub async fn committed(&self, partitions: &[(&str, i32)]) -> Result<std::collections::HashMap<(Arc<str>, i32), OffsetAndMetadata>> {
+    pub async fn committed(
+        &self,
+        partitions: &[(&str, i32)],
+    ) -> Result<std::collections::HashMap<(Arc<str>, i32), OffsetAndMetadata>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.group_send("read committed offsets", GroupCmd::Committed { tps: topic_partitions(partitions), reply: tx })?;
+        self.group_send(
+            "read committed offsets",
+            GroupCmd::Committed {
+                tps: topic_partitions(partitions),
+                reply: tx,
+            },
+        )?;
         rx.await.map_err(|_| Error::Closed("consumer"))?
     }
-
 
     /// Reads these partitions (replacing any earlier assignment). Positions
     /// start from the committed offset when there is a group and one, else
@@ -368,7 +420,11 @@ impl Consumer {
     /// Waits up to `timeout` for records; returns at most `max.poll.records`.
     /// An empty result means none arrived in time.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        self.poll_into(timeout, Vec::with_capacity(self.inner.cfg.max_poll_records.clamp(1, 10_000))).await
+        self.poll_into(
+            timeout,
+            Vec::with_capacity(self.inner.cfg.max_poll_records.clamp(1, 10_000)),
+        )
+        .await
     }
 
     /// As [`Consumer::poll`], with partition-EOF events.
@@ -410,7 +466,10 @@ impl Consumer {
     /// error to raise, if any.
     fn take_records<S: Sink>(&self, max: usize, out: &mut S) -> Option<Error> {
         let read_committed = self.inner.cfg.isolation_level == IsolationLevel::ReadCommitted;
-        let opts = DecodeOptions { verify_crc: self.inner.cfg.check_crcs, ..DecodeOptions::default() };
+        let opts = DecodeOptions {
+            verify_crc: self.inner.cfg.check_crcs,
+            ..DecodeOptions::default()
+        };
         loop {
             // Take the current cursor, or the next completed fetch, out of the
             // lock; decode without holding it.
@@ -436,7 +495,9 @@ impl Consumer {
             let before = out.len();
             let result = cursor.read(max.saturating_sub(out.len()), read_committed, out);
             let mut st = self.inner.lock();
-            let valid = st.parts.get(&cursor.tp).is_some_and(|ps| ps.seek_gen == cursor.seek_gen && ps.position == Some(cursor.start_position));
+            let valid = st.parts.get(&cursor.tp).is_some_and(|ps| {
+                ps.seek_gen == cursor.seek_gen && ps.position == Some(cursor.start_position)
+            });
             if !valid {
                 // Seeked or unassigned while we read: drop what we read.
                 out.truncate(before);
@@ -448,7 +509,12 @@ impl Consumer {
             }
             cursor.start_position = cursor.next_offset.max(cursor.start_position);
             if let Err(e) = result {
-                let e = Error::Decode { broker: "fetch".into(), api: "Fetch", version: -1, source: e };
+                let e = Error::Decode {
+                    broker: "fetch".into(),
+                    api: "Fetch",
+                    version: -1,
+                    source: e,
+                };
                 return Some(e);
             }
             if !cursor.done {
@@ -464,7 +530,10 @@ impl Consumer {
     pub fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<()> {
         let mut st = self.inner.lock();
         let tp: Tp = (Arc::from(topic), partition);
-        let ps = st.parts.get_mut(&tp).ok_or_else(|| not_assigned(topic, partition))?;
+        let ps = st
+            .parts
+            .get_mut(&tp)
+            .ok_or_else(|| not_assigned(topic, partition))?;
         ps.position = Some(offset);
         ps.reset = None;
         ps.seek_gen = next_gen();
@@ -488,7 +557,10 @@ impl Consumer {
     fn seek_spec(&self, partitions: &[(&str, i32)], spec: OffsetSpec) -> Result<()> {
         let mut st = self.inner.lock();
         for tp in topic_partitions(partitions) {
-            let ps = st.parts.get_mut(&tp).ok_or_else(|| not_assigned(&tp.0, tp.1))?;
+            let ps = st
+                .parts
+                .get_mut(&tp)
+                .ok_or_else(|| not_assigned(&tp.0, tp.1))?;
             ps.start_reset(spec);
             drop_buffered(&mut st, &tp);
         }
@@ -508,7 +580,10 @@ impl Consumer {
             notified.as_mut().enable();
             {
                 let st = self.inner.lock();
-                let ps = st.parts.get(&tp).ok_or_else(|| not_assigned(topic, partition))?;
+                let ps = st
+                    .parts
+                    .get(&tp)
+                    .ok_or_else(|| not_assigned(topic, partition))?;
                 if let Some(p) = ps.position {
                     return Ok(p);
                 }
@@ -536,7 +611,10 @@ impl Consumer {
     fn set_paused(&self, partitions: &[(&str, i32)], paused: bool) -> Result<()> {
         let mut st = self.inner.lock();
         for tp in topic_partitions(partitions) {
-            let ps = st.parts.get_mut(&tp).ok_or_else(|| not_assigned(&tp.0, tp.1))?;
+            let ps = st
+                .parts
+                .get_mut(&tp)
+                .ok_or_else(|| not_assigned(&tp.0, tp.1))?;
             ps.paused = paused;
             if paused {
                 // Keep what was fetched but do not return it until resumed.
@@ -553,12 +631,22 @@ impl Consumer {
 
     /// Paused partitions.
     pub fn paused(&self) -> Vec<(Arc<str>, i32)> {
-        self.inner.lock().parts.iter().filter(|(_, p)| p.paused).map(|(tp, _)| tp.clone()).collect()
+        self.inner
+            .lock()
+            .parts
+            .iter()
+            .filter(|(_, p)| p.paused)
+            .map(|(tp, _)| tp.clone())
+            .collect()
     }
 
     /// The high watermark last seen for a partition (-1 before the first fetch).
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.inner.lock().parts.get(&(Arc::from(topic), partition)).map(|p| p.high_watermark)
+        self.inner
+            .lock()
+            .parts
+            .get(&(Arc::from(topic), partition))
+            .map(|p| p.high_watermark)
     }
 
     /// Stops the consumer: with a group, commits the consumed positions
@@ -586,7 +674,11 @@ impl Consumer {
 }
 
 fn not_assigned(topic: &str, partition: i32) -> Error {
-    Error::UnknownPartition { topic: format!("{topic} (not assigned to this consumer)"), partition, count: 0 }
+    Error::UnknownPartition {
+        topic: format!("{topic} (not assigned to this consumer)"),
+        partition,
+        count: 0,
+    }
 }
 
 pub(crate) fn drop_buffered(st: &mut State, tp: &Tp) {
@@ -622,7 +714,11 @@ impl Cursor {
             next_offset: cf.fetch_offset,
             batches: RecordBatches::with_options(cf.records, opts),
             records: None,
-            aborted: cf.aborted.iter().map(|a| (a.first_offset, a.producer_id)).collect(),
+            aborted: cf
+                .aborted
+                .iter()
+                .map(|a| (a.first_offset, a.producer_id))
+                .collect(),
             aborted_producers: HashSet::new(),
             tp: cf.tp,
             seek_gen: cf.seek_gen,
@@ -631,7 +727,12 @@ impl Cursor {
     }
 
     /// Appends up to `max` records to `out`.
-    fn read<S: Sink>(&mut self, max: usize, read_committed: bool, out: &mut S) -> Result<(), purekafka_protocol::DecodeError> {
+    fn read<S: Sink>(
+        &mut self,
+        max: usize,
+        read_committed: bool,
+        out: &mut S,
+    ) -> Result<(), purekafka_protocol::DecodeError> {
         let mut n = 0;
         while n < max {
             if let Some((records, ts_type, batch_next)) = self.records.as_mut() {

@@ -68,7 +68,13 @@ impl Consumer {
     /// A [`Stream`] of this consumer's records (see [`RecordStream`]). The
     /// stream holds a handle to the consumer; it does not borrow it.
     pub fn stream(&self) -> RecordStream {
-        RecordStream { consumer: self.clone(), timeout: DEFAULT_POLL_TIMEOUT, batch: Vec::new().into_iter(), pending: None, done: false }
+        RecordStream {
+            consumer: self.clone(),
+            timeout: DEFAULT_POLL_TIMEOUT,
+            batch: Vec::new().into_iter(),
+            pending: None,
+            done: false,
+        }
     }
 }
 
@@ -134,7 +140,11 @@ impl Stream for RecordStream {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.done { (0, Some(0)) } else { (self.batch.len(), None) }
+        if self.done {
+            (0, Some(0))
+        } else {
+            (self.batch.len(), None)
+        }
     }
 }
 
@@ -147,7 +157,9 @@ impl Drop for RecordStream {
         // is already past it.
         let mut first: HashMap<(Arc<str>, i32), i64> = HashMap::new();
         for r in self.batch.as_slice() {
-            let at = first.entry((r.topic.clone(), r.partition)).or_insert(r.offset);
+            let at = first
+                .entry((r.topic.clone(), r.partition))
+                .or_insert(r.offset);
             *at = (*at).min(r.offset);
         }
         for ((topic, partition), offset) in first {

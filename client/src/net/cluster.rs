@@ -118,7 +118,17 @@ impl Metadata {
         let brokers = resp
             .brokers
             .into_iter()
-            .map(|b| (b.node_id, BrokerInfo { id: b.node_id, host: b.host, port: b.port, rack: b.rack }))
+            .map(|b| {
+                (
+                    b.node_id,
+                    BrokerInfo {
+                        id: b.node_id,
+                        host: b.host,
+                        port: b.port,
+                        rack: b.rack,
+                    },
+                )
+            })
             .collect();
         let topics = resp
             .topics
@@ -136,10 +146,24 @@ impl Metadata {
                     })
                     .collect();
                 partitions.sort_by_key(|p| p.id);
-                Some((name.clone(), Arc::new(TopicInfo { name, id: t.topic_id, error: ErrorCode(t.error_code), partitions })))
+                Some((
+                    name.clone(),
+                    Arc::new(TopicInfo {
+                        name,
+                        id: t.topic_id,
+                        error: ErrorCode(t.error_code),
+                        partitions,
+                    }),
+                ))
             })
             .collect();
-        Metadata { brokers, topics, controller: resp.controller_id, cluster_id: resp.cluster_id, fetched_at: Some(now) }
+        Metadata {
+            brokers,
+            topics,
+            controller: resp.controller_id,
+            cluster_id: resp.cluster_id,
+            fetched_at: Some(now),
+        }
     }
 
     /// The leader of a partition, if it has one.
@@ -180,7 +204,9 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("bootstrap", &self.inner.opts.bootstrap).finish()
+        f.debug_struct("Cluster")
+            .field("bootstrap", &self.inner.opts.bootstrap)
+            .finish()
     }
 }
 
@@ -193,12 +219,19 @@ impl Cluster {
     pub async fn connect(mut opts: ClusterOptions) -> Result<Cluster> {
         opts.bootstrap.retain(|s| !s.trim().is_empty());
         if opts.bootstrap.is_empty() {
-            return Err(crate::error::ConfigError::new("bootstrap.servers", "is required (host:port, comma separated)").into());
+            return Err(crate::error::ConfigError::new(
+                "bootstrap.servers",
+                "is required (host:port, comma separated)",
+            )
+            .into());
         }
         let c = Cluster {
             inner: Arc::new(Inner {
                 opts,
-                state: Mutex::new(State { metadata: Arc::new(Metadata::default()), topics: BTreeSet::new() }),
+                state: Mutex::new(State {
+                    metadata: Arc::new(Metadata::default()),
+                    topics: BTreeSet::new(),
+                }),
                 slots: Mutex::new(HashMap::new()),
                 bootstrap: tokio::sync::Mutex::new(Slot::default()),
                 refresh: tokio::sync::Mutex::new(()),
@@ -252,7 +285,13 @@ impl Cluster {
         }
         let mut last_error = String::new();
         for addr in &self.inner.opts.bootstrap {
-            match Connection::connect(addr, &format!("bootstrap {addr}"), self.inner.opts.conn.clone()).await {
+            match Connection::connect(
+                addr,
+                &format!("bootstrap {addr}"),
+                self.inner.opts.conn.clone(),
+            )
+            .await
+            {
                 Ok(c) => {
                     slot.conn = Some(c.clone());
                     return Ok(c);
@@ -263,7 +302,10 @@ impl Cluster {
                 }
             }
         }
-        Err(Error::BootstrapUnreachable { servers: self.inner.opts.bootstrap.join(","), last_error })
+        Err(Error::BootstrapUnreachable {
+            servers: self.inner.opts.bootstrap.join(","),
+            last_error,
+        })
     }
 
     fn slot(&self, id: i32) -> Arc<tokio::sync::Mutex<Slot>> {
@@ -282,7 +324,10 @@ impl Cluster {
         }
         let info = self.metadata().brokers.get(&id).cloned();
         let Some(info) = info else {
-            return Err(Error::Connect { broker: format!("node {id}"), reason: "not in the cluster metadata".into() });
+            return Err(Error::Connect {
+                broker: format!("node {id}"),
+                reason: "not in the cluster metadata".into(),
+            });
         };
         let name = format!("{} (node {id})", info.addr());
         match Connection::connect(&info.addr(), &name, self.inner.opts.conn.clone()).await {
@@ -304,7 +349,9 @@ impl Cluster {
     fn backoff(&self, failures: u32) -> Duration {
         let base = self.inner.opts.reconnect_backoff.as_millis() as u64;
         let max = self.inner.opts.reconnect_backoff_max.as_millis() as u64;
-        let exp = base.saturating_mul(1u64 << failures.saturating_sub(1).min(20)).min(max.max(base));
+        let exp = base
+            .saturating_mul(1u64 << failures.saturating_sub(1).min(20))
+            .min(max.max(base));
         let jitter = jitter_fraction();
         Duration::from_millis(((exp as f64) * (0.8 + 0.4 * jitter)) as u64)
     }
@@ -336,7 +383,10 @@ impl Cluster {
             topics: Some(
                 topics
                     .into_iter()
-                    .map(|name| MetadataRequestTopic { name: Some(name), ..Default::default() })
+                    .map(|name| MetadataRequestTopic {
+                        name: Some(name),
+                        ..Default::default()
+                    })
                     .collect(),
             ),
             allow_auto_topic_creation: self.inner.opts.allow_auto_create_topics,
@@ -371,22 +421,45 @@ impl Cluster {
                     return Ok(t.clone());
                 }
                 if !t.error.is_retriable() && t.error != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
-                    return Err(Error::Kafka { code: t.error, api: "Metadata", topic: Some(topic.into()), partition: None, message: None });
+                    return Err(Error::Kafka {
+                        code: t.error,
+                        api: "Metadata",
+                        topic: Some(topic.into()),
+                        partition: None,
+                        message: None,
+                    });
                 }
             }
             if Instant::now() >= deadline {
                 return Err(match md.topics.get(topic) {
-                    Some(t) if t.error != ErrorCode::NONE && t.error != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION => {
-                        Error::Kafka { code: t.error, api: "Metadata", topic: Some(topic.into()), partition: None, message: None }
+                    Some(t)
+                        if t.error != ErrorCode::NONE
+                            && t.error != ErrorCode::UNKNOWN_TOPIC_OR_PARTITION =>
+                    {
+                        Error::Kafka {
+                            code: t.error,
+                            api: "Metadata",
+                            topic: Some(topic.into()),
+                            partition: None,
+                            message: None,
+                        }
                     }
-                    _ => Error::UnknownTopic { topic: topic.into() },
+                    _ => Error::UnknownTopic {
+                        topic: topic.into(),
+                    },
                 });
             }
             self.refresh_metadata().await?;
-            if self.metadata().topics.get(topic).is_some_and(|t| t.error == ErrorCode::NONE && !t.partitions.is_empty()) {
+            if self
+                .metadata()
+                .topics
+                .get(topic)
+                .is_some_and(|t| t.error == ErrorCode::NONE && !t.partitions.is_empty())
+            {
                 continue;
             }
-            tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now()))).await;
+            tokio::time::sleep(backoff.min(deadline.saturating_duration_since(Instant::now())))
+                .await;
             backoff = (backoff * 2).min(Duration::from_millis(500));
         }
     }
@@ -397,6 +470,11 @@ fn jitter_fraction() -> f64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
     (h.finish() % 10_000) as f64 / 10_000.0
 }

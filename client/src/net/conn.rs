@@ -83,7 +83,10 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("broker", &self.broker).field("closed", &self.is_closed()).finish()
+        f.debug_struct("Connection")
+            .field("broker", &self.broker)
+            .field("closed", &self.is_closed())
+            .finish()
     }
 }
 
@@ -91,17 +94,21 @@ impl Connection {
     /// Connects to `addr` (`host:port`), starts the socket task and asks the
     /// broker which API versions it speaks. `broker` names it in errors.
     pub async fn connect(addr: &str, broker: &str, opts: ConnOptions) -> Result<Connection> {
-        let connect_err = |reason: String| Error::Connect { broker: broker.to_string(), reason };
-        let stream = match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(connect_err(format!(
-                    "no connection within socket.connection.setup.timeout.ms ({:?})",
-                    opts.connect_timeout
-                )));
-            }
-            Ok(Err(e)) => return Err(connect_err(e.to_string())),
-            Ok(Ok(s)) => s,
+        let connect_err = |reason: String| Error::Connect {
+            broker: broker.to_string(),
+            reason,
         };
+        let stream =
+            match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr)).await {
+                Err(_) => {
+                    return Err(connect_err(format!(
+                        "no connection within socket.connection.setup.timeout.ms ({:?})",
+                        opts.connect_timeout
+                    )));
+                }
+                Ok(Err(e)) => return Err(connect_err(e.to_string())),
+                Ok(Ok(s)) => s,
+            };
         let _ = stream.set_nodelay(true);
         let broker: Arc<str> = Arc::from(broker);
         let closed = Arc::new(AtomicBool::new(false));
@@ -135,19 +142,32 @@ impl Connection {
             ..Default::default()
         };
         for _ in 0..3 {
-            let body = self.send_frame(encode_frame(&req, version, &self.opts.client_id)?, ApiKey::ApiVersions, version).await?;
-            let body = body.ok_or_else(|| self.disconnected())?;
-            match decode_api_versions(body, version).map_err(|e| self.decode_error(ApiKey::ApiVersions, version, e))? {
+            let body = self
+                .send_frame(
+                    encode_frame(&req, version, &self.opts.client_id)?,
+                    ApiKey::ApiVersions,
+                    version,
+                )
+                .await?;
+            match decode_api_versions(body, version)
+                .map_err(|e| self.decode_error(ApiKey::ApiVersions, version, e))?
+            {
                 ApiVersionsOutcome::Supported(resp) => {
                     if resp.error_code != 0 {
-                        return Err(Error::kafka(purekafka_protocol::ErrorCode(resp.error_code), "ApiVersions"));
+                        return Err(Error::kafka(
+                            purekafka_protocol::ErrorCode(resp.error_code),
+                            "ApiVersions",
+                        ));
                     }
                     return Ok(BrokerVersions::from_response(&resp));
                 }
                 ApiVersionsOutcome::Retry { retry_version } => version = retry_version,
             }
         }
-        Err(Error::Connect { broker: self.broker.to_string(), reason: "ApiVersions negotiation did not converge".into() })
+        Err(Error::Connect {
+            broker: self.broker.to_string(),
+            reason: "ApiVersions negotiation did not converge".into(),
+        })
     }
 
     /// The broker's name as used in errors.
@@ -169,7 +189,10 @@ impl Connection {
     pub fn version_for(&self, api: ApiKey) -> Result<i16> {
         self.versions
             .negotiate(api)
-            .map_err(|source| Error::UnsupportedVersion { broker: self.broker.to_string(), source })
+            .map_err(|source| Error::UnsupportedVersion {
+                broker: self.broker.to_string(),
+                source,
+            })
     }
 
     /// Sends `req` at the negotiated version and decodes the response.
@@ -181,8 +204,9 @@ impl Connection {
     /// Sends `req` at `version` and decodes the response.
     pub async fn send_versioned<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
         let frame = encode_frame(req, version, &self.opts.client_id)?;
-        let body = self.send_frame(frame, R::KEY, version).await?.ok_or_else(|| self.disconnected())?;
-        <R::Response as Message>::decode(&mut body.clone(), version).map_err(|e| self.decode_error(R::KEY, version, e))
+        let body = self.send_frame(frame, R::KEY, version).await?;
+        <R::Response as Message>::decode(&mut body.clone(), version)
+            .map_err(|e| self.decode_error(R::KEY, version, e))
     }
 
     /// Sends a request the broker will not answer (acks=0 produce); resolves
@@ -191,37 +215,75 @@ impl Connection {
     pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
         let frame = encode_frame(req, version, &self.opts.client_id)?;
         let (tx, rx) = oneshot::channel();
-        let cmd = Command { frame, api: R::KEY, timeout: self.opts.request_timeout, reply: None, written: Some(tx) };
+        let cmd = Command {
+            frame,
+            api: R::KEY,
+            timeout: self.opts.request_timeout,
+            reply: None,
+            written: Some(tx),
+        };
         self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
         rx.await.map_err(|_| self.disconnected())?.map(drop)
     }
 
     /// Sends an encoded frame; returns the response body (after the header).
-    pub async fn send_frame(&self, frame: Bytes, api: ApiKey, version: i16) -> Result<Option<Bytes>> {
-        self.send_frame_timeout(frame, api, version, self.opts.request_timeout).await
+    pub async fn send_frame(&self, frame: Bytes, api: ApiKey, version: i16) -> Result<Bytes> {
+        self.send_frame_timeout(frame, api, version, self.opts.request_timeout)
+            .await
     }
 
     /// As [`Connection::send_frame`], with a per-request timeout (fetches add
     /// their wait time to it).
-    pub async fn send_frame_timeout(&self, frame: Bytes, api: ApiKey, version: i16, timeout: Duration) -> Result<Option<Bytes>> {
-        self.submit(frame, api, version, timeout).await?.response().await.map(Some)
+    pub async fn send_frame_timeout(
+        &self,
+        frame: Bytes,
+        api: ApiKey,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<Bytes> {
+        self.submit(frame, api, version, timeout)
+            .await?
+            .response()
+            .await
     }
 
     /// Queues a request frame for the socket and returns at once with a
     /// handle to its response. Requests submitted one after another from one
     /// task reach the broker in that order (the producer relies on this to
     /// keep a partition's batches in sequence).
-    pub async fn submit(&self, frame: Bytes, api: ApiKey, version: i16, timeout: Duration) -> Result<PendingResponse> {
+    pub async fn submit(
+        &self,
+        frame: Bytes,
+        api: ApiKey,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<PendingResponse> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command { frame, api, timeout, reply: Some(reply), written: None };
+        let cmd = Command {
+            frame,
+            api,
+            timeout,
+            reply: Some(reply),
+            written: None,
+        };
         self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
-        Ok(PendingResponse { rx, conn: self.clone(), api, version })
+        Ok(PendingResponse {
+            rx,
+            conn: self.clone(),
+            api,
+            version,
+        })
     }
 
     /// Submits `req` at `version` (see [`Connection::submit`]).
-    pub async fn submit_request<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse> {
+    pub async fn submit_request<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+    ) -> Result<PendingResponse> {
         let frame = encode_frame(req, version, &self.opts.client_id)?;
-        self.submit(frame, R::KEY, version, self.opts.request_timeout).await
+        self.submit(frame, R::KEY, version, self.opts.request_timeout)
+            .await
     }
 
     /// Options this connection was made with.
@@ -230,11 +292,23 @@ impl Connection {
     }
 
     fn disconnected(&self) -> Error {
-        Error::Disconnected { broker: self.broker.to_string() }
+        Error::Disconnected {
+            broker: self.broker.to_string(),
+        }
     }
 
-    fn decode_error(&self, api: ApiKey, version: i16, source: purekafka_protocol::DecodeError) -> Error {
-        Error::Decode { broker: self.broker.to_string(), api: api.name(), version, source }
+    fn decode_error(
+        &self,
+        api: ApiKey,
+        version: i16,
+        source: purekafka_protocol::DecodeError,
+    ) -> Error {
+        Error::Decode {
+            broker: self.broker.to_string(),
+            api: api.name(),
+            version,
+            source,
+        }
     }
 }
 
@@ -253,13 +327,22 @@ where
     };
     let mut buf = BytesMut::with_capacity(256);
     buf.put_i32(0);
-    let enc = |source| Error::Encode { api: api.name(), version, source };
-    header.encode(&mut buf, api.request_header_version(version)).map_err(enc)?;
+    let enc = |source| Error::Encode {
+        api: api.name(),
+        version,
+        source,
+    };
+    header
+        .encode(&mut buf, api.request_header_version(version))
+        .map_err(enc)?;
     write(&mut buf).map_err(enc)?;
     let size = i32::try_from(buf.len() - 4).map_err(|_| Error::Encode {
         api: api.name(),
         version,
-        source: purekafka_protocol::EncodeError::TooLong { what: "frame", len: buf.len() },
+        source: purekafka_protocol::EncodeError::TooLong {
+            what: "frame",
+            len: buf.len(),
+        },
     })?;
     buf[0..4].copy_from_slice(&size.to_be_bytes());
     Ok(buf.freeze())
@@ -287,7 +370,8 @@ impl PendingResponse {
     pub async fn decode<R: Request>(self) -> Result<R::Response> {
         let (conn, version) = (self.conn.clone(), self.version);
         let body = self.response().await?;
-        <R::Response as Message>::decode(&mut body.clone(), version).map_err(|e| conn.decode_error(R::KEY, version, e))
+        <R::Response as Message>::decode(&mut body.clone(), version)
+            .map_err(|e| conn.decode_error(R::KEY, version, e))
     }
 }
 
@@ -295,8 +379,13 @@ impl PendingResponse {
 /// fills it in).
 pub fn encode_frame<R: Request>(req: &R, version: i16, client_id: &str) -> Result<Bytes> {
     let mut buf = BytesMut::with_capacity(256);
-    purekafka_protocol::frame::encode_request(&mut buf, 0, Some(client_id), version, req)
-        .map_err(|source| Error::Encode { api: R::KEY.name(), version, source })?;
+    purekafka_protocol::frame::encode_request(&mut buf, 0, Some(client_id), version, req).map_err(
+        |source| Error::Encode {
+            api: R::KEY.name(),
+            version,
+            source,
+        },
+    )?;
     Ok(buf.freeze())
 }
 
@@ -348,10 +437,14 @@ impl ConnTask {
         let mut handles_gone = false;
         loop {
             let deadline = in_flight.iter().map(|f| f.deadline).min();
-            let can_take = !handles_gone && in_flight.len() < self.max_in_flight && wbuf.len() < MAX_PENDING_WRITE;
+            let can_take = !handles_gone
+                && in_flight.len() < self.max_in_flight
+                && wbuf.len() < MAX_PENDING_WRITE;
             if handles_gone && in_flight.is_empty() && wbuf.is_empty() {
                 let _ = wr.shutdown().await;
-                return Error::Disconnected { broker: broker.to_string() };
+                return Error::Disconnected {
+                    broker: broker.to_string(),
+                };
             }
             tokio::select! {
                 cmd = self.rx.recv(), if can_take => {

@@ -212,7 +212,8 @@ impl Accumulator {
                             b.base_seq = Some(seq);
                             b.producer = Some((producer_id, epoch));
                             if let Some(bytes) = b.sealed.take() {
-                                b.sealed = Some(rewrite_producer_state(&bytes, producer_id, epoch, seq));
+                                b.sealed =
+                                    Some(rewrite_producer_state(&bytes, producer_id, epoch, seq));
                             }
                         }
                     }
@@ -238,7 +239,11 @@ impl Accumulator {
 
     /// Whether nothing is queued or in flight.
     pub fn is_empty(&self) -> bool {
-        self.in_flight.is_empty() && self.topics.values().all(|p| p.iter().all(|q| q.queue.is_empty()))
+        self.in_flight.is_empty()
+            && self
+                .topics
+                .values()
+                .all(|p| p.iter().all(|q| q.queue.is_empty()))
     }
 
     /// Makes every queued batch ready now (flush/close).
@@ -277,24 +282,36 @@ impl Accumulator {
             Some(p) => p,
             None => self.topics.entry(Arc::from(topic)).or_default(),
         };
-        let idx = usize::try_from(partition).ok().filter(|i| *i < partitions).ok_or_else(|| Error::UnknownPartition {
-            topic: topic.to_string(),
-            partition,
-            count: partitions,
-        })?;
+        let idx = usize::try_from(partition)
+            .ok()
+            .filter(|i| *i < partitions)
+            .ok_or_else(|| Error::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                count: partitions,
+            })?;
         if parts.len() < partitions {
             parts.resize_with(partitions, PartQueue::default);
         }
         let Some(pq) = parts.get_mut(idx) else {
-            return Err(Error::UnknownPartition { topic: topic.to_string(), partition, count: partitions });
+            return Err(Error::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                count: partitions,
+            });
         };
         // Room in the open batch?
         let mut became_full = false;
         let need_new = match pq.queue.back() {
             Some(b) if !b.full => {
                 let builder = b.builder.as_ref();
-                match builder.and_then(|bl| bl.record_size(timestamp, key, value, headers).map(|s| (bl, s))) {
-                    Some((bl, size)) => bl.uncompressed_size() + size > cfg.batch_size && bl.len() > 0,
+                match builder.and_then(|bl| {
+                    bl.record_size(timestamp, key, value, headers)
+                        .map(|s| (bl, s))
+                }) {
+                    Some((bl, size)) => {
+                        bl.uncompressed_size() + size > cfg.batch_size && bl.len() > 0
+                    }
                     None => true,
                 }
             }
@@ -307,13 +324,24 @@ impl Accumulator {
                     became_full = true;
                 }
             }
-            let mut builder = RecordBatchBuilder::with_capacity(cfg.compression, cfg.batch_size.min(1 << 20) + 128);
+            let mut builder = RecordBatchBuilder::with_capacity(
+                cfg.compression,
+                cfg.batch_size.min(1 << 20) + 128,
+            );
             builder.set_compression_level(cfg.compression_level);
-            let topic_arc = self.topics.get_key_value(topic).map(|(k, _)| k.clone()).unwrap_or_else(|| Arc::from(topic));
+            let topic_arc = self
+                .topics
+                .get_key_value(topic)
+                .map(|(k, _)| k.clone())
+                .unwrap_or_else(|| Arc::from(topic));
             let id = self.next_id;
             self.next_id += 1;
             let Some(pq) = self.topics.get_mut(topic).and_then(|p| p.get_mut(idx)) else {
-                return Err(Error::UnknownPartition { topic: topic.to_string(), partition, count: partitions });
+                return Err(Error::UnknownPartition {
+                    topic: topic.to_string(),
+                    partition,
+                    count: partitions,
+                });
             };
             pq.queue.push_back(Batch {
                 id,
@@ -334,7 +362,11 @@ impl Accumulator {
             });
         }
         let Some(pq) = self.topics.get_mut(topic).and_then(|p| p.get_mut(idx)) else {
-            return Err(Error::UnknownPartition { topic: topic.to_string(), partition, count: partitions });
+            return Err(Error::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                count: partitions,
+            });
         };
         let Some(batch) = pq.queue.back_mut() else {
             return Err(Error::Fatal("accumulator lost its open batch".into()));
@@ -345,7 +377,11 @@ impl Accumulator {
         let before = builder.uncompressed_size();
         builder
             .append(timestamp, key, value, headers)
-            .map_err(|source| Error::Encode { api: "Produce", version: -1, source })?;
+            .map_err(|source| Error::Encode {
+                api: "Produce",
+                version: -1,
+                source,
+            })?;
         let added = builder.uncompressed_size() - before;
         batch.records += 1;
         batch.accounted += added;
@@ -375,7 +411,8 @@ impl Accumulator {
             for pq in parts {
                 if let Some(b) = pq.queue.front() {
                     consider(b.deadline(&self.cfg));
-                    let blocked = pq.in_flight >= max_in_flight || (pq.retrying && pq.in_flight > 0);
+                    let blocked =
+                        pq.in_flight >= max_in_flight || (pq.retrying && pq.in_flight > 0);
                     if !blocked && !b.full && b.sealed.is_none() {
                         consider(b.retry_at.unwrap_or(b.created + self.cfg.linger));
                     } else if !blocked {
@@ -426,7 +463,11 @@ impl Accumulator {
     /// Takes the batches that are ready, sealed, grouped by leader. `leader`
     /// maps a partition to its leader (None while unknown). Sends nothing
     /// while an idempotent producer has no id or awaits an epoch bump.
-    pub fn drain(&mut self, now: Instant, mut leader: impl FnMut(&str, i32) -> Option<i32>) -> Vec<Drained> {
+    pub fn drain(
+        &mut self,
+        now: Instant,
+        mut leader: impl FnMut(&str, i32) -> Option<i32>,
+    ) -> Vec<Drained> {
         if self.cfg.idempotent && (self.producer.is_none() || self.bump_pending) {
             return Vec::new();
         }
@@ -455,16 +496,24 @@ impl Accumulator {
                 if !ready || b.retry_at.is_some_and(|t| now < t) {
                     continue;
                 }
-                let Some(leader) = leader(&b.topic, b.partition) else { continue };
+                let Some(leader) = leader(&b.topic, b.partition) else {
+                    continue;
+                };
                 let entry = by_broker.entry(leader).or_default();
                 let size = b.sealed.as_ref().map_or_else(
-                    || b.builder.as_ref().map_or(0, RecordBatchBuilder::uncompressed_size),
+                    || {
+                        b.builder
+                            .as_ref()
+                            .map_or(0, RecordBatchBuilder::uncompressed_size)
+                    },
                     Bytes::len,
                 );
                 if !entry.1.is_empty() && entry.0 + size > max_req {
                     continue;
                 }
-                let Some(mut b) = pq.queue.pop_front() else { continue };
+                let Some(mut b) = pq.queue.pop_front() else {
+                    continue;
+                };
                 if b.sealed.is_none() {
                     if let Some(mut builder) = b.builder.take() {
                         if idempotent {
@@ -479,17 +528,31 @@ impl Accumulator {
                         match builder.finish() {
                             Ok(bytes) => b.sealed = Some(bytes),
                             Err(source) => {
-                                moved.push((b, Some(Error::Encode { api: "Produce", version: -1, source })));
+                                moved.push((
+                                    b,
+                                    Some(Error::Encode {
+                                        api: "Produce",
+                                        version: -1,
+                                        source,
+                                    }),
+                                ));
                                 continue;
                             }
                         }
                     }
                 }
-                let Some(bytes) = b.sealed.clone() else { continue };
+                let Some(bytes) = b.sealed.clone() else {
+                    continue;
+                };
                 entry.0 += bytes.len();
                 b.attempts += 1;
                 pq.in_flight += 1;
-                entry.1.push(DrainedBatch { id: b.id, topic: b.topic.clone(), partition: b.partition, bytes });
+                entry.1.push(DrainedBatch {
+                    id: b.id,
+                    topic: b.topic.clone(),
+                    partition: b.partition,
+                    bytes,
+                });
                 moved.push((b, None));
             }
         }
@@ -501,22 +564,32 @@ impl Accumulator {
                 }
             }
         }
-        by_broker.into_iter().map(|(broker, (_, batches))| Drained { broker, batches }).collect()
+        by_broker
+            .into_iter()
+            .map(|(broker, (_, batches))| Drained { broker, batches })
+            .collect()
     }
 
     fn part_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartQueue> {
-        self.topics.get_mut(topic).and_then(|p| p.get_mut(usize::try_from(partition).ok()?))
+        self.topics
+            .get_mut(topic)
+            .and_then(|p| p.get_mut(usize::try_from(partition).ok()?))
     }
 
     /// Records the outcome of an in-flight batch.
     pub fn complete(&mut self, id: u64, outcome: PartitionOutcome, now: Instant) -> Followup {
         let mut f = Followup::default();
-        let Some(mut b) = self.in_flight.remove(&id) else { return f };
+        let Some(mut b) = self.in_flight.remove(&id) else {
+            return f;
+        };
         if let Some(pq) = self.part_mut(&b.topic, b.partition) {
             pq.in_flight = pq.in_flight.saturating_sub(1);
         }
         let (err, retriable) = match outcome {
-            PartitionOutcome::Ok { base_offset, log_append_time } => {
+            PartitionOutcome::Ok {
+                base_offset,
+                log_append_time,
+            } => {
                 self.succeed(b, base_offset, log_append_time);
                 return f;
             }
@@ -527,13 +600,21 @@ impl Accumulator {
                 return f;
             }
             PartitionOutcome::Kafka(code, msg) => {
-                let e = Error::Kafka { code, api: "Produce", topic: Some(b.topic.to_string()), partition: Some(b.partition), message: msg };
+                let e = Error::Kafka {
+                    code,
+                    api: "Produce",
+                    topic: Some(b.topic.to_string()),
+                    partition: Some(b.partition),
+                    message: msg,
+                };
                 if is_stale_metadata(code) {
                     f.refresh_metadata = true;
                 }
                 let sequence_problem = matches!(
                     code,
-                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_EPOCH
+                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+                        | ErrorCode::UNKNOWN_PRODUCER_ID
+                        | ErrorCode::INVALID_PRODUCER_EPOCH
                 );
                 if self.cfg.idempotent && sequence_problem {
                     let earlier_unacked = self.earlier_in_flight(&b);
@@ -613,12 +694,18 @@ impl Accumulator {
     fn earlier_in_flight(&self, b: &Batch) -> bool {
         let Some(seq) = b.base_seq else { return false };
         self.in_flight.values().any(|o| {
-            o.topic == b.topic && o.partition == b.partition && o.base_seq.is_some_and(|s| seq_before(s, seq))
+            o.topic == b.topic
+                && o.partition == b.partition
+                && o.base_seq.is_some_and(|s| seq_before(s, seq))
         }) || self
             .topics
             .get(&*b.topic)
             .and_then(|p| p.get(usize::try_from(b.partition).ok()?))
-            .is_some_and(|pq| pq.queue.iter().any(|q| q.base_seq.is_some_and(|s| seq_before(s, seq))))
+            .is_some_and(|pq| {
+                pq.queue
+                    .iter()
+                    .any(|q| q.base_seq.is_some_and(|s| seq_before(s, seq)))
+            })
     }
 
     fn retry_backoff(&self, attempts: u32) -> Duration {
@@ -749,17 +836,36 @@ mod tests {
     }
 
     fn batch_header(bytes: &Bytes) -> purekafka_protocol::records::BatchHeader {
-        RecordBatches::new(bytes.clone()).next().unwrap().unwrap().header().clone()
+        RecordBatches::new(bytes.clone())
+            .next()
+            .unwrap()
+            .unwrap()
+            .header()
+            .clone()
     }
 
     fn drain_ids(acc: &mut Accumulator, now: Instant) -> Vec<DrainedBatch> {
-        acc.drain(now, leader).into_iter().flat_map(|d| d.batches).collect()
+        acc.drain(now, leader)
+            .into_iter()
+            .flat_map(|d| d.batches)
+            .collect()
     }
 
     fn fill_batch(acc: &mut Accumulator, p: i32, n: usize, now: Instant) -> Arc<BatchShared> {
         let mut last = None;
         for i in 0..n {
-            let (s, _, _) = acc.append("t", 4, p, 1000 + i as i64, Some(b"k"), Some(&[7u8; 20]), &[], now).unwrap();
+            let (s, _, _) = acc
+                .append(
+                    "t",
+                    4,
+                    p,
+                    1000 + i as i64,
+                    Some(b"k"),
+                    Some(&[7u8; 20]),
+                    &[],
+                    now,
+                )
+                .unwrap();
             last = Some(s);
         }
         last.unwrap()
@@ -768,16 +874,26 @@ mod tests {
     #[test]
     fn waits_for_linger_or_a_full_batch() {
         let t0 = Instant::now();
-        let mut acc = Accumulator::new(AccumulatorConfig { idempotent: false, ..cfg() });
+        let mut acc = Accumulator::new(AccumulatorConfig {
+            idempotent: false,
+            ..cfg()
+        });
         fill_batch(&mut acc, 0, 3, t0);
-        assert!(drain_ids(&mut acc, t0).is_empty(), "drained before linger.ms");
+        assert!(
+            drain_ids(&mut acc, t0).is_empty(),
+            "drained before linger.ms"
+        );
         assert!(acc.next_deadline(t0).unwrap() <= t0 + Duration::from_millis(5));
         let d = drain_ids(&mut acc, t0 + Duration::from_millis(5));
         assert_eq!(d.len(), 1);
         assert_eq!(batch_header(&d[0].bytes).record_count, 3);
         // Past batch.size the first batch is full and ready at once.
-        let (_, _, _) = acc.append("t", 4, 1, 0, None, Some(&[0u8; 600]), &[], t0).unwrap();
-        let (_, idx, full) = acc.append("t", 4, 1, 0, None, Some(&[0u8; 600]), &[], t0).unwrap();
+        let (_, _, _) = acc
+            .append("t", 4, 1, 0, None, Some(&[0u8; 600]), &[], t0)
+            .unwrap();
+        let (_, idx, full) = acc
+            .append("t", 4, 1, 0, None, Some(&[0u8; 600]), &[], t0)
+            .unwrap();
         assert_eq!(idx, 0, "second record starts a new batch");
         assert!(full, "the first batch became full");
         let d = drain_ids(&mut acc, t0);
@@ -790,11 +906,17 @@ mod tests {
         let mut acc = Accumulator::new(cfg());
         fill_batch(&mut acc, 0, 3, t0);
         let later = t0 + Duration::from_millis(10);
-        assert!(drain_ids(&mut acc, later).is_empty(), "sent without a producer id");
+        assert!(
+            drain_ids(&mut acc, later).is_empty(),
+            "sent without a producer id"
+        );
         acc.set_producer(77, 2);
         let d = drain_ids(&mut acc, later);
         let h = batch_header(&d[0].bytes);
-        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (77, 2, 0));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (77, 2, 0)
+        );
         fill_batch(&mut acc, 0, 4, later);
         let d = drain_ids(&mut acc, later + Duration::from_millis(10));
         assert_eq!(batch_header(&d[0].bytes).base_sequence, 3);
@@ -814,24 +936,51 @@ mod tests {
         assert_eq!(sent.len(), 3);
         let now = t0 + Duration::from_millis(20);
         // The first fails (leader moved); the later two fail out of order.
-        let f = acc.complete(sent[0].id, PartitionOutcome::Kafka(ErrorCode::NOT_LEADER_OR_FOLLOWER, None), now);
+        let f = acc.complete(
+            sent[0].id,
+            PartitionOutcome::Kafka(ErrorCode::NOT_LEADER_OR_FOLLOWER, None),
+            now,
+        );
         assert!(f.refresh_metadata && !f.bump_epoch);
-        assert!(drain_ids(&mut acc, now + Duration::from_secs(1)).is_empty(), "sent while earlier batches are in flight");
+        assert!(
+            drain_ids(&mut acc, now + Duration::from_secs(1)).is_empty(),
+            "sent while earlier batches are in flight"
+        );
         for b in &sent[1..] {
-            let f = acc.complete(b.id, PartitionOutcome::Kafka(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, None), now);
-            assert!(!f.bump_epoch, "an out-of-order reply behind a failed batch must not bump the epoch");
+            let f = acc.complete(
+                b.id,
+                PartitionOutcome::Kafka(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, None),
+                now,
+            );
+            assert!(
+                !f.bump_epoch,
+                "an out-of-order reply behind a failed batch must not bump the epoch"
+            );
         }
         let mut again = Vec::new();
         for _ in 0..3 {
             again.extend(drain_ids(&mut acc, now + Duration::from_secs(1)));
         }
-        let seqs: Vec<i32> = again.iter().map(|b| batch_header(&b.bytes).base_sequence).collect();
+        let seqs: Vec<i32> = again
+            .iter()
+            .map(|b| batch_header(&b.bytes).base_sequence)
+            .collect();
         assert_eq!(seqs, vec![0, 2, 4]);
         for (a, b) in sent.iter().zip(&again) {
-            assert_eq!(a.bytes, b.bytes, "a retry must carry the original producer id, epoch and sequence");
+            assert_eq!(
+                a.bytes, b.bytes,
+                "a retry must carry the original producer id, epoch and sequence"
+            );
         }
         for b in &again {
-            acc.complete(b.id, PartitionOutcome::Ok { base_offset: 10, log_append_time: -1 }, now);
+            acc.complete(
+                b.id,
+                PartitionOutcome::Ok {
+                    base_offset: 10,
+                    log_append_time: -1,
+                },
+                now,
+            );
         }
         assert!(acc.is_empty());
         assert_eq!(acc.stats.retries, 3);
@@ -844,14 +993,24 @@ mod tests {
         acc.set_producer(9, 0);
         fill_batch(&mut acc, 0, 2, t0);
         let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
-        let f = acc.complete(d[0].id, PartitionOutcome::Kafka(ErrorCode::UNKNOWN_PRODUCER_ID, None), t0);
+        let f = acc.complete(
+            d[0].id,
+            PartitionOutcome::Kafka(ErrorCode::UNKNOWN_PRODUCER_ID, None),
+            t0,
+        );
         assert!(f.bump_epoch);
         assert!(acc.bump_pending());
-        assert!(drain_ids(&mut acc, t0 + Duration::from_secs(5)).is_empty(), "sent before the epoch bump");
+        assert!(
+            drain_ids(&mut acc, t0 + Duration::from_secs(5)).is_empty(),
+            "sent before the epoch bump"
+        );
         acc.set_producer(9, 1);
         let d2 = drain_ids(&mut acc, t0 + Duration::from_secs(5));
         let h = batch_header(&d2[0].bytes);
-        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (9, 1, 0));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (9, 1, 0)
+        );
     }
 
     #[test]
@@ -861,11 +1020,19 @@ mod tests {
         acc.set_producer(1, 0);
         let s = fill_batch(&mut acc, 0, 1, t0);
         let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
-        acc.complete(d[0].id, PartitionOutcome::Kafka(ErrorCode::DUPLICATE_SEQUENCE_NUMBER, None), t0);
+        acc.complete(
+            d[0].id,
+            PartitionOutcome::Kafka(ErrorCode::DUPLICATE_SEQUENCE_NUMBER, None),
+            t0,
+        );
         assert!(s.is_complete());
         let s = fill_batch(&mut acc, 1, 1, t0);
         let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
-        let f = acc.complete(d[0].id, PartitionOutcome::Kafka(ErrorCode::MESSAGE_TOO_LARGE, None), t0);
+        let f = acc.complete(
+            d[0].id,
+            PartitionOutcome::Kafka(ErrorCode::MESSAGE_TOO_LARGE, None),
+            t0,
+        );
         assert!(f.bump_epoch, "a failed sequenced batch leaves a gap");
         assert!(s.is_complete());
         assert_eq!(acc.stats.failed_records, 1);
@@ -875,10 +1042,17 @@ mod tests {
     #[test]
     fn unsent_batches_expire_after_delivery_timeout() {
         let t0 = Instant::now();
-        let mut acc = Accumulator::new(AccumulatorConfig { idempotent: false, delivery_timeout: Duration::from_secs(1), ..cfg() });
+        let mut acc = Accumulator::new(AccumulatorConfig {
+            idempotent: false,
+            delivery_timeout: Duration::from_secs(1),
+            ..cfg()
+        });
         let s = fill_batch(&mut acc, 2, 2, t0);
         // No leader: nothing drains.
-        assert!(acc.drain(t0 + Duration::from_millis(10), |_, _| None).is_empty());
+        assert!(
+            acc.drain(t0 + Duration::from_millis(10), |_, _| None)
+                .is_empty()
+        );
         assert_eq!(acc.expire(t0 + Duration::from_millis(999)), 0);
         assert_eq!(acc.expire(t0 + Duration::from_secs(1)), 1);
         assert!(s.is_complete());
@@ -888,7 +1062,10 @@ mod tests {
     #[test]
     fn at_most_max_in_flight_batches_per_partition() {
         let t0 = Instant::now();
-        let mut acc = Accumulator::new(AccumulatorConfig { max_in_flight_per_partition: 2, ..cfg() });
+        let mut acc = Accumulator::new(AccumulatorConfig {
+            max_in_flight_per_partition: 2,
+            ..cfg()
+        });
         acc.set_producer(1, 0);
         let mut total = 0;
         for _ in 0..4 {
@@ -906,7 +1083,10 @@ mod tests {
         let bytes = b.finish().unwrap();
         let re = rewrite_producer_state(&bytes, 42, 3, 100);
         let h = batch_header(&re);
-        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (42, 3, 100));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (42, 3, 100)
+        );
         assert_ne!(bytes, re);
     }
 

@@ -50,7 +50,9 @@ pub struct BatchShared {
 
 impl std::fmt::Debug for BatchShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BatchShared").field("result", &self.result.get()).finish()
+        f.debug_struct("BatchShared")
+            .field("result", &self.result.get())
+            .finish()
     }
 }
 
@@ -61,7 +63,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl BatchShared {
     /// A batch not yet complete.
     pub fn new() -> Arc<BatchShared> {
-        Arc::new(BatchShared { result: OnceLock::new(), waiters: Mutex::new(Vec::new()), callbacks: Mutex::new(Vec::new()) })
+        Arc::new(BatchShared {
+            result: OnceLock::new(),
+            waiters: Mutex::new(Vec::new()),
+            callbacks: Mutex::new(Vec::new()),
+        })
     }
 
     /// Completes the batch (the first call wins) and wakes its records'
@@ -140,13 +146,25 @@ impl Future for WaitBatch<'_> {
     }
 }
 
-fn record_result(r: &Result<RecordMetadata, Error>, index: u32, timestamp: i64) -> Result<Delivered, Error> {
+fn record_result(
+    r: &Result<RecordMetadata, Error>,
+    index: u32,
+    timestamp: i64,
+) -> Result<Delivered, Error> {
     match r {
         Ok(m) => Ok(Delivered {
             topic: m.topic.clone(),
             partition: m.partition,
-            offset: if m.base_offset >= 0 { m.base_offset + i64::from(index) } else { -1 },
-            timestamp: if m.log_append_time >= 0 { m.log_append_time } else { timestamp },
+            offset: if m.base_offset >= 0 {
+                m.base_offset + i64::from(index)
+            } else {
+                -1
+            },
+            timestamp: if m.log_append_time >= 0 {
+                m.log_append_time
+            } else {
+                timestamp
+            },
         }),
         Err(e) => Err(e.clone()),
     }
@@ -162,18 +180,28 @@ pub struct DeliveryFuture {
 
 impl std::fmt::Debug for DeliveryFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeliveryFuture").field("index", &self.index).field("done", &self.shared.is_complete()).finish()
+        f.debug_struct("DeliveryFuture")
+            .field("index", &self.index)
+            .field("done", &self.shared.is_complete())
+            .finish()
     }
 }
 
 impl DeliveryFuture {
     pub(crate) fn new(shared: Arc<BatchShared>, index: u32, timestamp: i64) -> Self {
-        DeliveryFuture { shared, index, timestamp }
+        DeliveryFuture {
+            shared,
+            index,
+            timestamp,
+        }
     }
 
     /// The outcome, if already known.
     pub fn try_result(&self) -> Option<Result<Delivered, Error>> {
-        self.shared.result.get().map(|r| record_result(r, self.index, self.timestamp))
+        self.shared
+            .result
+            .get()
+            .map(|r| record_result(r, self.index, self.timestamp))
     }
 }
 

@@ -64,7 +64,14 @@ pub struct ProducerRecord<'a> {
 impl<'a> ProducerRecord<'a> {
     /// A record for `topic` with no key, value or headers.
     pub fn to(topic: &'a str) -> Self {
-        ProducerRecord { topic, partition: None, key: None, value: None, headers: &[], timestamp: None }
+        ProducerRecord {
+            topic,
+            partition: None,
+            key: None,
+            value: None,
+            headers: &[],
+            timestamp: None,
+        }
     }
 
     /// Sets the key.
@@ -99,7 +106,11 @@ impl<'a> ProducerRecord<'a> {
 
     /// Bytes the record takes in a batch, roughly (for size limits).
     fn approx_size(&self) -> usize {
-        let h: usize = self.headers.iter().map(|h| h.key.len() + h.value.as_ref().map_or(0, |v| v.len()) + 10).sum();
+        let h: usize = self
+            .headers
+            .iter()
+            .map(|h| h.key.len() + h.value.as_ref().map_or(0, |v| v.len()) + 10)
+            .sum();
         self.key.map_or(0, <[u8]>::len) + self.value.map_or(0, <[u8]>::len) + h + 21
     }
 }
@@ -172,7 +183,9 @@ pub(crate) struct ProducerShared {
 
 impl ProducerShared {
     pub(crate) fn lock_acc(&self) -> MutexGuard<'_, Accumulator> {
-        self.acc.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.acc
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs the callbacks of batches completed since the last call, with no
@@ -198,12 +211,16 @@ pub struct Producer {
 
 impl std::fmt::Debug for Producer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Producer").field("cluster", &self.shared.cluster).finish()
+        f.debug_struct("Producer")
+            .field("cluster", &self.shared.cluster)
+            .finish()
     }
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Producer {
@@ -213,7 +230,10 @@ impl Producer {
     }
 
     /// As [`Producer::new`], with a partitioner of the user's.
-    pub async fn with_partitioner(config: ProducerConfig, partitioner: Option<Arc<dyn Partitioner>>) -> Result<Producer> {
+    pub async fn with_partitioner(
+        config: ProducerConfig,
+        partitioner: Option<Arc<dyn Partitioner>>,
+    ) -> Result<Producer> {
         // build() applies the Java rule (idempotence off by itself when acks
         // or retries rule it out and the user did not ask for it), then validates.
         let config = config.build()?;
@@ -223,7 +243,10 @@ impl Producer {
         let cluster = Cluster::connect(ClusterOptions::from_config(&config.client)).await?;
         let idempotent = config.enable_idempotence && config.acks == Acks::All;
         let max_in_flight = if idempotent {
-            config.client.max_in_flight_requests_per_connection.clamp(1, 5)
+            config
+                .client
+                .max_in_flight_requests_per_connection
+                .clamp(1, 5)
         } else {
             config.client.max_in_flight_requests_per_connection.max(1)
         };
@@ -263,7 +286,7 @@ impl Producer {
     /// topic's metadata. The returned future resolves when the record is
     /// acknowledged; dropping it does not cancel the send.
     pub async fn send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
-        self.enqueue(record, true).await
+        self.enqueue(record).await
     }
 
     /// Sends a record without waiting: a full buffer is [`Error::QueueFull`],
@@ -271,15 +294,22 @@ impl Producer {
     /// with the reason if it is not cached yet.
     pub fn try_send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let md = self.shared.cluster.metadata();
-        let Some(topic) = md.topics.get(record.topic).filter(|t| !t.partitions.is_empty()).cloned() else {
+        let Some(topic) = md
+            .topics
+            .get(record.topic)
+            .filter(|t| !t.partitions.is_empty())
+            .cloned()
+        else {
             let cluster = self.shared.cluster.clone();
             cluster.add_topics([record.topic]);
             tokio::spawn(async move {
                 let _ = cluster.refresh_metadata().await;
             });
-            return Err(Error::UnknownTopic { topic: record.topic.to_string() });
+            return Err(Error::UnknownTopic {
+                topic: record.topic.to_string(),
+            });
         };
-        self.append(record, topic.partitions.len(), false)
+        self.append(record, topic.partitions.len())
     }
 
     /// Sends a record and calls `callback` with its delivery report.
@@ -288,43 +318,57 @@ impl Producer {
         F: FnOnce(Result<Delivered>) + Send + 'static,
     {
         let ts = record.timestamp.unwrap_or_else(now_ms);
-        let f = self.enqueue(ProducerRecord { timestamp: Some(ts), ..record }, true).await?;
+        let f = self
+            .enqueue(ProducerRecord {
+                timestamp: Some(ts),
+                ..record
+            })
+            .await?;
         f.on_complete(Box::new(callback));
         Ok(())
     }
 
-    async fn enqueue(&self, record: ProducerRecord<'_>, block: bool) -> Result<DeliveryFuture> {
+    async fn enqueue(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let max_block = self.shared.cfg.max_block;
         let deadline = Instant::now() + max_block;
         let md = self.shared.cluster.metadata();
-        let partitions = match md.topics.get(record.topic).filter(|t| !t.partitions.is_empty()) {
+        let partitions = match md
+            .topics
+            .get(record.topic)
+            .filter(|t| !t.partitions.is_empty())
+        {
             Some(t) => t.partitions.len(),
             None => {
                 drop(md);
                 match self.shared.cluster.topic(record.topic, max_block).await {
                     Ok(t) => t.partitions.len(),
                     Err(Error::UnknownTopic { topic }) => {
-                        return Err(Error::MaxBlockTimeout { what: format!("metadata for topic {topic}"), timeout: max_block });
+                        return Err(Error::MaxBlockTimeout {
+                            what: format!("metadata for topic {topic}"),
+                            timeout: max_block,
+                        });
                     }
                     Err(e) => return Err(e),
                 }
             }
         };
         loop {
-            match self.append(record, partitions, block) {
-                Err(Error::QueueFull { buffer_memory }) if block => {
+            match self.append(record, partitions) {
+                Err(Error::QueueFull { buffer_memory }) => {
                     let notified = self.shared.space.notified();
                     tokio::pin!(notified);
                     notified.as_mut().enable();
                     // Re-check after registering, so a free between the check
                     // and the wait is not missed.
-                    match self.append(record, partitions, block) {
+                    match self.append(record, partitions) {
                         Err(Error::QueueFull { .. }) => {}
                         other => return other,
                     }
                     if tokio::time::timeout_at(deadline, notified).await.is_err() {
                         return Err(Error::MaxBlockTimeout {
-                            what: format!("buffer space (buffer.memory {buffer_memory} bytes full)"),
+                            what: format!(
+                                "buffer space (buffer.memory {buffer_memory} bytes full)"
+                            ),
                             timeout: max_block,
                         });
                     }
@@ -334,12 +378,17 @@ impl Producer {
         }
     }
 
-    fn append(&self, record: ProducerRecord<'_>, partitions: usize, _block: bool) -> Result<DeliveryFuture> {
+    fn append(&self, record: ProducerRecord<'_>, partitions: usize) -> Result<DeliveryFuture> {
         let sh = &self.shared;
         if sh.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("producer"));
         }
-        if let Some(e) = sh.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
+        if let Some(e) = sh
+            .fatal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
             return Err(e);
         }
         let size = record.approx_size();
@@ -350,25 +399,55 @@ impl Producer {
         let n = i32::try_from(partitions).unwrap_or(i32::MAX);
         let partition = match record.partition {
             Some(p) if p < 0 || p >= n => {
-                return Err(Error::UnknownPartition { topic: record.topic.to_string(), partition: p, count: partitions });
+                return Err(Error::UnknownPartition {
+                    topic: record.topic.to_string(),
+                    partition: p,
+                    count: partitions,
+                });
             }
             Some(p) => p,
             None => {
-                let chosen = sh.user_partitioner.as_ref().and_then(|up| up.partition(record.topic, record.key, record.value, n));
+                let chosen = sh
+                    .user_partitioner
+                    .as_ref()
+                    .and_then(|up| up.partition(record.topic, record.key, record.value, n));
                 match (chosen, record.key) {
                     (Some(p), _) if p >= 0 && p < n => p,
                     (Some(p), _) => {
-                        return Err(Error::UnknownPartition { topic: record.topic.to_string(), partition: p, count: partitions });
+                        return Err(Error::UnknownPartition {
+                            topic: record.topic.to_string(),
+                            partition: p,
+                            count: partitions,
+                        });
                     }
-                    (None, Some(k)) if !sh.cfg.partitioner_ignore_keys => partitioner::default_partition(k, n),
+                    (None, Some(k)) if !sh.cfg.partitioner_ignore_keys => {
+                        partitioner::default_partition(k, n)
+                    }
                     _ => {
                         let md = sh.cluster.metadata();
-                        let available: Vec<i32> = md
-                            .topics
-                            .get(record.topic)
-                            .map(|t| t.partitions.iter().filter(|p| p.leader >= 0).map(|p| p.id).collect())
-                            .unwrap_or_default();
-                        sh.sticky.lock().unwrap_or_else(std::sync::PoisonError::into_inner).partition(record.topic, n, &available)
+                        let mut sticky = sh
+                            .sticky
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        match sticky.current(record.topic) {
+                            // The common case: keep the sticky partition while it
+                            // has a leader, with no per-record allocation.
+                            Some(p) if p < n && md.leader(record.topic, p).is_some() => p,
+                            _ => {
+                                let available: Vec<i32> = md
+                                    .topics
+                                    .get(record.topic)
+                                    .map(|t| {
+                                        t.partitions
+                                            .iter()
+                                            .filter(|p| p.leader >= 0)
+                                            .map(|p| p.id)
+                                            .collect()
+                                    })
+                                    .unwrap_or_default();
+                                sticky.partition(record.topic, n, &available)
+                            }
+                        }
                     }
                 }
             }
@@ -376,13 +455,26 @@ impl Producer {
         let ts = record.timestamp.unwrap_or_else(now_ms);
         let mut acc = sh.lock_acc();
         if acc.buffered + size > sh.cfg.buffer_memory && acc.buffered > 0 {
-            return Err(Error::QueueFull { buffer_memory: sh.cfg.buffer_memory });
+            return Err(Error::QueueFull {
+                buffer_memory: sh.cfg.buffer_memory,
+            });
         }
-        let (batch, index, full) =
-            acc.append(record.topic, partitions, partition, ts, record.key, record.value, record.headers, Instant::now().into_std())?;
+        let (batch, index, full) = acc.append(
+            record.topic,
+            partitions,
+            partition,
+            ts,
+            record.key,
+            record.value,
+            record.headers,
+            Instant::now().into_std(),
+        )?;
         drop(acc);
         if record.partition.is_none() && record.key.is_none() {
-            sh.sticky.lock().unwrap_or_else(std::sync::PoisonError::into_inner).on_append(record.topic, partition, size);
+            sh.sticky
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .on_append(record.topic, partition, size);
         }
         if full || index == 0 {
             sh.wake.notify_one();
@@ -404,12 +496,7 @@ impl Producer {
             // Callbacks of records sent before the flush have run when it returns.
             b.run_callbacks();
         }
-        let acc_empty = {
-            let mut acc = self.shared.lock_acc();
-            acc.set_flushing(false);
-            acc.is_empty()
-        };
-        let _ = acc_empty;
+        self.shared.lock_acc().set_flushing(false);
         Ok(())
     }
 
@@ -432,7 +519,10 @@ impl Producer {
         let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
         match flushed {
             Ok(r) => r,
-            Err(_) => Err(Error::MaxBlockTimeout { what: "delivery of buffered records before close".into(), timeout }),
+            Err(_) => Err(Error::MaxBlockTimeout {
+                what: "delivery of buffered records before close".into(),
+                timeout,
+            }),
         }
     }
 
@@ -446,12 +536,18 @@ impl Producer {
             records_sent: m.records_sent.load(Ordering::Relaxed),
             bytes_sent: bytes,
             batches_sent: batches,
-            avg_batch_size: if batches == 0 { 0.0 } else { bytes as f64 / batches as f64 },
+            avg_batch_size: if batches == 0 {
+                0.0
+            } else {
+                bytes as f64 / batches as f64
+            },
             requests,
             retries: m.retries.load(Ordering::Relaxed),
             errors: m.errors.load(Ordering::Relaxed),
             failed_records: m.failed_records.load(Ordering::Relaxed),
-            avg_request_latency: Duration::from_micros(m.latency_us_total.load(Ordering::Relaxed) / requests.max(1)),
+            avg_request_latency: Duration::from_micros(
+                m.latency_us_total.load(Ordering::Relaxed) / requests.max(1),
+            ),
             buffer_used: self.shared.lock_acc().buffered,
             buffer_total: self.shared.cfg.buffer_memory,
         }

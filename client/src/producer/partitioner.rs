@@ -102,7 +102,9 @@ impl XorShift64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
-        XorShift64 { state: if z == 0 { 0x2545_f491_4f6c_dd1d } else { z } }
+        XorShift64 {
+            state: if z == 0 { 0x2545_f491_4f6c_dd1d } else { z },
+        }
     }
 
     /// A generator seeded from the system clock.
@@ -165,7 +167,11 @@ impl StickyPartitioner {
     /// A partitioner that switches after `batch_size` bytes (`batch.size`;
     /// 0 is treated as 1, like Java), with its random picks seeded by `seed`.
     pub fn new(seed: u64, batch_size: usize) -> Self {
-        StickyPartitioner { batch_size: batch_size.max(1), rng: XorShift64::new(seed), topics: HashMap::new() }
+        StickyPartitioner {
+            batch_size: batch_size.max(1),
+            rng: XorShift64::new(seed),
+            topics: HashMap::new(),
+        }
     }
 
     /// The partition for the next keyless record of `topic`.
@@ -193,8 +199,18 @@ impl StickyPartitioner {
             return p;
         }
         let avoid = state.current.or(state.previous);
-        let p = pick(&mut self.rng, num_partitions, available, any_available, avoid);
-        *state = Sticky { current: Some(p), produced: 0, previous: None };
+        let p = pick(
+            &mut self.rng,
+            num_partitions,
+            available,
+            any_available,
+            avoid,
+        );
+        *state = Sticky {
+            current: Some(p),
+            produced: 0,
+            previous: None,
+        };
         p
     }
 
@@ -208,7 +224,11 @@ impl StickyPartitioner {
         {
             state.produced = state.produced.saturating_add(bytes);
             if state.produced >= self.batch_size {
-                *state = Sticky { current: None, produced: 0, previous: Some(partition) };
+                *state = Sticky {
+                    current: None,
+                    produced: 0,
+                    previous: Some(partition),
+                };
             }
         }
     }
@@ -220,7 +240,11 @@ impl StickyPartitioner {
         if let Some(state) = self.topics.get_mut(topic)
             && state.current == Some(partition)
         {
-            *state = Sticky { current: None, produced: 0, previous: Some(partition) };
+            *state = Sticky {
+                current: None,
+                produced: 0,
+                previous: Some(partition),
+            };
         }
     }
 
@@ -237,7 +261,13 @@ impl StickyPartitioner {
 
 /// A random candidate: among the usable `available` partitions (or all
 /// `0..n` if none is), avoiding `avoid` when there is another choice.
-fn pick(rng: &mut XorShift64, n: i32, available: &[i32], any_available: bool, avoid: Option<i32>) -> i32 {
+fn pick(
+    rng: &mut XorShift64,
+    n: i32,
+    available: &[i32],
+    any_available: bool,
+    avoid: Option<i32>,
+) -> i32 {
     let usable = |p: i32| (0..n).contains(&p);
     if any_available {
         let candidate = |p: &&i32| usable(**p) && Some(**p) != avoid;
@@ -247,7 +277,12 @@ fn pick(rng: &mut XorShift64, n: i32, available: &[i32], any_available: bool, av
             return avoid.unwrap_or(0);
         }
         let k = rng.below(count);
-        return available.iter().filter(candidate).nth(k).copied().unwrap_or(0);
+        return available
+            .iter()
+            .filter(candidate)
+            .nth(k)
+            .copied()
+            .unwrap_or(0);
     }
     let n_usize = usize::try_from(n).unwrap_or(1);
     match avoid {
@@ -270,14 +305,26 @@ fn pick(rng: &mut XorShift64, n: i32, available: &[i32], any_available: bool, av
 /// are partitioners.
 pub trait Partitioner: Send + Sync {
     /// The partition for a record, or `None` for the default.
-    fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, num_partitions: i32) -> Option<i32>;
+    fn partition(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        num_partitions: i32,
+    ) -> Option<i32>;
 }
 
 impl<F> Partitioner for F
 where
     F: Fn(&str, Option<&[u8]>, Option<&[u8]>, i32) -> Option<i32> + Send + Sync,
 {
-    fn partition(&self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>, num_partitions: i32) -> Option<i32> {
+    fn partition(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        num_partitions: i32,
+    ) -> Option<i32> {
         self(topic, key, value, num_partitions)
     }
 }
@@ -289,7 +336,13 @@ where
 pub struct Murmur2Partitioner;
 
 impl Partitioner for Murmur2Partitioner {
-    fn partition(&self, _topic: &str, key: Option<&[u8]>, _value: Option<&[u8]>, num_partitions: i32) -> Option<i32> {
+    fn partition(
+        &self,
+        _topic: &str,
+        key: Option<&[u8]>,
+        _value: Option<&[u8]>,
+        num_partitions: i32,
+    ) -> Option<i32> {
         match key {
             Some(k) if num_partitions > 0 => Some(default_partition(k, num_partitions)),
             _ => None,
@@ -342,7 +395,11 @@ impl DefaultPartitioner {
     /// Rules with `partitioner.ignore.keys` = `ignore_keys`, sticky switches
     /// every `batch_size` bytes, random picks seeded by `seed`.
     pub fn new(seed: u64, batch_size: usize, ignore_keys: bool) -> Self {
-        DefaultPartitioner { ignore_keys, user: None, sticky: StickyPartitioner::new(seed, batch_size) }
+        DefaultPartitioner {
+            ignore_keys,
+            user: None,
+            sticky: StickyPartitioner::new(seed, batch_size),
+        }
     }
 
     /// Rules from a producer config (`batch.size`, `partitioner.ignore.keys`).
@@ -372,7 +429,9 @@ impl DefaultPartitioner {
         available: &[i32],
     ) -> Result<PartitionChoice, Error> {
         if num_partitions <= 0 {
-            return Err(Error::UnknownTopic { topic: topic.to_owned() });
+            return Err(Error::UnknownTopic {
+                topic: topic.to_owned(),
+            });
         }
         let check = |partition: i32, source| {
             if (0..num_partitions).contains(&partition) {
@@ -394,10 +453,16 @@ impl DefaultPartitioner {
             return check(p, PartitionSource::User);
         }
         if let Some(k) = key.filter(|_| !self.ignore_keys) {
-            return Ok(PartitionChoice { partition: default_partition(k, num_partitions), source: PartitionSource::Key });
+            return Ok(PartitionChoice {
+                partition: default_partition(k, num_partitions),
+                source: PartitionSource::Key,
+            });
         }
         let partition = self.sticky.partition(topic, num_partitions, available);
-        Ok(PartitionChoice { partition, source: PartitionSource::Sticky })
+        Ok(PartitionChoice {
+            partition,
+            source: PartitionSource::Sticky,
+        })
     }
 
     /// Reports `bytes` appended for a choice; only sticky choices count
@@ -425,14 +490,22 @@ mod tests {
         (b"foobar", -790_332_482),
         (b"a-little-bit-long-string", -985_981_536),
         (b"a-little-bit-longer-string", -1_486_304_829),
-        (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+        (
+            b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+            -58_897_971,
+        ),
         (b"abc", 479_470_107),
     ];
 
     #[test]
     fn murmur2_java_vectors() {
         for &(key, want) in JAVA_VECTORS {
-            assert_eq!(murmur2(key), want, "murmur2({:?})", String::from_utf8_lossy(key));
+            assert_eq!(
+                murmur2(key),
+                want,
+                "murmur2({:?})",
+                String::from_utf8_lossy(key)
+            );
         }
     }
 
@@ -452,7 +525,11 @@ mod tests {
         ];
         for &(key, hash, p12) in cases {
             assert_eq!(murmur2(key), hash, "murmur2({key:02x?})");
-            assert_eq!(default_partition(key, 12), p12, "partition of {key:02x?} over 12");
+            assert_eq!(
+                default_partition(key, 12),
+                p12,
+                "partition of {key:02x?} over 12"
+            );
         }
     }
 
@@ -609,7 +686,10 @@ mod tests {
         }
         let expected = switches / n as usize;
         for (p, &c) in counts.iter().enumerate() {
-            assert!(c > expected * 8 / 10 && c < expected * 12 / 10, "partition {p}: {c} of {switches} ({counts:?})");
+            assert!(
+                c > expected * 8 / 10 && c < expected * 12 / 10,
+                "partition {p}: {c} of {switches} ({counts:?})"
+            );
         }
     }
 
@@ -654,7 +734,11 @@ mod tests {
         let mut sp = StickyPartitioner::new(6, 0);
         let p = sp.partition("t", 3, &[]);
         sp.on_append("t", p, 0);
-        assert_eq!(sp.current("t"), Some(p), "zero bytes do not reach batch.size 0 -> 1");
+        assert_eq!(
+            sp.current("t"),
+            Some(p),
+            "zero bytes do not reach batch.size 0 -> 1"
+        );
         sp.on_append("t", p, 1);
         assert_eq!(sp.current("t"), None);
     }
@@ -663,18 +747,45 @@ mod tests {
     fn default_partitioner_rules_in_order() {
         let mut dp = DefaultPartitioner::new(1, 1000, false);
         // Explicit wins over the key.
-        let c = dp.partition("t", Some(2), Some(b"21"), None, 12, &[]).unwrap();
-        assert_eq!(c, PartitionChoice { partition: 2, source: PartitionSource::Explicit });
+        let c = dp
+            .partition("t", Some(2), Some(b"21"), None, 12, &[])
+            .unwrap();
+        assert_eq!(
+            c,
+            PartitionChoice {
+                partition: 2,
+                source: PartitionSource::Explicit
+            }
+        );
         // Keyed: murmur2.
         let c = dp.partition("t", None, Some(b"21"), None, 12, &[]).unwrap();
-        assert_eq!(c, PartitionChoice { partition: (-973_932_308 & 0x7fff_ffff) % 12, source: PartitionSource::Key });
+        assert_eq!(
+            c,
+            PartitionChoice {
+                partition: (-973_932_308 & 0x7fff_ffff) % 12,
+                source: PartitionSource::Key
+            }
+        );
         // Keyless: sticky, among available.
         let c = dp.partition("t", None, None, Some(b"v"), 12, &[5]).unwrap();
-        assert_eq!(c, PartitionChoice { partition: 5, source: PartitionSource::Sticky });
+        assert_eq!(
+            c,
+            PartitionChoice {
+                partition: 5,
+                source: PartitionSource::Sticky
+            }
+        );
         dp.on_append("t", c, 10);
         assert_eq!(dp.sticky().current("t"), Some(5));
         // Key appends never count towards the sticky switch.
-        dp.on_append("t", PartitionChoice { partition: 5, source: PartitionSource::Key }, 5000);
+        dp.on_append(
+            "t",
+            PartitionChoice {
+                partition: 5,
+                source: PartitionSource::Key,
+            },
+            5000,
+        );
         assert_eq!(dp.sticky().current("t"), Some(5));
         dp.on_append("t", c, 990);
         assert_eq!(dp.sticky().current("t"), None);
@@ -689,20 +800,40 @@ mod tests {
         assert_eq!(a.partition, b.partition);
         let cfg = ProducerConfig::default().partitioner_ignore_keys(true);
         let mut dp = DefaultPartitioner::from_config(&cfg, 1);
-        assert_eq!(dp.partition("t", None, Some(b"x"), None, 64, &[]).unwrap().source, PartitionSource::Sticky);
+        assert_eq!(
+            dp.partition("t", None, Some(b"x"), None, 64, &[])
+                .unwrap()
+                .source,
+            PartitionSource::Sticky
+        );
         let mut dp = DefaultPartitioner::from_config(&ProducerConfig::default(), 1);
-        assert_eq!(dp.partition("t", None, Some(b"x"), None, 64, &[]).unwrap().source, PartitionSource::Key);
+        assert_eq!(
+            dp.partition("t", None, Some(b"x"), None, 64, &[])
+                .unwrap()
+                .source,
+            PartitionSource::Key
+        );
     }
 
     #[test]
     fn default_partitioner_errors() {
         let mut dp = DefaultPartitioner::new(1, 1000, false);
         match dp.partition("t", Some(12), None, None, 12, &[]) {
-            Err(Error::UnknownPartition { topic, partition: 12, count: 12 }) => assert_eq!(topic, "t"),
+            Err(Error::UnknownPartition {
+                topic,
+                partition: 12,
+                count: 12,
+            }) => assert_eq!(topic, "t"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(dp.partition("t", Some(-1), None, None, 12, &[]), Err(Error::UnknownPartition { .. })));
-        assert!(matches!(dp.partition("t", None, Some(b"k"), None, 0, &[]), Err(Error::UnknownTopic { .. })));
+        assert!(matches!(
+            dp.partition("t", Some(-1), None, None, 12, &[]),
+            Err(Error::UnknownPartition { .. })
+        ));
+        assert!(matches!(
+            dp.partition("t", None, Some(b"k"), None, 0, &[]),
+            Err(Error::UnknownTopic { .. })
+        ));
     }
 
     #[test]
@@ -714,26 +845,62 @@ mod tests {
         };
         let mut dp = DefaultPartitioner::new(1, 1000, false).with_user(Arc::new(user));
         let c = dp.partition("t", None, Some(b"vip"), None, 8, &[]).unwrap();
-        assert_eq!(c, PartitionChoice { partition: 7, source: PartitionSource::User });
-        let c = dp.partition("t", Some(3), Some(b"vip"), None, 8, &[]).unwrap();
-        assert_eq!(c.source, PartitionSource::Explicit, "explicit beats the user partitioner");
+        assert_eq!(
+            c,
+            PartitionChoice {
+                partition: 7,
+                source: PartitionSource::User
+            }
+        );
+        let c = dp
+            .partition("t", Some(3), Some(b"vip"), None, 8, &[])
+            .unwrap();
+        assert_eq!(
+            c.source,
+            PartitionSource::Explicit,
+            "explicit beats the user partitioner"
+        );
         let c = dp.partition("t", None, Some(b"21"), None, 8, &[]).unwrap();
-        assert_eq!(c, PartitionChoice { partition: default_partition(b"21", 8), source: PartitionSource::Key });
-        assert_eq!(dp.partition("t", None, None, None, 8, &[]).unwrap().source, PartitionSource::Sticky);
+        assert_eq!(
+            c,
+            PartitionChoice {
+                partition: default_partition(b"21", 8),
+                source: PartitionSource::Key
+            }
+        );
+        assert_eq!(
+            dp.partition("t", None, None, None, 8, &[]).unwrap().source,
+            PartitionSource::Sticky
+        );
         assert!(matches!(
             dp.partition("t", None, Some(b"bad"), None, 8, &[]),
-            Err(Error::UnknownPartition { partition: 8, count: 8, .. })
+            Err(Error::UnknownPartition {
+                partition: 8,
+                count: 8,
+                ..
+            })
         ));
     }
 
     #[test]
     fn murmur2_partitioner_hashes_keys_only() {
         let p = Murmur2Partitioner;
-        assert_eq!(p.partition("t", Some(b"21"), None, 100), Some(default_partition(b"21", 100)));
+        assert_eq!(
+            p.partition("t", Some(b"21"), None, 100),
+            Some(default_partition(b"21", 100))
+        );
         assert_eq!(p.partition("t", None, Some(b"v"), 100), None);
         assert_eq!(p.partition("t", Some(b"21"), None, 0), None);
         let mut dp = DefaultPartitioner::new(1, 1000, true).with_user(Arc::new(Murmur2Partitioner));
-        let c = dp.partition("t", None, Some(b"21"), None, 100, &[]).unwrap();
-        assert_eq!(c, PartitionChoice { partition: default_partition(b"21", 100), source: PartitionSource::User });
+        let c = dp
+            .partition("t", None, Some(b"21"), None, 100, &[])
+            .unwrap();
+        assert_eq!(
+            c,
+            PartitionChoice {
+                partition: default_partition(b"21", 100),
+                source: PartitionSource::User
+            }
+        );
     }
 }

@@ -29,7 +29,8 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
         // Producer id first (idempotence), and epoch bumps once nothing is in flight.
         let need_pid = {
             let acc = shared.lock_acc();
-            shared.idempotent && (acc.producer().is_none() || (acc.bump_pending() && acc.in_flight() == 0))
+            shared.idempotent
+                && (acc.producer().is_none() || (acc.bump_pending() && acc.in_flight() == 0))
         };
         if need_pid && !shared.is_closed_and_empty() {
             match init_producer_id(&shared).await {
@@ -40,7 +41,8 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                 Err(e) if e.is_retriable() => {
                     tracing::debug!("InitProducerId: {e}; retrying");
                     tokio::time::sleep(pid_backoff).await;
-                    pid_backoff = (pid_backoff * 2).min(shared.cfg.client.retry_backoff_max.max(pid_backoff));
+                    pid_backoff =
+                        (pid_backoff * 2).min(shared.cfg.client.retry_backoff_max.max(pid_backoff));
                     expire_and_wake(&shared, Instant::now());
                     continue;
                 }
@@ -50,7 +52,10 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                     shared.lock_acc().fail_all_queued(&e);
                     shared.run_callbacks();
                     shared.space.notify_waiters();
-                    *shared.fatal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                    *shared
+                        .fatal
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
                     if shared.closed.load(Ordering::Acquire) {
                         return;
                     }
@@ -83,7 +88,12 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
             });
             if let Err(mpsc::error::SendError(d)) = tx.send(d) {
                 let e = Error::Closed("producer dispatcher");
-                let _ = done_tx.send(d.batches.iter().map(|b| (b.id, PartitionOutcome::Request(e.clone()))).collect());
+                let _ = done_tx.send(
+                    d.batches
+                        .iter()
+                        .map(|b| (b.id, PartitionOutcome::Request(e.clone())))
+                        .collect(),
+                );
             }
         }
 
@@ -92,7 +102,10 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
             return;
         }
 
-        let deadline = shared.lock_acc().next_deadline(Instant::now().into_std()).map(Instant::from_std);
+        let deadline = shared
+            .lock_acc()
+            .next_deadline(Instant::now().into_std())
+            .map(Instant::from_std);
         tokio::select! {
             Some(outcomes) = done_rx.recv() => {
                 let mut follow = Followup::default();
@@ -177,7 +190,11 @@ async fn init_producer_id(shared: &ProducerShared) -> Result<(i64, i16)> {
 
 /// Submits one broker's requests in order; their responses are awaited
 /// concurrently.
-async fn dispatch(shared: Arc<ProducerShared>, mut rx: mpsc::UnboundedReceiver<Drained>, done: mpsc::UnboundedSender<Outcomes>) {
+async fn dispatch(
+    shared: Arc<ProducerShared>,
+    mut rx: mpsc::UnboundedReceiver<Drained>,
+    done: mpsc::UnboundedSender<Outcomes>,
+) {
     while let Some(d) = rx.recv().await {
         match submit_batches(&shared, d).await {
             Submitted::Done(outcomes) => {
@@ -213,7 +230,13 @@ struct PendingProduce {
 /// Builds and submits one Produce request.
 async fn submit_batches(shared: &ProducerShared, d: Drained) -> Submitted {
     let ids: Vec<u64> = d.batches.iter().map(|b| b.id).collect();
-    let fail_all = |e: Error| Submitted::Done(ids.iter().map(|id| (*id, PartitionOutcome::Request(e.clone()))).collect());
+    let fail_all = |e: Error| {
+        Submitted::Done(
+            ids.iter()
+                .map(|id| (*id, PartitionOutcome::Request(e.clone())))
+                .collect(),
+        )
+    };
     let conn = match shared.cluster.broker(d.broker).await {
         Ok(c) => c,
         Err(e) => return fail_all(e),
@@ -227,19 +250,32 @@ async fn submit_batches(shared: &ProducerShared, d: Drained) -> Submitted {
     let topic_ids: HashMap<Arc<str>, Uuid> = d
         .batches
         .iter()
-        .map(|b| (b.topic.clone(), md.topics.get(&*b.topic).map_or(Uuid::ZERO, |t| t.id)))
+        .map(|b| {
+            (
+                b.topic.clone(),
+                md.topics.get(&*b.topic).map_or(Uuid::ZERO, |t| t.id),
+            )
+        })
         .collect();
     if version >= 13 && topic_ids.values().any(Uuid::is_zero) {
         version = 12;
     }
     let mut topics: Vec<TopicProduceData> = Vec::new();
     let mut index: HashMap<(Arc<str>, i32), u64> = HashMap::new();
-    let counts: HashMap<u64, u64> = d.batches.iter().map(|b| (b.id, u64::from(batch_record_count(&b.bytes)))).collect();
+    let counts: HashMap<u64, u64> = d
+        .batches
+        .iter()
+        .map(|b| (b.id, u64::from(batch_record_count(&b.bytes))))
+        .collect();
     let mut bytes = 0usize;
     for b in &d.batches {
         bytes += b.bytes.len();
         index.insert((b.topic.clone(), b.partition), b.id);
-        let pd = PartitionProduceData { index: b.partition, records: Some(b.bytes.clone()), ..Default::default() };
+        let pd = PartitionProduceData {
+            index: b.partition,
+            records: Some(b.bytes.clone()),
+            ..Default::default()
+        };
         match topics.iter_mut().find(|t| t.name == *b.topic) {
             Some(t) => t.partition_data.push(pd),
             None => topics.push(TopicProduceData {
@@ -254,19 +290,34 @@ async fn submit_batches(shared: &ProducerShared, d: Drained) -> Submitted {
     let req = ProduceRequest {
         transactional_id: None,
         acks,
-        timeout_ms: i32::try_from(shared.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
+        timeout_ms: i32::try_from(shared.cfg.client.request_timeout.as_millis())
+            .unwrap_or(i32::MAX),
         topic_data: topics,
         ..Default::default()
     };
     let m = &shared.metrics;
     m.requests.fetch_add(1, Ordering::Relaxed);
-    m.batches_sent.fetch_add(d.batches.len() as u64, Ordering::Relaxed);
+    m.batches_sent
+        .fetch_add(d.batches.len() as u64, Ordering::Relaxed);
     m.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
     if acks == 0 {
         return match conn.send_no_response(&req, version).await {
             Ok(()) => {
-                m.records_sent.fetch_add(counts.values().sum(), Ordering::Relaxed);
-                Submitted::Done(ids.iter().map(|id| (*id, PartitionOutcome::Ok { base_offset: -1, log_append_time: -1 })).collect())
+                m.records_sent
+                    .fetch_add(counts.values().sum(), Ordering::Relaxed);
+                Submitted::Done(
+                    ids.iter()
+                        .map(|id| {
+                            (
+                                *id,
+                                PartitionOutcome::Ok {
+                                    base_offset: -1,
+                                    log_append_time: -1,
+                                },
+                            )
+                        })
+                        .collect(),
+                )
             }
             Err(e) => fail_all(e),
         };
@@ -291,16 +342,30 @@ impl PendingProduce {
     /// Awaits the response and maps it to per-batch outcomes.
     async fn finish(self, shared: &ProducerShared) -> Outcomes {
         let m = &shared.metrics;
-        let PendingProduce { pending, broker, ids, counts, mut index, topic_ids, version, started } = self;
+        let PendingProduce {
+            pending,
+            broker,
+            ids,
+            counts,
+            mut index,
+            topic_ids,
+            version,
+            started,
+        } = self;
         let resp: ProduceResponse = match pending.decode::<ProduceRequest>().await {
             Ok(r) => r,
             Err(e) => {
                 m.errors.fetch_add(1, Ordering::Relaxed);
-                return ids.iter().map(|id| (*id, PartitionOutcome::Request(e.clone()))).collect();
+                return ids
+                    .iter()
+                    .map(|id| (*id, PartitionOutcome::Request(e.clone())))
+                    .collect();
             }
         };
-        m.latency_us_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let by_id: HashMap<Uuid, Arc<str>> = topic_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
+        m.latency_us_total
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let by_id: HashMap<Uuid, Arc<str>> =
+            topic_ids.iter().map(|(n, id)| (*id, n.clone())).collect();
         let mut out = Vec::with_capacity(ids.len());
         for t in resp.responses {
             let name: Arc<str> = if version >= 13 {
@@ -312,11 +377,20 @@ impl PendingProduce {
                 Arc::from(t.name.as_str())
             };
             for p in t.partition_responses {
-                let Some(id) = index.remove(&(name.clone(), p.index)) else { continue };
+                let Some(id) = index.remove(&(name.clone(), p.index)) else {
+                    continue;
+                };
                 let code = ErrorCode(p.error_code);
                 if code == ErrorCode::NONE {
-                    m.records_sent.fetch_add(counts.get(&id).copied().unwrap_or(0), Ordering::Relaxed);
-                    out.push((id, PartitionOutcome::Ok { base_offset: p.base_offset, log_append_time: p.log_append_time_ms }));
+                    m.records_sent
+                        .fetch_add(counts.get(&id).copied().unwrap_or(0), Ordering::Relaxed);
+                    out.push((
+                        id,
+                        PartitionOutcome::Ok {
+                            base_offset: p.base_offset,
+                            log_append_time: p.log_append_time_ms,
+                        },
+                    ));
                 } else {
                     m.errors.fetch_add(1, Ordering::Relaxed);
                     out.push((id, PartitionOutcome::Kafka(code, p.error_message)));
@@ -331,9 +405,11 @@ impl PendingProduce {
                     broker: broker.clone(),
                     api: "Produce",
                     version,
-                    source: purekafka_protocol::DecodeError::new(purekafka_protocol::DecodeErrorKind::InvalidValue(
-                        "response lacks a partition that was sent",
-                    )),
+                    source: purekafka_protocol::DecodeError::new(
+                        purekafka_protocol::DecodeErrorKind::InvalidValue(
+                            "response lacks a partition that was sent",
+                        ),
+                    ),
                 }),
             ));
         }
@@ -343,5 +419,7 @@ impl PendingProduce {
 
 /// Record count from a v2 batch header.
 fn batch_record_count(batch: &bytes::Bytes) -> u32 {
-    batch.get(57..61).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    batch
+        .get(57..61)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }

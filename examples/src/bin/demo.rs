@@ -26,7 +26,10 @@ struct Event {
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 #[tokio::main]
@@ -36,7 +39,9 @@ async fn main() {
         eprintln!("usage: demo --bootstrap HOST:PORT --topic TOPIC [--events N]");
         std::process::exit(2);
     };
-    let events: u64 = arg(&args, "--events").and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let events: u64 = arg(&args, "--events")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     if let Err(e) = run(&bootstrap, &topic, events).await {
         eprintln!("demo: FAILED: {e}");
         std::process::exit(1);
@@ -58,7 +63,9 @@ async fn run(bootstrap: &str, topic: &str, n: u64) -> purekafka::Result<()> {
         purekafka::serde::Json,
     );
     let kinds = ["page_view", "click", "add_to_cart", "checkout", "search"];
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let t0 = Instant::now();
     let mut last = None;
     for i in 0..n {
@@ -71,7 +78,11 @@ async fn run(bootstrap: &str, topic: &str, n: u64) -> purekafka::Result<()> {
             price_cents: ((i * 104_729) % 100_000) as u32,
             path: format!("/p/{}", (i * 31) % 5000),
         };
-        last = Some(producer.send(topic, Some(user.as_str()), Some(&event)).await?);
+        last = Some(
+            producer
+                .send(topic, Some(user.as_str()), Some(&event))
+                .await?,
+        );
     }
     producer.producer().flush().await?;
     if let Some(f) = last {
@@ -98,8 +109,11 @@ async fn run(bootstrap: &str, topic: &str, n: u64) -> purekafka::Result<()> {
     ])?;
     config.auto_offset_reset = OffsetReset::Earliest;
     config.fetch_max_wait = Duration::from_millis(100);
-    let consumer: TypedConsumer<String, Event, Utf8String> =
-        TypedConsumer::with_deserializers(Consumer::new(config).await?, Utf8String, purekafka::serde::Json);
+    let consumer: TypedConsumer<String, Event, Utf8String> = TypedConsumer::with_deserializers(
+        Consumer::new(config).await?,
+        Utf8String,
+        purekafka::serde::Json,
+    );
     consumer.consumer().subscribe(&[topic])?;
     let t0 = Instant::now();
     let mut seen = HashSet::new();
@@ -126,7 +140,10 @@ async fn run(bootstrap: &str, topic: &str, n: u64) -> purekafka::Result<()> {
     consumer.consumer().commit().await?;
     consumer.consumer().close().await?;
     if seen.len() as u64 != n || bad > 0 {
-        return Err(purekafka::Error::Serialization(format!("expected {n} distinct events back, got {} ({bad} bad)", seen.len())));
+        return Err(purekafka::Error::Serialization(format!(
+            "expected {n} distinct events back, got {} ({bad} bad)",
+            seen.len()
+        )));
     }
     println!("demo: ok: every event produced was consumed back");
     Ok(())

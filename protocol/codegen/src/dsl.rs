@@ -44,12 +44,21 @@ impl Versions {
         if s == "none" {
             return Ok(Versions::NONE);
         }
-        let num = |t: &str| t.parse::<i16>().map_err(|_| format!("bad version number `{t}` in `{s}`"));
+        let num = |t: &str| {
+            t.parse::<i16>()
+                .map_err(|_| format!("bad version number `{t}` in `{s}`"))
+        };
         if let Some(min) = s.strip_suffix('+') {
-            return Ok(Versions { min: num(min)?, max: i16::MAX });
+            return Ok(Versions {
+                min: num(min)?,
+                max: i16::MAX,
+            });
         }
         if let Some((a, b)) = s.split_once('-') {
-            return Ok(Versions { min: num(a)?, max: num(b)? });
+            return Ok(Versions {
+                min: num(a)?,
+                max: num(b)?,
+            });
         }
         let v = num(s)?;
         Ok(Versions { min: v, max: v })
@@ -67,7 +76,10 @@ impl Versions {
 
     /// The part of `self` inside `outer`.
     pub fn intersect(&self, outer: Versions) -> Versions {
-        let r = Versions { min: self.min.max(outer.min), max: self.max.min(outer.max) };
+        let r = Versions {
+            min: self.min.max(outer.min),
+            max: self.max.min(outer.max),
+        };
         if r.is_empty() { Versions::NONE } else { r }
     }
 }
@@ -141,7 +153,15 @@ impl Type {
 
     /// Whether values of this type can be null on the wire (given nullable versions).
     pub fn can_be_nullable(&self) -> bool {
-        matches!(self, Type::String | Type::Bytes | Type::Records | Type::Uuid | Type::Struct(_) | Type::Array(_))
+        matches!(
+            self,
+            Type::String
+                | Type::Bytes
+                | Type::Records
+                | Type::Uuid
+                | Type::Struct(_)
+                | Type::Array(_)
+        )
     }
 }
 
@@ -252,11 +272,23 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Message>, String> {
         let keyword = words.next().unwrap_or_default();
         let fields = parse_fields(&mut lines, 1, file)?;
         if keyword == "common" {
-            let name = words.next().ok_or_else(|| err(line_no, "common needs a name".into()))?;
-            let versions = Versions::parse(words.next().ok_or_else(|| err(line_no, "common needs versions".into()))?)
-                .map_err(|e| err(line_no, e))?;
-            let msg = messages.last_mut().ok_or_else(|| err(line_no, "common before any message".into()))?;
-            msg.commons.push(Common { name: name.to_string(), versions, fields });
+            let name = words
+                .next()
+                .ok_or_else(|| err(line_no, "common needs a name".into()))?;
+            let versions = Versions::parse(
+                words
+                    .next()
+                    .ok_or_else(|| err(line_no, "common needs versions".into()))?,
+            )
+            .map_err(|e| err(line_no, e))?;
+            let msg = messages
+                .last_mut()
+                .ok_or_else(|| err(line_no, "common before any message".into()))?;
+            msg.commons.push(Common {
+                name: name.to_string(),
+                versions,
+                fields,
+            });
             continue;
         }
         let kind = match keyword {
@@ -264,9 +296,17 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Message>, String> {
             "response" => Kind::Response,
             "header" => Kind::Header,
             "data" => Kind::Data,
-            other => return Err(err(line_no, format!("unknown definition keyword `{other}`"))),
+            other => {
+                return Err(err(
+                    line_no,
+                    format!("unknown definition keyword `{other}`"),
+                ));
+            }
         };
-        let name = words.next().ok_or_else(|| err(line_no, "definition needs a name".into()))?.to_string();
+        let name = words
+            .next()
+            .ok_or_else(|| err(line_no, "definition needs a name".into()))?
+            .to_string();
         let mut msg = Message {
             kind,
             name,
@@ -283,14 +323,21 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Message>, String> {
         for w in words {
             let (k, v) = w.split_once('=').unwrap_or((w, ""));
             match k {
-                "key" => msg.api_key = Some(v.parse().map_err(|_| err(line_no, format!("bad api key `{v}`")))?),
+                "key" => {
+                    msg.api_key = Some(
+                        v.parse()
+                            .map_err(|_| err(line_no, format!("bad api key `{v}`")))?,
+                    )
+                }
                 "versions" => {
                     msg.versions = Versions::parse(v).map_err(|e| err(line_no, e))?;
                     have_versions = true;
                 }
                 "flexible" => msg.flexible = Versions::parse(v).map_err(|e| err(line_no, e))?,
                 "unstable" => msg.unstable = true,
-                "deprecated" => msg.deprecated = Some(Versions::parse(v).map_err(|e| err(line_no, e))?),
+                "deprecated" => {
+                    msg.deprecated = Some(Versions::parse(v).map_err(|e| err(line_no, e))?)
+                }
                 _ => return Err(err(line_no, format!("unknown attribute `{w}`"))),
             }
         }
@@ -302,7 +349,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Message>, String> {
     Ok(messages)
 }
 
-fn parse_fields<'a, I>(lines: &mut std::iter::Peekable<I>, depth: usize, file: &str) -> Result<Vec<Field>, String>
+fn parse_fields<'a, I>(
+    lines: &mut std::iter::Peekable<I>,
+    depth: usize,
+    file: &str,
+) -> Result<Vec<Field>, String>
 where
     I: Iterator<Item = (usize, &'a str)>,
 {
@@ -316,17 +367,23 @@ where
                 break;
             }
         }
-        let Some(&(idx, raw)) = lines.peek() else { break };
+        let Some(&(idx, raw)) = lines.peek() else {
+            break;
+        };
         let indent = raw.len() - raw.trim_start_matches(' ').len();
         if indent < depth * 2 {
             break;
         }
         let line_no = idx + 1;
         if indent != depth * 2 {
-            return Err(format!("{file}:{line_no}: expected indentation of {} spaces, found {indent}", depth * 2));
+            return Err(format!(
+                "{file}:{line_no}: expected indentation of {} spaces, found {indent}",
+                depth * 2
+            ));
         }
         lines.next();
-        let mut field = parse_field(raw.trim(), line_no).map_err(|e| format!("{file}:{line_no}: {e}"))?;
+        let mut field =
+            parse_field(raw.trim(), line_no).map_err(|e| format!("{file}:{line_no}: {e}"))?;
         field.fields = parse_fields(lines, depth + 1, file)?;
         out.push(field);
     }
@@ -352,7 +409,9 @@ fn parse_field(line: &str, line_no: usize) -> Result<Field, String> {
     };
     let mut tagged_given = false;
     for w in words {
-        let (k, v) = w.split_once('=').ok_or_else(|| format!("expected key=value, found `{w}`"))?;
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("expected key=value, found `{w}`"))?;
         match k {
             "null" => f.nullable = Versions::parse(v)?,
             "tag" => f.tag = Some(v.parse().map_err(|_| format!("bad tag `{v}`"))?),
@@ -390,10 +449,25 @@ mod tests {
         assert_eq!(m.api_key, Some(99));
         assert!(m.unstable);
         assert_eq!(m.versions, Versions { min: 1, max: 3 });
-        assert_eq!(m.fields[1].ty, Type::Array(Box::new(Type::Struct("Bar".into()))));
-        assert_eq!(m.fields[1].nullable, Versions { min: 2, max: i16::MAX });
+        assert_eq!(
+            m.fields[1].ty,
+            Type::Array(Box::new(Type::Struct("Bar".into())))
+        );
+        assert_eq!(
+            m.fields[1].nullable,
+            Versions {
+                min: 2,
+                max: i16::MAX
+            }
+        );
         assert_eq!(m.fields[1].fields[0].tag, Some(0));
-        assert_eq!(m.fields[1].fields[0].tagged, Versions { min: 0, max: i16::MAX });
+        assert_eq!(
+            m.fields[1].fields[0].tagged,
+            Versions {
+                min: 0,
+                max: i16::MAX
+            }
+        );
         assert_eq!(m.commons[0].fields[0].ty, Type::Uuid);
     }
 
@@ -402,7 +476,10 @@ mod tests {
         for (text, want) in [
             ("request X versions=0+\n   A int32 0+\n", "indentation"),
             ("request X versions=0+\n  A int33 0+\n", "unknown type"),
-            ("request X versions=0+\n  A int32 0+ null=0+\n", "cannot be nullable"),
+            (
+                "request X versions=0+\n  A int32 0+ null=0+\n",
+                "cannot be nullable",
+            ),
             ("request X\n", "needs versions"),
             ("  A int32 0+\n", "outside a definition"),
             ("request X versions=0+\n  A int32 x+\n", "bad version"),

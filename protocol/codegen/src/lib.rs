@@ -21,8 +21,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<dsl::Message>, String> {
     paths.sort();
     let mut all = Vec::new();
     for p in paths {
-        let text = std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))?;
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text =
+            std::fs::read_to_string(&p).map_err(|e| format!("reading {}: {e}", p.display()))?;
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         all.extend(dsl::parse(&name, &text)?);
     }
     Ok(all)

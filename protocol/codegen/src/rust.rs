@@ -14,7 +14,8 @@ pub fn snake(name: &str) -> String {
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_ascii_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
             if i > 0 && (prev_lower || (prev_upper && next_lower)) {
@@ -29,10 +30,11 @@ pub fn snake(name: &str) -> String {
 }
 
 const KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in", "let",
-    "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static", "struct", "trait", "true", "type",
-    "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box", "do", "final", "macro",
-    "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+    "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if",
+    "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "static",
+    "struct", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn",
+    "abstract", "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized",
+    "virtual", "yield", "try", "gen",
 ];
 
 /// The Rust identifier of a field.
@@ -70,7 +72,11 @@ fn is_option(f: &Field) -> bool {
 }
 
 fn rust_type(f: &Field) -> String {
-    if is_option(f) { format!("Option<{}>", base_type(&f.ty)) } else { base_type(&f.ty) }
+    if is_option(f) {
+        format!("Option<{}>", base_type(&f.ty))
+    } else {
+        base_type(&f.ty)
+    }
 }
 
 fn int_literal(ty: &Type, v: &str) -> String {
@@ -124,7 +130,11 @@ fn in_range(r: Versions) -> String {
     if r.is_empty() {
         "false".into()
     } else if r.max == i16::MAX {
-        if r.min <= 0 { "true".into() } else { format!("version >= {}", r.min) }
+        if r.min <= 0 {
+            "true".into()
+        } else {
+            format!("version >= {}", r.min)
+        }
     } else if r.min == r.max {
         format!("version == {}", r.min)
     } else {
@@ -180,7 +190,9 @@ fn write_field(f: &Field, path: &str) -> String {
     }
     let nullable = in_range(f.nullable);
     let null_write = match f.ty {
-        Type::Array(_) => format!("write_nullable_array(self.{id}.as_deref(), buf, version, {flex})?;"),
+        Type::Array(_) => {
+            format!("write_nullable_array(self.{id}.as_deref(), buf, version, {flex})?;")
+        }
         _ => format!("Nullable::write_option(self.{id}.as_ref(), buf, version, {flex})?;"),
     };
     let strict = format!(
@@ -203,10 +215,17 @@ fn read_field(f: &Field, path: &str) -> String {
     let nullable = in_range(f.nullable);
     let null_read = match f.ty {
         Type::Array(_) => format!("read_nullable_array(buf, version, {flex})"),
-        _ => format!("<{} as Nullable>::read_option(buf, version, {flex})", base_type(&f.ty)),
+        _ => format!(
+            "<{} as Nullable>::read_option(buf, version, {flex})",
+            base_type(&f.ty)
+        ),
     };
     let strict = format!("{}.map(Some)", read_value(&f.ty, &flex, path));
-    if nullable == "true" { null_read } else { format!("if {nullable} {{ {null_read} }} else {{ {strict} }}") }
+    if nullable == "true" {
+        null_read
+    } else {
+        format!("if {nullable} {{ {null_read} }} else {{ {strict} }}")
+    }
 }
 
 /// Expression generating a random value of the base type (tests only).
@@ -242,7 +261,11 @@ fn collect_structs<'a>(fields: &'a [Field], path: &str, out: &mut Vec<StructDef<
                 _ => continue,
             };
             let p = format!("{path}.{}", f.name);
-            out.push(StructDef { name, fields: &f.fields, path: p.clone() });
+            out.push(StructDef {
+                name,
+                fields: &f.fields,
+                path: p.clone(),
+            });
             collect_structs(&f.fields, &p, out);
         }
     }
@@ -250,8 +273,15 @@ fn collect_structs<'a>(fields: &'a [Field], path: &str, out: &mut Vec<StructDef<
 
 fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     let name = &s.name;
-    let _ = writeln!(out, "/// `{}` (in {} versions {}).", s.path, msg.name, msg.versions);
-    let _ = writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub struct {name} {{");
+    let _ = writeln!(
+        out,
+        "/// `{}` (in {} versions {}).",
+        s.path, msg.name, msg.versions
+    );
+    let _ = writeln!(
+        out,
+        "#[derive(Debug, Clone, PartialEq)]\npub struct {name} {{"
+    );
     for f in s.fields {
         let mut doc = format!("versions {}", f.versions);
         if !f.nullable.is_empty() {
@@ -263,18 +293,35 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
         if let Some(d) = &f.default {
             let _ = write!(doc, ", default {d}");
         }
-        let _ = writeln!(out, "    /// `{}` ({doc}).\n    pub {}: {},", f.name, field_ident(&f.name), rust_type(f));
+        let _ = writeln!(
+            out,
+            "    /// `{}` ({doc}).\n    pub {}: {},",
+            f.name,
+            field_ident(&f.name),
+            rust_type(f)
+        );
     }
     let _ = writeln!(
         out,
         "    /// Tagged fields this version of purekafka does not know, kept to be written back.\n    pub unknown_tagged_fields: Vec<RawTaggedField>,\n}}\n"
     );
     // Default
-    let _ = writeln!(out, "impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{");
+    let _ = writeln!(
+        out,
+        "impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{"
+    );
     for f in s.fields {
-        let _ = writeln!(out, "            {}: {},", field_ident(&f.name), default_expr(f));
+        let _ = writeln!(
+            out,
+            "            {}: {},",
+            field_ident(&f.name),
+            default_expr(f)
+        );
     }
-    let _ = writeln!(out, "            unknown_tagged_fields: Vec::new(),\n        }}\n    }}\n}}\n");
+    let _ = writeln!(
+        out,
+        "            unknown_tagged_fields: Vec::new(),\n        }}\n    }}\n}}\n"
+    );
 
     let mut tagged: Vec<&Field> = s.fields.iter().filter(|f| f.tag.is_some()).collect();
     tagged.sort_by_key(|f| f.tag);
@@ -300,24 +347,48 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     }
     let _ = writeln!(out, "        if flex {{");
     if tagged.is_empty() {
-        let _ = writeln!(out, "            write_unknown_tagged(buf, &self.unknown_tagged_fields, 0)?;");
+        let _ = writeln!(
+            out,
+            "            write_unknown_tagged(buf, &self.unknown_tagged_fields, 0)?;"
+        );
     } else {
         for f in &tagged {
             let id = field_ident(&f.name);
-            let _ = writeln!(out, "            let send_{id} = ({}) && self.{id} != {};", in_range(f.tagged), default_expr(f));
+            let _ = writeln!(
+                out,
+                "            let send_{id} = ({}) && self.{id} != {};",
+                in_range(f.tagged),
+                default_expr(f)
+            );
         }
         // Raw copies of known tags (kept when a peer sent a default value
         // explicitly) give way to the typed value when that is sent.
         let sup: Vec<String> = tagged
             .iter()
-            .map(|f| format!("if send_{} {{ {} }} else {{ u32::MAX }}", field_ident(&f.name), f.tag.unwrap_or_default()))
+            .map(|f| {
+                format!(
+                    "if send_{} {{ {} }} else {{ u32::MAX }}",
+                    field_ident(&f.name),
+                    f.tag.unwrap_or_default()
+                )
+            })
             .collect();
         let _ = writeln!(out, "            let suppressed = [{}];", sup.join(", "));
-        let _ = writeln!(out, "            let mut count = unknown_count(&self.unknown_tagged_fields, &suppressed);");
+        let _ = writeln!(
+            out,
+            "            let mut count = unknown_count(&self.unknown_tagged_fields, &suppressed);"
+        );
         for f in &tagged {
-            let _ = writeln!(out, "            count += usize::from(send_{});", field_ident(&f.name));
+            let _ = writeln!(
+                out,
+                "            count += usize::from(send_{});",
+                field_ident(&f.name)
+            );
         }
-        let _ = writeln!(out, "            put_uvarint(buf, u32::try_from(count).map_err(|_| EncodeError::too_many(\"tagged fields\"))?);");
+        let _ = writeln!(
+            out,
+            "            put_uvarint(buf, u32::try_from(count).map_err(|_| EncodeError::too_many(\"tagged fields\"))?);"
+        );
         let _ = writeln!(out, "            let mut next_unknown = 0;");
         for f in &tagged {
             let id = field_ident(&f.name);
@@ -329,7 +400,10 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
                 write_field(f, &path)
             );
         }
-        let _ = writeln!(out, "            write_unknown_below(buf, &self.unknown_tagged_fields, next_unknown, u32::MAX, &suppressed);");
+        let _ = writeln!(
+            out,
+            "            write_unknown_below(buf, &self.unknown_tagged_fields, next_unknown, u32::MAX, &suppressed);"
+        );
     }
     let _ = writeln!(out, "        }}\n        Ok(())\n    }}\n");
 
@@ -341,21 +415,41 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
         let id = field_ident(&f.name);
         let cond = mandatory_cond(f);
         let path = format!("{}.{}", s.path, f.name);
-        let read = format!("{}.map_err(|e| e.field({:?}))?", read_field(f, &path), f.name);
+        let read = format!(
+            "{}.map_err(|e| e.field({:?}))?",
+            read_field(f, &path),
+            f.name
+        );
         let m = if f.tag.is_some() { "mut " } else { "" };
         if cond == "false" {
-            let _ = writeln!(out, "        let {m}{id}: {} = {};", rust_type(f), default_expr(f));
+            let _ = writeln!(
+                out,
+                "        let {m}{id}: {} = {};",
+                rust_type(f),
+                default_expr(f)
+            );
         } else if cond == "true" {
             let _ = writeln!(out, "        let {m}{id}: {} = {read};", rust_type(f));
         } else {
-            let _ = writeln!(out, "        let {m}{id}: {} = if {cond} {{ {read} }} else {{ {} }};", rust_type(f), default_expr(f));
+            let _ = writeln!(
+                out,
+                "        let {m}{id}: {} = if {cond} {{ {read} }} else {{ {} }};",
+                rust_type(f),
+                default_expr(f)
+            );
         }
     }
     let _ = writeln!(out, "        let mut unknown_tagged_fields = Vec::new();");
-    let _ = writeln!(out, "        if flex {{\n            let count = read_tag_count(buf)?;\n            for _ in 0..count {{");
+    let _ = writeln!(
+        out,
+        "        if flex {{\n            let count = read_tag_count(buf)?;\n            for _ in 0..count {{"
+    );
     let _ = writeln!(out, "                let (tag, data) = read_tagged(buf)?;");
     if tagged.is_empty() {
-        let _ = writeln!(out, "                unknown_tagged_fields.push(RawTaggedField {{ tag, data }});");
+        let _ = writeln!(
+            out,
+            "                unknown_tagged_fields.push(RawTaggedField {{ tag, data }});"
+        );
     } else {
         let _ = writeln!(out, "                match tag {{");
         for f in &tagged {
@@ -371,7 +465,10 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
                 default_expr(f)
             );
         }
-        let _ = writeln!(out, "                    _ => unknown_tagged_fields.push(RawTaggedField {{ tag, data }}),\n                }}");
+        let _ = writeln!(
+            out,
+            "                    _ => unknown_tagged_fields.push(RawTaggedField {{ tag, data }}),\n                }}"
+        );
     }
     let _ = writeln!(out, "            }}\n        }}");
     let _ = write!(out, "        Ok(Self {{ ");
@@ -389,18 +486,32 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
         let id = field_ident(&f.name);
         let present = {
             let m = mandatory_cond(f);
-            if f.tag.is_some() { format!("({m}) || (flex && ({}))", in_range(f.tagged)) } else { m }
+            if f.tag.is_some() {
+                format!("({m}) || (flex && ({}))", in_range(f.tagged))
+            } else {
+                m
+            }
         };
         let flex = flex_expr(f);
         let val = gen_value(&f.ty, &flex);
         let val = if is_option(f) {
-            format!("if {} && g.bool() {{ None }} else {{ Some({val}) }}", in_range(f.nullable))
+            format!(
+                "if {} && g.bool() {{ None }} else {{ Some({val}) }}",
+                in_range(f.nullable)
+            )
         } else {
             val
         };
-        let _ = writeln!(out, "            {id}: if {present} {{ {val} }} else {{ {} }},", default_expr(f));
+        let _ = writeln!(
+            out,
+            "            {id}: if {present} {{ {val} }} else {{ {} }},",
+            default_expr(f)
+        );
     }
-    let _ = writeln!(out, "            unknown_tagged_fields: if flex {{ g.unknown_tagged() }} else {{ Vec::new() }},\n        }}\n    }}\n}}\n");
+    let _ = writeln!(
+        out,
+        "            unknown_tagged_fields: if flex {{ g.unknown_tagged() }} else {{ Vec::new() }},\n        }}\n    }}\n}}\n"
+    );
 }
 
 /// The module name of a message.
@@ -415,23 +526,40 @@ fn gen_message(out: &mut String, msg: &Message) {
         "/// `{}`: {} {}, versions {}, flexible {} (defined in `protocol/messages/{}`).",
         msg.name,
         msg.kind.keyword(),
-        msg.api_key.map(|k| format!("API key {k}")).unwrap_or_default(),
+        msg.api_key
+            .map(|k| format!("API key {k}"))
+            .unwrap_or_default(),
         msg.versions,
         msg.flexible,
         msg.file
     );
-    let _ = writeln!(out, "pub mod {module} {{\n#![allow(clippy::all)]\nuse crate::generated_prelude::*;\n");
-    let mut structs = vec![StructDef { name: msg.name.clone(), fields: &msg.fields, path: msg.name.clone() }];
+    let _ = writeln!(
+        out,
+        "pub mod {module} {{\n#![allow(clippy::all)]\nuse crate::generated_prelude::*;\n"
+    );
+    let mut structs = vec![StructDef {
+        name: msg.name.clone(),
+        fields: &msg.fields,
+        path: msg.name.clone(),
+    }];
     collect_structs(&msg.fields, &msg.name, &mut structs);
     for c in &msg.commons {
         let p = format!("{}.{}", msg.name, c.name);
-        structs.push(StructDef { name: c.name.clone(), fields: &c.fields, path: p.clone() });
+        structs.push(StructDef {
+            name: c.name.clone(),
+            fields: &c.fields,
+            path: p.clone(),
+        });
         collect_structs(&c.fields, &p, &mut structs);
     }
     for s in &structs {
         gen_struct(out, s, msg);
     }
-    let (fmin, fmax) = if msg.flexible.is_empty() { (1, 0) } else { (msg.flexible.min, msg.flexible.max) };
+    let (fmin, fmax) = if msg.flexible.is_empty() {
+        (1, 0)
+    } else {
+        (msg.flexible.min, msg.flexible.max)
+    };
     let _ = writeln!(
         out,
         "impl Message for {name} {{\n    const NAME: &'static str = {name:?};\n    const VERSIONS: VersionRange = VersionRange::new({}, {});\n    const FLEXIBLE: VersionRange = VersionRange::new({fmin}, {fmax});\n}}\n",
@@ -452,7 +580,11 @@ fn gen_message(out: &mut String, msg: &Message) {
                 );
             }
             Kind::Response => {
-                let _ = writeln!(out, "impl Response for {name} {{\n    const KEY: ApiKey = ApiKey::{api};\n}}\n", name = msg.name);
+                let _ = writeln!(
+                    out,
+                    "impl Response for {name} {{\n    const KEY: ApiKey = ApiKey::{api};\n}}\n",
+                    name = msg.name
+                );
             }
             _ => {}
         }
@@ -462,12 +594,17 @@ fn gen_message(out: &mut String, msg: &Message) {
 }
 
 fn api_variant(msg: &Message) -> String {
-    msg.name.trim_end_matches("Request").trim_end_matches("Response").to_string()
+    msg.name
+        .trim_end_matches("Request")
+        .trim_end_matches("Response")
+        .to_string()
 }
 
 /// Generates the whole module for `messages`.
 pub fn generate(messages: &[Message]) -> String {
-    let mut out = String::from("// @generated by purekafka-codegen from protocol/messages/*.kmsg. Do not edit.\n\nuse crate::generated_prelude::*;\n\n");
+    let mut out = String::from(
+        "// @generated by purekafka-codegen from protocol/messages/*.kmsg. Do not edit.\n\nuse crate::generated_prelude::*;\n\n",
+    );
     for m in messages {
         gen_message(&mut out, m);
     }
@@ -490,31 +627,68 @@ pub fn generate(messages: &[Message]) -> String {
     for (k, (m, _)) in &apis {
         let _ = writeln!(out, "    /// API key {k}.\n    {} = {k},", api_variant(m));
     }
-    let _ = writeln!(out, "}}\n\nimpl ApiKey {{\n    /// Every API key, in key order.\n    pub const ALL: &'static [ApiKey] = &[");
+    let _ = writeln!(
+        out,
+        "}}\n\nimpl ApiKey {{\n    /// Every API key, in key order.\n    pub const ALL: &'static [ApiKey] = &["
+    );
     for (_, (m, _)) in &apis {
         let _ = writeln!(out, "        ApiKey::{},", api_variant(m));
     }
-    let _ = writeln!(out, "    ];\n\n    /// The API for a key number, if purekafka knows it.\n    pub const fn from_i16(key: i16) -> Option<ApiKey> {{\n        match key {{");
+    let _ = writeln!(
+        out,
+        "    ];\n\n    /// The API for a key number, if purekafka knows it.\n    pub const fn from_i16(key: i16) -> Option<ApiKey> {{\n        match key {{"
+    );
     for (k, (m, _)) in &apis {
         let _ = writeln!(out, "            {k} => Some(ApiKey::{}),", api_variant(m));
     }
-    let _ = writeln!(out, "            _ => None,\n        }}\n    }}\n\n    /// The API's name as Kafka spells it (`Produce`, `Fetch`, ...).\n    pub const fn name(self) -> &'static str {{\n        match self {{");
+    let _ = writeln!(
+        out,
+        "            _ => None,\n        }}\n    }}\n\n    /// The API's name as Kafka spells it (`Produce`, `Fetch`, ...).\n    pub const fn name(self) -> &'static str {{\n        match self {{"
+    );
     for (_, (m, _)) in &apis {
         let v = api_variant(m);
         let _ = writeln!(out, "            ApiKey::{v} => {v:?},");
     }
-    let _ = writeln!(out, "        }}\n    }}\n\n    /// Versions of this API purekafka can encode and decode.\n    pub const fn versions(self) -> VersionRange {{\n        match self {{");
+    let _ = writeln!(
+        out,
+        "        }}\n    }}\n\n    /// Versions of this API purekafka can encode and decode.\n    pub const fn versions(self) -> VersionRange {{\n        match self {{"
+    );
     for (_, (m, _)) in &apis {
-        let _ = writeln!(out, "            ApiKey::{} => VersionRange::new({}, {}),", api_variant(m), m.versions.min, m.versions.max);
+        let _ = writeln!(
+            out,
+            "            ApiKey::{} => VersionRange::new({}, {}),",
+            api_variant(m),
+            m.versions.min,
+            m.versions.max
+        );
     }
-    let _ = writeln!(out, "        }}\n    }}\n\n    /// Versions that use the flexible encoding (compact types, tagged fields).\n    pub const fn flexible_versions(self) -> VersionRange {{\n        match self {{");
+    let _ = writeln!(
+        out,
+        "        }}\n    }}\n\n    /// Versions that use the flexible encoding (compact types, tagged fields).\n    pub const fn flexible_versions(self) -> VersionRange {{\n        match self {{"
+    );
     for (_, (m, _)) in &apis {
-        let (a, b) = if m.flexible.is_empty() { (1, 0) } else { (m.flexible.min, m.flexible.max) };
-        let _ = writeln!(out, "            ApiKey::{} => VersionRange::new({a}, {b}),", api_variant(m));
+        let (a, b) = if m.flexible.is_empty() {
+            (1, 0)
+        } else {
+            (m.flexible.min, m.flexible.max)
+        };
+        let _ = writeln!(
+            out,
+            "            ApiKey::{} => VersionRange::new({a}, {b}),",
+            api_variant(m)
+        );
     }
-    let _ = writeln!(out, "        }}\n    }}\n\n    /// Whether the newest version is still unstable (not offered to brokers by default).\n    pub const fn latest_version_unstable(self) -> bool {{\n        match self {{");
+    let _ = writeln!(
+        out,
+        "        }}\n    }}\n\n    /// Whether the newest version is still unstable (not offered to brokers by default).\n    pub const fn latest_version_unstable(self) -> bool {{\n        match self {{"
+    );
     for (_, (m, _)) in &apis {
-        let _ = writeln!(out, "            ApiKey::{} => {},", api_variant(m), m.unstable);
+        let _ = writeln!(
+            out,
+            "            ApiKey::{} => {},",
+            api_variant(m),
+            m.unstable
+        );
     }
     let _ = writeln!(out, "        }}\n    }}\n}}\n");
 
@@ -527,29 +701,60 @@ pub fn generate(messages: &[Message]) -> String {
         for (_, (req, resp)) in &apis {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
-                let _ = writeln!(out, "    /// `{}`.\n    {}({}),", m.name, api_variant(m), m.name);
+                let _ = writeln!(
+                    out,
+                    "    /// `{}`.\n    {}({}),",
+                    m.name,
+                    api_variant(m),
+                    m.name
+                );
             }
         }
-        let _ = writeln!(out, "}}\n\nimpl Any{kind} {{\n    /// Decodes the body of `api` at `version`.\n    pub fn decode(api: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {{\n        match api {{");
+        let _ = writeln!(
+            out,
+            "}}\n\nimpl Any{kind} {{\n    /// Decodes the body of `api` at `version`.\n    pub fn decode(api: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {{\n        match api {{"
+        );
         for (_, (req, resp)) in &apis {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
-                let _ = writeln!(out, "            ApiKey::{v} => Ok(Any{kind}::{v}(<{} as Message>::decode(buf, version)?)),", m.name, v = api_variant(m));
+                let _ = writeln!(
+                    out,
+                    "            ApiKey::{v} => Ok(Any{kind}::{v}(<{} as Message>::decode(buf, version)?)),",
+                    m.name,
+                    v = api_variant(m)
+                );
             }
         }
-        let _ = writeln!(out, "            #[allow(unreachable_patterns)]\n            _ => Err(DecodeError::new(DecodeErrorKind::UnknownApi(api as i16))),\n        }}\n    }}\n");
-        let _ = writeln!(out, "    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{");
+        let _ = writeln!(
+            out,
+            "            #[allow(unreachable_patterns)]\n            _ => Err(DecodeError::new(DecodeErrorKind::UnknownApi(api as i16))),\n        }}\n    }}\n"
+        );
+        let _ = writeln!(
+            out,
+            "    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{"
+        );
         for (_, (req, resp)) in &apis {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
-                let _ = writeln!(out, "            Any{kind}::{}(m) => m.encode(buf, version),", api_variant(m));
+                let _ = writeln!(
+                    out,
+                    "            Any{kind}::{}(m) => m.encode(buf, version),",
+                    api_variant(m)
+                );
             }
         }
-        let _ = writeln!(out, "        }}\n    }}\n\n    /// The API this message belongs to.\n    pub fn api_key(&self) -> ApiKey {{\n        match self {{");
+        let _ = writeln!(
+            out,
+            "        }}\n    }}\n\n    /// The API this message belongs to.\n    pub fn api_key(&self) -> ApiKey {{\n        match self {{"
+        );
         for (_, (req, resp)) in &apis {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
-                let _ = writeln!(out, "            Any{kind}::{v}(_) => ApiKey::{v},", v = api_variant(m));
+                let _ = writeln!(
+                    out,
+                    "            Any{kind}::{v}(_) => ApiKey::{v},",
+                    v = api_variant(m)
+                );
             }
         }
         let _ = writeln!(out, "        }}\n    }}\n}}\n");
@@ -561,7 +766,12 @@ pub fn generate(messages: &[Message]) -> String {
         "/// Every generated message with a function that round-trips a random value at a version.\n#[cfg(test)]\npub(crate) fn roundtrip_table() -> Vec<(&'static str, VersionRange, fn(&mut Gen, i16) -> Result<(), String>)> {{\n    vec!["
     );
     for m in messages {
-        let _ = writeln!(out, "        ({:?}, <{n} as Message>::VERSIONS, roundtrip_one::<{n}>),", m.name, n = m.name);
+        let _ = writeln!(
+            out,
+            "        ({:?}, <{n} as Message>::VERSIONS, roundtrip_one::<{n}>),",
+            m.name,
+            n = m.name
+        );
     }
     let _ = writeln!(out, "    ]\n}}\n");
     let _ = writeln!(
@@ -569,7 +779,12 @@ pub fn generate(messages: &[Message]) -> String {
         "/// Every generated message's decoder, for the arbitrary-bytes property test.\n#[cfg(test)]\npub(crate) fn decoder_table() -> Vec<(&'static str, VersionRange, fn(&mut Bytes, i16) -> bool)> {{\n    vec!["
     );
     for m in messages {
-        let _ = writeln!(out, "        ({:?}, <{n} as Message>::VERSIONS, |b, v| <{n} as Message>::decode(b, v).is_ok()),", m.name, n = m.name);
+        let _ = writeln!(
+            out,
+            "        ({:?}, <{n} as Message>::VERSIONS, |b, v| <{n} as Message>::decode(b, v).is_ok()),",
+            m.name,
+            n = m.name
+        );
     }
     let _ = writeln!(out, "    ]\n}}\n");
     out

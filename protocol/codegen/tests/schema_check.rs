@@ -17,7 +17,10 @@ const INTERNAL_APIS: &[(&str, &str)] = &[
     ("StopReplica", "controller to broker"),
     ("UpdateMetadata", "controller to broker"),
     ("ControlledShutdown", "broker to controller"),
-    ("WriteTxnMarkers", "transaction coordinator to partition leaders"),
+    (
+        "WriteTxnMarkers",
+        "transaction coordinator to partition leaders",
+    ),
     ("Vote", "KRaft quorum"),
     ("BeginQuorumEpoch", "KRaft quorum"),
     ("EndQuorumEpoch", "KRaft quorum"),
@@ -35,7 +38,10 @@ const INTERNAL_APIS: &[(&str, &str)] = &[
     ("WriteShareGroupState", "broker to share coordinator"),
     ("DeleteShareGroupState", "broker to share coordinator"),
     ("ReadShareGroupStateSummary", "broker to share coordinator"),
-    ("ListClientMetricsResources", "API key 74's older name; we define it as ListConfigResources"),
+    (
+        "ListClientMetricsResources",
+        "API key 74's older name; we define it as ListConfigResources",
+    ),
 ];
 
 /// Data schemas a client uses (the consumer group protocol's embedded formats).
@@ -94,7 +100,9 @@ fn canonical_default(ty: &Type, d: Option<&str>) -> Option<String> {
     let d = d?;
     let lower = d.to_ascii_lowercase();
     let c = if let Some(hex) = lower.strip_prefix("0x") {
-        i64::from_str_radix(hex, 16).map(|n| n.to_string()).unwrap_or(lower)
+        i64::from_str_radix(hex, 16)
+            .map(|n| n.to_string())
+            .unwrap_or(lower)
     } else if d.is_empty() || d == "\"\"" {
         String::new()
     } else {
@@ -104,7 +112,9 @@ fn canonical_default(ty: &Type, d: Option<&str>) -> Option<String> {
         Type::Bool => c == "false",
         Type::String => c.is_empty(),
         Type::Float64 => c.parse::<f64>().is_ok_and(|f| f == 0.0),
-        Type::Int8 | Type::Int16 | Type::Uint16 | Type::Int32 | Type::Uint32 | Type::Int64 => c == "0",
+        Type::Int8 | Type::Int16 | Type::Uint16 | Type::Int32 | Type::Uint32 | Type::Int64 => {
+            c == "0"
+        }
         _ => c.is_empty(),
     };
     if zero { None } else { Some(c) }
@@ -120,10 +130,16 @@ fn json_default(v: &Value) -> Option<String> {
 
 fn compare_fields(path: &str, ours: &[Field], theirs: &[Value], errs: &mut Vec<String>) {
     let names = |fs: &[Field]| fs.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
-    let their_names: Vec<String> =
-        theirs.iter().map(|f| f["name"].as_str().unwrap_or_default().to_string()).collect();
+    let their_names: Vec<String> = theirs
+        .iter()
+        .map(|f| f["name"].as_str().unwrap_or_default().to_string())
+        .collect();
     if names(ours) != their_names {
-        errs.push(format!("{path}: fields {:?}, schema has {:?}", names(ours), their_names));
+        errs.push(format!(
+            "{path}: fields {:?}, schema has {:?}",
+            names(ours),
+            their_names
+        ));
         return;
     }
     for (o, t) in ours.iter().zip(theirs) {
@@ -138,7 +154,10 @@ fn compare_fields(path: &str, ours: &[Field], theirs: &[Value], errs: &mut Vec<S
         }
         let tn = versions(t.get("nullableVersions"));
         if o.nullable != tn {
-            errs.push(format!("{p}: nullable versions {}, schema has {tn}", o.nullable));
+            errs.push(format!(
+                "{p}: nullable versions {}, schema has {tn}",
+                o.nullable
+            ));
         }
         let ttag = t.get("tag").and_then(Value::as_u64).map(|n| n as u32);
         if o.tag != ttag {
@@ -146,18 +165,28 @@ fn compare_fields(path: &str, ours: &[Field], theirs: &[Value], errs: &mut Vec<S
         }
         let ttagged = versions(t.get("taggedVersions"));
         if o.tagged != ttagged {
-            errs.push(format!("{p}: tagged versions {}, schema has {ttagged}", o.tagged));
+            errs.push(format!(
+                "{p}: tagged versions {}, schema has {ttagged}",
+                o.tagged
+            ));
         }
         let tflex = t.get("flexibleVersions").map(|v| versions(Some(v)));
         if o.flexible != tflex {
-            errs.push(format!("{p}: flexible versions {:?}, schema has {tflex:?}", o.flexible));
+            errs.push(format!(
+                "{p}: flexible versions {:?}, schema has {tflex:?}",
+                o.flexible
+            ));
         }
         let od = canonical_default(&o.ty, o.default.as_deref());
         let td = canonical_default(&o.ty, json_default(t).as_deref());
         if od != td {
             errs.push(format!("{p}: default {od:?}, schema has {td:?}"));
         }
-        let tchildren = t.get("fields").and_then(Value::as_array).cloned().unwrap_or_default();
+        let tchildren = t
+            .get("fields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         compare_fields(&p, &o.fields, &tchildren, errs);
     }
 }
@@ -166,11 +195,20 @@ fn compare_message(ours: &Message, theirs: &Value, errs: &mut Vec<String>) {
     let n = &ours.name;
     let kind = theirs["type"].as_str().unwrap_or_default();
     if ours.kind.keyword() != kind {
-        errs.push(format!("{n}: kind {}, schema has {kind}", ours.kind.keyword()));
+        errs.push(format!(
+            "{n}: kind {}, schema has {kind}",
+            ours.kind.keyword()
+        ));
     }
-    let key = theirs.get("apiKey").and_then(Value::as_i64).map(|k| k as i16);
+    let key = theirs
+        .get("apiKey")
+        .and_then(Value::as_i64)
+        .map(|k| k as i16);
     if ours.api_key != key {
-        errs.push(format!("{n}: api key {:?}, schema has {key:?}", ours.api_key));
+        errs.push(format!(
+            "{n}: api key {:?}, schema has {key:?}",
+            ours.api_key
+        ));
     }
     let v = versions(theirs.get("validVersions"));
     if ours.versions != v {
@@ -178,36 +216,78 @@ fn compare_message(ours: &Message, theirs: &Value, errs: &mut Vec<String>) {
     }
     let f = versions(theirs.get("flexibleVersions"));
     if ours.flexible != f {
-        errs.push(format!("{n}: flexible versions {}, schema has {f}", ours.flexible));
+        errs.push(format!(
+            "{n}: flexible versions {}, schema has {f}",
+            ours.flexible
+        ));
     }
-    let unstable = theirs.get("latestVersionUnstable").and_then(Value::as_bool).unwrap_or(false);
+    let unstable = theirs
+        .get("latestVersionUnstable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     if ours.unstable != unstable {
-        errs.push(format!("{n}: unstable {}, schema has {unstable}", ours.unstable));
+        errs.push(format!(
+            "{n}: unstable {}, schema has {unstable}",
+            ours.unstable
+        ));
     }
     let dep = theirs.get("deprecatedVersions").map(|d| versions(Some(d)));
     if ours.deprecated != dep {
-        errs.push(format!("{n}: deprecated {:?}, schema has {dep:?}", ours.deprecated));
+        errs.push(format!(
+            "{n}: deprecated {:?}, schema has {dep:?}",
+            ours.deprecated
+        ));
     }
-    compare_fields(n, &ours.fields, theirs["fields"].as_array().map(Vec::as_slice).unwrap_or_default(), errs);
-    let tcommons = theirs.get("commonStructs").and_then(Value::as_array).cloned().unwrap_or_default();
-    let tnames: Vec<&str> = tcommons.iter().map(|c| c["name"].as_str().unwrap_or_default()).collect();
+    compare_fields(
+        n,
+        &ours.fields,
+        theirs["fields"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default(),
+        errs,
+    );
+    let tcommons = theirs
+        .get("commonStructs")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let tnames: Vec<&str> = tcommons
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default())
+        .collect();
     let onames: Vec<&str> = ours.commons.iter().map(|c| c.name.as_str()).collect();
     if onames != tnames {
-        errs.push(format!("{n}: common structs {onames:?}, schema has {tnames:?}"));
+        errs.push(format!(
+            "{n}: common structs {onames:?}, schema has {tnames:?}"
+        ));
         return;
     }
     for (o, t) in ours.commons.iter().zip(&tcommons) {
         let tv = versions(t.get("versions"));
         if o.versions != tv {
-            errs.push(format!("{n}.{}: versions {}, schema has {tv}", o.name, o.versions));
+            errs.push(format!(
+                "{n}.{}: versions {}, schema has {tv}",
+                o.name, o.versions
+            ));
         }
         let p = format!("{n}.{}", o.name);
-        compare_fields(&p, &o.fields, t["fields"].as_array().map(Vec::as_slice).unwrap_or_default(), errs);
+        compare_fields(
+            &p,
+            &o.fields,
+            t["fields"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            errs,
+        );
     }
 }
 
 fn base_name(name: &str) -> &str {
-    name.strip_suffix("Request").or_else(|| name.strip_suffix("Response")).unwrap_or(name)
+    name.strip_suffix("Request")
+        .or_else(|| name.strip_suffix("Response"))
+        .unwrap_or(name)
 }
 
 #[test]
@@ -226,13 +306,20 @@ fn definitions_match_kafka_schemas() {
             continue;
         }
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        let v: Value = serde_json::from_str(&strip_comments(&text)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let v: Value = serde_json::from_str(&strip_comments(&text))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let name = v["name"].as_str().unwrap_or_default().to_string();
         schemas.insert(name, v);
     }
-    assert!(schemas.len() > 100, "only {} schemas found in {}", schemas.len(), dir.display());
+    assert!(
+        schemas.len() > 100,
+        "only {} schemas found in {}",
+        schemas.len(),
+        dir.display()
+    );
 
-    let ours = purekafka_codegen::load_dir(&repo_root().join("protocol/messages")).unwrap_or_else(|e| panic!("{e}"));
+    let ours = purekafka_codegen::load_dir(&repo_root().join("protocol/messages"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut errs = Vec::new();
     let mut defined = BTreeMap::new();
     for m in &ours {
@@ -256,11 +343,18 @@ fn definitions_match_kafka_schemas() {
         if needed {
             required += 1;
             if !defined.contains_key(name) {
-                errs.push(format!("client-facing {name} is not defined in protocol/messages"));
+                errs.push(format!(
+                    "client-facing {name} is not defined in protocol/messages"
+                ));
             }
         }
     }
-    assert!(errs.is_empty(), "{} difference(s) from Kafka's schemas:\n{}", errs.len(), errs.join("\n"));
+    assert!(
+        errs.is_empty(),
+        "{} difference(s) from Kafka's schemas:\n{}",
+        errs.len(),
+        errs.join("\n")
+    );
     assert_eq!(ours.len(), required, "definitions vs required schemas");
     // Requests and responses pair up by API key.
     for m in ours.iter().filter(|m| m.kind == Kind::Request) {
@@ -274,12 +368,14 @@ fn the_check_catches_a_difference() {
     // A definition with one wrong version must be reported.
     let text = "request ApiVersionsRequest key=18 versions=0-4 flexible=3+\n  ClientSoftwareName string 3+\n  ClientSoftwareVersion string 4+\n";
     let ours = purekafka_codegen::dsl::parse("test.kmsg", text).unwrap();
-    let schema_text = std::fs::read_to_string(schema_dir().join("ApiVersionsRequest.json")).unwrap();
+    let schema_text =
+        std::fs::read_to_string(schema_dir().join("ApiVersionsRequest.json")).unwrap();
     let schema: Value = serde_json::from_str(&strip_comments(&schema_text)).unwrap();
     let mut errs = Vec::new();
     compare_message(&ours[0], &schema, &mut errs);
     assert!(
-        errs.iter().any(|e| e.contains("ClientSoftwareVersion: versions 4+, schema has 3+")),
+        errs.iter()
+            .any(|e| e.contains("ClientSoftwareVersion: versions 4+, schema has 3+")),
         "expected a version difference, got {errs:?}"
     );
 }

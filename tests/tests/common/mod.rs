@@ -12,9 +12,15 @@ use std::time::Duration;
 pub fn sample_records(tag: &str, n: usize, partitions: i32, null_header: bool) -> Vec<Record> {
     (0..n)
         .map(|i| {
-            let mut r = Record::new(format!("{tag}-k{i}"), format!("{tag}-v{i}-").repeat(i % 7 + 1));
+            let mut r = Record::new(
+                format!("{tag}-k{i}"),
+                format!("{tag}-v{i}-").repeat(i % 7 + 1),
+            );
             r.partition = Some(i as i32 % partitions);
-            r.headers = vec![("i".into(), Some(i.to_string().into_bytes())), ("bin".into(), Some(vec![0, 255, i as u8]))];
+            r.headers = vec![
+                ("i".into(), Some(i.to_string().into_bytes())),
+                ("bin".into(), Some(vec![0, 255, i as u8])),
+            ];
             if null_header {
                 r.headers.push(("none".into(), None));
             }
@@ -46,7 +52,11 @@ pub fn round_trip(
     assert_eq!(acked.len(), records.len());
     for (a, r) in acked.iter().zip(records) {
         assert_eq!(a.topic, topic);
-        assert_eq!(Some(a.partition), r.partition, "record went to the wrong partition");
+        assert_eq!(
+            Some(a.partition),
+            r.partition,
+            "record went to the wrong partition"
+        );
     }
     let total = expect_before.len() + records.len();
     let got = c
@@ -55,15 +65,28 @@ pub fn round_trip(
     assert_eq!(got.len(), total, "consumed a different number of records");
     check_offsets_dense(&got);
     let key = |r: &Record| r.key.clone();
-    let want: BTreeMap<_, _> = expect_before.iter().chain(records).map(|r| (key(r), r.clone())).collect();
+    let want: BTreeMap<_, _> = expect_before
+        .iter()
+        .chain(records)
+        .map(|r| (key(r), r.clone()))
+        .collect();
     assert_eq!(want.len(), total, "test bug: keys must be unique");
     for g in &got {
         assert_eq!(g.topic, topic);
-        let w = want.get(&g.record.key).unwrap_or_else(|| panic!("unexpected record {g:?}"));
+        let w = want
+            .get(&g.record.key)
+            .unwrap_or_else(|| panic!("unexpected record {g:?}"));
         assert_eq!(g.record.value, w.value, "value of {:?}", g.record.key);
         assert_eq!(g.record.headers, w.headers, "headers of {:?}", g.record.key);
-        assert_eq!(g.record.partition, w.partition, "partition of {:?}", g.record.key);
-        assert!(g.record.timestamp.is_some_and(|t| t > 0), "no timestamp on {g:?}");
+        assert_eq!(
+            g.record.partition, w.partition,
+            "partition of {:?}",
+            g.record.key
+        );
+        assert!(
+            g.record.timestamp.is_some_and(|t| t > 0),
+            "no timestamp on {g:?}"
+        );
     }
 }
 
@@ -71,7 +94,10 @@ pub fn round_trip(
 pub fn check_offsets_dense(got: &[Consumed]) {
     let mut by_part: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
     for g in got {
-        by_part.entry(g.record.partition.unwrap_or(-1)).or_default().push(g.offset);
+        by_part
+            .entry(g.record.partition.unwrap_or(-1))
+            .or_default()
+            .push(g.offset);
     }
     for (p, offs) in by_part {
         let want: Vec<i64> = (0..offs.len() as i64).collect();

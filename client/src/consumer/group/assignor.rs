@@ -111,13 +111,19 @@ pub(crate) fn member_order(a: &MemberSubscription, b: &MemberSubscription) -> Or
 /// Members, first occurrence of each id, in Java's order.
 pub(crate) fn sorted_members(members: &[MemberSubscription]) -> Vec<&MemberSubscription> {
     let mut seen = BTreeSet::new();
-    let mut out: Vec<&MemberSubscription> = members.iter().filter(|m| seen.insert(m.member_id.as_str())).collect();
+    let mut out: Vec<&MemberSubscription> = members
+        .iter()
+        .filter(|m| seen.insert(m.member_id.as_str()))
+        .collect();
     out.sort_by(|a, b| member_order(a, b));
     out
 }
 
 fn empty_assignment(members: &[&MemberSubscription]) -> GroupAssignment {
-    members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect()
+    members
+        .iter()
+        .map(|m| (m.member_id.clone(), Vec::new()))
+        .collect()
 }
 
 fn finish(mut assignment: GroupAssignment) -> GroupAssignment {
@@ -152,11 +158,16 @@ impl Assignor for RangeAssignor {
         for m in &members {
             let topics: BTreeSet<&str> = m.subscription.topics.iter().map(String::as_str).collect();
             for t in topics {
-                consumers_per_topic.entry(t).or_default().push(m.member_id.as_str());
+                consumers_per_topic
+                    .entry(t)
+                    .or_default()
+                    .push(m.member_id.as_str());
             }
         }
         for (topic, consumers) in consumers_per_topic {
-            let Some(&n) = partitions_per_topic.get(topic) else { continue };
+            let Some(&n) = partitions_per_topic.get(topic) else {
+                continue;
+            };
             if n <= 0 {
                 continue;
             }
@@ -199,15 +210,20 @@ impl Assignor for RoundRobinAssignor {
         if members.is_empty() {
             return Ok(assignment);
         }
-        let subscribed: Vec<BTreeSet<&str>> =
-            members.iter().map(|m| m.subscription.topics.iter().map(String::as_str).collect()).collect();
+        let subscribed: Vec<BTreeSet<&str>> = members
+            .iter()
+            .map(|m| m.subscription.topics.iter().map(String::as_str).collect())
+            .collect();
         let all_topics: BTreeSet<&str> = subscribed.iter().flatten().copied().collect();
         let mut next = 0usize; // the circular iterator's position
         for topic in all_topics {
-            let Some(&n) = partitions_per_topic.get(topic) else { continue };
+            let Some(&n) = partitions_per_topic.get(topic) else {
+                continue;
+            };
             for p in 0..n.max(0) {
                 // Skip members not subscribed to the topic; some member is.
-                let Some(offset) = (0..members.len()).find(|k| subscribed[(next + k) % members.len()].contains(topic))
+                let Some(offset) = (0..members.len())
+                    .find(|k| subscribed[(next + k) % members.len()].contains(topic))
                 else {
                     break;
                 };
@@ -231,12 +247,18 @@ pub(crate) mod tests {
         MemberSubscription {
             member_id: id.to_string(),
             group_instance_id: None,
-            subscription: Subscription { topics: topics.iter().map(|t| t.to_string()).collect(), ..Default::default() },
+            subscription: Subscription {
+                topics: topics.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            },
         }
     }
 
     fn static_member(id: &str, instance: &str, topics: &[&str]) -> MemberSubscription {
-        MemberSubscription { group_instance_id: Some(instance.to_string()), ..member(id, topics) }
+        MemberSubscription {
+            group_instance_id: Some(instance.to_string()),
+            ..member(id, topics)
+        }
     }
 
     fn counts(c: &[(&str, i32)]) -> BTreeMap<String, i32> {
@@ -257,11 +279,17 @@ pub(crate) mod tests {
     #[test]
     fn range_two_consumers_two_topics_three_partitions() {
         let got = RangeAssignor
-            .assign(&counts(&[("t0", 3), ("t1", 3)]), &[member("C1", &["t0", "t1"]), member("C0", &["t0", "t1"])])
+            .assign(
+                &counts(&[("t0", 3), ("t1", 3)]),
+                &[member("C1", &["t0", "t1"]), member("C0", &["t0", "t1"])],
+            )
             .unwrap();
         assert_eq!(
             got,
-            expect(&[("C0", &[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]), ("C1", &[("t0", 2), ("t1", 2)])])
+            expect(&[
+                ("C0", &[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]),
+                ("C1", &[("t0", 2), ("t1", 2)])
+            ])
         );
     }
 
@@ -290,7 +318,14 @@ pub(crate) mod tests {
     #[test]
     fn range_skips_unknown_topics_and_gives_every_member_an_entry() {
         let got = RangeAssignor
-            .assign(&counts(&[("t", 1)]), &[member("a", &["t"]), member("b", &["t", "missing"]), member("c", &[])])
+            .assign(
+                &counts(&[("t", 1)]),
+                &[
+                    member("a", &["t"]),
+                    member("b", &["t", "missing"]),
+                    member("c", &[]),
+                ],
+            )
             .unwrap();
         assert_eq!(got, expect(&[("a", &[("t", 0)]), ("b", &[]), ("c", &[])]));
     }
@@ -306,7 +341,9 @@ pub(crate) mod tests {
             static_member("mmm-random", "instance2", &["t1", "t2"]),
             member("consumer4", &["t1", "t2"]),
         ];
-        let got = RangeAssignor.assign(&counts(&[("t1", 5), ("t2", 4)]), &ms).unwrap();
+        let got = RangeAssignor
+            .assign(&counts(&[("t1", 5), ("t2", 4)]), &ms)
+            .unwrap();
         assert_eq!(
             got,
             expect(&[
@@ -323,7 +360,9 @@ pub(crate) mod tests {
             static_member("mmm-random", "instance2", &["t1", "t2"]),
             member("consumer4", &["t1", "t2"]),
         ];
-        let again = RangeAssignor.assign(&counts(&[("t1", 5), ("t2", 4)]), &swapped).unwrap();
+        let again = RangeAssignor
+            .assign(&counts(&[("t1", 5), ("t2", 4)]), &swapped)
+            .unwrap();
         assert_eq!(again["aaa-new"], got["zzz-random"]);
         assert_eq!(again["zzz-new"], got["aaa-random"]);
     }
@@ -335,7 +374,10 @@ pub(crate) mod tests {
         assert_eq!(java_cmp("\u{1F600}", "\u{FF21}"), Ordering::Less);
         assert_eq!("\u{1F600}".cmp("\u{FF21}"), Ordering::Greater);
         let got = RangeAssignor
-            .assign(&counts(&[("t", 2)]), &[member("\u{FF21}", &["t"]), member("\u{1F600}", &["t"])])
+            .assign(
+                &counts(&[("t", 2)]),
+                &[member("\u{FF21}", &["t"]), member("\u{1F600}", &["t"])],
+            )
             .unwrap();
         assert_eq!(got["\u{1F600}"], tps(&[("t", 0)]));
     }
@@ -344,11 +386,17 @@ pub(crate) mod tests {
     #[test]
     fn roundrobin_two_consumers_two_topics() {
         let got = RoundRobinAssignor
-            .assign(&counts(&[("t0", 3), ("t1", 3)]), &[member("C0", &["t0", "t1"]), member("C1", &["t0", "t1"])])
+            .assign(
+                &counts(&[("t0", 3), ("t1", 3)]),
+                &[member("C0", &["t0", "t1"]), member("C1", &["t0", "t1"])],
+            )
             .unwrap();
         assert_eq!(
             got,
-            expect(&[("C0", &[("t0", 0), ("t0", 2), ("t1", 1)]), ("C1", &[("t0", 1), ("t1", 0), ("t1", 2)])])
+            expect(&[
+                ("C0", &[("t0", 0), ("t0", 2), ("t1", 1)]),
+                ("C1", &[("t0", 1), ("t1", 0), ("t1", 2)])
+            ])
         );
     }
 
@@ -357,7 +405,11 @@ pub(crate) mod tests {
         let got = RoundRobinAssignor
             .assign(
                 &counts(&[("t0", 1), ("t1", 2), ("t2", 3)]),
-                &[member("C2", &["t0", "t1", "t2"]), member("C0", &["t0"]), member("C1", &["t0", "t1"])],
+                &[
+                    member("C2", &["t0", "t1", "t2"]),
+                    member("C0", &["t0"]),
+                    member("C1", &["t0", "t1"]),
+                ],
             )
             .unwrap();
         assert_eq!(
@@ -397,7 +449,9 @@ pub(crate) mod tests {
             static_member("C3", "I1", &["t0", "t1"]),
             static_member("C4", "I2", &["t0", "t1"]),
         ];
-        let got = RoundRobinAssignor.assign(&counts(&[("t0", 3), ("t1", 3)]), &ms).unwrap();
+        let got = RoundRobinAssignor
+            .assign(&counts(&[("t0", 3), ("t1", 3)]), &ms)
+            .unwrap();
         assert_eq!(
             got,
             expect(&[
@@ -416,7 +470,10 @@ pub(crate) mod tests {
                 let n = names.len();
                 let members = proptest::collection::btree_map(
                     "[a-z]{1,4}",
-                    (proptest::collection::vec(any::<bool>(), n), proptest::option::of("[A-Z]{1,3}")),
+                    (
+                        proptest::collection::vec(any::<bool>(), n),
+                        proptest::option::of("[A-Z]{1,3}"),
+                    ),
                     1..8,
                 );
                 (Just(counts), Just(names), members)
@@ -429,7 +486,12 @@ pub(crate) mod tests {
                         member_id: id,
                         group_instance_id: instance.filter(|i| seen_instances.insert(i.clone())),
                         subscription: Subscription {
-                            topics: names.iter().zip(&mask).filter(|(_, m)| **m).map(|(t, _)| t.clone()).collect(),
+                            topics: names
+                                .iter()
+                                .zip(&mask)
+                                .filter(|(_, m)| **m)
+                                .map(|(t, _)| t.clone())
+                                .collect(),
                             ..Default::default()
                         },
                     })
@@ -449,12 +511,23 @@ pub(crate) mod tests {
         assert_eq!(got.len(), members.len());
         for m in members {
             for (t, p) in &got[&m.member_id] {
-                assert!(m.subscription.topics.contains(t), "{} got unsubscribed {t}", m.member_id);
+                assert!(
+                    m.subscription.topics.contains(t),
+                    "{} got unsubscribed {t}",
+                    m.member_id
+                );
                 assert!(seen.insert((t.clone(), *p)), "{t}-{p} assigned twice");
             }
         }
-        let subscribed: BTreeSet<&String> = members.iter().flat_map(|m| &m.subscription.topics).collect();
-        let expected: usize = counts.iter().filter(|(t, _)| subscribed.contains(t)).map(|(_, n)| *n as usize).sum();
+        let subscribed: BTreeSet<&String> = members
+            .iter()
+            .flat_map(|m| &m.subscription.topics)
+            .collect();
+        let expected: usize = counts
+            .iter()
+            .filter(|(t, _)| subscribed.contains(t))
+            .map(|(_, n)| *n as usize)
+            .sum();
         assert_eq!(seen.len(), expected);
     }
 

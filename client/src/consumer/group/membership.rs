@@ -52,15 +52,16 @@ use super::TopicPartition;
 use super::assignor::{self, Assignor, GroupAssignment, MemberSubscription, RebalanceProtocol};
 use super::protocol::{ASSIGNMENT_VERSION, Assignment, SUBSCRIPTION_VERSION, Subscription};
 use super::requests::{
-    Coordinator, Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest, RequestId,
+    Coordinator, Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest,
+    RequestId,
 };
 use crate::error::ConfigError;
 use crate::{Error, Result};
 use purekafka_protocol::messages::{
-    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
-    join_group_request::JoinGroupRequestProtocol, leave_group_request::MemberIdentity,
-    sync_group_request::SyncGroupRequestAssignment,
+    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest,
+    SyncGroupResponse, join_group_request::JoinGroupRequestProtocol,
+    leave_group_request::MemberIdentity, sync_group_request::SyncGroupRequestAssignment,
 };
 use purekafka_protocol::{DecodeError, DecodeErrorKind, ErrorCode};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -123,10 +124,18 @@ impl MembershipConfig {
 
     fn validate(&self) -> Result<()> {
         if self.group_id.is_empty() {
-            return Err(ConfigError::new("group.id", "a consumer group needs a non-empty group.id").into());
+            return Err(ConfigError::new(
+                "group.id",
+                "a consumer group needs a non-empty group.id",
+            )
+            .into());
         }
         if let Some(id) = &self.group_instance_id
-            && (id.is_empty() || id.len() > 249 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+            && (id.is_empty()
+                || id.len() > 249
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
         {
             return Err(ConfigError::new(
                 "group.instance.id",
@@ -135,7 +144,11 @@ impl MembershipConfig {
             .into());
         }
         if self.heartbeat_interval >= self.session_timeout {
-            return Err(ConfigError::new("heartbeat.interval.ms", "must be lower than session.timeout.ms").into());
+            return Err(ConfigError::new(
+                "heartbeat.interval.ms",
+                "must be lower than session.timeout.ms",
+            )
+            .into());
         }
         if self.heartbeat_interval.is_zero() {
             return Err(ConfigError::new("heartbeat.interval.ms", "must be positive").into());
@@ -354,7 +367,13 @@ fn is_transient(e: &Error) -> bool {
 }
 
 fn kafka_error(code: ErrorCode, api: &'static str, message: Option<String>) -> Error {
-    Error::Kafka { code, api, topic: None, partition: None, message }
+    Error::Kafka {
+        code,
+        api,
+        topic: None,
+        partition: None,
+        message,
+    }
 }
 
 impl Membership {
@@ -362,18 +381,28 @@ impl Membership {
     pub fn new(config: MembershipConfig, assignors: Vec<Box<dyn Assignor>>) -> Result<Self> {
         config.validate()?;
         if assignors.is_empty() {
-            return Err(ConfigError::new("partition.assignment.strategy", "at least one assignor is needed").into());
+            return Err(ConfigError::new(
+                "partition.assignment.strategy",
+                "at least one assignor is needed",
+            )
+            .into());
         }
         let mut names = BTreeSet::new();
         for a in &assignors {
             if !names.insert(a.name()) {
-                return Err(
-                    ConfigError::new("partition.assignment.strategy", format!("{} is listed twice", a.name())).into()
-                );
+                return Err(ConfigError::new(
+                    "partition.assignment.strategy",
+                    format!("{} is listed twice", a.name()),
+                )
+                .into());
             }
         }
         // The highest protocol every assignor supports.
-        let protocol = assignors.iter().map(|a| a.protocol()).min().unwrap_or(RebalanceProtocol::Eager);
+        let protocol = assignors
+            .iter()
+            .map(|a| a.protocol())
+            .min()
+            .unwrap_or(RebalanceProtocol::Eager);
         Ok(Membership {
             config,
             assignors,
@@ -381,7 +410,11 @@ impl Membership {
             subscription: BTreeSet::new(),
             joined_subscription: BTreeSet::new(),
             owned: BTreeSet::new(),
-            generation: Generation { generation_id: -1, member_id: String::new(), protocol_name: None },
+            generation: Generation {
+                generation_id: -1,
+                member_id: String::new(),
+                protocol_name: None,
+            },
             phase: Phase::Unjoined,
             rejoin_needed: false,
             rejoin_reason: String::new(),
@@ -410,7 +443,9 @@ impl Membership {
             let a = assignor::builtin(name).ok_or_else(|| {
                 Error::from(ConfigError::new(
                     "partition.assignment.strategy",
-                    format!("unknown assignor {name:?} (known: range, roundrobin, cooperative-sticky)"),
+                    format!(
+                        "unknown assignor {name:?} (known: range, roundrobin, cooperative-sticky)"
+                    ),
                 ))
             })?;
             assignors.push(a);
@@ -436,7 +471,10 @@ impl Membership {
         match &self.phase {
             Phase::Closed | Phase::Failed => return None,
             Phase::Committing { deadline, .. } => consider(Some(*deadline)),
-            Phase::Joining { request: None, not_before } if self.coordinator.is_some() => consider(Some(*not_before)),
+            Phase::Joining {
+                request: None,
+                not_before,
+            } if self.coordinator.is_some() => consider(Some(*not_before)),
             _ => {}
         }
         if self.wants_coordinator() && self.coordinator.is_none() && self.find_in_flight.is_none() {
@@ -459,10 +497,20 @@ impl Membership {
     pub fn state(&self) -> MemberState {
         match self.phase {
             Phase::Unjoined => MemberState::Unjoined,
-            Phase::Committing { then: AfterCommit::Close, .. } | Phase::Leaving { .. } => MemberState::Closing,
-            Phase::Committing { then: AfterCommit::Join, .. } | Phase::Stable => MemberState::Stable,
+            Phase::Committing {
+                then: AfterCommit::Close,
+                ..
+            }
+            | Phase::Leaving { .. } => MemberState::Closing,
+            Phase::Committing {
+                then: AfterCommit::Join,
+                ..
+            }
+            | Phase::Stable => MemberState::Stable,
             Phase::Joining { .. } => MemberState::PreparingRebalance,
-            Phase::AwaitingMetadata { .. } | Phase::Syncing { .. } => MemberState::CompletingRebalance,
+            Phase::AwaitingMetadata { .. } | Phase::Syncing { .. } => {
+                MemberState::CompletingRebalance
+            }
             Phase::Closed => MemberState::Closed,
             Phase::Failed => MemberState::Failed,
         }
@@ -478,7 +526,8 @@ impl Membership {
     /// a commit of group-assigned partitions would fail now.
     pub fn commit_generation(&self) -> Option<(i32, &str)> {
         let stable = matches!(self.phase, Phase::Stable | Phase::Committing { .. });
-        (stable && self.generation_valid()).then_some((self.generation.generation_id, &self.generation.member_id))
+        (stable && self.generation_valid())
+            .then_some((self.generation.generation_id, &self.generation.member_id))
     }
 
     /// `group.id`.
@@ -594,21 +643,39 @@ impl Membership {
     /// its session times out, as in Java). Ends with [`Action::Closed`].
     pub fn close(&mut self, now: Instant) {
         match self.phase {
-            Phase::Closed | Phase::Leaving { .. } | Phase::Committing { then: AfterCommit::Close, .. } => return,
+            Phase::Closed
+            | Phase::Leaving { .. }
+            | Phase::Committing {
+                then: AfterCommit::Close,
+                ..
+            } => return,
             Phase::Failed => {
                 self.phase = Phase::Closed;
                 self.emit(Action::Closed);
                 return;
             }
-            Phase::Committing { deadline, then: AfterCommit::Join } => {
-                self.phase = Phase::Committing { deadline, then: AfterCommit::Close };
+            Phase::Committing {
+                deadline,
+                then: AfterCommit::Join,
+            } => {
+                self.phase = Phase::Committing {
+                    deadline,
+                    then: AfterCommit::Close,
+                };
                 return;
             }
-            Phase::Stable if self.config.commit_before_revoke && !self.owned.is_empty() && self.generation_valid() => {
+            Phase::Stable
+                if self.config.commit_before_revoke
+                    && !self.owned.is_empty()
+                    && self.generation_valid() =>
+            {
                 let partitions = self.owned.iter().cloned().collect();
                 self.emit(Action::CommitBeforeRevoke { partitions });
                 let deadline = now + self.config.rebalance_timeout;
-                self.phase = Phase::Committing { deadline, then: AfterCommit::Close };
+                self.phase = Phase::Committing {
+                    deadline,
+                    then: AfterCommit::Close,
+                };
                 self.drive(now);
                 return;
             }
@@ -637,7 +704,9 @@ impl Membership {
             return;
         }
         if matches!(self.phase, Phase::AwaitingMetadata { .. }) {
-            let Phase::AwaitingMetadata { members } = std::mem::replace(&mut self.phase, Phase::Unjoined) else {
+            let Phase::AwaitingMetadata { members } =
+                std::mem::replace(&mut self.phase, Phase::Unjoined)
+            else {
                 return;
             };
             self.perform_assignment(now, members, partition_counts);
@@ -661,7 +730,9 @@ impl Membership {
             return;
         }
         match (sent.kind, response) {
-            (Kind::FindCoordinator, GroupResponse::FindCoordinator(r)) => self.on_find_coordinator(now, &sent, r),
+            (Kind::FindCoordinator, GroupResponse::FindCoordinator(r)) => {
+                self.on_find_coordinator(now, &sent, r)
+            }
             (Kind::JoinGroup, GroupResponse::JoinGroup(r)) => self.on_join_group(now, &sent, r),
             (Kind::SyncGroup, GroupResponse::SyncGroup(r)) => self.on_sync_group(now, &sent, r),
             (Kind::Heartbeat, GroupResponse::Heartbeat(r)) => self.on_heartbeat(now, &sent, r),
@@ -674,7 +745,9 @@ impl Membership {
                     broker: self.coordinator_name(),
                     api: super::requests::api_name(r.api_key()),
                     version: -1,
-                    source: DecodeError::new(DecodeErrorKind::InvalidValue("a response to another request")),
+                    source: DecodeError::new(DecodeErrorKind::InvalidValue(
+                        "a response to another request",
+                    )),
                 };
                 self.on_request_failed(now, id, &e);
                 return;
@@ -720,12 +793,20 @@ impl Membership {
     /// `code`, for a request sent with `sent_generation_id`: lets the member
     /// react as Java does (rediscover the coordinator, rejoin, reset the
     /// generation, or fail on fencing).
-    pub fn on_coordinator_error(&mut self, now: Instant, api: &'static str, code: ErrorCode, sent_generation_id: i32) {
+    pub fn on_coordinator_error(
+        &mut self,
+        now: Instant,
+        api: &'static str,
+        code: ErrorCode,
+        sent_generation_id: i32,
+    ) {
         if self.is_terminal() {
             return;
         }
         match code {
-            ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::REQUEST_TIMED_OUT => {
+            ErrorCode::NOT_COORDINATOR
+            | ErrorCode::COORDINATOR_NOT_AVAILABLE
+            | ErrorCode::REQUEST_TIMED_OUT => {
                 self.mark_coordinator_unknown(now, "coordinator error on commit");
             }
             ErrorCode::REBALANCE_IN_PROGRESS => self.request_rejoin("group is rebalancing"),
@@ -767,14 +848,18 @@ impl Membership {
     }
 
     fn wants_coordinator(&self) -> bool {
-        self.coordinator_wanted || !matches!(self.phase, Phase::Unjoined | Phase::Closed | Phase::Failed)
+        self.coordinator_wanted
+            || !matches!(self.phase, Phase::Unjoined | Phase::Closed | Phase::Failed)
     }
 
     /// Java's heartbeat thread runs from the JoinGroup response on.
     fn heartbeat_enabled(&self) -> bool {
         matches!(
             self.phase,
-            Phase::AwaitingMetadata { .. } | Phase::Syncing { .. } | Phase::Stable | Phase::Committing { .. }
+            Phase::AwaitingMetadata { .. }
+                | Phase::Syncing { .. }
+                | Phase::Stable
+                | Phase::Committing { .. }
         ) && self.generation_valid()
     }
 
@@ -790,10 +875,19 @@ impl Membership {
         }
         if self.heartbeat_enabled() {
             if self.coordinator.is_some() && self.session_deadline.is_some_and(|d| now >= d) {
-                self.mark_coordinator_unknown(now, "session timed out without a heartbeat response");
+                self.mark_coordinator_unknown(
+                    now,
+                    "session timed out without a heartbeat response",
+                );
             }
             if self.poll_deadline.is_some_and(|d| now >= d)
-                && !matches!(self.phase, Phase::Committing { then: AfterCommit::Close, .. })
+                && !matches!(
+                    self.phase,
+                    Phase::Committing {
+                        then: AfterCommit::Close,
+                        ..
+                    }
+                )
             {
                 self.poll_timeout(now);
             }
@@ -837,34 +931,52 @@ impl Membership {
             generation_id: self.generation.generation_id,
             member_id: self.generation.member_id.clone(),
         });
-        self.emit(Action::Send(OutboundRequest { id, destination, version, request, min_timeout }));
+        self.emit(Action::Send(OutboundRequest {
+            id,
+            destination,
+            version,
+            request,
+            min_timeout,
+        }));
         Some(id)
     }
 
     fn maybe_find_coordinator(&mut self, now: Instant) {
-        if !self.wants_coordinator() || self.coordinator.is_some() || self.find_in_flight.is_some() {
+        if !self.wants_coordinator() || self.coordinator.is_some() || self.find_in_flight.is_some()
+        {
             return;
         }
         if self.find_not_before.is_some_and(|t| now < t) {
             return;
         }
         let version = self.config.versions.find_coordinator;
-        let mut r = FindCoordinatorRequest { key_type: 0, ..Default::default() };
+        let mut r = FindCoordinatorRequest {
+            key_type: 0,
+            ..Default::default()
+        };
         if version >= 4 {
             r.coordinator_keys = vec![self.config.group_id.clone()];
         } else {
             r.key = self.config.group_id.clone();
         }
-        self.find_in_flight = self.send(Kind::FindCoordinator, GroupRequest::FindCoordinator(r), version, None);
+        self.find_in_flight = self.send(
+            Kind::FindCoordinator,
+            GroupRequest::FindCoordinator(r),
+            version,
+            None,
+        );
     }
 
     fn mark_coordinator_unknown(&mut self, now: Instant, reason: &str) {
-        let Some(old) = self.coordinator.take() else { return };
+        let Some(old) = self.coordinator.take() else {
+            return;
+        };
         tracing::info!(group = %self.config.group_id, coordinator = %old, reason, "group coordinator unavailable; rediscovering");
         // Requests to it will not be answered usefully: fail them all.
         let failed: Vec<InFlight> = {
-            let (gone, keep) =
-                std::mem::take(&mut self.in_flight).into_iter().partition(|f| f.kind != Kind::FindCoordinator);
+            let (gone, keep) = std::mem::take(&mut self.in_flight)
+                .into_iter()
+                .partition(|f| f.kind != Kind::FindCoordinator);
             self.in_flight = keep;
             gone
         };
@@ -876,7 +988,10 @@ impl Membership {
                 }
                 Kind::JoinGroup | Kind::SyncGroup => {
                     let current = match self.phase {
-                        Phase::Joining { request: Some(r), .. } | Phase::Syncing { request: r } => r == f.id,
+                        Phase::Joining {
+                            request: Some(r), ..
+                        }
+                        | Phase::Syncing { request: r } => r == f.id,
                         _ => false,
                     };
                     if current {
@@ -902,7 +1017,10 @@ impl Membership {
         if self.config.commit_before_revoke && !self.owned.is_empty() {
             let partitions = self.owned.iter().cloned().collect();
             self.emit(Action::CommitBeforeRevoke { partitions });
-            self.phase = Phase::Committing { deadline: now + self.config.rebalance_timeout, then: AfterCommit::Join };
+            self.phase = Phase::Committing {
+                deadline: now + self.config.rebalance_timeout,
+                then: AfterCommit::Join,
+            };
             return;
         }
         self.revoke_for_join();
@@ -926,12 +1044,17 @@ impl Membership {
     fn revoke_for_join(&mut self) {
         match self.protocol {
             RebalanceProtocol::Eager => {
-                let partitions: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
+                let partitions: Vec<TopicPartition> =
+                    std::mem::take(&mut self.owned).into_iter().collect();
                 self.emit(Action::Revoked { partitions });
             }
             RebalanceProtocol::Cooperative => {
-                let gone: Vec<TopicPartition> =
-                    self.owned.iter().filter(|(t, _)| !self.subscription.contains(t)).cloned().collect();
+                let gone: Vec<TopicPartition> = self
+                    .owned
+                    .iter()
+                    .filter(|(t, _)| !self.subscription.contains(t))
+                    .cloned()
+                    .collect();
                 if !gone.is_empty() {
                     for tp in &gone {
                         self.owned.remove(tp);
@@ -944,7 +1067,8 @@ impl Membership {
 
     fn lose_all(&mut self) {
         if !self.owned.is_empty() {
-            let partitions: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
+            let partitions: Vec<TopicPartition> =
+                std::mem::take(&mut self.owned).into_iter().collect();
             tracing::info!(group = %self.config.group_id, ?partitions, "partitions lost");
             self.emit(Action::Lost { partitions });
         }
@@ -954,17 +1078,28 @@ impl Membership {
         self.is_leader = false;
         self.group_subscription.clear();
         self.assignment_snapshot = None;
-        self.phase = Phase::Joining { request: None, not_before };
+        self.phase = Phase::Joining {
+            request: None,
+            not_before,
+        };
     }
 
     fn maybe_send_join(&mut self, now: Instant) {
-        let Phase::Joining { request: None, not_before } = self.phase else { return };
+        let Phase::Joining {
+            request: None,
+            not_before,
+        } = self.phase
+        else {
+            return;
+        };
         if self.coordinator.is_none() || now < not_before {
             return;
         }
         let version = self.config.versions.join_group;
         if self.config.group_instance_id.is_some() && version < 5 {
-            self.fatal(Error::Unsupported("static membership (group.instance.id) with a broker below JoinGroup v5"));
+            self.fatal(Error::Unsupported(
+                "static membership (group.instance.id) with a broker below JoinGroup v5",
+            ));
             return;
         }
         let topics: Vec<String> = self.subscription.iter().cloned().collect();
@@ -997,32 +1132,54 @@ impl Membership {
         let request = JoinGroupRequest {
             group_id: self.config.group_id.clone(),
             session_timeout_ms: ms(self.config.session_timeout),
-            rebalance_timeout_ms: if version >= 1 { ms(self.config.rebalance_timeout) } else { -1 },
+            rebalance_timeout_ms: if version >= 1 {
+                ms(self.config.rebalance_timeout)
+            } else {
+                -1
+            },
             member_id: self.generation.member_id.clone(),
-            group_instance_id: if version >= 5 { self.config.group_instance_id.clone() } else { None },
+            group_instance_id: if version >= 5 {
+                self.config.group_instance_id.clone()
+            } else {
+                None
+            },
             protocol_type: PROTOCOL_TYPE.to_string(),
             protocols,
             reason: (version >= 8).then(|| truncate_reason(&self.rejoin_reason)),
             ..Default::default()
         };
         tracing::info!(group = %self.config.group_id, member = %self.generation.member_id, "(re)joining group");
-        let timeout = self.config.rebalance_timeout.saturating_add(JOIN_GROUP_TIMEOUT_LAPSE);
-        let id = self.send(Kind::JoinGroup, GroupRequest::JoinGroup(request), version, Some(timeout));
+        let timeout = self
+            .config
+            .rebalance_timeout
+            .saturating_add(JOIN_GROUP_TIMEOUT_LAPSE);
+        let id = self.send(
+            Kind::JoinGroup,
+            GroupRequest::JoinGroup(request),
+            version,
+            Some(timeout),
+        );
         self.joined_subscription = self.subscription.clone();
-        self.phase = Phase::Joining { request: id, not_before };
+        self.phase = Phase::Joining {
+            request: id,
+            not_before,
+        };
     }
 
     fn is_current(&self, id: RequestId) -> bool {
         match self.phase {
-            Phase::Joining { request: Some(r), .. } | Phase::Syncing { request: r } | Phase::Leaving { request: r } => {
-                r == id
+            Phase::Joining {
+                request: Some(r), ..
             }
+            | Phase::Syncing { request: r }
+            | Phase::Leaving { request: r } => r == id,
             _ => false,
         }
     }
 
     fn generation_unchanged(&self, sent: &InFlight) -> bool {
-        sent.generation_id == self.generation.generation_id && sent.member_id == self.generation.member_id
+        sent.generation_id == self.generation.generation_id
+            && sent.member_id == self.generation.member_id
     }
 
     fn on_join_group(&mut self, now: Instant, sent: &InFlight, r: JoinGroupResponse) {
@@ -1036,7 +1193,11 @@ impl Membership {
             ErrorCode::NONE => self.joined(now, r),
             ErrorCode::MEMBER_ID_REQUIRED => {
                 // Rejoin at once with the member id the coordinator gave.
-                self.generation = Generation { generation_id: -1, member_id: r.member_id, protocol_name: None };
+                self.generation = Generation {
+                    generation_id: -1,
+                    member_id: r.member_id,
+                    protocol_name: None,
+                };
                 self.request_rejoin("need to re-join with the given member-id");
                 self.enter_joining(retry_now);
             }
@@ -1079,18 +1240,31 @@ impl Membership {
         if let Some(t) = r.protocol_type.as_deref()
             && t != PROTOCOL_TYPE
         {
-            let msg = format!("coordinator answered protocol type {t:?}, expected {PROTOCOL_TYPE:?}");
-            self.fatal(kafka_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, "JoinGroup", Some(msg)));
+            let msg =
+                format!("coordinator answered protocol type {t:?}, expected {PROTOCOL_TYPE:?}");
+            self.fatal(kafka_error(
+                ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
+                "JoinGroup",
+                Some(msg),
+            ));
             return;
         }
         let name = r.protocol_name.clone().unwrap_or_default();
         if !self.assignors.iter().any(|a| a.name() == name) {
-            let msg = format!("coordinator selected assignor {name:?}, which this member does not have");
-            self.fatal(kafka_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, "JoinGroup", Some(msg)));
+            let msg =
+                format!("coordinator selected assignor {name:?}, which this member does not have");
+            self.fatal(kafka_error(
+                ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
+                "JoinGroup",
+                Some(msg),
+            ));
             return;
         }
-        self.generation =
-            Generation { generation_id: r.generation_id, member_id: r.member_id.clone(), protocol_name: Some(name) };
+        self.generation = Generation {
+            generation_id: r.generation_id,
+            member_id: r.member_id.clone(),
+            protocol_name: Some(name),
+        };
         tracing::info!(group = %self.config.group_id, generation = r.generation_id, member = %r.member_id, leader = %r.leader, "joined group");
         // Java enables the heartbeat thread here, resetting its timers.
         self.session_deadline = Some(now + self.config.session_timeout);
@@ -1123,7 +1297,10 @@ impl Membership {
                 subscription,
             });
         }
-        self.group_subscription = members.iter().flat_map(|m| m.subscription.topics.iter().cloned()).collect();
+        self.group_subscription = members
+            .iter()
+            .flat_map(|m| m.subscription.topics.iter().cloned())
+            .collect();
         if r.skip_assignment {
             // A returning static leader whose assignment the coordinator kept.
             self.send_sync(now, Vec::new());
@@ -1135,23 +1312,43 @@ impl Membership {
     }
 
     fn coordinator_name(&self) -> String {
-        self.coordinator.as_ref().map_or_else(|| "coordinator".to_string(), |c| c.to_string())
+        self.coordinator
+            .as_ref()
+            .map_or_else(|| "coordinator".to_string(), |c| c.to_string())
     }
 
-    fn counts_for(&self, topics: &BTreeSet<String>, counts: &BTreeMap<String, i32>) -> BTreeMap<String, i32> {
-        topics.iter().filter_map(|t| counts.get(t).filter(|n| **n > 0).map(|n| (t.clone(), *n))).collect()
+    fn counts_for(
+        &self,
+        topics: &BTreeSet<String>,
+        counts: &BTreeMap<String, i32>,
+    ) -> BTreeMap<String, i32> {
+        topics
+            .iter()
+            .filter_map(|t| counts.get(t).filter(|n| **n > 0).map(|n| (t.clone(), *n)))
+            .collect()
     }
 
     /// The leader's assignment (Java's `onLeaderElected`).
-    fn perform_assignment(&mut self, now: Instant, members: Vec<MemberSubscription>, counts: &BTreeMap<String, i32>) {
+    fn perform_assignment(
+        &mut self,
+        now: Instant,
+        members: Vec<MemberSubscription>,
+        counts: &BTreeMap<String, i32>,
+    ) {
         let name = self.generation.protocol_name.clone().unwrap_or_default();
         let Some(assignor) = self.assignors.iter().find(|a| a.name() == name) else {
-            self.fatal(kafka_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, "SyncGroup", Some(name)));
+            self.fatal(kafka_error(
+                ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
+                "SyncGroup",
+                Some(name),
+            ));
             return;
         };
         let counts = self.counts_for(&self.group_subscription, counts);
         let result = assignor.assign(&counts, &members).and_then(|a| {
-            if self.protocol == RebalanceProtocol::Cooperative && assignor.name() != "cooperative-sticky" {
+            if self.protocol == RebalanceProtocol::Cooperative
+                && assignor.name() != "cooperative-sticky"
+            {
                 validate_cooperative(&members, &a)?;
             }
             Ok(a)
@@ -1168,7 +1365,12 @@ impl Membership {
         let mut out = Vec::with_capacity(members.len());
         for m in &members {
             let partitions = assignment.get(&m.member_id).cloned().unwrap_or_default();
-            match (Assignment { partitions, user_data: None }).encode(ASSIGNMENT_VERSION) {
+            match (Assignment {
+                partitions,
+                user_data: None,
+            })
+            .encode(ASSIGNMENT_VERSION)
+            {
                 Ok(bytes) => out.push(SyncGroupRequestAssignment {
                     member_id: m.member_id.clone(),
                     assignment: bytes,
@@ -1194,13 +1396,26 @@ impl Membership {
             group_id: self.config.group_id.clone(),
             generation_id: self.generation.generation_id,
             member_id: self.generation.member_id.clone(),
-            group_instance_id: if version >= 3 { self.config.group_instance_id.clone() } else { None },
+            group_instance_id: if version >= 3 {
+                self.config.group_instance_id.clone()
+            } else {
+                None
+            },
             protocol_type: (version >= 5).then(|| PROTOCOL_TYPE.to_string()),
-            protocol_name: if version >= 5 { self.generation.protocol_name.clone() } else { None },
+            protocol_name: if version >= 5 {
+                self.generation.protocol_name.clone()
+            } else {
+                None
+            },
             assignments,
             ..Default::default()
         };
-        match self.send(Kind::SyncGroup, GroupRequest::SyncGroup(request), version, None) {
+        match self.send(
+            Kind::SyncGroup,
+            GroupRequest::SyncGroup(request),
+            version,
+            None,
+        ) {
             Some(id) => self.phase = Phase::Syncing { request: id },
             None => {
                 // The coordinator went away while the leader assigned.
@@ -1217,12 +1432,22 @@ impl Membership {
         let code = ErrorCode(r.error_code);
         match code {
             ErrorCode::NONE => {
-                let type_ok = r.protocol_type.as_deref().is_none_or(|t| t == PROTOCOL_TYPE);
-                let name_ok =
-                    r.protocol_name.is_none() || r.protocol_name.as_deref() == self.generation.protocol_name.as_deref();
+                let type_ok = r
+                    .protocol_type
+                    .as_deref()
+                    .is_none_or(|t| t == PROTOCOL_TYPE);
+                let name_ok = r.protocol_name.is_none()
+                    || r.protocol_name.as_deref() == self.generation.protocol_name.as_deref();
                 if !type_ok || !name_ok {
-                    let msg = format!("SyncGroup answered protocol {:?}/{:?}", r.protocol_type, r.protocol_name);
-                    self.fatal(kafka_error(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, "SyncGroup", Some(msg)));
+                    let msg = format!(
+                        "SyncGroup answered protocol {:?}/{:?}",
+                        r.protocol_type, r.protocol_name
+                    );
+                    self.fatal(kafka_error(
+                        ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
+                        "SyncGroup",
+                        Some(msg),
+                    ));
                     return;
                 }
                 match Assignment::decode(r.assignment) {
@@ -1276,7 +1501,10 @@ impl Membership {
             self.assignment_snapshot = None;
         }
         let assigned: BTreeSet<TopicPartition> = assignment.partitions.into_iter().collect();
-        if let Some((t, _)) = assigned.iter().find(|(t, _)| !self.subscription.contains(t)) {
+        if let Some((t, _)) = assigned
+            .iter()
+            .find(|(t, _)| !self.subscription.contains(t))
+        {
             tracing::info!(group = %self.config.group_id, topic = %t, "assignment does not match the subscription; rejoining");
             self.request_rejoin("received assignment does not match the current subscription");
             self.start_join(now);
@@ -1305,7 +1533,10 @@ impl Membership {
     // ----- heartbeats -----
 
     fn maybe_heartbeat(&mut self, now: Instant) {
-        if !self.heartbeat_enabled() || self.coordinator.is_none() || self.heartbeat_in_flight.is_some() {
+        if !self.heartbeat_enabled()
+            || self.coordinator.is_none()
+            || self.heartbeat_in_flight.is_some()
+        {
             return;
         }
         if self.next_heartbeat.is_some_and(|t| now < t) {
@@ -1316,11 +1547,20 @@ impl Membership {
             group_id: self.config.group_id.clone(),
             generation_id: self.generation.generation_id,
             member_id: self.generation.member_id.clone(),
-            group_instance_id: if version >= 3 { self.config.group_instance_id.clone() } else { None },
+            group_instance_id: if version >= 3 {
+                self.config.group_instance_id.clone()
+            } else {
+                None
+            },
             ..Default::default()
         };
         self.next_heartbeat = Some(now + self.config.heartbeat_interval);
-        self.heartbeat_in_flight = self.send(Kind::Heartbeat, GroupRequest::Heartbeat(request), version, None);
+        self.heartbeat_in_flight = self.send(
+            Kind::Heartbeat,
+            GroupRequest::Heartbeat(request),
+            version,
+            None,
+        );
     }
 
     fn on_heartbeat(&mut self, now: Instant, sent: &InFlight, r: HeartbeatResponse) {
@@ -1341,7 +1581,9 @@ impl Membership {
                 self.next_heartbeat = Some(now + self.config.retry_backoff);
                 self.mark_coordinator_unknown(now, "Heartbeat: not the coordinator");
             }
-            ErrorCode::ILLEGAL_GENERATION | ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::FENCED_INSTANCE_ID => {
+            ErrorCode::ILLEGAL_GENERATION
+            | ErrorCode::UNKNOWN_MEMBER_ID
+            | ErrorCode::FENCED_INSTANCE_ID => {
                 if !self.generation_unchanged(sent) {
                     return; // about a generation we already left
                 }
@@ -1368,8 +1610,14 @@ impl Membership {
             // response will be ignored).
             Phase::AwaitingMetadata { .. }
             | Phase::Syncing { .. }
-            | Phase::Committing { then: AfterCommit::Join, .. } => self.enter_joining(now),
-            Phase::Committing { then: AfterCommit::Close, .. } => self.finish_close(now),
+            | Phase::Committing {
+                then: AfterCommit::Join,
+                ..
+            } => self.enter_joining(now),
+            Phase::Committing {
+                then: AfterCommit::Close,
+                ..
+            } => self.finish_close(now),
             // Stable: rejoin at the next poll, as Java.
             Phase::Stable => self.phase = Phase::Unjoined,
             _ => {}
@@ -1406,12 +1654,15 @@ impl Membership {
         if self.owned.is_empty() {
             return;
         }
-        let rebalancing =
-            matches!(self.phase, Phase::Joining { .. } | Phase::AwaitingMetadata { .. } | Phase::Syncing { .. });
+        let rebalancing = matches!(
+            self.phase,
+            Phase::Joining { .. } | Phase::AwaitingMetadata { .. } | Phase::Syncing { .. }
+        );
         if !self.generation_valid() || rebalancing {
             self.lose_all();
         } else {
-            let partitions: Vec<TopicPartition> = std::mem::take(&mut self.owned).into_iter().collect();
+            let partitions: Vec<TopicPartition> =
+                std::mem::take(&mut self.owned).into_iter().collect();
             self.emit(Action::Revoked { partitions });
         }
     }
@@ -1428,7 +1679,10 @@ impl Membership {
             return None;
         }
         let version = self.config.versions.leave_group;
-        let mut request = LeaveGroupRequest { group_id: self.config.group_id.clone(), ..Default::default() };
+        let mut request = LeaveGroupRequest {
+            group_id: self.config.group_id.clone(),
+            ..Default::default()
+        };
         if version >= 3 {
             request.members = vec![MemberIdentity {
                 member_id: self.generation.member_id.clone(),
@@ -1440,7 +1694,12 @@ impl Membership {
             request.member_id = self.generation.member_id.clone();
         }
         tracing::info!(group = %self.config.group_id, member = %self.generation.member_id, reason, "leaving group");
-        self.send(Kind::LeaveGroup, GroupRequest::LeaveGroup(request), version, None)
+        self.send(
+            Kind::LeaveGroup,
+            GroupRequest::LeaveGroup(request),
+            version,
+            None,
+        )
     }
 
     fn finish_close(&mut self, now: Instant) {
@@ -1466,7 +1725,10 @@ impl Membership {
 
     fn on_leave_group(&mut self, _now: Instant, sent: &InFlight, r: LeaveGroupResponse) {
         let code = ErrorCode(r.error_code);
-        let member_code = r.members.first().map_or(ErrorCode::NONE, |m| ErrorCode(m.error_code));
+        let member_code = r
+            .members
+            .first()
+            .map_or(ErrorCode::NONE, |m| ErrorCode(m.error_code));
         if code != ErrorCode::NONE || member_code != ErrorCode::NONE {
             tracing::info!(group = %self.config.group_id, %code, %member_code, "LeaveGroup failed");
         }
@@ -1477,16 +1739,42 @@ impl Membership {
         if self.find_in_flight == Some(sent.id) {
             self.find_in_flight = None;
         }
-        let (code, node_id, host, port, message) =
-            match r.coordinators.iter().find(|c| c.key == self.config.group_id).or_else(|| r.coordinators.first()) {
-                Some(c) => (ErrorCode(c.error_code), c.node_id, c.host.clone(), c.port, c.error_message.clone()),
-                // v4+ answers in the list only.
-                None if sent.version >= 4 => (ErrorCode::COORDINATOR_NOT_AVAILABLE, -1, String::new(), -1, None),
-                None => (ErrorCode(r.error_code), r.node_id, r.host, r.port, r.error_message),
-            };
+        let (code, node_id, host, port, message) = match r
+            .coordinators
+            .iter()
+            .find(|c| c.key == self.config.group_id)
+            .or_else(|| r.coordinators.first())
+        {
+            Some(c) => (
+                ErrorCode(c.error_code),
+                c.node_id,
+                c.host.clone(),
+                c.port,
+                c.error_message.clone(),
+            ),
+            // v4+ answers in the list only.
+            None if sent.version >= 4 => (
+                ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                -1,
+                String::new(),
+                -1,
+                None,
+            ),
+            None => (
+                ErrorCode(r.error_code),
+                r.node_id,
+                r.host,
+                r.port,
+                r.error_message,
+            ),
+        };
         match code {
             ErrorCode::NONE if node_id >= 0 => {
-                let c = Coordinator { node_id, host, port };
+                let c = Coordinator {
+                    node_id,
+                    host,
+                    port,
+                };
                 tracing::info!(group = %self.config.group_id, coordinator = %c, "discovered group coordinator");
                 self.coordinator = Some(c);
                 self.find_not_before = None;
@@ -1518,7 +1806,10 @@ impl Membership {
 
 /// Java's `validateCooperativeAssignment` for custom cooperative assignors:
 /// no partition may be given to a member while another still owns it.
-fn validate_cooperative(members: &[MemberSubscription], assignment: &GroupAssignment) -> Result<()> {
+fn validate_cooperative(
+    members: &[MemberSubscription],
+    assignment: &GroupAssignment,
+) -> Result<()> {
     let mut owner: BTreeMap<&TopicPartition, &str> = BTreeMap::new();
     for m in members {
         for tp in &m.subscription.owned_partitions {

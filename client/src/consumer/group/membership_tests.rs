@@ -3,7 +3,9 @@
 
 use super::membership::{Action, MemberState, Membership, MembershipConfig};
 use super::protocol::{Assignment, Subscription};
-use super::requests::{Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest, RequestId};
+use super::requests::{
+    Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest, RequestId,
+};
 use super::{RebalanceProtocol, TopicPartition};
 use crate::Error;
 use bytes::Bytes;
@@ -11,7 +13,8 @@ use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
 use purekafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use purekafka_protocol::messages::{
-    FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse, SyncGroupResponse,
+    FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
+    SyncGroupResponse,
 };
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -39,7 +42,10 @@ struct Harness {
 
 impl Harness {
     fn new(config: MembershipConfig, assignors: &[&str]) -> Self {
-        Harness { m: Membership::with_assignor_names(config, assignors).unwrap(), now: Instant::now() }
+        Harness {
+            m: Membership::with_assignor_names(config, assignors).unwrap(),
+            now: Instant::now(),
+        }
     }
 
     fn drain(&mut self) -> Vec<Action> {
@@ -80,12 +86,17 @@ impl Harness {
         self.poll();
         let find = self.one_send();
         assert_eq!(find.destination, Destination::AnyBroker);
-        let GroupRequest::FindCoordinator(f) = &find.request else { panic!("{find:?}") };
+        let GroupRequest::FindCoordinator(f) = &find.request else {
+            panic!("{find:?}")
+        };
         assert_eq!(f.coordinator_keys, vec!["g".to_string()]);
         assert_eq!(f.key_type, 0);
         self.reply(find.id, found(1));
         let join = self.one_send();
-        assert!(matches!(join.request, GroupRequest::JoinGroup(_)), "{join:?}");
+        assert!(
+            matches!(join.request, GroupRequest::JoinGroup(_)),
+            "{join:?}"
+        );
         join
     }
 
@@ -98,11 +109,19 @@ impl Harness {
         protocol: &str,
         assignment: &[(&str, i32)],
     ) -> Vec<Action> {
-        self.reply(join.id, joined(generation, member, "the-leader", protocol, &[]));
+        self.reply(
+            join.id,
+            joined(generation, member, "the-leader", protocol, &[]),
+        );
         let sync = self.one_send();
-        let GroupRequest::SyncGroup(s) = &sync.request else { panic!("{sync:?}") };
+        let GroupRequest::SyncGroup(s) = &sync.request else {
+            panic!("{sync:?}")
+        };
         assert!(s.assignments.is_empty(), "followers send no assignments");
-        assert_eq!((s.generation_id, s.member_id.as_str()), (generation, member));
+        assert_eq!(
+            (s.generation_id, s.member_id.as_str()),
+            (generation, member)
+        );
         self.reply(sync.id, synced(assignment));
         self.drain()
     }
@@ -128,7 +147,10 @@ fn found(node: i32) -> GroupResponse {
 }
 
 fn sub(topics: &[&str]) -> Subscription {
-    Subscription { topics: topics.iter().map(|t| t.to_string()).collect(), ..Default::default() }
+    Subscription {
+        topics: topics.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    }
 }
 
 fn joined(
@@ -157,36 +179,67 @@ fn joined(
 }
 
 fn join_error(code: ErrorCode, member: &str) -> GroupResponse {
-    GroupResponse::JoinGroup(JoinGroupResponse { error_code: code.0, member_id: member.into(), ..Default::default() })
+    GroupResponse::JoinGroup(JoinGroupResponse {
+        error_code: code.0,
+        member_id: member.into(),
+        ..Default::default()
+    })
 }
 
 fn synced(parts: &[(&str, i32)]) -> GroupResponse {
-    let a = Assignment { partitions: tps(parts), user_data: None };
-    GroupResponse::SyncGroup(SyncGroupResponse { assignment: a.encode(3).unwrap(), ..Default::default() })
+    let a = Assignment {
+        partitions: tps(parts),
+        user_data: None,
+    };
+    GroupResponse::SyncGroup(SyncGroupResponse {
+        assignment: a.encode(3).unwrap(),
+        ..Default::default()
+    })
 }
 
 fn sync_error(code: ErrorCode) -> GroupResponse {
-    GroupResponse::SyncGroup(SyncGroupResponse { error_code: code.0, ..Default::default() })
+    GroupResponse::SyncGroup(SyncGroupResponse {
+        error_code: code.0,
+        ..Default::default()
+    })
 }
 
 fn hb(code: ErrorCode) -> GroupResponse {
-    GroupResponse::Heartbeat(HeartbeatResponse { error_code: code.0, ..Default::default() })
+    GroupResponse::Heartbeat(HeartbeatResponse {
+        error_code: code.0,
+        ..Default::default()
+    })
 }
 
 fn join_subscription(r: &OutboundRequest, protocol: &str) -> Subscription {
-    let GroupRequest::JoinGroup(j) = &r.request else { panic!("{r:?}") };
+    let GroupRequest::JoinGroup(j) = &r.request else {
+        panic!("{r:?}")
+    };
     let p = j.protocols.iter().find(|p| p.name == protocol).unwrap();
     Subscription::decode(p.metadata.clone()).unwrap()
 }
 
 fn join_member_id(r: &OutboundRequest) -> String {
-    let GroupRequest::JoinGroup(j) = &r.request else { panic!("{r:?}") };
+    let GroupRequest::JoinGroup(j) = &r.request else {
+        panic!("{r:?}")
+    };
     j.member_id.clone()
 }
 
-fn assigned(actions: &[Action]) -> (Vec<TopicPartition>, Vec<TopicPartition>, Vec<TopicPartition>) {
+fn assigned(
+    actions: &[Action],
+) -> (
+    Vec<TopicPartition>,
+    Vec<TopicPartition>,
+    Vec<TopicPartition>,
+) {
     for a in actions {
-        if let Action::Assigned { partitions, added, revoked } = a {
+        if let Action::Assigned {
+            partitions,
+            added,
+            revoked,
+        } = a
+        {
             return (partitions.clone(), added.clone(), revoked.clone());
         }
     }
@@ -194,7 +247,12 @@ fn assigned(actions: &[Action]) -> (Vec<TopicPartition>, Vec<TopicPartition>, Ve
 }
 
 /// A stable follower owning `parts` of topic `t` at generation 1.
-fn stable(config: MembershipConfig, assignors: &[&str], protocol: &str, parts: &[(&str, i32)]) -> Harness {
+fn stable(
+    config: MembershipConfig,
+    assignors: &[&str],
+    protocol: &str,
+    parts: &[(&str, i32)],
+) -> Harness {
     let mut h = Harness::new(config, assignors);
     let join = h.start(&["t"]);
     let actions = h.follow(&join, 1, "m1", protocol, parts);
@@ -207,10 +265,16 @@ fn stable(config: MembershipConfig, assignors: &[&str], protocol: &str, parts: &
 fn leader_with_two_members_assigns_with_range() {
     let mut h = Harness::new(config(), &["range"]);
     let join = h.start(&["t1", "t0"]);
-    let GroupRequest::JoinGroup(j) = &join.request else { panic!() };
+    let GroupRequest::JoinGroup(j) = &join.request else {
+        panic!()
+    };
     assert_eq!(
         join.destination,
-        Destination::Coordinator(super::Coordinator { node_id: 1, host: "broker1".into(), port: 9092 })
+        Destination::Coordinator(super::Coordinator {
+            node_id: 1,
+            host: "broker1".into(),
+            port: 9092
+        })
     );
     assert_eq!(j.group_id, "g");
     assert_eq!(j.member_id, "");
@@ -225,27 +289,47 @@ fn leader_with_two_members_assigns_with_range() {
     let members = [("m2", sub(&["t0", "t1"])), ("m1", sub(&["t0", "t1"]))];
     h.reply(join.id, joined(1, "m1", "m1", "range", &members));
     let actions = h.drain();
-    let [Action::NeedMetadata { topics }] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::NeedMetadata { topics }] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     assert_eq!(topics, &["t0".to_string(), "t1".to_string()]);
     assert!(h.m.is_leader());
     assert_eq!(h.m.state(), MemberState::CompletingRebalance);
 
-    let counts: BTreeMap<String, i32> = [("t0".to_string(), 3), ("t1".to_string(), 3), ("other".to_string(), 9)].into();
+    let counts: BTreeMap<String, i32> = [
+        ("t0".to_string(), 3),
+        ("t1".to_string(), 3),
+        ("other".to_string(), 9),
+    ]
+    .into();
     h.m.on_metadata(h.now, &counts);
     let sync = h.one_send();
-    let GroupRequest::SyncGroup(s) = &sync.request else { panic!("{sync:?}") };
+    let GroupRequest::SyncGroup(s) = &sync.request else {
+        panic!("{sync:?}")
+    };
     assert_eq!((s.generation_id, s.member_id.as_str()), (1, "m1"));
     assert_eq!(s.protocol_type.as_deref(), Some("consumer"));
     assert_eq!(s.protocol_name.as_deref(), Some("range"));
     let by_member: BTreeMap<String, Vec<TopicPartition>> = s
         .assignments
         .iter()
-        .map(|a| (a.member_id.clone(), Assignment::decode(a.assignment.clone()).unwrap().partitions))
+        .map(|a| {
+            (
+                a.member_id.clone(),
+                Assignment::decode(a.assignment.clone()).unwrap().partitions,
+            )
+        })
         .collect();
-    assert_eq!(by_member["m1"], tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]));
+    assert_eq!(
+        by_member["m1"],
+        tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)])
+    );
     assert_eq!(by_member["m2"], tps(&[("t0", 2), ("t1", 2)]));
 
-    h.reply(sync.id, synced(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]));
+    h.reply(
+        sync.id,
+        synced(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]),
+    );
     let (parts, added, revoked) = assigned(&h.drain());
     assert_eq!(parts, tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]));
     assert_eq!(added, parts);
@@ -260,13 +344,21 @@ fn leader_with_two_members_assigns_with_range() {
 fn follower_syncs_without_assignments_and_gets_its_partitions() {
     let mut h = Harness::new(config(), &["range", "roundrobin"]);
     let join = h.start(&["t"]);
-    let GroupRequest::JoinGroup(j) = &join.request else { panic!() };
+    let GroupRequest::JoinGroup(j) = &join.request else {
+        panic!()
+    };
     let names: Vec<&str> = j.protocols.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["range", "roundrobin"], "preference order");
     let actions = h.follow(&join, 4, "m7", "roundrobin", &[("t", 1)]);
-    assert_eq!(assigned(&actions), (tps(&[("t", 1)]), tps(&[("t", 1)]), vec![]));
+    assert_eq!(
+        assigned(&actions),
+        (tps(&[("t", 1)]), tps(&[("t", 1)]), vec![])
+    );
     assert!(!h.m.is_leader());
-    assert_eq!(h.m.generation().protocol_name.as_deref(), Some("roundrobin"));
+    assert_eq!(
+        h.m.generation().protocol_name.as_deref(),
+        Some("roundrobin")
+    );
 }
 
 #[test]
@@ -277,8 +369,13 @@ fn member_id_required_rejoins_at_once_with_the_given_id() {
     h.reply(join.id, join_error(ErrorCode::MEMBER_ID_REQUIRED, "m-123"));
     let again = h.one_send();
     assert_eq!(join_member_id(&again), "m-123");
-    let GroupRequest::JoinGroup(j) = &again.request else { panic!() };
-    assert_eq!(j.reason.as_deref(), Some("need to re-join with the given member-id"));
+    let GroupRequest::JoinGroup(j) = &again.request else {
+        panic!()
+    };
+    assert_eq!(
+        j.reason.as_deref(),
+        Some("need to re-join with the given member-id")
+    );
     h.follow(&again, 1, "m-123", "range", &[("t", 0)]);
     assert_eq!(h.m.generation().member_id, "m-123");
 }
@@ -291,8 +388,13 @@ fn heartbeats_every_interval_and_not_two_at_once() {
     h.none();
     h.tick(SEC);
     let first = h.heartbeat();
-    let GroupRequest::Heartbeat(r) = &first.request else { panic!() };
-    assert_eq!((r.group_id.as_str(), r.generation_id, r.member_id.as_str()), ("g", 1, "m1"));
+    let GroupRequest::Heartbeat(r) = &first.request else {
+        panic!()
+    };
+    assert_eq!(
+        (r.group_id.as_str(), r.generation_id, r.member_id.as_str()),
+        ("g", 1, "m1")
+    );
     // Unanswered: no second heartbeat.
     h.tick(3 * SEC);
     h.none();
@@ -313,21 +415,36 @@ fn rebalance_in_progress_eager_revokes_everything_then_rejoins_on_poll() {
     assert_eq!(h.m.state(), MemberState::Stable);
     h.poll();
     let actions = h.drain();
-    let [Action::Revoked { partitions }, Action::Send(join)] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::Revoked { partitions }, Action::Send(join)] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     assert_eq!(partitions, &tps(&[("t", 0), ("t", 1)]));
     let s = join_subscription(join, "range");
-    assert!(s.owned_partitions.is_empty(), "eager owns nothing when rejoining");
+    assert!(
+        s.owned_partitions.is_empty(),
+        "eager owns nothing when rejoining"
+    );
     assert_eq!(join_member_id(join), "m1");
-    let GroupRequest::JoinGroup(j) = &join.request else { panic!() };
+    let GroupRequest::JoinGroup(j) = &join.request else {
+        panic!()
+    };
     assert_eq!(j.reason.as_deref(), Some("group is already rebalancing"));
     let join = join.clone();
     let actions = h.follow(&join, 2, "m1", "range", &[("t", 1)]);
-    assert_eq!(assigned(&actions), (tps(&[("t", 1)]), tps(&[("t", 1)]), vec![]));
+    assert_eq!(
+        assigned(&actions),
+        (tps(&[("t", 1)]), tps(&[("t", 1)]), vec![])
+    );
 }
 
 #[test]
 fn rebalance_in_progress_cooperative_revokes_only_what_moved() {
-    let mut h = stable(config(), &["cooperative-sticky"], "cooperative-sticky", &[("t", 0), ("t", 1), ("t", 2)]);
+    let mut h = stable(
+        config(),
+        &["cooperative-sticky"],
+        "cooperative-sticky",
+        &[("t", 0), ("t", 1), ("t", 2)],
+    );
     assert_eq!(h.m.rebalance_protocol(), RebalanceProtocol::Cooperative);
     h.tick(3 * SEC);
     let beat = h.heartbeat();
@@ -346,11 +463,16 @@ fn rebalance_in_progress_cooperative_revokes_only_what_moved() {
     assert_eq!(parts, tps(&[("t", 0)]));
     assert!(added.is_empty());
     assert_eq!(revoked, tps(&[("t", 1), ("t", 2)]));
-    let Some(Action::Send(rejoin)) = actions.last() else { panic!("{actions:#?}") };
+    let Some(Action::Send(rejoin)) = actions.last() else {
+        panic!("{actions:#?}")
+    };
     let s = join_subscription(rejoin, "cooperative-sticky");
     assert_eq!(s.owned_partitions, tps(&[("t", 0)]));
     assert_eq!(s.generation_id, 2);
-    assert_eq!(h.m.assignment().iter().cloned().collect::<Vec<_>>(), tps(&[("t", 0)]));
+    assert_eq!(
+        h.m.assignment().iter().cloned().collect::<Vec<_>>(),
+        tps(&[("t", 0)])
+    );
 }
 
 #[test]
@@ -374,15 +496,25 @@ fn cooperative_leader_holds_back_moving_partitions() {
     h.drain();
     h.m.on_metadata(h.now, &[("t".to_string(), 6)].into());
     let sync = h.one_send();
-    let GroupRequest::SyncGroup(s) = &sync.request else { panic!() };
+    let GroupRequest::SyncGroup(s) = &sync.request else {
+        panic!()
+    };
     let by: BTreeMap<String, Vec<TopicPartition>> = s
         .assignments
         .iter()
-        .map(|a| (a.member_id.clone(), Assignment::decode(a.assignment.clone()).unwrap().partitions))
+        .map(|a| {
+            (
+                a.member_id.clone(),
+                Assignment::decode(a.assignment.clone()).unwrap().partitions,
+            )
+        })
         .collect();
     assert_eq!(by["a"].len(), 2);
     assert_eq!(by["b"].len(), 2);
-    assert!(by["c"].is_empty(), "c must wait for the revocations: {by:?}");
+    assert!(
+        by["c"].is_empty(),
+        "c must wait for the revocations: {by:?}"
+    );
     assert!(by["a"].iter().all(|p| p.1 < 3) && by["b"].iter().all(|p| p.1 >= 3));
 }
 
@@ -393,7 +525,9 @@ fn illegal_generation_on_heartbeat_loses_partitions_and_rejoins_keeping_member_i
     let beat = h.heartbeat();
     h.reply(beat.id, hb(ErrorCode::ILLEGAL_GENERATION));
     let actions = h.drain();
-    let [Action::Lost { partitions }] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::Lost { partitions }] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     assert_eq!(partitions, &tps(&[("t", 0)]));
     assert_eq!(h.m.state(), MemberState::Unjoined);
     assert_eq!(h.m.commit_generation(), None);
@@ -426,7 +560,9 @@ fn stale_heartbeat_errors_are_ignored() {
     h.m.subscribe(h.now, ["t", "u"]);
     h.poll();
     let actions = h.drain();
-    let Some(Action::Send(join)) = actions.last() else { panic!("{actions:#?}") };
+    let Some(Action::Send(join)) = actions.last() else {
+        panic!("{actions:#?}")
+    };
     let join = join.clone();
     h.follow(&join, 2, "m1", "range", &[("t", 0), ("u", 0)]);
     // The old generation's heartbeat answer arrives late.
@@ -451,9 +587,15 @@ fn not_coordinator_on_heartbeat_rediscovers_and_keeps_the_generation() {
     let beat = h.heartbeat();
     assert_eq!(
         beat.destination,
-        Destination::Coordinator(super::Coordinator { node_id: 2, host: "broker2".into(), port: 9092 })
+        Destination::Coordinator(super::Coordinator {
+            node_id: 2,
+            host: "broker2".into(),
+            port: 9092
+        })
     );
-    let GroupRequest::Heartbeat(r) = &beat.request else { panic!() };
+    let GroupRequest::Heartbeat(r) = &beat.request else {
+        panic!()
+    };
     assert_eq!(r.generation_id, 1, "same generation: no rejoin");
     assert_eq!(h.m.state(), MemberState::Stable);
 }
@@ -472,7 +614,11 @@ fn not_coordinator_on_join_rediscovers_then_joins_after_backoff() {
     assert!(matches!(join.request, GroupRequest::JoinGroup(_)));
     assert_eq!(
         join.destination,
-        Destination::Coordinator(super::Coordinator { node_id: 3, host: "broker3".into(), port: 9092 })
+        Destination::Coordinator(super::Coordinator {
+            node_id: 3,
+            host: "broker3".into(),
+            port: 9092
+        })
     );
 }
 
@@ -482,7 +628,13 @@ fn connection_failure_on_sync_rediscovers_and_rejoins() {
     let join = h.start(&["t"]);
     h.reply(join.id, joined(1, "m1", "x", "range", &[]));
     let sync = h.one_send();
-    h.m.on_request_failed(h.now, sync.id, &Error::Disconnected { broker: "broker1:9092".into() });
+    h.m.on_request_failed(
+        h.now,
+        sync.id,
+        &Error::Disconnected {
+            broker: "broker1:9092".into(),
+        },
+    );
     let find = h.one_send();
     h.reply(find.id, found(1));
     h.tick(Duration::from_millis(100));
@@ -518,11 +670,18 @@ fn max_poll_interval_exceeded_leaves_the_group_and_next_poll_rejoins() {
     }
     h.tick(SEC); // 10 s since the last poll
     let actions = h.drain();
-    let [Action::Send(leave), Action::Lost { partitions }] = actions.as_slice() else { panic!("{actions:#?}") };
-    let GroupRequest::LeaveGroup(l) = &leave.request else { panic!("{leave:?}") };
+    let [Action::Send(leave), Action::Lost { partitions }] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
+    let GroupRequest::LeaveGroup(l) = &leave.request else {
+        panic!("{leave:?}")
+    };
     assert_eq!(l.members.len(), 1);
     assert_eq!(l.members[0].member_id, "m1");
-    assert_eq!(l.members[0].reason.as_deref(), Some("consumer poll timeout has expired."));
+    assert_eq!(
+        l.members[0].reason.as_deref(),
+        Some("consumer poll timeout has expired.")
+    );
     assert_eq!(partitions, &tps(&[("t", 0)]));
     assert_eq!(h.m.state(), MemberState::Unjoined);
     h.tick(30 * SEC);
@@ -539,23 +698,32 @@ fn static_member_poll_timeout_and_close_send_no_leave_group() {
     c.max_poll_interval = 10 * SEC;
     let mut h = Harness::new(c.clone(), &["range"]);
     let join = h.start(&["t"]);
-    let GroupRequest::JoinGroup(j) = &join.request else { panic!() };
+    let GroupRequest::JoinGroup(j) = &join.request else {
+        panic!()
+    };
     assert_eq!(j.group_instance_id.as_deref(), Some("instance-1"));
     h.follow(&join, 1, "m1", "range", &[("t", 0)]);
     h.tick(3 * SEC);
     let beat = h.heartbeat();
-    let GroupRequest::Heartbeat(r) = &beat.request else { panic!() };
+    let GroupRequest::Heartbeat(r) = &beat.request else {
+        panic!()
+    };
     assert_eq!(r.group_instance_id.as_deref(), Some("instance-1"));
     h.reply(beat.id, hb(ErrorCode::NONE));
     h.tick(7 * SEC);
     let actions = h.drain();
-    assert!(matches!(actions.as_slice(), [Action::Lost { .. }]), "no LeaveGroup: {actions:#?}");
+    assert!(
+        matches!(actions.as_slice(), [Action::Lost { .. }]),
+        "no LeaveGroup: {actions:#?}"
+    );
 
     // Close of a stable static member: revoke, no LeaveGroup, closed.
     let mut h = stable(c, &["range"], "range", &[("t", 0), ("t", 1)]);
     h.m.close(h.now);
     let actions = h.drain();
-    let [Action::Revoked { partitions }, Action::Closed] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::Revoked { partitions }, Action::Closed] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     assert_eq!(partitions, &tps(&[("t", 0), ("t", 1)]));
     assert_eq!(h.m.state(), MemberState::Closed);
     h.tick(60 * SEC);
@@ -569,27 +737,46 @@ fn dynamic_member_close_commits_revokes_and_leaves() {
     let mut h = stable(c, &["range"], "range", &[("t", 0)]);
     h.m.close(h.now);
     let actions = h.drain();
-    let [Action::CommitBeforeRevoke { partitions }] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::CommitBeforeRevoke { partitions }] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     assert_eq!(partitions, &tps(&[("t", 0)]));
     assert_eq!(h.m.state(), MemberState::Closing);
-    assert_eq!(h.m.commit_generation(), Some((1, "m1")), "the commit uses the live generation");
+    assert_eq!(
+        h.m.commit_generation(),
+        Some((1, "m1")),
+        "the commit uses the live generation"
+    );
     h.m.commit_done(h.now);
     let actions = h.drain();
-    let [Action::Revoked { .. }, Action::Send(leave)] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::Revoked { .. }, Action::Send(leave)] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     let leave = leave.clone();
-    h.reply(leave.id, GroupResponse::LeaveGroup(LeaveGroupResponse::default()));
+    h.reply(
+        leave.id,
+        GroupResponse::LeaveGroup(LeaveGroupResponse::default()),
+    );
     assert!(matches!(h.drain().as_slice(), [Action::Closed]));
 }
 
 #[test]
 fn leave_group_versions_before_3_carry_the_member_id() {
     let mut c = config();
-    c.versions = GroupApiVersions { find_coordinator: 2, join_group: 4, sync_group: 2, heartbeat: 2, leave_group: 2 };
+    c.versions = GroupApiVersions {
+        find_coordinator: 2,
+        join_group: 4,
+        sync_group: 2,
+        heartbeat: 2,
+        leave_group: 2,
+    };
     let mut h = Harness::new(c, &["range"]);
     h.m.subscribe(h.now, ["t"]);
     h.poll();
     let find = h.one_send();
-    let GroupRequest::FindCoordinator(f) = &find.request else { panic!() };
+    let GroupRequest::FindCoordinator(f) = &find.request else {
+        panic!()
+    };
     assert_eq!((f.key.as_str(), f.coordinator_keys.len()), ("g", 0));
     // v0-3 responses carry the coordinator at the top level.
     h.reply(
@@ -603,14 +790,23 @@ fn leave_group_versions_before_3_carry_the_member_id() {
     );
     let join = h.one_send();
     assert_eq!(join.version, 4);
-    let GroupRequest::JoinGroup(j) = &join.request else { panic!() };
+    let GroupRequest::JoinGroup(j) = &join.request else {
+        panic!()
+    };
     assert_eq!(j.reason, None);
     h.follow(&join, 1, "m1", "range", &[]);
     h.m.close(h.now);
     let actions = h.drain();
-    let [Action::Send(leave)] = actions.as_slice() else { panic!("{actions:#?}") };
-    let GroupRequest::LeaveGroup(l) = &leave.request else { panic!() };
-    assert_eq!((l.member_id.as_str(), l.members.len(), leave.version), ("m1", 0, 2));
+    let [Action::Send(leave)] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
+    let GroupRequest::LeaveGroup(l) = &leave.request else {
+        panic!()
+    };
+    assert_eq!(
+        (l.member_id.as_str(), l.members.len(), leave.version),
+        ("m1", 0, 2)
+    );
 }
 
 #[test]
@@ -624,7 +820,10 @@ fn static_membership_needs_join_group_v5() {
     let find = h.one_send();
     h.reply(find.id, found(1));
     let actions = h.drain();
-    assert!(matches!(actions.as_slice(), [Action::Fatal(Error::Unsupported(_))]), "{actions:#?}");
+    assert!(
+        matches!(actions.as_slice(), [Action::Fatal(Error::Unsupported(_))]),
+        "{actions:#?}"
+    );
     assert_eq!(h.m.state(), MemberState::Failed);
 }
 
@@ -639,17 +838,26 @@ fn commit_before_revoke_holds_the_join_until_committed_or_timed_out() {
     h.reply(beat.id, hb(ErrorCode::REBALANCE_IN_PROGRESS));
     h.poll();
     let actions = h.drain();
-    assert!(matches!(actions.as_slice(), [Action::CommitBeforeRevoke { .. }]), "{actions:#?}");
+    assert!(
+        matches!(actions.as_slice(), [Action::CommitBeforeRevoke { .. }]),
+        "{actions:#?}"
+    );
     // Heartbeats continue while committing; no JoinGroup yet.
     h.tick(3 * SEC);
     let beat = h.heartbeat();
     h.reply(beat.id, hb(ErrorCode::NONE));
     h.tick(17 * SEC); // the rebalance timeout passes without commit_done
     let actions = h.drain();
-    let revoked = actions.iter().position(|a| matches!(a, Action::Revoked { .. }));
-    let join =
-        actions.iter().position(|a| matches!(a, Action::Send(r) if matches!(r.request, GroupRequest::JoinGroup(_))));
-    assert!(revoked.is_some() && join.is_some() && revoked < join, "{actions:#?}");
+    let revoked = actions
+        .iter()
+        .position(|a| matches!(a, Action::Revoked { .. }));
+    let join = actions.iter().position(
+        |a| matches!(a, Action::Send(r) if matches!(r.request, GroupRequest::JoinGroup(_))),
+    );
+    assert!(
+        revoked.is_some() && join.is_some() && revoked < join,
+        "{actions:#?}"
+    );
 }
 
 #[test]
@@ -672,7 +880,9 @@ fn fenced_instance_is_fatal_and_loses_partitions() {
     let beat = h.heartbeat();
     h.reply(beat.id, hb(ErrorCode::FENCED_INSTANCE_ID));
     let actions = h.drain();
-    let [Action::Lost { .. }, Action::Fatal(e)] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::Lost { .. }, Action::Fatal(e)] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     assert_eq!(e.code(), Some(ErrorCode::FENCED_INSTANCE_ID));
     h.poll();
     h.tick(10 * SEC);
@@ -685,9 +895,21 @@ fn fenced_instance_is_fatal_and_loses_partitions() {
 fn leader_rejoins_when_partition_counts_change() {
     let mut h = Harness::new(config(), &["range"]);
     let join = h.start(&["t"]);
-    h.reply(join.id, joined(1, "m1", "m1", "range", &[("m1", sub(&["t"])), ("m2", sub(&["t", "u"]))]));
+    h.reply(
+        join.id,
+        joined(
+            1,
+            "m1",
+            "m1",
+            "range",
+            &[("m1", sub(&["t"])), ("m2", sub(&["t", "u"]))],
+        ),
+    );
     h.drain();
-    assert!(h.m.metadata_topics().contains("u"), "the leader watches its followers' topics");
+    assert!(
+        h.m.metadata_topics().contains("u"),
+        "the leader watches its followers' topics"
+    );
     let counts: BTreeMap<String, i32> = [("t".to_string(), 2), ("u".to_string(), 1)].into();
     h.m.on_metadata(h.now, &counts);
     let sync = h.one_send();
@@ -722,14 +944,27 @@ fn malformed_member_metadata_is_reported_and_that_member_gets_nothing() {
     h.reply(join.id, r);
     let actions = h.drain();
     assert!(
-        matches!(actions.as_slice(), [Action::Error(Error::Decode { .. }), Action::NeedMetadata { .. }]),
+        matches!(
+            actions.as_slice(),
+            [
+                Action::Error(Error::Decode { .. }),
+                Action::NeedMetadata { .. }
+            ]
+        ),
         "{actions:#?}"
     );
     h.m.on_metadata(h.now, &[("t".to_string(), 2)].into());
     let sync = h.one_send();
-    let GroupRequest::SyncGroup(s) = &sync.request else { panic!() };
+    let GroupRequest::SyncGroup(s) = &sync.request else {
+        panic!()
+    };
     let bad = s.assignments.iter().find(|a| a.member_id == "bad").unwrap();
-    assert!(Assignment::decode(bad.assignment.clone()).unwrap().partitions.is_empty());
+    assert!(
+        Assignment::decode(bad.assignment.clone())
+            .unwrap()
+            .partitions
+            .is_empty()
+    );
 }
 
 #[test]
@@ -737,7 +972,10 @@ fn assignment_outside_the_subscription_triggers_a_rejoin() {
     let mut h = Harness::new(config(), &["range"]);
     let join = h.start(&["t"]);
     let actions = h.follow(&join, 1, "m1", "range", &[("other", 0)]);
-    assert!(!actions.iter().any(|a| matches!(a, Action::Assigned { .. })), "{actions:#?}");
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Assigned { .. })),
+        "{actions:#?}"
+    );
     assert!(
         matches!(actions.last(), Some(Action::Send(r)) if matches!(r.request, GroupRequest::JoinGroup(_))),
         "{actions:#?}"
@@ -749,7 +987,9 @@ fn unsubscribe_revokes_and_leaves() {
     let mut h = stable(config(), &["range"], "range", &[("t", 0)]);
     h.m.unsubscribe(h.now);
     let actions = h.drain();
-    let [Action::Revoked { .. }, Action::Send(leave)] = actions.as_slice() else { panic!("{actions:#?}") };
+    let [Action::Revoked { .. }, Action::Send(leave)] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
     assert!(matches!(leave.request, GroupRequest::LeaveGroup(_)));
     assert_eq!(h.m.state(), MemberState::Unjoined);
     h.tick(10 * SEC);
@@ -763,7 +1003,10 @@ fn commit_errors_feed_back_into_the_membership() {
     h.m.on_coordinator_error(h.now, "OffsetCommit", ErrorCode::REBALANCE_IN_PROGRESS, 1);
     h.none();
     h.poll();
-    assert!(matches!(h.drain().as_slice(), [Action::Revoked { .. }, Action::Send(_)]));
+    assert!(matches!(
+        h.drain().as_slice(),
+        [Action::Revoked { .. }, Action::Send(_)]
+    ));
     let mut h = stable(config(), &["range"], "range", &[("t", 0)]);
     h.m.on_coordinator_error(h.now, "OffsetCommit", ErrorCode::ILLEGAL_GENERATION, 0);
     h.none(); // about another generation
@@ -794,7 +1037,10 @@ fn a_response_of_the_wrong_api_counts_as_a_failed_request() {
     let beat = h.heartbeat();
     h.reply(beat.id, sync_error(ErrorCode::NONE));
     let find = h.one_send();
-    assert!(matches!(find.request, GroupRequest::FindCoordinator(_)), "{find:?}");
+    assert!(
+        matches!(find.request, GroupRequest::FindCoordinator(_)),
+        "{find:?}"
+    );
     assert_eq!(h.m.state(), MemberState::Stable);
 }
 
@@ -816,5 +1062,8 @@ fn timers_are_only_what_is_pending() {
     // Lookup backoff, then it retries.
     assert_eq!(h.m.next_timeout(), Some(h.now + Duration::from_millis(100)));
     h.tick(Duration::from_millis(100));
-    assert!(matches!(h.one_send().request, GroupRequest::FindCoordinator(_)));
+    assert!(matches!(
+        h.one_send().request,
+        GroupRequest::FindCoordinator(_)
+    ));
 }

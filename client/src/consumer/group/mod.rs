@@ -53,11 +53,12 @@ mod membership_tests;
 pub type TopicPartition = (String, i32);
 
 pub use assignor::{
-    Assignor, CooperativeStickyAssignor, GroupAssignment, MemberId, MemberSubscription, RangeAssignor,
-    RebalanceProtocol, RoundRobinAssignor,
+    Assignor, CooperativeStickyAssignor, GroupAssignment, MemberId, MemberSubscription,
+    RangeAssignor, RebalanceProtocol, RoundRobinAssignor,
 };
 pub use membership::{Action, Generation, MemberState, Membership, MembershipConfig};
 pub use protocol::{Assignment, Subscription};
 pub use requests::{
-    Coordinator, Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest, RequestId,
+    Coordinator, Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest,
+    RequestId,
 };

@@ -68,13 +68,21 @@ fn group_by_topic(partitions: &[TopicPartition]) -> Vec<(&str, Vec<i32>)> {
 
 fn version_prefix(buf: &mut Bytes, what: &'static str, max: i16) -> Result<i16, DecodeError> {
     if buf.len() < 2 {
-        return Err(DecodeError::new(DecodeErrorKind::Truncated { needed: 2, remaining: buf.len() }).field(what));
+        return Err(DecodeError::new(DecodeErrorKind::Truncated {
+            needed: 2,
+            remaining: buf.len(),
+        })
+        .field(what));
     }
     let version = bytes::Buf::get_i16(buf);
     if version < 0 {
-        return Err(
-            DecodeError::new(DecodeErrorKind::UnsupportedVersion { message: what, version, min: 0, max }).field(what)
-        );
+        return Err(DecodeError::new(DecodeErrorKind::UnsupportedVersion {
+            message: what,
+            version,
+            min: 0,
+            max,
+        })
+        .field(what));
     }
     Ok(version.min(max))
 }
@@ -89,11 +97,13 @@ impl Subscription {
             user_data: self.user_data.clone(),
             owned_partitions: group_by_topic(&sorted_owned)
                 .into_iter()
-                .map(|(topic, partitions)| consumer_protocol_subscription::TopicPartition {
-                    topic: topic.to_string(),
-                    partitions,
-                    ..Default::default()
-                })
+                .map(
+                    |(topic, partitions)| consumer_protocol_subscription::TopicPartition {
+                        topic: topic.to_string(),
+                        partitions,
+                        ..Default::default()
+                    },
+                )
                 .collect(),
             generation_id: self.generation_id,
             rack_id: self.rack_id.clone(),
@@ -136,11 +146,13 @@ impl Assignment {
         let msg = ConsumerProtocolAssignment {
             assigned_partitions: group_by_topic(&sorted)
                 .into_iter()
-                .map(|(topic, partitions)| consumer_protocol_assignment::TopicPartition {
-                    topic: topic.to_string(),
-                    partitions,
-                    ..Default::default()
-                })
+                .map(
+                    |(topic, partitions)| consumer_protocol_assignment::TopicPartition {
+                        topic: topic.to_string(),
+                        partitions,
+                        ..Default::default()
+                    },
+                )
                 .collect(),
             user_data: self.user_data.clone(),
             ..Default::default()
@@ -170,7 +182,10 @@ impl Assignment {
                 tp.partitions.into_iter().map(move |p| (topic.clone(), p))
             })
             .collect();
-        Ok(Assignment { partitions, user_data: msg.user_data })
+        Ok(Assignment {
+            partitions,
+            user_data: msg.user_data,
+        })
     }
 }
 
@@ -198,7 +213,8 @@ mod tests {
             0, 3, // version
             0, 0, 0, 1, 0, 1, b'a', // topics ["a"]
             0xff, 0xff, 0xff, 0xff, // user_data null
-            0, 0, 0, 1, 0, 1, b'a', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, // owned a:[0,1] (sorted)
+            0, 0, 0, 1, 0, 1, b'a', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
+            1, // owned a:[0,1] (sorted)
             0, 0, 0, 7, // generation
             0, 1, b'r', // rack
         ];
@@ -229,7 +245,11 @@ mod tests {
 
     #[test]
     fn newer_versions_are_read_at_ours_and_trailing_fields_ignored() {
-        let s = Subscription { topics: vec!["x".into()], generation_id: 3, ..Default::default() };
+        let s = Subscription {
+            topics: vec!["x".into()],
+            generation_id: 3,
+            ..Default::default()
+        };
         let b = s.encode(3).unwrap();
         let mut future = BytesMut::new();
         future.put_i16(9);
@@ -239,7 +259,10 @@ mod tests {
         assert_eq!(back.topics, vec!["x".to_string()]);
         assert_eq!(back.generation_id, 3);
 
-        let a = Assignment { partitions: vec![tp("x", 2)], user_data: None };
+        let a = Assignment {
+            partitions: vec![tp("x", 2)],
+            user_data: None,
+        };
         let b = a.encode(1).unwrap();
         let mut future = BytesMut::new();
         future.put_i16(i16::MAX);
@@ -252,16 +275,30 @@ mod tests {
     fn malformed_bytes_are_errors() {
         assert!(Subscription::decode(Bytes::new()).is_err());
         assert!(Subscription::decode(Bytes::from_static(&[0])).is_err());
-        assert!(Subscription::decode(Bytes::from_static(&[0xff, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])).is_err());
+        assert!(
+            Subscription::decode(Bytes::from_static(&[
+                0xff, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff
+            ]))
+            .is_err()
+        );
         assert!(Subscription::decode(Bytes::from_static(&[0, 1, 0, 0, 0, 5])).is_err());
         assert!(Assignment::decode(Bytes::from_static(&[0])).is_err());
         assert!(Assignment::decode(Bytes::from_static(&[0, 0, 0x7f, 0xff, 0xff, 0xff])).is_err());
-        assert!(Assignment::decode(Bytes::from_static(&[0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff])).is_err());
-        assert_eq!(Assignment::decode(Bytes::new()).unwrap(), Assignment::default());
+        assert!(
+            Assignment::decode(Bytes::from_static(&[
+                0x80, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff
+            ]))
+            .is_err()
+        );
+        assert_eq!(
+            Assignment::decode(Bytes::new()).unwrap(),
+            Assignment::default()
+        );
     }
 
     fn arb_tps() -> impl Strategy<Value = Vec<TopicPartition>> {
-        proptest::collection::btree_set(("[a-c]{1,3}", 0i32..20), 0..12).prop_map(|s| s.into_iter().collect())
+        proptest::collection::btree_set(("[a-c]{1,3}", 0i32..20), 0..12)
+            .prop_map(|s| s.into_iter().collect())
     }
 
     proptest! {

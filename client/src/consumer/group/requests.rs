@@ -3,8 +3,9 @@
 
 use bytes::{Bytes, BytesMut};
 use purekafka_protocol::messages::{
-    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
-    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest,
+    SyncGroupResponse,
 };
 use purekafka_protocol::{ApiKey, DecodeError, EncodeError, Message};
 use std::fmt;
@@ -155,11 +156,21 @@ impl GroupResponse {
     pub fn decode(api: ApiKey, version: i16, mut body: Bytes) -> Option<Result<Self, DecodeError>> {
         let b = &mut body;
         Some(match api {
-            ApiKey::FindCoordinator => FindCoordinatorResponse::decode(b, version).map(GroupResponse::FindCoordinator),
-            ApiKey::JoinGroup => JoinGroupResponse::decode(b, version).map(GroupResponse::JoinGroup),
-            ApiKey::SyncGroup => SyncGroupResponse::decode(b, version).map(GroupResponse::SyncGroup),
-            ApiKey::Heartbeat => HeartbeatResponse::decode(b, version).map(GroupResponse::Heartbeat),
-            ApiKey::LeaveGroup => LeaveGroupResponse::decode(b, version).map(GroupResponse::LeaveGroup),
+            ApiKey::FindCoordinator => {
+                FindCoordinatorResponse::decode(b, version).map(GroupResponse::FindCoordinator)
+            }
+            ApiKey::JoinGroup => {
+                JoinGroupResponse::decode(b, version).map(GroupResponse::JoinGroup)
+            }
+            ApiKey::SyncGroup => {
+                SyncGroupResponse::decode(b, version).map(GroupResponse::SyncGroup)
+            }
+            ApiKey::Heartbeat => {
+                HeartbeatResponse::decode(b, version).map(GroupResponse::Heartbeat)
+            }
+            ApiKey::LeaveGroup => {
+                LeaveGroupResponse::decode(b, version).map(GroupResponse::LeaveGroup)
+            }
             _ => return None,
         })
     }

@@ -19,7 +19,9 @@
 //! The algorithm is ours, not a port of Java's `AbstractStickyAssignor`; the
 //! results satisfy the same properties but are not byte-identical to Java's.
 
-use super::assignor::{Assignor, GroupAssignment, MemberSubscription, RebalanceProtocol, sorted_members};
+use super::assignor::{
+    Assignor, GroupAssignment, MemberSubscription, RebalanceProtocol, sorted_members,
+};
 use crate::Result;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,7 +73,10 @@ pub(crate) fn sticky_assign(
 ) -> GroupAssignment {
     let members = sorted_members(members);
     let m = members.len();
-    let mut out: GroupAssignment = members.iter().map(|x| (x.member_id.clone(), Vec::new())).collect();
+    let mut out: GroupAssignment = members
+        .iter()
+        .map(|x| (x.member_id.clone(), Vec::new()))
+        .collect();
     if m == 0 {
         return out;
     }
@@ -102,8 +107,10 @@ pub(crate) fn sticky_assign(
     };
     let n = parts.len();
     // Members eligible for each topic, in member order.
-    let eligible: BTreeMap<&str, Vec<usize>> =
-        topics.iter().map(|t| (*t, (0..m).filter(|i| subscribed[*i].contains(t)).collect())).collect();
+    let eligible: BTreeMap<&str, Vec<usize>> = topics
+        .iter()
+        .map(|t| (*t, (0..m).filter(|i| subscribed[*i].contains(t)).collect()))
+        .collect();
 
     // Claims and owners.
     let mut claims: Vec<Vec<(usize, i32)>> = vec![Vec::new(); n];
@@ -137,7 +144,9 @@ pub(crate) fn sticky_assign(
     }
 
     for (i, list) in assigned.iter().enumerate() {
-        let Some(entry) = out.get_mut(&members[i].member_id) else { continue };
+        let Some(entry) = out.get_mut(&members[i].member_id) else {
+            continue;
+        };
         for &q in list {
             // Cooperative: a partition moving away from a member that still
             // claims it is assigned only once that member has revoked it.
@@ -237,7 +246,9 @@ fn general(
     let candidates = |q: usize| eligible.get(parts[q].0).map(Vec::as_slice).unwrap_or(&[]);
     unowned.sort_by_key(|q| (candidates(*q).len(), *q));
     for q in unowned {
-        let Some(&i) = candidates(q).iter().min_by_key(|i| (count[**i], **i)) else { continue };
+        let Some(&i) = candidates(q).iter().min_by_key(|i| (count[**i], **i)) else {
+            continue;
+        };
         assigned[i].push(q);
         count[i] += 1;
     }
@@ -250,7 +261,11 @@ fn general(
             let mut movable: Vec<usize> = assigned[d].clone();
             movable.sort_by_key(|q| (owner[*q] == Some(d), *q));
             for q in movable {
-                let Some(&r) = candidates(q).iter().filter(|r| **r != d).min_by_key(|r| (count[**r], **r)) else {
+                let Some(&r) = candidates(q)
+                    .iter()
+                    .filter(|r| **r != d)
+                    .min_by_key(|r| (count[**r], **r))
+                else {
                     continue;
                 };
                 if count[r] + 2 <= count[d] {
@@ -276,7 +291,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn member(id: &str, topics: &[&str], owned: &[(&str, i32)], generation: i32) -> MemberSubscription {
+    fn member(
+        id: &str,
+        topics: &[&str],
+        owned: &[(&str, i32)],
+        generation: i32,
+    ) -> MemberSubscription {
         MemberSubscription {
             member_id: id.to_string(),
             group_instance_id: None,
@@ -301,7 +321,10 @@ mod tests {
     fn fresh_group_is_balanced_and_spread() {
         let got = sticky_assign(
             &counts(&[("t0", 2), ("t1", 2)]),
-            &[member("a", &["t0", "t1"], &[], -1), member("b", &["t0", "t1"], &[], -1)],
+            &[
+                member("a", &["t0", "t1"], &[], -1),
+                member("b", &["t0", "t1"], &[], -1),
+            ],
             true,
         );
         assert_eq!(got["a"], tps(&[("t0", 0), ("t1", 0)]));
@@ -326,7 +349,11 @@ mod tests {
         assert_eq!(coop["a"], tps(&[("t", 0)]));
         assert!(coop["b"].is_empty() && coop["c"].is_empty());
         // a revokes and rejoins; now they are free.
-        let round2 = [member("a", &["t"], &[("t", 0)], 6), member("b", &["t"], &[], 6), member("c", &["t"], &[], 6)];
+        let round2 = [
+            member("a", &["t"], &[("t", 0)], 6),
+            member("b", &["t"], &[], 6),
+            member("c", &["t"], &[], 6),
+        ];
         let coop = sticky_assign(&c, &round2, true);
         assert_eq!(coop["a"], tps(&[("t", 0)]));
         assert_eq!(coop["b"], tps(&[("t", 1)]));
@@ -339,13 +366,23 @@ mod tests {
         // b's claim on t-0 is stale (generation 3 < 4): a keeps it.
         let got = sticky_assign(
             &c,
-            &[member("a", &["t"], &[("t", 0)], 4), member("b", &["t"], &[("t", 0), ("t", 1)], 3)],
+            &[
+                member("a", &["t"], &[("t", 0)], 4),
+                member("b", &["t"], &[("t", 0), ("t", 1)], 3),
+            ],
             true,
         );
         assert_eq!(got["a"], tps(&[("t", 0)]));
         assert_eq!(got["b"], tps(&[("t", 1)]));
         // Same generation: nobody may take t-0 this round.
-        let got = sticky_assign(&c, &[member("a", &["t"], &[("t", 0)], 4), member("b", &["t"], &[("t", 0)], 4)], true);
+        let got = sticky_assign(
+            &c,
+            &[
+                member("a", &["t"], &[("t", 0)], 4),
+                member("b", &["t"], &[("t", 0)], 4),
+            ],
+            true,
+        );
         let all: Vec<&TopicPartition> = got.values().flatten().collect();
         assert!(!all.contains(&&("t".to_string(), 0)), "{got:?}");
     }
@@ -368,7 +405,10 @@ mod tests {
         // 2 partitions go to a.
         let got = sticky_assign(
             &counts(&[("t0", 2), ("t1", 4)]),
-            &[member("a", &["t0"], &[], -1), member("b", &["t0", "t1"], &[("t0", 0), ("t0", 1)], 2)],
+            &[
+                member("a", &["t0"], &[], -1),
+                member("b", &["t0", "t1"], &[("t0", 0), ("t0", 1)], 2),
+            ],
             false,
         );
         assert_eq!(got["a"], tps(&[("t0", 0), ("t0", 1)]));
@@ -379,12 +419,21 @@ mod tests {
     /// member reports what it owns at the current generation, and keeps (or
     /// revokes) according to the result. Checks the cooperative safety rule
     /// each round: nothing is assigned to one member while another owns it.
-    fn converge(c: &BTreeMap<String, i32>, mut ms: Vec<MemberSubscription>, mut generation: i32) -> GroupAssignment {
+    fn converge(
+        c: &BTreeMap<String, i32>,
+        mut ms: Vec<MemberSubscription>,
+        mut generation: i32,
+    ) -> GroupAssignment {
         for _ in 0..4 {
             let got = sticky_assign(c, &ms, true);
             let owned: BTreeMap<TopicPartition, String> = ms
                 .iter()
-                .flat_map(|m| m.subscription.owned_partitions.iter().map(move |tp| (tp.clone(), m.member_id.clone())))
+                .flat_map(|m| {
+                    m.subscription
+                        .owned_partitions
+                        .iter()
+                        .map(move |tp| (tp.clone(), m.member_id.clone()))
+                })
                 .collect();
             for (member, list) in &got {
                 for tp in list {
@@ -411,7 +460,11 @@ mod tests {
     }
 
     fn arb_case() -> impl Strategy<Value = (BTreeMap<String, i32>, usize, usize)> {
-        (proptest::collection::btree_map("[a-d]", 0i32..10, 1..4), 1usize..7, 0usize..4)
+        (
+            proptest::collection::btree_map("[a-d]", 0i32..10, 1..4),
+            1usize..7,
+            0usize..4,
+        )
     }
 
     proptest! {
