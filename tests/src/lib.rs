@@ -52,6 +52,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Which kind of broker a [`Cluster`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrokerKind {
+    /// Apache Kafka 4.4.0 (KRaft), started from its Maven artifacts.
+    Kafka,
     /// librdkafka's mock cluster.
     Mock,
     /// tansu 0.6.0 with sqlite storage.
@@ -63,6 +65,7 @@ pub enum BrokerKind {
 impl fmt::Display for BrokerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            BrokerKind::Kafka => "Apache Kafka 4.4.0",
             BrokerKind::Mock => "mock (librdkafka)",
             BrokerKind::Tansu => "tansu 0.6.0",
             BrokerKind::External => "external cluster",
@@ -113,8 +116,17 @@ pub enum Feature {
     MultiBroker,
     /// TLS listeners (none of our brokers yet).
     Tls,
-    /// SASL authentication (none of our brokers yet).
+    /// SASL authentication (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER).
     Sasl,
+    /// ACLs enforced by an authorizer (StandardAuthorizer on Kafka).
+    Acls,
+    /// The broker validates idempotent sequence numbers and drops duplicate
+    /// batches (the mock does neither).
+    SequenceValidation,
+    /// Broker processes can be killed and restarted (real failures, not injected).
+    NodeRestart,
+    /// KIP-932 share groups (ShareGroupHeartbeat, ShareFetch, ShareAcknowledge).
+    ShareGroups,
 }
 
 impl Feature {
@@ -141,6 +153,10 @@ impl Feature {
         Feature::MultiBroker,
         Feature::Tls,
         Feature::Sasl,
+        Feature::Acls,
+        Feature::SequenceValidation,
+        Feature::NodeRestart,
+        Feature::ShareGroups,
     ];
 
     /// Parses a feature by its Rust name, case-insensitively.
@@ -360,6 +376,55 @@ pub fn tansu_binary() -> Result<PathBuf> {
             bin.display()
         )))
     }
+}
+
+/// The Kafka install `scripts/install-kafka.sh` made: `PUREKAFKA_KAFKA_HOME`,
+/// else `~/.cache/purekafka/kafka-4.4.0` (or under `PUREKAFKA_CACHE`).
+pub fn kafka_home() -> Result<PathBuf> {
+    let home = match std::env::var_os("PUREKAFKA_KAFKA_HOME").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let cache = std::env::var_os("PUREKAFKA_CACHE")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME")
+                        .map(|h| PathBuf::from(h).join(".cache").join("purekafka"))
+                })
+                .ok_or_else(|| {
+                    Error::NotInstalled(
+                        "Kafka not installed: HOME is unset; set PUREKAFKA_KAFKA_HOME".into(),
+                    )
+                })?;
+            cache.join("kafka-4.4.0")
+        }
+    };
+    if home.join("lib").join("kafka_2.13-4.4.0.jar").exists() {
+        Ok(home)
+    } else {
+        Err(Error::NotInstalled(format!(
+            "Apache Kafka 4.4.0 not installed ({} has no lib/kafka_2.13-4.4.0.jar): run ./scripts/install-kafka.sh (needs java 17+ and mvn; ~1-2 minutes the first time)",
+            home.display()
+        )))
+    }
+}
+
+/// The Java peer's classes (`scripts/java/JavaPeer.java`, compiled by
+/// `scripts/install-kafka.sh`) and the classpath to run it with.
+pub fn java_peer_classpath() -> Result<String> {
+    let home = kafka_home()?;
+    let peer = home.join("peer");
+    if !peer.join("JavaPeer.class").exists() {
+        return Err(Error::NotInstalled(format!(
+            "the Java peer is not compiled ({} missing): run ./scripts/install-kafka.sh",
+            peer.join("JavaPeer.class").display()
+        )));
+    }
+    Ok(format!("{}:{}/lib/*", peer.display(), home.display()))
+}
+
+/// A python for the stdlib-only launchers: the peers' venv when there, else `python3`.
+fn python3() -> Result<PathBuf> {
+    Ok(try_python().unwrap_or_else(|_| PathBuf::from("python3")))
 }
 
 fn start_timeout() -> Duration {
@@ -727,6 +792,63 @@ pub struct Cluster {
     proc: Option<Mutex<Proc>>,
     dir: Option<PathBuf>,
     lacks: Vec<Feature>,
+    kafka: Option<KafkaInfo>,
+}
+
+/// What `scripts/kafka_cluster.py` reported about a Kafka it started.
+#[derive(Clone, Debug, Default)]
+struct KafkaInfo {
+    /// Listener name (PLAINTEXT, SSL, SSL_NOAUTH, SASL_PLAINTEXT, SASL_SSL) to bootstrap list.
+    listeners: HashMap<String, String>,
+    /// Certificate and key files by name (ca, client_cert, client_key, ...).
+    certs: HashMap<String, PathBuf>,
+    /// SASL users and their passwords.
+    users: HashMap<String, String>,
+    /// Node id to its PLAINTEXT port.
+    nodes: HashMap<i32, u16>,
+    /// The cluster id it was formatted with.
+    cluster_id: String,
+    /// Whether the SSL/SASL listeners and the authorizer are on.
+    secure: bool,
+}
+
+impl KafkaInfo {
+    fn parse(line: &str) -> Result<KafkaInfo> {
+        let v = Json::parse(line)
+            .map_err(|e| Error::Start(format!("kafka_cluster.py: bad READY line {line:?}: {e}")))?;
+        let strings = |k: &str| -> HashMap<String, String> {
+            match v.get(k) {
+                Some(Json::Object(m)) => m
+                    .iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                    .collect(),
+                _ => HashMap::new(),
+            }
+        };
+        let nodes = match v.get("nodes") {
+            Some(Json::Object(m)) => m
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse().ok()?, u16::try_from(v.as_i64()?).ok()?)))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        let certs: HashMap<String, PathBuf> = strings("certs")
+            .into_iter()
+            .map(|(k, v)| (k, PathBuf::from(v)))
+            .collect();
+        Ok(KafkaInfo {
+            listeners: strings("listeners"),
+            secure: !certs.is_empty(),
+            certs,
+            users: strings("users"),
+            nodes,
+            cluster_id: v
+                .get("cluster_id")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
 }
 
 impl fmt::Debug for Cluster {
@@ -739,6 +861,7 @@ impl fmt::Debug for Cluster {
 }
 
 static MOCKS: Mutex<Option<HashMap<usize, &'static Cluster>>> = Mutex::new(None);
+static KAFKA: OnceLock<Result<&'static Cluster>> = OnceLock::new();
 static TANSU: OnceLock<Result<&'static Cluster>> = OnceLock::new();
 static EXTERNAL: OnceLock<Option<&'static Cluster>> = OnceLock::new();
 
@@ -792,10 +915,85 @@ impl Cluster {
             proc: Some(Mutex::new(proc)),
             dir: Some(dir),
             lacks: Vec::new(),
+            kafka: None,
         };
         // scripts/mock_cluster.py caps the group API versions the mock
         // mis-parses (see there).
         Ok(c)
+    }
+
+    /// The single-node Apache Kafka 4.4 shared by this test binary, started on
+    /// first use by `scripts/kafka_cluster.py` with every listener (PLAINTEXT,
+    /// SSL with and without client certificates, SASL_PLAINTEXT, SASL_SSL), SCRAM
+    /// users, the StandardAuthorizer, transactions v2, KIP-848 and share groups.
+    /// Do not kill or reconfigure it: tests share it; use [`Cluster::kafka_private`].
+    /// A failed start is remembered: later calls fail at once with the same error.
+    pub fn try_kafka() -> Result<&'static Cluster> {
+        KAFKA
+            .get_or_init(|| Cluster::start_kafka(1, true).map(|c| &*Box::leak(Box::new(c))))
+            .clone()
+    }
+
+    /// [`Cluster::try_kafka`], panicking with the fix on failure.
+    pub fn kafka() -> &'static Cluster {
+        Cluster::try_kafka().unwrap_or_else(|e| panic!("kafka: {e}"))
+    }
+
+    /// A Kafka cluster of `nodes` combined broker+controller nodes owned by the
+    /// caller (stopped when dropped), PLAINTEXT only. With 3 nodes: replication
+    /// 3 and min.insync.replicas 2, for failure tests ([`Cluster::kill_node`],
+    /// [`Cluster::start_node`]).
+    pub fn kafka_private(nodes: usize) -> Result<Cluster> {
+        Cluster::start_kafka(nodes, false)
+    }
+
+    fn start_kafka(nodes: usize, secure: bool) -> Result<Cluster> {
+        if nodes == 0 {
+            return Err(Error::Start(
+                "a Kafka cluster needs at least one node".into(),
+            ));
+        }
+        let home = kafka_home()?;
+        let py = python3()?;
+        let dir = work_dir("kafka")?;
+        let mut cmd = Command::new(py);
+        cmd.arg(script("kafka_cluster.py"))
+            .arg("--home")
+            .arg(&home)
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--nodes")
+            .arg(nodes.to_string())
+            .arg("--start-timeout")
+            .arg(start_timeout().as_secs().max(60).to_string())
+            .current_dir(&dir);
+        if !secure {
+            cmd.arg("--no-security");
+        }
+        let mut proc = Proc::spawn(cmd, dir.join("launcher.log"))?;
+        let wait = start_timeout().max(Duration::from_secs(60)) + Duration::from_secs(60);
+        let first = proc.recv(wait, "kafka_cluster.py start")?;
+        let Some(ready) = first.strip_prefix("READY ") else {
+            return Err(Error::Start(format!(
+                "Kafka did not start: {first} (logs under {})",
+                dir.display()
+            )));
+        };
+        let info = KafkaInfo::parse(ready)?;
+        let bootstrap = info.listeners.get("PLAINTEXT").cloned().ok_or_else(|| {
+            Error::Start(format!(
+                "kafka_cluster.py: no PLAINTEXT listener in {ready}"
+            ))
+        })?;
+        Ok(Cluster {
+            kind: BrokerKind::Kafka,
+            bootstrap,
+            brokers: nodes,
+            proc: Some(Mutex::new(proc)),
+            dir: Some(dir),
+            lacks: Vec::new(),
+            kafka: Some(info),
+        })
     }
 
     /// The tansu broker shared by this test binary, started on first use
@@ -852,6 +1050,7 @@ impl Cluster {
                     proc: Some(Mutex::new(proc)),
                     dir: Some(dir),
                     lacks: Vec::new(),
+                    kafka: None,
                 });
             }
             last = line;
@@ -894,16 +1093,17 @@ impl Cluster {
                 proc: None,
                 dir: None,
                 lacks,
+                kafka: None,
             })))
         })
     }
 
     /// The best real broker available: the external cluster when
-    /// `PUREKAFKA_TEST_BOOTSTRAP` is set, else tansu.
+    /// `PUREKAFKA_TEST_BOOTSTRAP` is set, else the shared Kafka.
     pub fn from_env() -> Result<&'static Cluster> {
         match Cluster::external() {
             Some(c) => Ok(c),
-            None => Cluster::try_tansu(),
+            None => Cluster::try_kafka(),
         }
     }
 
@@ -932,6 +1132,19 @@ impl Cluster {
     pub fn supports(&self, feature: Feature) -> bool {
         use Feature as F;
         match self.kind {
+            BrokerKind::Kafka => {
+                let secure = self.kafka.as_ref().is_some_and(|k| k.secure);
+                match feature {
+                    F::FaultInjection => false,
+                    // KIP-896 (Kafka 4.0) removed InitProducerId v0-1 and
+                    // the other pre-2.1 request versions.
+                    F::IdempotentInitProducerIdV0_2 => false,
+                    F::MultiBroker => self.brokers > 1,
+                    F::Tls | F::Sasl | F::Acls => secure,
+                    F::NodeRestart => self.proc.is_some(),
+                    _ => true,
+                }
+            }
             BrokerKind::Mock => match feature {
                 F::Transactions
                 | F::IdempotentInitProducerIdV0_2
@@ -953,7 +1166,11 @@ impl Cluster {
                 | F::AuthorizedOperations
                 | F::LargePartitions
                 | F::Tls
-                | F::Sasl => false,
+                | F::Sasl
+                | F::Acls
+                | F::SequenceValidation
+                | F::NodeRestart
+                | F::ShareGroups => false,
             },
             BrokerKind::Tansu => match feature {
                 F::Admin
@@ -976,7 +1193,11 @@ impl Cluster {
                 | F::PromptFetch
                 | F::MultiBroker
                 | F::Tls
-                | F::Sasl => false,
+                | F::Sasl
+                | F::Acls
+                | F::SequenceValidation
+                | F::NodeRestart
+                | F::ShareGroups => false,
             },
             BrokerKind::External => match feature {
                 F::MultiBroker => self.brokers > 1 && !self.lacks.contains(&feature),
@@ -1007,6 +1228,7 @@ impl Cluster {
             ));
         }
         match self.kind {
+            BrokerKind::Kafka => self.create_topic_with(name, partitions, None, &[]),
             BrokerKind::Mock => {
                 self.mock_cmd(
                     "create_topic",
@@ -1034,6 +1256,141 @@ impl Cluster {
         }
     }
 
+    // --- Kafka control ---------------------------------------------------
+
+    /// Creates `name` on Kafka with `partitions`, `replication` (`None`: 1 on a
+    /// single node, 3 on three) and topic configs, and waits until every live
+    /// node has a leader for every partition.
+    pub fn create_topic_with(
+        &self,
+        name: &str,
+        partitions: u32,
+        replication: Option<u16>,
+        configs: &[(&str, &str)],
+    ) -> Result<()> {
+        if self.kind != BrokerKind::Kafka {
+            return Err(Error::Command(format!(
+                "create_topic_with is for Kafka, not {}",
+                self.kind
+            )));
+        }
+        let cfg = Json::object(configs.iter().map(|(k, v)| (*k, Json::from(*v))));
+        let mut fields = vec![
+            ("topic", Json::from(name)),
+            ("partitions", partitions.into()),
+            ("configs", cfg),
+        ];
+        if let Some(r) = replication {
+            fields.push(("replication", i32::from(r).into()));
+        }
+        self.launcher_cmd("create_topic", fields).map(drop)
+    }
+
+    /// Kills Kafka node `node` (1-based) with SIGKILL: a crash, no controlled shutdown.
+    pub fn kill_node(&self, node: i32) -> Result<()> {
+        self.need(Feature::NodeRestart)?;
+        self.launcher_cmd("kill", [("node", node.into())]).map(drop)
+    }
+
+    /// Stops Kafka node `node` with SIGTERM (controlled shutdown: leaders move first).
+    pub fn stop_node(&self, node: i32) -> Result<()> {
+        self.need(Feature::NodeRestart)?;
+        self.launcher_cmd("stop", [("node", node.into())]).map(drop)
+    }
+
+    /// Starts a killed or stopped node again and waits until it serves.
+    pub fn start_node(&self, node: i32) -> Result<()> {
+        self.need(Feature::NodeRestart)?;
+        self.launcher_cmd("start", [("node", node.into())])
+            .map(drop)
+    }
+
+    /// The live Kafka nodes' ids.
+    pub fn alive_nodes(&self) -> Result<Vec<i32>> {
+        let v = self.launcher_cmd::<&str>("status", [])?;
+        Ok(v.get("alive")
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_i64().and_then(|n| i32::try_from(n).ok()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The leader and ISR of `topic`/`partition`, as a live node's metadata says.
+    pub fn leader(&self, topic: &str, partition: i32) -> Result<(i32, Vec<i32>)> {
+        if self.kind != BrokerKind::Kafka {
+            return Err(Error::Command(format!(
+                "leader is for Kafka, not {}",
+                self.kind
+            )));
+        }
+        let v = self.launcher_cmd(
+            "leader",
+            [
+                ("topic", Json::from(topic)),
+                ("partition", partition.into()),
+            ],
+        )?;
+        let leader = v
+            .get("leader")
+            .and_then(Json::as_i64)
+            .and_then(|n| i32::try_from(n).ok())
+            .unwrap_or(-1);
+        let isr = v
+            .get("isr")
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_i64().and_then(|n| i32::try_from(n).ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((leader, isr))
+    }
+
+    /// The bootstrap list of a Kafka listener by name: `PLAINTEXT`, `SSL`
+    /// (client certificate required), `SSL_NOAUTH`, `SASL_PLAINTEXT`, `SASL_SSL`.
+    pub fn listener(&self, name: &str) -> Option<&str> {
+        self.kafka.as_ref()?.listeners.get(name).map(String::as_str)
+    }
+
+    /// A certificate or key file of the secured Kafka: `ca`, `client_cert`,
+    /// `client_key`, `client_key_encrypted` (password: [`Cluster::secret`]
+    /// `client_key_password`), `client_ec_cert`, `client_ec_key`, `broker_cert`,
+    /// `wronghost_cert`/`_key`, `expired_cert`/`_key`. All PEM, keys PKCS#8.
+    pub fn cert(&self, name: &str) -> Option<&Path> {
+        self.kafka.as_ref()?.certs.get(name).map(PathBuf::as_path)
+    }
+
+    /// The password of SASL user `user` (`admin` is a super user; `alice` and
+    /// `bob` have no ACLs until a test grants them), or the client key's
+    /// password for `client_key_password`.
+    pub fn secret(&self, user: &str) -> Option<&str> {
+        let k = self.kafka.as_ref()?;
+        if user == "client_key_password" {
+            return Some("client-key-secret");
+        }
+        k.users.get(user).map(String::as_str)
+    }
+
+    /// The Kafka cluster id (empty for other brokers).
+    pub fn cluster_id(&self) -> &str {
+        self.kafka.as_ref().map_or("", |k| k.cluster_id.as_str())
+    }
+
+    /// Node ids of a Kafka cluster (1-based), sorted.
+    pub fn node_ids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self
+            .kafka
+            .as_ref()
+            .map(|k| k.nodes.keys().copied().collect())
+            .unwrap_or_default();
+        v.sort_unstable();
+        v
+    }
+
     // --- mock control -------------------------------------------------
 
     /// Sends one command to the mock launcher (see `scripts/mock_cluster.py`)
@@ -1044,17 +1401,30 @@ impl Cluster {
         fields: impl IntoIterator<Item = (K, Json)>,
     ) -> Result<Json> {
         self.need(Feature::FaultInjection)?;
+        self.launcher_cmd(cmd, fields)
+    }
+
+    /// One command to the launcher (`mock_cluster.py` or `kafka_cluster.py`).
+    fn launcher_cmd<K: Into<String>>(
+        &self,
+        cmd: &str,
+        fields: impl IntoIterator<Item = (K, Json)>,
+    ) -> Result<Json> {
         let proc = self
             .proc
             .as_ref()
-            .ok_or_else(|| Error::Command("mock cluster has no launcher".into()))?;
+            .ok_or_else(|| Error::Command(format!("{} has no launcher", self.kind)))?;
         let mut obj = Json::object(fields);
         if let Json::Object(m) = &mut obj {
             m.insert("cmd".into(), cmd.into());
         }
         let mut p = proc.lock().unwrap_or_else(|e| e.into_inner());
         p.send(&obj.to_string())?;
-        let line = p.recv(Duration::from_secs(30), &format!("mock command {cmd}"))?;
+        // Starting a Kafka node waits for it to serve: allow for a slow JVM.
+        let line = p.recv(
+            start_timeout() + Duration::from_secs(60),
+            &format!("launcher command {cmd}"),
+        )?;
         if line == "OK" {
             Ok(Json::Null)
         } else if let Some(rest) = line.strip_prefix("OK ") {
