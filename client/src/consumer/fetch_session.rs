@@ -34,6 +34,22 @@ pub struct FetchPlan {
     pub send: Vec<(Tp, PartFetch)>,
     /// Partitions to remove from the session.
     pub forget: Vec<Tp>,
+    /// Every topic the broker's session holds once this request is applied.
+    /// An incremental response can carry data for any of them, also for
+    /// partitions this request does not list (with topic ids, v13+, the
+    /// response names them only by id, so the request must know them all).
+    pub held_topics: Vec<Arc<str>>,
+}
+
+fn topics_of(wanted: &BTreeMap<Tp, PartFetch>) -> Vec<Arc<str>> {
+    let mut out: Vec<Arc<str>> = Vec::new();
+    for (t, _) in wanted.keys() {
+        // BTreeMap order keeps one topic's partitions together.
+        if out.last() != Some(t) {
+            out.push(t.clone());
+        }
+    }
+    out
 }
 
 /// The client side of one broker's fetch session.
@@ -77,6 +93,7 @@ impl FetchSession {
                 epoch: -1,
                 send: wanted.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                 forget: Vec::new(),
+                held_topics: topics_of(wanted),
             };
         }
         if self.id == 0 {
@@ -86,6 +103,7 @@ impl FetchSession {
                 epoch: 0,
                 send: wanted.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                 forget: Vec::new(),
+                held_topics: topics_of(wanted),
             };
         }
         let send = wanted
@@ -104,6 +122,7 @@ impl FetchSession {
             epoch: self.epoch,
             send,
             forget,
+            held_topics: topics_of(wanted),
         }
     }
 
@@ -193,6 +212,21 @@ mod tests {
         assert_eq!(p.epoch, 2);
         assert!(p.send.is_empty());
         assert_eq!(p.forget, vec![tp(1)]);
+    }
+
+    #[test]
+    fn an_incremental_fetch_that_lists_nothing_still_names_every_held_topic() {
+        // Found on Kafka 4.4: a caught-up consumer's incremental fetch lists no
+        // partition, the broker answers with new data by topic id only, and
+        // the data was dropped (forever: the session offset never moved).
+        let mut s = FetchSession::new();
+        let other = (Arc::<str>::from("u"), 0);
+        let want = BTreeMap::from([(tp(0), pf(5)), (tp(1), pf(5)), (other.clone(), pf(1))]);
+        s.plan(&want);
+        s.on_response(0, 9);
+        let p = s.plan(&want);
+        assert!(p.send.is_empty() && p.forget.is_empty());
+        assert_eq!(p.held_topics, vec![Arc::<str>::from("t"), Arc::from("u")]);
     }
 
     #[test]

@@ -269,8 +269,10 @@ async fn fetch(
             }),
         }
     }
-    for (tp, _) in &plan.send {
-        names.insert(id_of(&tp.0), tp.0.clone());
+    // Partitions the session holds but this request does not list can answer
+    // too (by topic id only, from v13): know every held topic's id.
+    for t in &plan.held_topics {
+        names.insert(id_of(t), t.clone());
     }
     let cfg = &inner.cfg;
     let max_wait = cfg.fetch_max_wait;
