@@ -32,6 +32,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod b64;
+pub mod java;
 pub mod json;
 
 pub use json::Json;
@@ -770,6 +771,49 @@ fn int_field(v: &Json, k: &str, line: &str) -> Result<i64> {
     field(v, k, line)?
         .as_i64()
         .ok_or_else(|| Error::Peer(format!("peer output {k:?} is not an integer: {line}")))
+}
+
+/// Parses a peer's acknowledgement line `{"topic","partition","offset"}`
+/// (peer.py and the Java peer print the same).
+pub(crate) fn parse_acked(l: &str) -> Result<Acked> {
+    let v = Json::parse(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
+    Ok(Acked {
+        topic: field(&v, "topic", l)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        partition: i32::try_from(int_field(&v, "partition", l)?).unwrap_or(-1),
+        offset: int_field(&v, "offset", l)?,
+    })
+}
+
+/// Parses a peer's consumed-record line (peer.py and the Java peer print the same).
+pub(crate) fn parse_consumed(l: &str) -> Result<Consumed> {
+    let v = Json::parse(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
+    let headers = field(&v, "headers", l)?
+        .as_array()
+        .ok_or_else(|| Error::Peer(format!("headers is not an array: {l}")))?
+        .iter()
+        .map(|h| match h.as_array() {
+            Some([Json::Str(k), val]) => Ok((k.clone(), bytes_field(val, l)?)),
+            _ => Err(Error::Peer(format!("bad header {h}: {l}"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Consumed {
+        topic: field(&v, "topic", l)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        offset: int_field(&v, "offset", l)?,
+        timestamp_type: v.get("timestamp_type").and_then(Json::as_i64),
+        record: Record {
+            key: bytes_field(field(&v, "key", l)?, l)?,
+            value: bytes_field(field(&v, "value", l)?, l)?,
+            headers,
+            partition: Some(i32::try_from(int_field(&v, "partition", l)?).unwrap_or(-1)),
+            timestamp: v.get("timestamp").and_then(Json::as_i64),
+        },
+    })
 }
 
 fn bytes_field(v: &Json, line: &str) -> Result<Option<Vec<u8>>> {
@@ -1741,17 +1785,7 @@ impl Cluster {
         )?;
         let acked = lines
             .iter()
-            .map(|l| {
-                let v = Json::parse(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
-                Ok(Acked {
-                    topic: field(&v, "topic", l)?
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    partition: i32::try_from(int_field(&v, "partition", l)?).unwrap_or(-1),
-                    offset: int_field(&v, "offset", l)?,
-                })
-            })
+            .map(|l| parse_acked(l))
             .collect::<Result<Vec<_>>>()?;
         if acked.len() != records.len() {
             return Err(Error::Peer(format!(
@@ -1787,37 +1821,50 @@ impl Cluster {
             None,
             timeout,
         )?;
-        lines
-            .iter()
-            .map(|l| {
-                let v = Json::parse(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
-                let headers = field(&v, "headers", l)?
-                    .as_array()
-                    .ok_or_else(|| Error::Peer(format!("headers is not an array: {l}")))?
-                    .iter()
-                    .map(|h| match h.as_array() {
-                        Some([Json::Str(k), val]) => Ok((k.clone(), bytes_field(val, l)?)),
-                        _ => Err(Error::Peer(format!("bad header {h}: {l}"))),
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Consumed {
-                    topic: field(&v, "topic", l)?
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    offset: int_field(&v, "offset", l)?,
-                    timestamp_type: v.get("timestamp_type").and_then(Json::as_i64),
-                    record: Record {
-                        key: bytes_field(field(&v, "key", l)?, l)?,
-                        value: bytes_field(field(&v, "value", l)?, l)?,
-                        headers,
-                        partition: Some(
-                            i32::try_from(int_field(&v, "partition", l)?).unwrap_or(-1),
-                        ),
-                        timestamp: v.get("timestamp").and_then(Json::as_i64),
-                    },
-                })
-            })
-            .collect()
+        lines.iter().map(|l| parse_consumed(l)).collect()
     }
+}
+
+/// Writes each test once and runs it on the mock cluster and on the real
+/// Kafka: every `fn name(broker) { ... }` becomes a module `name` with two
+/// tests, `name::mock` and `name::kafka`, in which `broker` is a
+/// `&'static Cluster`. `fn name(broker: 3)` asks for a 3-broker mock (Kafka
+/// stays the shared single node). The Kafka test skips with the fix when
+/// Kafka is not installed, and fails under `CI=true`.
+///
+/// ```ignore
+/// purekafka_integration::on_mock_and_kafka! {
+///     fn acks_1_delivers_every_record(broker) {
+///         run(broker, Acks::Leader);
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! on_mock_and_kafka {
+    () => {};
+    ($(#[$m:meta])* fn $name:ident($b:ident) $body:block $($rest:tt)*) => {
+        $crate::on_mock_and_kafka! { $(#[$m])* fn $name($b: 1) $body $($rest)* }
+    };
+    ($(#[$m:meta])* fn $name:ident($b:ident : $n:literal) $body:block $($rest:tt)*) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$m])*
+            #[test]
+            fn mock() {
+                let $b: &'static $crate::Cluster = $crate::Cluster::mock($n);
+                $body
+            }
+
+            $(#[$m])*
+            #[test]
+            fn kafka() {
+                let $b: &'static $crate::Cluster =
+                    $crate::cluster_or_skip!($crate::Cluster::try_kafka());
+                $body
+            }
+        }
+        $crate::on_mock_and_kafka! { $($rest)* }
+    };
 }

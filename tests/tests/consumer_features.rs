@@ -105,9 +105,8 @@ fn tps(list: &[(&str, i32)]) -> BTreeSet<(String, i32)> {
     list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
 }
 
-#[test]
-fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones(broker) {
     let prefix = unique_topic("pattern");
     let a = format!("{prefix}-a");
     let b = format!("{prefix}-b");
@@ -201,11 +200,11 @@ fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones() {
         p.close(Duration::from_secs(5)).await.unwrap();
     });
 }
+}
 
-#[test]
-fn pause_stops_one_partition_and_resume_loses_nothing() {
+purekafka_integration::on_mock_and_kafka! {
+fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
     const N: usize = 300;
-    let broker = Broker::mock(1);
     let topic = unique_topic("pause");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
@@ -300,10 +299,10 @@ fn pause_stops_one_partition_and_resume_loses_nothing() {
         p.close(Duration::from_secs(5)).await.unwrap();
     });
 }
+}
 
-#[test]
-fn out_of_range_position_resets_to_earliest() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn out_of_range_position_resets_to_earliest(broker) {
     let topic = unique_topic("oor-earliest");
     broker.create_topic(&topic, 1).unwrap();
     rt().block_on(async {
@@ -330,10 +329,10 @@ fn out_of_range_position_resets_to_earliest() {
         c.close().await.unwrap();
     });
 }
+}
 
-#[test]
-fn out_of_range_position_resets_to_latest_and_none_is_an_error() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
     let topic = unique_topic("oor-latest");
     broker.create_topic(&topic, 1).unwrap();
     rt().block_on(async {
@@ -412,10 +411,10 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error() {
         p.close(Duration::from_secs(5)).await.unwrap();
     });
 }
+}
 
-#[test]
-fn seek_to_end_reads_only_new_records() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn seek_to_end_reads_only_new_records(broker) {
     let topic = unique_topic("seek-end");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
@@ -460,10 +459,10 @@ fn seek_to_end_reads_only_new_records() {
         p.close(Duration::from_secs(5)).await.unwrap();
     });
 }
+}
 
-#[test]
-fn committed_offset_and_metadata_round_trip_in_a_group() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn committed_offset_and_metadata_round_trip_in_a_group(broker) {
     let topic = unique_topic("commit-meta");
     let group = unique_topic("commit-meta-group");
     broker.create_topic(&topic, 2).unwrap();
@@ -553,4 +552,5 @@ fn committed_offset_and_metadata_round_trip_in_a_group() {
         c2.close().await.unwrap();
         p.close(Duration::from_secs(5)).await.unwrap();
     });
+}
 }

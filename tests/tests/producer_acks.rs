@@ -1,4 +1,4 @@
-//! `acks=0` and `acks=1` on the librdkafka mock: every record is delivered
+//! `acks=0` and `acks=1` on the librdkafka mock and on Kafka 4.4: every record is delivered
 //! (acks=0 reports offset -1, acks=1 the real offset), librdkafka reads them
 //! all back where the producer said they went, and `send_with_callback`
 //! reports every record once.
@@ -99,9 +99,8 @@ async fn produce(bootstrap: &str, topic: &str, acks: Acks, n: usize) -> Vec<(i32
     out
 }
 
-fn run(acks: Acks) {
+fn run(broker: &Broker, acks: Acks) {
     const N: usize = 5_000;
-    let broker = Broker::mock(1);
     let topic = unique_topic(&format!("acks-{acks}"));
     broker.create_topic(&topic, PARTITIONS).unwrap();
     let delivered = rt().block_on(produce(broker.bootstrap(), &topic, acks, N));
@@ -156,20 +155,17 @@ fn run(acks: Acks) {
     }
 }
 
-#[test]
-fn acks_0_delivers_5000_records_with_offset_minus_one() {
-    run(Acks::None);
+purekafka_integration::on_mock_and_kafka! {
+fn acks_0_delivers_5000_records_with_offset_minus_one(broker) {
+    run(broker, Acks::None);
 }
 
-#[test]
-fn acks_1_delivers_5000_records_at_their_offsets() {
-    run(Acks::Leader);
+fn acks_1_delivers_5000_records_at_their_offsets(broker) {
+    run(broker, Acks::Leader);
 }
 
-#[test]
-fn send_with_callback_reports_every_record_once() {
+fn send_with_callback_reports_every_record_once(broker) {
     const N: usize = 1_000;
-    let broker = Broker::mock(1);
     let topic = unique_topic("acks-callback");
     broker.create_topic(&topic, PARTITIONS).unwrap();
     rt().block_on(async {
@@ -215,11 +211,9 @@ fn send_with_callback_reports_every_record_once() {
     });
 }
 
-#[test]
-fn a_callback_can_send_again() {
+fn a_callback_can_send_again(broker) {
     // Chaining a send from a delivery callback (retry, follow-up event) is
     // common; it must neither deadlock nor lose the second record.
-    let broker = Broker::mock(1);
     let topic = unique_topic("acks-callback-chain");
     broker.create_topic(&topic, 1).unwrap();
     let bootstrap = broker.bootstrap().to_string();
@@ -249,4 +243,5 @@ fn a_callback_can_send_again() {
     done_rx
         .recv_timeout(Duration::from_secs(15))
         .expect("the producer deadlocked: a callback sent a record");
+}
 }
