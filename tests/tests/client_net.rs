@@ -31,9 +31,8 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-#[test]
-fn bootstraps_and_reads_topic_metadata() {
-    let broker = Broker::mock(3);
+purekafka_integration::on_mock_and_kafka! {
+fn bootstraps_and_reads_topic_metadata(broker: 3) {
     let topic = unique_topic("net-md");
     broker.create_topic(&topic, 6).unwrap();
     rt().block_on(async {
@@ -42,7 +41,7 @@ fn bootstraps_and_reads_topic_metadata() {
             .await
             .unwrap();
         let md = cluster.metadata();
-        assert_eq!(md.brokers.len(), 3, "{md:?}");
+        assert_eq!(md.brokers.len(), broker.brokers(), "{md:?}");
         let t = cluster.topic(&topic, Duration::from_secs(5)).await.unwrap();
         assert_eq!(t.partitions.len(), 6);
         for p in &t.partitions {
@@ -60,10 +59,10 @@ fn bootstraps_and_reads_topic_metadata() {
         assert!(conn.version_for(ApiKey::Produce).unwrap() >= 7);
     });
 }
+}
 
-#[test]
-fn unknown_topic_is_a_clear_error() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn unknown_topic_is_a_clear_error(broker) {
     rt().block_on(async {
         let cluster = Cluster::connect(opts(broker.bootstrap())).await.unwrap();
         let e = cluster
@@ -72,6 +71,7 @@ fn unknown_topic_is_a_clear_error() {
             .unwrap_err();
         assert!(e.to_string().contains("no-such-topic-here"), "{e}");
     });
+}
 }
 
 #[test]
@@ -93,9 +93,8 @@ fn unreachable_bootstrap_fails_fast_with_the_servers_named() {
     });
 }
 
-#[test]
-fn many_pipelined_requests_on_one_connection_all_complete() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn many_pipelined_requests_on_one_connection_all_complete(broker) {
     rt().block_on(async {
         let addr = broker.bootstrap().split(',').next().unwrap().to_string();
         let conn = Connection::connect(
@@ -141,6 +140,7 @@ fn many_pipelined_requests_on_one_connection_all_complete() {
             .is_ok()
         );
     });
+}
 }
 
 #[test]

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord};
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka_integration::{Cluster as Broker, unique_topic};
+use purekafka_integration::unique_topic;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -79,9 +79,8 @@ fn check(got: &[ConsumerRecord], partitions: i32, n: usize, tag: &str) {
     }
 }
 
-#[test]
-fn streams_every_record_once_and_wakes_on_new_ones() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn streams_every_record_once_and_wakes_on_new_ones(broker) {
     let topic = unique_topic("stream-all");
     broker.create_topic(&topic, 3).unwrap();
     rt().block_on(async {
@@ -126,10 +125,10 @@ fn streams_every_record_once_and_wakes_on_new_ones() {
         c.close().await.unwrap();
     });
 }
+}
 
-#[test]
-fn dropping_a_stream_gives_back_buffered_records() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn dropping_a_stream_gives_back_buffered_records(broker) {
     let topic = unique_topic("stream-drop");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
@@ -172,10 +171,10 @@ fn dropping_a_stream_gives_back_buffered_records() {
         c.close().await.unwrap();
     });
 }
+}
 
-#[test]
-fn stream_ends_when_the_consumer_closes() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn stream_ends_when_the_consumer_closes(broker) {
     let topic = unique_topic("stream-close");
     broker.create_topic(&topic, 1).unwrap();
     rt().block_on(async {
@@ -197,4 +196,5 @@ fn stream_ends_when_the_consumer_closes() {
         );
         assert!(stream.next().await.is_none(), "fused");
     });
+}
 }

@@ -115,19 +115,18 @@ async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<Atom
     }
 }
 
-#[test]
-fn members_join_and_leave_and_nothing_committed_is_processed_again() {
-    run(AssignmentStrategy::Range);
+purekafka_integration::on_mock_and_kafka! {
+fn members_join_and_leave_and_nothing_committed_is_processed_again(broker: 3) {
+    run(broker, AssignmentStrategy::Range);
 }
 
 /// The same with incremental (cooperative) rebalancing.
-#[test]
-fn cooperative_sticky_members_join_and_leave() {
-    run(AssignmentStrategy::CooperativeSticky);
+fn cooperative_sticky_members_join_and_leave(broker: 3) {
+    run(broker, AssignmentStrategy::CooperativeSticky);
+}
 }
 
-fn run(strategy: AssignmentStrategy) {
-    let broker = Broker::mock(3);
+fn run(broker: &Broker, strategy: AssignmentStrategy) {
     let topic = unique_topic("group");
     let group = unique_topic("group-id");
     const N: usize = 12_000;

@@ -50,9 +50,8 @@ fn unknown_property_and_bad_value_name_the_property() {
     assert!(e.to_string().contains("compression.type"), "{e}");
 }
 
-#[test]
-fn oversize_record_unknown_partition_and_send_after_close() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn oversize_record_unknown_partition_and_send_after_close(broker) {
     let topic = unique_topic("bad-input");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
@@ -93,6 +92,7 @@ fn oversize_record_unknown_partition_and_send_after_close() {
             .unwrap_err();
         assert!(matches!(e, Error::Closed(_)), "{e}");
     });
+}
 }
 
 #[test]

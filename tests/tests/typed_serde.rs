@@ -12,7 +12,7 @@ use purekafka::producer::{Header, Producer, ProducerRecord};
 use purekafka::serde::{
     Json, Raw, TypedConsumer, TypedProducer, TypedProducerRecord, TypedRecord, Utf8String,
 };
-use purekafka_integration::{Cluster as Broker, unique_topic};
+use purekafka_integration::unique_topic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -92,9 +92,8 @@ where
     out
 }
 
-#[test]
-fn structs_round_trip_and_a_bad_record_is_a_per_record_error() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn structs_round_trip_and_a_bad_record_is_a_per_record_error(broker) {
     let topic = unique_topic("typed-serde");
     broker.create_topic(&topic, 1).unwrap();
     rt().block_on(async {
@@ -164,6 +163,7 @@ fn structs_round_trip_and_a_bad_record_is_a_per_record_error() {
         typed.close(Duration::from_secs(10)).await.unwrap();
     });
 }
+}
 
 /// A map with tuple keys has no JSON form.
 #[derive(Serialize)]
@@ -171,9 +171,8 @@ struct Unjsonable {
     by_pair: BTreeMap<(u8, u8), u32>,
 }
 
-#[test]
-fn serialization_errors_send_nothing_and_unsized_types_work() {
-    let broker = Broker::mock(1);
+purekafka_integration::on_mock_and_kafka! {
+fn serialization_errors_send_nothing_and_unsized_types_work(broker) {
     let topic = unique_topic("typed-serde-errors");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
@@ -215,4 +214,5 @@ fn serialization_errors_send_nothing_and_unsized_types_work() {
         c.close().await.unwrap();
         producer.close(Duration::from_secs(10)).await.unwrap();
     });
+}
 }
