@@ -1,0 +1,437 @@
+//! The Apache Kafka Java client (kafka-clients 4.4.0) as a third interop peer,
+//! next to the Python peers: `scripts/java/JavaPeer.java`, compiled by
+//! `scripts/install-kafka.sh`, speaking the same JSON lines as `scripts/peer.py`.
+//!
+//! - [`java_produce`]: the Java producer writes [`Record`]s (any codec, acks,
+//!   idempotence, a committed or aborted transaction); returns the [`Acked`]s.
+//! - [`java_consume`]: the Java consumer reads `count` records, without a
+//!   group (every partition from the beginning) or in one.
+//! - [`JavaGroupMember`]: a Java consumer running in the background in a
+//!   group, next to purekafka consumers in the same test.
+//!
+//! Every function fails with [`Error::NotInstalled`] (so [`crate::cluster_or_skip`]
+//! style skips work) when Kafka or the compiled peer is missing.
+
+use crate::{
+    Acked, Cluster, Codec, Consumed, Error, Record, Result, java_peer_classpath, kafka_home,
+    parse_acked, parse_consumed,
+};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Options of the Java producer (`JavaPeer produce`). `Default`: no
+/// compression, acks=all, the Java defaults for idempotence and linger.
+#[derive(Clone, Debug, Default)]
+pub struct JavaProduce {
+    /// `compression.type` (`None`: none).
+    pub codec: Option<Codec>,
+    /// `acks`: `"0"`, `"1"` or `"all"` (`None`: all).
+    pub acks: Option<String>,
+    /// `enable.idempotence` (`None`: the Java default, on with acks=all).
+    pub idempotence: Option<bool>,
+    /// `linger.ms` (`None`: the Java default, 5).
+    pub linger_ms: Option<u64>,
+    /// Send every record in one transaction with this `transactional.id`.
+    pub transactional_id: Option<String>,
+    /// Abort that transaction instead of committing it.
+    pub abort: bool,
+    /// Any other producer property.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Options of the Java consumer (`JavaPeer consume`). `Default`: no group,
+/// read_uncommitted.
+#[derive(Clone, Debug, Default)]
+pub struct JavaConsume {
+    /// `group.id`: subscribe in this group (`None`: assign every partition).
+    pub group: Option<String>,
+    /// `group.protocol`: `"classic"` or `"consumer"` (`None`: classic).
+    pub group_protocol: Option<String>,
+    /// `isolation.level`: `"read_committed"` or `"read_uncommitted"`.
+    pub isolation_level: Option<String>,
+    /// Commit (sync) after every poll that returned records, and on exit.
+    pub commit: bool,
+    /// Any other consumer property.
+    pub extra: Vec<(String, String)>,
+}
+
+impl JavaConsume {
+    /// A group member of `group` with the classic protocol.
+    pub fn in_group(group: impl Into<String>) -> JavaConsume {
+        JavaConsume {
+            group: Some(group.into()),
+            ..JavaConsume::default()
+        }
+    }
+}
+
+fn extra_args(args: &mut Vec<String>, extra: &[(String, String)]) {
+    for (k, v) in extra {
+        args.push("-X".into());
+        args.push(format!("{k}={v}"));
+    }
+}
+
+/// `java`, from `JAVA_HOME` when set.
+fn java_binary() -> PathBuf {
+    match std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty()) {
+        Some(h) => PathBuf::from(h).join("bin").join("java"),
+        None => PathBuf::from("java"),
+    }
+}
+
+/// The command that runs `JavaPeer <args> --bootstrap <cluster> --timeout <s>`,
+/// logging warnings only, to stderr.
+pub fn java_peer_command(cluster: &Cluster, args: &[String], timeout: Duration) -> Result<Command> {
+    let cp = java_peer_classpath()?;
+    let log4j = kafka_home()?.join("conf").join("log4j2-tools.properties");
+    let mut cmd = Command::new(java_binary());
+    // A short-lived client: C1 only and one GC thread start fastest on a small machine.
+    cmd.arg("-XX:TieredStopAtLevel=1")
+        .arg("-XX:+UseSerialGC")
+        .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
+        .arg("-cp")
+        .arg(cp)
+        .arg("JavaPeer")
+        .args(args)
+        .arg("--bootstrap")
+        .arg(cluster.bootstrap())
+        .arg("--timeout")
+        .arg(timeout.as_secs().max(1).to_string());
+    Ok(cmd)
+}
+
+fn spawn(mut cmd: Command) -> Result<Child> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NotInstalled(format!(
+                "java is not on PATH ({e}): install a JDK 17+ and run ./scripts/install-kafka.sh"
+            ))
+        } else {
+            Error::Peer(format!("cannot run the Java peer: {e}"))
+        }
+    })
+}
+
+fn read_all(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Waits for `child` until `deadline`; kills it past that (`None`).
+fn wait_until(child: &mut Child, deadline: Instant) -> Result<Option<ExitStatus>> {
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(Some(st));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn failure(what: &str, status: Option<ExitStatus>, stderr: &str, timeout: Duration) -> Error {
+    match status {
+        Some(st) => Error::Peer(format!("JavaPeer {what} ({st}): {}", stderr.trim_end())),
+        None => Error::Peer(format!(
+            "JavaPeer {what} hung past {}s and was killed; stderr: {}",
+            timeout.as_secs() + 30,
+            stderr.trim_end()
+        )),
+    }
+}
+
+/// Runs `JavaPeer <args>` feeding `input` on stdin; returns its stdout lines.
+pub fn run_java_peer(
+    cluster: &Cluster,
+    args: &[String],
+    input: Option<String>,
+    timeout: Duration,
+) -> Result<Vec<String>> {
+    let mut child = spawn(java_peer_command(cluster, args, timeout)?)?;
+    let mut stdin = child.stdin.take();
+    let writer = thread::spawn(move || {
+        if let (Some(s), Some(text)) = (stdin.as_mut(), input) {
+            let _ = s.write_all(text.as_bytes());
+        }
+    });
+    let out = read_all(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Io("no stdout".into()))?,
+    );
+    let err = read_all(
+        child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::Io("no stderr".into()))?,
+    );
+    // The peer enforces its own --timeout; this is the backstop for a hang.
+    let status = wait_until(
+        &mut child,
+        Instant::now() + timeout + Duration::from_secs(30),
+    )?;
+    let _ = writer.join();
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(st) if st.success() => Ok(stdout.lines().map(str::to_owned).collect()),
+        _ => Err(failure(&args.join(" "), status, &stderr, timeout)),
+    }
+}
+
+/// Produces `records` to `topic` with the Java producer; returns where each
+/// landed, in input order.
+pub fn java_produce(
+    cluster: &Cluster,
+    topic: &str,
+    opts: &JavaProduce,
+    records: &[Record],
+) -> Result<Vec<Acked>> {
+    let mut args: Vec<String> = vec!["produce".into(), "--topic".into(), topic.into()];
+    if let Some(c) = opts.codec {
+        args.extend(["--compression".into(), c.flag().into()]);
+    }
+    if let Some(a) = &opts.acks {
+        args.extend(["--acks".into(), a.clone()]);
+    }
+    if let Some(i) = opts.idempotence {
+        args.extend(["--idempotence".into(), i.to_string()]);
+    }
+    if let Some(l) = opts.linger_ms {
+        args.extend(["--linger-ms".into(), l.to_string()]);
+    }
+    if let Some(t) = &opts.transactional_id {
+        args.extend(["--transactional-id".into(), t.clone()]);
+    }
+    if opts.abort {
+        args.push("--abort".into());
+    }
+    extra_args(&mut args, &opts.extra);
+    let input: String = records
+        .iter()
+        .map(|r| r.to_json().to_string() + "\n")
+        .collect();
+    let timeout = Duration::from_secs(60 + records.len() as u64 / 2000);
+    let lines = run_java_peer(cluster, &args, Some(input), timeout)?;
+    let acked = lines
+        .iter()
+        .map(|l| parse_acked(l))
+        .collect::<Result<Vec<_>>>()?;
+    if acked.len() != records.len() {
+        return Err(Error::Peer(format!(
+            "the Java producer acknowledged {} of {} records",
+            acked.len(),
+            records.len()
+        )));
+    }
+    Ok(acked)
+}
+
+fn consume_args(topic: &str, opts: &JavaConsume, count: usize) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "consume".into(),
+        "--topic".into(),
+        topic.into(),
+        "--count".into(),
+        count.to_string(),
+    ];
+    if let Some(g) = &opts.group {
+        args.extend(["--group".into(), g.clone()]);
+    }
+    if let Some(p) = &opts.group_protocol {
+        args.extend(["--group-protocol".into(), p.clone()]);
+    }
+    if let Some(i) = &opts.isolation_level {
+        args.extend(["--isolation-level".into(), i.clone()]);
+    }
+    if opts.commit {
+        args.push("--commit".into());
+    }
+    extra_args(&mut args, &opts.extra);
+    args
+}
+
+/// Reads `count` records of `topic` with the Java consumer. Without a group:
+/// every partition from the beginning, ordered by partition then offset; in a
+/// group: in the order they arrived. Fails if fewer arrive within `timeout`.
+pub fn java_consume(
+    cluster: &Cluster,
+    topic: &str,
+    opts: &JavaConsume,
+    count: usize,
+    timeout: Duration,
+) -> Result<Vec<Consumed>> {
+    let lines = run_java_peer(cluster, &consume_args(topic, opts, count), None, timeout)?;
+    lines
+        .iter()
+        .filter(|l| !l.starts_with("{\"event\""))
+        .map(|l| parse_consumed(l))
+        .collect()
+}
+
+#[derive(Default)]
+struct MemberState {
+    assignment: Option<Vec<i32>>,
+    rebalances: usize,
+    records: Vec<Consumed>,
+    bad_line: Option<String>,
+}
+
+/// A Java consumer in a group, running in the background until
+/// [`JavaGroupMember::stop`] (which closes its stdin: it commits if asked,
+/// leaves the group and exits) or drop (which kills it).
+pub struct JavaGroupMember {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    state: Arc<Mutex<MemberState>>,
+    reader: Option<JoinHandle<()>>,
+    stderr: Option<JoinHandle<String>>,
+    timeout: Duration,
+}
+
+impl JavaGroupMember {
+    /// Starts a member of `opts.group` (required) reading `topic`, for at most
+    /// `timeout` (or until it has read `usize::MAX` records).
+    pub fn start(
+        cluster: &Cluster,
+        topic: &str,
+        opts: &JavaConsume,
+        timeout: Duration,
+    ) -> Result<JavaGroupMember> {
+        if opts.group.is_none() {
+            return Err(Error::Peer("JavaGroupMember needs opts.group".into()));
+        }
+        let mut args = consume_args(topic, opts, usize::MAX >> 1);
+        args.push("--until-eof".into());
+        let mut child = spawn(java_peer_command(cluster, &args, timeout)?)?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Io("no stdout".into()))?;
+        let stderr = read_all(
+            child
+                .stderr
+                .take()
+                .ok_or_else(|| Error::Io("no stderr".into()))?,
+        );
+        let state = Arc::new(Mutex::new(MemberState::default()));
+        let st = Arc::clone(&state);
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+                if line.starts_with("{\"event\"") {
+                    let parts = crate::Json::parse(&line).ok().and_then(|v| {
+                        v.get("partitions")?
+                            .as_array()?
+                            .iter()
+                            .map(|p| p.as_i64().and_then(|n| i32::try_from(n).ok()))
+                            .collect::<Option<Vec<i32>>>()
+                    });
+                    match parts {
+                        Some(p) => {
+                            s.assignment = Some(p);
+                            s.rebalances += 1;
+                        }
+                        None => s.bad_line = Some(line),
+                    }
+                } else {
+                    match parse_consumed(&line) {
+                        Ok(c) => s.records.push(c),
+                        Err(e) => s.bad_line = Some(e.to_string()),
+                    }
+                }
+            }
+        });
+        Ok(JavaGroupMember {
+            child,
+            stdin,
+            state,
+            reader: Some(reader),
+            stderr: Some(stderr),
+            timeout,
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, MemberState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The partitions of the last assignment (`None` before the first).
+    pub fn assignment(&self) -> Option<Vec<i32>> {
+        self.state().assignment.clone()
+    }
+
+    /// How many assignments it has received.
+    pub fn rebalances(&self) -> usize {
+        self.state().rebalances
+    }
+
+    /// The records it has read so far.
+    pub fn records(&self) -> Vec<Consumed> {
+        self.state().records.clone()
+    }
+
+    /// How many records it has read so far.
+    pub fn record_count(&self) -> usize {
+        self.state().records.len()
+    }
+
+    /// `true` while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Closes its stdin, waits for it to commit (with `commit`), leave the
+    /// group and exit; returns every record it read.
+    pub fn stop(mut self) -> Result<Vec<Consumed>> {
+        drop(self.stdin.take());
+        let status = wait_until(&mut self.child, Instant::now() + Duration::from_secs(30))?;
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let s = std::mem::take(&mut *self.state());
+        if let Some(bad) = s.bad_line {
+            return Err(Error::Peer(format!("JavaPeer group member: {bad}")));
+        }
+        match status {
+            Some(st) if st.success() => Ok(s.records),
+            _ => Err(failure(
+                "consume (group member)",
+                status,
+                &stderr,
+                self.timeout,
+            )),
+        }
+    }
+}
+
+impl Drop for JavaGroupMember {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
