@@ -91,6 +91,24 @@ struct PartQueue {
     /// After a failure: send nothing new until the batches in flight are back,
     /// then resend in sequence order.
     retrying: bool,
+    /// Idempotence: the leader has acknowledged a batch of ours under the
+    /// current producer id and epoch, so it holds our sequence state. Until
+    /// then only one batch is in flight: a leader without state for a
+    /// producer accepts any first sequence, so if batch 0 failed (say
+    /// NOT_LEADER_OR_FOLLOWER on a topic just created) and batch 1, already in
+    /// flight, succeeded, batch 0's retry would land after it. Seen on Kafka 4.4.
+    seq_confirmed: bool,
+}
+
+impl PartQueue {
+    /// How many batches of this partition may be in flight now.
+    fn max_in_flight(&self, configured: usize, idempotent: bool) -> usize {
+        if idempotent && !self.seq_confirmed {
+            1
+        } else {
+            configured
+        }
+    }
 }
 
 /// What a partition's produce attempt came to.
@@ -205,6 +223,7 @@ impl Accumulator {
             for parts in self.topics.values_mut() {
                 for pq in parts.iter_mut() {
                     pq.next_seq = 0;
+                    pq.seq_confirmed = false;
                     for b in pq.queue.iter_mut() {
                         if b.base_seq.is_some() {
                             let seq = pq.next_seq;
@@ -407,12 +426,13 @@ impl Accumulator {
             }
         };
         let max_in_flight = self.cfg.max_in_flight_per_partition.max(1);
+        let idempotent = self.cfg.idempotent;
         for parts in self.topics.values() {
             for pq in parts {
                 if let Some(b) = pq.queue.front() {
                     consider(b.deadline(&self.cfg));
-                    let blocked =
-                        pq.in_flight >= max_in_flight || (pq.retrying && pq.in_flight > 0);
+                    let blocked = pq.in_flight >= pq.max_in_flight(max_in_flight, idempotent)
+                        || (pq.retrying && pq.in_flight > 0);
                     if !blocked && !b.full && b.sealed.is_none() {
                         consider(b.retry_at.unwrap_or(b.created + self.cfg.linger));
                     } else if !blocked {
@@ -489,7 +509,7 @@ impl Accumulator {
                 }
                 // One batch per partition per request, as the Java client does.
                 let Some(b) = pq.queue.front() else { continue };
-                if pq.in_flight >= max_in_flight {
+                if pq.in_flight >= pq.max_in_flight(max_in_flight, idempotent) {
                     continue;
                 }
                 let ready = b.full || flushing || now >= b.created + linger || b.sealed.is_some();
@@ -715,6 +735,11 @@ impl Accumulator {
     }
 
     fn succeed(&mut self, b: Batch, base_offset: i64, log_append_time: i64) {
+        if b.base_seq.is_some() && b.producer.is_some() && b.producer == self.producer {
+            if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
+                pq.seq_confirmed = true;
+            }
+        }
         self.buffered = self.buffered.saturating_sub(b.accounted);
         self.completed.push(b.shared.clone());
         b.shared.complete(Ok(RecordMetadata {
@@ -851,6 +876,19 @@ mod tests {
             .collect()
     }
 
+    /// Sends one one-record batch on partition `p` and acknowledges it, so the
+    /// leader "holds our sequence" and the partition may pipeline.
+    fn confirm_partition(acc: &mut Accumulator, p: i32, now: Instant) {
+        fill_batch(acc, p, 1, now);
+        let d = drain_ids(acc, now + Duration::from_millis(10));
+        assert_eq!(d.len(), 1);
+        let ok = PartitionOutcome::Ok {
+            base_offset: 0,
+            log_append_time: -1,
+        };
+        acc.complete(d[0].id, ok, now);
+    }
+
     fn fill_batch(acc: &mut Accumulator, p: i32, n: usize, now: Instant) -> Arc<BatchShared> {
         let mut last = None;
         for i in 0..n {
@@ -917,6 +955,11 @@ mod tests {
             (h.producer_id, h.producer_epoch, h.base_sequence),
             (77, 2, 0)
         );
+        let ok = PartitionOutcome::Ok {
+            base_offset: 0,
+            log_append_time: -1,
+        };
+        acc.complete(d[0].id, ok, later);
         fill_batch(&mut acc, 0, 4, later);
         let d = drain_ids(&mut acc, later + Duration::from_millis(10));
         assert_eq!(batch_header(&d[0].bytes).base_sequence, 3);
@@ -927,6 +970,7 @@ mod tests {
         let t0 = Instant::now();
         let mut acc = Accumulator::new(cfg());
         acc.set_producer(5, 0);
+        confirm_partition(&mut acc, 0, t0);
         let mut sent = Vec::new();
         for _ in 0..3 {
             fill_batch(&mut acc, 0, 2, t0);
@@ -965,7 +1009,7 @@ mod tests {
             .iter()
             .map(|b| batch_header(&b.bytes).base_sequence)
             .collect();
-        assert_eq!(seqs, vec![0, 2, 4]);
+        assert_eq!(seqs, vec![1, 3, 5]);
         for (a, b) in sent.iter().zip(&again) {
             assert_eq!(
                 a.bytes, b.bytes,
@@ -1067,6 +1111,16 @@ mod tests {
             ..cfg()
         });
         acc.set_producer(1, 0);
+        // The first batch goes alone (see the next test); once acknowledged,
+        // up to the limit pipeline.
+        fill_batch(&mut acc, 0, 1, t0);
+        let first = drain_ids(&mut acc, t0 + Duration::from_millis(10));
+        assert_eq!(first.len(), 1);
+        let ok = PartitionOutcome::Ok {
+            base_offset: 0,
+            log_append_time: -1,
+        };
+        acc.complete(first[0].id, ok, t0);
         let mut total = 0;
         for _ in 0..4 {
             fill_batch(&mut acc, 0, 1, t0);
@@ -1074,6 +1128,60 @@ mod tests {
         }
         assert_eq!(total, 2);
         assert_eq!(acc.in_flight(), 2);
+    }
+
+    #[test]
+    fn a_partition_pipelines_only_once_the_leader_has_acknowledged_our_sequence() {
+        // A leader with no state for our producer accepts any first sequence:
+        // with batch 0 failed and batch 1 in flight, batch 1 would be written
+        // first and batch 0's retry after it. So batch 1 waits for batch 0.
+        let t0 = Instant::now();
+        let t = t0 + Duration::from_millis(10);
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(7, 0);
+        fill_batch(&mut acc, 0, 1, t0);
+        fill_batch(&mut acc, 1, 1, t0);
+        let first = drain_ids(&mut acc, t);
+        assert_eq!(first.len(), 2, "one batch per partition");
+        fill_batch(&mut acc, 0, 1, t0);
+        assert!(
+            drain_ids(&mut acc, t).is_empty(),
+            "partition 0's second batch waits"
+        );
+        let p0 = first.iter().find(|b| b.partition == 0).unwrap().id;
+        let not_leader = PartitionOutcome::Kafka(ErrorCode::NOT_LEADER_OR_FOLLOWER, None);
+        acc.complete(p0, not_leader, t);
+        // The retry goes first, alone; then the rest may pipeline.
+        let later = t + Duration::from_secs(2);
+        let retry = drain_ids(&mut acc, later);
+        assert_eq!(retry.len(), 1);
+        assert_eq!(batch_header(&retry[0].bytes).base_sequence, 0);
+        assert!(drain_ids(&mut acc, later).is_empty());
+        let ok = PartitionOutcome::Ok {
+            base_offset: 0,
+            log_append_time: -1,
+        };
+        acc.complete(retry[0].id, ok.clone(), later);
+        let next = drain_ids(&mut acc, later);
+        assert_eq!(next.len(), 1);
+        assert_eq!(batch_header(&next[0].bytes).base_sequence, 1);
+        fill_batch(&mut acc, 0, 1, later);
+        let ready = later + Duration::from_millis(10);
+        assert_eq!(
+            drain_ids(&mut acc, ready).len(),
+            1,
+            "confirmed: pipelining again"
+        );
+        // A new epoch starts over: one batch until it is acknowledged.
+        acc.set_producer(7, 1);
+        let t2 = ready + Duration::from_millis(10);
+        fill_batch(&mut acc, 2, 1, ready);
+        assert_eq!(drain_ids(&mut acc, t2).len(), 1);
+        fill_batch(&mut acc, 2, 1, ready);
+        assert!(
+            drain_ids(&mut acc, t2).is_empty(),
+            "a new epoch waits for its first ack"
+        );
     }
 
     #[test]
