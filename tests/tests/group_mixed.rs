@@ -1,7 +1,7 @@
 //! A mixed group: a purekafka consumer and a kafka-python consumer share one
 //! group (same `consumer` protocol and range assignor), each getting a share.
 //!
-//! Runs on tansu: librdkafka's mock completes a SyncGroup round as soon as the
+//! Runs on Kafka 4.4 (it ran on tansu before Kafka joined the harness): librdkafka's mock completes a SyncGroup round as soon as the
 //! leader's assignments arrive and answers a follower that syncs later with
 //! INVALID_REQUEST, which kafka-python (a slow follower next to a fast leader)
 //! raises as fatal.
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn purekafka_and_kafka_python_share_a_group() {
-    let broker = cluster_or_skip!(Broker::try_tansu());
+    let broker = cluster_or_skip!(Broker::try_kafka());
     let topic = unique_topic("mixed");
     let group = unique_topic("mixed-group");
     broker.create_topic(&topic, 6).unwrap();
