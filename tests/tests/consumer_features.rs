@@ -5,7 +5,7 @@
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord, OffsetAndMetadata, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka_integration::{Cluster as Broker, unique_topic};
+use purekafka_integration::unique_topic;
 use purekafka_protocol::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
