@@ -523,6 +523,13 @@ pub fn skip_notice(why: &str) {
     let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
+/// Prints `ON-KAFKA <test>` past libtest's capture: `scripts/test.sh` counts
+/// the tests that ran against the real Kafka from these lines.
+fn kafka_notice() {
+    let line = format!("ON-KAFKA {}\n", current_test_name());
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 /// Fails the running test because its broker could not be set up.
 pub fn setup_failed(e: &Error) -> ! {
     panic!("{e}")
@@ -973,9 +980,13 @@ impl Cluster {
     /// Do not kill or reconfigure it: tests share it; use [`Cluster::kafka_private`].
     /// A failed start is remembered: later calls fail at once with the same error.
     pub fn try_kafka() -> Result<&'static Cluster> {
-        KAFKA
+        let c = KAFKA
             .get_or_init(|| Cluster::start_kafka(1, true).map(|c| &*Box::leak(Box::new(c))))
-            .clone()
+            .clone();
+        if c.is_ok() {
+            kafka_notice();
+        }
+        c
     }
 
     /// [`Cluster::try_kafka`], panicking with the fix on failure.
@@ -988,7 +999,11 @@ impl Cluster {
     /// 3 and min.insync.replicas 2, for failure tests ([`Cluster::kill_node`],
     /// [`Cluster::start_node`]).
     pub fn kafka_private(nodes: usize) -> Result<Cluster> {
-        Cluster::start_kafka(nodes, false)
+        let c = Cluster::start_kafka(nodes, false);
+        if c.is_ok() {
+            kafka_notice();
+        }
+        c
     }
 
     fn start_kafka(nodes: usize, secure: bool) -> Result<Cluster> {

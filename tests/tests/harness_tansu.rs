@@ -1,7 +1,7 @@
 //! The harness on tansu: it starts through the supervisor, creates topics with
 //! CreateTopics and the Python peers write and read through it.
-//! Skipped (with the fix printed) when tansu is not installed, except in CI
-//! (CI=true), where a missing tansu fails.
+//! Not in the default run since the real Kafka joined the harness: these
+//! tests are ignored; run them with `-- --ignored` after `scripts/install-tansu.sh`.
 
 mod common;
 
@@ -11,6 +11,7 @@ use purekafka_integration::{
 };
 
 #[test]
+#[ignore = "tansu left the default run (Kafka 4.4 covers it): ./scripts/install-tansu.sh, then cargo test --test harness_tansu -- --ignored"]
 fn tansu_round_trips_with_both_peers() {
     let c = cluster_or_skip!(Cluster::try_tansu());
     assert_eq!(c.kind(), BrokerKind::Tansu);
@@ -40,6 +41,7 @@ fn tansu_round_trips_with_both_peers() {
 }
 
 #[test]
+#[ignore = "tansu left the default run (Kafka 4.4 covers it): ./scripts/install-tansu.sh, then cargo test --test harness_tansu -- --ignored"]
 fn tansu_round_trips_compressed_batches() {
     let c = cluster_or_skip!(Cluster::try_tansu());
     // Snappy is broken on tansu's sqlite storage (a tansu 0.6.0 defect).
@@ -70,6 +72,7 @@ fn tansu_round_trips_compressed_batches() {
 }
 
 #[test]
+#[ignore = "tansu left the default run (Kafka 4.4 covers it): ./scripts/install-tansu.sh, then cargo test --test harness_tansu -- --ignored"]
 fn tansu_rejects_a_duplicate_topic() {
     let c = cluster_or_skip!(Cluster::try_tansu());
     let topic = unique_topic("harness-tansu-dup");
