@@ -576,12 +576,10 @@ impl Driver {
     }
 
     async fn fetch_committed(&mut self, tps: &[Tp]) -> Result<HashMap<Tp, OffsetAndMetadata>> {
-        let member = self.m.commit_generation().map(|(_, m)| m.to_string());
         let r = fetch_committed_standalone(
             &self.inner,
             self.m.coordinator().cloned(),
             self.m.group_id().to_string(),
-            member,
             tps,
             &self.coord,
         )
@@ -653,13 +651,10 @@ impl Driver {
         let inner = self.inner.clone();
         let coordinator = self.m.coordinator().cloned();
         let group_id = self.m.group_id().to_string();
-        let member = self.m.commit_generation().map(|(_, m)| m.to_string());
         let cached = self.coord.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let r =
-                fetch_committed_standalone(&inner, coordinator, group_id, member, &tps, &cached)
-                    .await;
+            let r = fetch_committed_standalone(&inner, coordinator, group_id, &tps, &cached).await;
             let _ = tx.send(Event::Committed(r, tps));
         });
     }
@@ -791,7 +786,6 @@ async fn fetch_committed_standalone(
     inner: &Arc<Inner>,
     coordinator: Option<super::group::Coordinator>,
     group_id: String,
-    member: Option<String>,
     tps: &[Tp],
     cached: &CoordCache,
 ) -> Result<HashMap<Tp, OffsetAndMetadata>> {
@@ -807,7 +801,10 @@ async fn fetch_committed_standalone(
         OffsetFetchRequest {
             groups: vec![OffsetFetchRequestGroup {
                 group_id,
-                member_id: member,
+                // No member id with epoch -1, as Java's classic consumer: a
+                // KIP-848 group that classic members joined checks a given
+                // member id against its epoch and answers ILLEGAL_GENERATION.
+                member_id: None,
                 member_epoch: -1,
                 topics: Some(
                     by_topic
