@@ -55,6 +55,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -79,6 +80,7 @@ public final class JavaPeer {
 
     /** A usage or input error: exit 1 with the message. */
     static final class Fail extends RuntimeException {
+        private static final long serialVersionUID = 1L;
         final int code;
 
         Fail(String msg, int code) {
@@ -96,13 +98,23 @@ public final class JavaPeer {
             if (argv.length == 0) {
                 throw fail("usage: JavaPeer produce|consume --bootstrap B --topic T ... (see the header of JavaPeer.java)");
             }
+            Set<String> flags = switch (argv[0]) {
+                case "produce" -> Set.of("--abort");
+                case "consume" -> Set.of("--commit", "--until-eof");
+                default -> throw fail("unknown subcommand " + argv[0] + " (produce, consume)");
+            };
+            Set<String> valued = argv[0].equals("produce")
+                    ? Set.of("--bootstrap", "--topic", "--timeout", "--compression", "--acks",
+                            "--idempotence", "--transactional-id", "--linger-ms")
+                    : Set.of("--bootstrap", "--topic", "--timeout", "--count", "--group",
+                            "--group-protocol", "--isolation-level");
             Map<String, String> opts = new HashMap<>();
             Properties extra = new Properties();
             for (int i = 1; i < argv.length; i++) {
                 String a = argv[i];
-                if (a.equals("--abort") || a.equals("--commit") || a.equals("--until-eof")) {
+                if (flags.contains(a)) {
                     opts.put(a, "true");
-                } else if (a.equals("-X") || a.startsWith("--")) {
+                } else if (a.equals("-X") || valued.contains(a)) {
                     if (i + 1 >= argv.length) throw fail(a + " needs a value");
                     String v = argv[++i];
                     if (a.equals("-X")) {
@@ -113,14 +125,11 @@ public final class JavaPeer {
                         opts.put(a, v);
                     }
                 } else {
-                    throw fail("unexpected argument " + a);
+                    throw fail("unknown option " + a + " for " + argv[0]);
                 }
             }
-            switch (argv[0]) {
-                case "produce" -> produce(opts, extra);
-                case "consume" -> consume(opts, extra);
-                default -> throw fail("unknown subcommand " + argv[0] + " (produce, consume)");
-            }
+            if (argv[0].equals("produce")) produce(opts, extra);
+            else consume(opts, extra);
             System.exit(0);
         } catch (Fail f) {
             System.err.println("java-peer: " + f.getMessage());
