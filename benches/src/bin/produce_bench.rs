@@ -8,6 +8,13 @@
 //! with `tansu`, the project's tansu; anything else is a bootstrap list. Client
 //! CPU is this process's user+system time (the broker runs in another
 //! process), read from /proc/self/stat.
+//!
+//! `benches/kafka_bench.py` runs it beside the Java client on one Kafka with
+//! these (all optional): `PUREKAFKA_BENCH_TOPIC` (an existing topic: none is
+//! created), `PUREKAFKA_BENCH_PARTITIONS` (6), `PUREKAFKA_BENCH_KEY_BYTES`
+//! (4; 16 writes random 16-digit decimal keys, as the Java tool's
+//! `--key-distribution random --record-key-range 10^16` does),
+//! `PUREKAFKA_BENCH_BATCH_SIZE` (262144).
 
 use purekafka::config::{Acks, ProducerConfig};
 use purekafka::producer::{Producer, ProducerRecord};
@@ -22,10 +29,41 @@ fn main() {
         .unwrap_or(1_000_000);
     let target = args.get(2).map_or("mock", String::as_str);
     let (broker, bootstrap) = start_broker(target);
-    let topic = format!("bench-produce-{}", std::process::id());
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let num = |k: &str, d: usize| env(k).map_or(d, |v| v.parse().expect(k));
+    let key_mode = env("PUREKAFKA_BENCH_KEY_BYTES").unwrap_or_else(|| "4".into());
+    let java_keys = key_mode == "java";
+    let key_bytes: usize = if java_keys {
+        10
+    } else {
+        key_mode.parse().expect("PUREKAFKA_BENCH_KEY_BYTES")
+    };
+    let batch_size = num("PUREKAFKA_BENCH_BATCH_SIZE", 256 * 1024);
+    let partitions = num("PUREKAFKA_BENCH_PARTITIONS", 6);
+    let topic = env("PUREKAFKA_BENCH_TOPIC")
+        .unwrap_or_else(|| format!("bench-produce-{}", std::process::id()));
     if let Some(b) = &broker {
-        b.create_topic(&topic, 6).expect("create topic");
+        b.create_topic(&topic, u32::try_from(partitions).expect("partitions"))
+            .expect("create topic");
     }
+    // Keys made before the clock starts, so formatting them is not timed.
+    let keys: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            if java_keys {
+                let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33;
+                (x % 2_000_000_000).to_string().into_bytes()
+            } else if key_bytes == 16 {
+                // A cheap deterministic spread over [10^15, 10^16): 16 digits.
+                let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) % 9_000_000_000_000_000
+                    + 1_000_000_000_000_000;
+                format!("{x:016}").into_bytes()
+            } else {
+                let mut k = (i as u32).to_be_bytes().to_vec();
+                k.resize(key_bytes, 0);
+                k
+            }
+        })
+        .collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -36,7 +74,7 @@ fn main() {
         cfg.acks = Acks::All;
         cfg.enable_idempotence = true;
         cfg.linger = Duration::from_millis(5);
-        cfg.batch_size = 256 * 1024;
+        cfg.batch_size = batch_size;
         let producer = Producer::new(cfg).await.expect("producer");
         // Warm up: metadata, producer id, connections.
         producer.send(ProducerRecord::to(&topic).value("warm-up")).await.expect("send").await.expect("ack");
@@ -45,8 +83,7 @@ fn main() {
         let t0 = Instant::now();
         let mut last = None;
         for i in 0..n {
-            let key = (i as u32).to_be_bytes();
-            let f = producer.send(ProducerRecord::to(&topic).key(&key).value(&value)).await.expect("send");
+            let f = producer.send(ProducerRecord::to(&topic).key(&keys[i]).value(&value)).await.expect("send");
             if i + 1 == n {
                 last = Some(f);
             }
@@ -61,7 +98,7 @@ fn main() {
         assert!(m.failed_records == 0, "{m:?}");
         let mb = (n * 100) as f64 / 1e6;
         println!(
-            "produce {n} x 100 B to {target}: {:.0} records/s, {:.1} MB/s, client CPU {:.3} s = {:.3} CPU-s per million records, avg batch {:.0} B",
+            "produce {n} x ({key_mode} B key + 100 B value) to {target}, {partitions} partitions, batch.size {batch_size}: {:.0} records/s, {:.1} MB/s, client CPU {:.3} s = {:.3} CPU-s per million records, avg batch {:.0} B",
             n as f64 / wall,
             mb / wall,
             cpu,
