@@ -735,10 +735,12 @@ impl Accumulator {
     }
 
     fn succeed(&mut self, b: Batch, base_offset: i64, log_append_time: i64) {
-        if b.base_seq.is_some() && b.producer.is_some() && b.producer == self.producer {
-            if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
-                pq.seq_confirmed = true;
-            }
+        if b.base_seq.is_some()
+            && b.producer.is_some()
+            && b.producer == self.producer
+            && let Some(pq) = self.part_mut(&b.topic.clone(), b.partition)
+        {
+            pq.seq_confirmed = true;
         }
         self.buffered = self.buffered.saturating_sub(b.accounted);
         self.completed.push(b.shared.clone());
