@@ -28,6 +28,7 @@ log "python: $PUREKAFKA_PYTHON"
 
 command -v java >/dev/null 2>&1 || die "java is not on PATH: the tests run Apache Kafka 4.4 (apt-get install openjdk-17-jdk-headless maven) and retry"
 command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH: Kafka 4.4 is resolved from Maven Central (apt-get install maven) and retry"
+command -v openssl >/dev/null 2>&1 || die "openssl is not on PATH: the test Kafka's TLS certificates are made with it (apt-get install openssl) and retry"
 log "step 2/3: Apache Kafka 4.4.0 from Maven Central, and the Java peer (cached after the first run)"
 KAFKA_HOME="$(./scripts/install-kafka.sh | tail -n 1)" || die "scripts/install-kafka.sh failed (see above)"
 [ -f "$KAFKA_HOME/lib/kafka_2.13-4.4.0.jar" ] || die "scripts/install-kafka.sh printed $KAFKA_HOME, which has no Kafka jars"
