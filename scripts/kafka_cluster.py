@@ -32,7 +32,10 @@ line, ``OK``, ``OK <json>`` or ``ERR <reason>``:
   create_topic topic partitions [replication] [configs={k: v}]
         CreateTopics, then waits until every live node's metadata has a leader
         for every partition
-  leader topic partition          -> OK {"leader": node id, "isr": [...]}
+  leader topic partition          -> OK {"leader": node id, "isr": [...], "replicas": [...]}
+  move_leader topic partition node
+        makes node the leader without a failure (replica order by
+        ReassignPartitionsCommand, then a preferred leader election)
   kill node                       SIGKILL (a crash: no controlled shutdown)
   stop node                       SIGTERM, waits for the JVM to exit
   start node                      starts a stopped node, waits until it serves
@@ -172,9 +175,9 @@ def metadata(port, topics=None, timeout=5.0):
 
     def partition():
         err, idx, leader = r.i16(), r.i32(), r.i32()
-        r.array(r.i32)  # replicas
+        replicas = r.array(r.i32)
         isr = r.array(r.i32)
-        return idx, (err, leader, isr)
+        return idx, (err, leader, isr, replicas)
 
     def topic():
         err, name, _internal = r.i16(), r.string(), r.i8()
@@ -506,7 +509,7 @@ class KafkaCluster:
                     break
                 t = topics.get(topic)
                 if t is None or t[0] != 0 or len(t[1]) != partitions or any(
-                        pe != 0 or leader < 0 for pe, leader, _ in t[1].values()):
+                        pe != 0 or leader < 0 for pe, leader, _isr, _r in t[1].values()):
                     ready = False
                     break
             if ready:
@@ -520,8 +523,51 @@ class KafkaCluster:
         t = topics.get(topic)
         if t is None or partition not in t[1]:
             raise RuntimeError("no metadata for %s-%d" % (topic, partition))
-        err, leader, isr = t[1][partition]
-        return {"leader": leader, "isr": isr, "error": err}
+        err, leader, isr, replicas = t[1][partition]
+        return {"leader": leader, "isr": isr, "replicas": replicas, "error": err}
+
+    def tool(self, argv, what):
+        cmd = self.java("256m", "log4j2-tools.properties") + ["-XX:TieredStopAtLevel=1"] + argv
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        if p.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s" % (what, p.returncode, out[-1500:]))
+        return out
+
+    def move_leader(self, topic, partition, node, timeout=60.0):
+        """Makes `node` the leader of topic/partition without a failure: puts it
+        first in the replica list (ReassignPartitionsCommand), then runs a
+        preferred leader election (LeaderElectionCommand), as an operator would."""
+        if node not in self.nodes:
+            raise RuntimeError("no node %d" % node)
+        cur = self.leader(topic, partition)
+        if cur["leader"] == node:
+            return cur
+        replicas = cur["replicas"]
+        if node not in replicas:
+            raise RuntimeError("node %d holds no replica of %s-%d (replicas %s)" % (node, topic, partition, replicas))
+        order = [node] + [r for r in replicas if r != node]
+        bootstrap = ",".join("127.0.0.1:%d" % self.nodes[n].port for n in self.alive())
+        plan = os.path.join(self.workdir, "reassign-%s-%d.json" % (topic, partition))
+        with open(plan, "w") as f:
+            json.dump({"version": 1, "partitions": [{"topic": topic, "partition": partition, "replicas": order}]}, f)
+        self.tool(["org.apache.kafka.tools.reassign.ReassignPartitionsCommand", "--bootstrap-server", bootstrap,
+                   "--reassignment-json-file", plan, "--execute"], "ReassignPartitionsCommand")
+        deadline = time.monotonic() + timeout
+        while self.leader(topic, partition)["replicas"] != order:
+            if time.monotonic() > deadline:
+                raise RuntimeError("reassignment of %s-%d to %s did not finish" % (topic, partition, order))
+            time.sleep(0.1)
+        self.tool(["org.apache.kafka.tools.LeaderElectionCommand", "--bootstrap-server", bootstrap,
+                   "--election-type", "PREFERRED", "--topic", topic, "--partition", str(partition)],
+                  "LeaderElectionCommand")
+        while True:
+            cur = self.leader(topic, partition)
+            if cur["leader"] == node:
+                return cur
+            if time.monotonic() > deadline:
+                raise RuntimeError("node %d did not become leader of %s-%d: %s" % (node, topic, partition, cur))
+            time.sleep(0.1)
 
     def stop_node(self, nid, sig, wait=30.0):
         n = self.nodes[nid]
@@ -580,6 +626,8 @@ class KafkaCluster:
             return None
         if cmd == "leader":
             return self.leader(req["topic"], int(req["partition"]))
+        if cmd == "move_leader":
+            return self.move_leader(req["topic"], int(req["partition"]), int(req["node"]))
         if cmd in ("kill", "stop", "start", "wait_ready"):
             nid = req.get("node")
             if nid is not None:

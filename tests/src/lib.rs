@@ -1409,6 +1409,27 @@ impl Cluster {
         Ok((leader, isr))
     }
 
+    /// Makes `node` the leader of `topic`/`partition` without a failure, as an
+    /// operator would: reorders the replicas (ReassignPartitionsCommand) and
+    /// runs a preferred leader election. Waits until metadata shows it.
+    pub fn move_leader(&self, topic: &str, partition: i32, node: i32) -> Result<()> {
+        if self.kind != BrokerKind::Kafka {
+            return Err(Error::Command(format!(
+                "move_leader is for Kafka, not {} (use set_leader on the mock)",
+                self.kind
+            )));
+        }
+        self.launcher_cmd(
+            "move_leader",
+            [
+                ("topic", Json::from(topic)),
+                ("partition", partition.into()),
+                ("node", node.into()),
+            ],
+        )
+        .map(drop)
+    }
+
     /// The bootstrap list of a Kafka listener by name: `PLAINTEXT`, `SSL`
     /// (client certificate required), `SSL_NOAUTH`, `SASL_PLAINTEXT`, `SASL_SSL`.
     pub fn listener(&self, name: &str) -> Option<&str> {

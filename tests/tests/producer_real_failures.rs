@@ -1,6 +1,7 @@
 //! The idempotent producer against real failures on a three-node Kafka 4.4
 //! (replication 3, min.insync.replicas 2): partition leaders are killed with
-//! SIGKILL mid-stream and started again. Kafka validates sequence numbers and
+//! SIGKILL mid-stream and started again, and one leader is moved by an
+//! operator's reassignment and preferred election. Kafka validates sequence numbers and
 //! drops duplicate batches, so what the log holds is the judge: every
 //! acknowledged record is there exactly once, in send order per partition.
 //! (The mock-based counterpart with injected faults is `producer_faults.rs`.)
@@ -31,7 +32,8 @@ fn killing_partition_leaders_loses_nothing_acknowledged_and_keeps_each_partition
     let first_victim = broker.leader(&topic, 0).unwrap().0;
 
     // The failures run beside the producer: kill partition 0's leader, bring it
-    // back, then kill whichever node leads partition 1 now, and bring it back.
+    // back, move partition 2's leader, then kill whichever node leads
+    // partition 1 now, and bring it back.
     let chaos_topic = topic.clone();
     let chaos = std::thread::spawn(move || {
         let mut killed = Vec::new();
@@ -40,6 +42,11 @@ fn killing_partition_leaders_loses_nothing_acknowledged_and_keeps_each_partition
         killed.push(first_victim);
         std::thread::sleep(Duration::from_secs(4));
         broker.start_node(first_victim).unwrap();
+        let (lead2, isr2) = broker.leader(&chaos_topic, 2).unwrap();
+        if let Some(&to) = isr2.iter().find(|&&n| n != lead2) {
+            broker.move_leader(&chaos_topic, 2, to).unwrap();
+            assert_eq!(broker.leader(&chaos_topic, 2).unwrap().0, to);
+        }
         let second = broker.leader(&chaos_topic, 1).unwrap().0;
         broker.kill_node(second).unwrap();
         killed.push(second);
@@ -68,9 +75,9 @@ fn killing_partition_leaders_loses_nothing_acknowledged_and_keeps_each_partition
                     .await
                     .unwrap(),
             ));
-            // Spread the stream over ~12 s so the failures land mid-stream.
+            // Spread the stream over ~20 s so the failures land mid-stream.
             if i % 500 == 499 {
-                let due = Duration::from_millis((i as u64 + 1) * 12_000 / N as u64);
+                let due = Duration::from_millis((i as u64 + 1) * 20_000 / N as u64);
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     tokio::time::sleep(wait).await;
                 }
