@@ -33,6 +33,8 @@ line, ``OK``, ``OK <json>`` or ``ERR <reason>``:
         CreateTopics, then waits until every live node's metadata has a leader
         for every partition
   leader topic partition          -> OK {"leader": node id, "isr": [...], "replicas": [...]}
+  coordinator key [key_type=group|transaction]  -> OK {"node": id}
+        (FindCoordinator; retried while the internal topic is being created)
   move_leader topic partition node
         makes node the leader without a failure (replica order by
         ReassignPartitionsCommand, then a preferred leader election)
@@ -184,6 +186,14 @@ def metadata(port, topics=None, timeout=5.0):
         return name, (err, dict(r.array(partition)))
 
     return brokers, controller, dict(r.array(topic))
+
+
+def find_coordinator(port, key, key_type=0):
+    """FindCoordinator v1 (key_type 0 group, 1 transaction): (error, node id)."""
+    r = Reader(request(port, 10, 1, enc_str(key) + struct.pack(">b", key_type)))
+    r.i32()  # throttle
+    err, _msg, node = r.i16(), r.string(), r.i32()
+    return err, node
 
 
 def create_topics(port, name, partitions, replication, configs, timeout_ms=30000):
@@ -526,6 +536,22 @@ class KafkaCluster:
         err, leader, isr, replicas = t[1][partition]
         return {"leader": leader, "isr": isr, "replicas": replicas, "error": err}
 
+    def coordinator(self, key, key_type, timeout=60.0):
+        """The coordinator node of a group (0) or transactional id (1). The
+        first lookup creates the internal topic, so it retries until ready."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                err, node = find_coordinator(self.any_port(), key, key_type)
+                if err == 0:
+                    return {"node": node}
+                last = "error %d" % err
+            except (OSError, ValueError) as e:
+                last = str(e)
+            if time.monotonic() > deadline:
+                raise RuntimeError("no coordinator for %r within %ds: %s" % (key, timeout, last))
+            time.sleep(0.2)
+
     def tool(self, argv, what):
         cmd = self.java("256m", "log4j2-tools.properties") + ["-XX:TieredStopAtLevel=1"] + argv
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
@@ -626,6 +652,11 @@ class KafkaCluster:
             return None
         if cmd == "leader":
             return self.leader(req["topic"], int(req["partition"]))
+        if cmd == "coordinator":
+            kt = {"group": 0, "transaction": 1}.get(req.get("key_type", "group"))
+            if kt is None:
+                raise RuntimeError("key_type must be group or transaction")
+            return self.coordinator(req["key"], kt)
         if cmd == "move_leader":
             return self.move_leader(req["topic"], int(req["partition"]), int(req["node"]))
         if cmd in ("kill", "stop", "start", "wait_ready"):

@@ -1409,6 +1409,28 @@ impl Cluster {
         Ok((leader, isr))
     }
 
+    /// The Kafka node that coordinates group (or transactional id) `key`.
+    pub fn coordinator(&self, kind: CoordinatorKind, key: &str) -> Result<i32> {
+        if self.kind != BrokerKind::Kafka {
+            return Err(Error::Command(format!(
+                "coordinator is for Kafka, not {}",
+                self.kind
+            )));
+        }
+        let kt = match kind {
+            CoordinatorKind::Group => "group",
+            CoordinatorKind::Transaction => "transaction",
+        };
+        let v = self.launcher_cmd(
+            "coordinator",
+            [("key", Json::from(key)), ("key_type", kt.into())],
+        )?;
+        v.get("node")
+            .and_then(Json::as_i64)
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| Error::Command(format!("coordinator: bad reply {v}")))
+    }
+
     /// Makes `node` the leader of `topic`/`partition` without a failure, as an
     /// operator would: reorders the replicas (ReassignPartitionsCommand) and
     /// runs a preferred leader election. Waits until metadata shows it.
