@@ -16,11 +16,14 @@
  * Subcommands:
  *   produce --bootstrap B --topic T [--compression none|gzip|snappy|lz4|zstd]
  *           [--acks 0|1|all] [--idempotence true|false] [--linger-ms N]
- *           [--transactional-id ID [--abort]] [--timeout S] [-X key=value ...]
+ *           [--transactional-id ID [--abort] [--offsets-group G]] [--timeout S] [-X key=value ...]
  *       Sends the records read from stdin and prints, in input order, one line
  *       per acknowledged record: {"topic":..,"partition":..,"offset":..}.
  *       With --transactional-id: init, begin, send all, flush, then commit
  *       (or abort with --abort; the acks of the aborted records are printed).
+ *       --offsets-group G also commits offset 0 of partition 0 for group G in
+ *       the transaction (sendOffsetsToTransaction), as a consume-transform-
+ *       produce loop would.
  *   consume --bootstrap B --topic T --count N [--group G]
  *           [--group-protocol classic|consumer]
  *           [--isolation-level read_committed|read_uncommitted]
@@ -33,6 +36,21 @@
  *       each poll that returned records and on exit. --until-eof also stops,
  *       successfully, when stdin is closed (the caller's way to end a member).
  *       Exit 2 if fewer than N records arrived within the timeout.
+ *   share-consume --bootstrap B --topic T --count N --group G [--timeout S] [-X ...]
+ *       A share group member (KIP-932): sets the group's share.auto.offset.reset
+ *       to earliest, reads N records, acknowledges them (accept), prints them
+ *       as they arrive. Exit 2 if fewer than N arrived within the timeout.
+ *   admin --bootstrap B --topic T [--group G[,G...]] [--timeout S] [-X key=value ...]
+ *       The Admin client's everyday calls, in this order: create topic T
+ *       (2 partitions, a config), describe it, describe the cluster, list
+ *       groups, describe the topic's and the broker's configs, alter a topic
+ *       config, add a partition, list offsets, and with --group describe
+ *       the groups and list their committed offsets. Then delete records,
+ *       describe log dirs, producers and transactions, create, describe and
+ *       delete an ACL (needs the authorizer), describe SCRAM users and
+ *       client quotas, reset and delete the groups, delete T. Prints one
+ *       line per call, {"op": name, "result": ...}; fails on the first error.
+ *       (scripts/capture_golden.py records this traffic as golden bytes.)
  *
  * Common: --timeout S overall deadline in seconds (default 30); -X sets any
  * client property (after the options above, so it wins).
@@ -60,7 +78,19 @@ import java.util.TreeSet;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.admin.NewPartitions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.RecordsToDelete;
+import org.apache.kafka.clients.consumer.AcknowledgeType;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -68,6 +98,16 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclBindingFilter;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.common.config.ConfigResource;
+import org.apache.kafka.common.quota.ClientQuotaFilter;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
@@ -96,18 +136,22 @@ public final class JavaPeer {
     public static void main(String[] argv) {
         try {
             if (argv.length == 0) {
-                throw fail("usage: JavaPeer produce|consume --bootstrap B --topic T ... (see the header of JavaPeer.java)");
+                throw fail("usage: JavaPeer produce|consume|admin --bootstrap B --topic T ... (see the header of JavaPeer.java)");
             }
             Set<String> flags = switch (argv[0]) {
                 case "produce" -> Set.of("--abort");
                 case "consume" -> Set.of("--commit", "--until-eof");
-                default -> throw fail("unknown subcommand " + argv[0] + " (produce, consume)");
+                case "admin", "share-consume" -> Set.of();
+                default -> throw fail("unknown subcommand " + argv[0] + " (produce, consume, share-consume, admin)");
             };
-            Set<String> valued = argv[0].equals("produce")
-                    ? Set.of("--bootstrap", "--topic", "--timeout", "--compression", "--acks",
-                            "--idempotence", "--transactional-id", "--linger-ms")
-                    : Set.of("--bootstrap", "--topic", "--timeout", "--count", "--group",
-                            "--group-protocol", "--isolation-level");
+            Set<String> valued = switch (argv[0]) {
+                case "produce" -> Set.of("--bootstrap", "--topic", "--timeout", "--compression", "--acks",
+                        "--idempotence", "--transactional-id", "--linger-ms", "--offsets-group");
+                case "consume" -> Set.of("--bootstrap", "--topic", "--timeout", "--count", "--group",
+                        "--group-protocol", "--isolation-level");
+                case "share-consume" -> Set.of("--bootstrap", "--topic", "--timeout", "--count", "--group");
+                default -> Set.of("--bootstrap", "--topic", "--timeout", "--group");
+            };
             Map<String, String> opts = new HashMap<>();
             Properties extra = new Properties();
             for (int i = 1; i < argv.length; i++) {
@@ -128,8 +172,12 @@ public final class JavaPeer {
                     throw fail("unknown option " + a + " for " + argv[0]);
                 }
             }
-            if (argv[0].equals("produce")) produce(opts, extra);
-            else consume(opts, extra);
+            switch (argv[0]) {
+                case "produce" -> produce(opts, extra);
+                case "consume" -> consume(opts, extra);
+                case "share-consume" -> shareConsume(opts, extra);
+                default -> admin(opts, extra);
+            }
             System.exit(0);
         } catch (Fail f) {
             System.err.println("java-peer: " + f.getMessage());
@@ -209,6 +257,8 @@ public final class JavaPeer {
         String txId = opts.get("--transactional-id");
         boolean abort = opts.containsKey("--abort");
         if (abort && txId == null) throw fail("--abort needs --transactional-id");
+        String offsetsGroup = opts.get("--offsets-group");
+        if (offsetsGroup != null && txId == null) throw fail("--offsets-group needs --transactional-id");
         List<ProducerRecord<byte[], byte[]>> recs = readRecords(topic);
 
         Properties p = new Properties();
@@ -245,6 +295,10 @@ public final class JavaPeer {
                 } catch (java.util.concurrent.ExecutionException e) {
                     throw fail("produce failed: " + e.getCause());
                 }
+            }
+            if (offsetsGroup != null) {
+                producer.sendOffsetsToTransaction(Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(0)),
+                        new ConsumerGroupMetadata(offsetsGroup));
             }
             if (txId != null) {
                 if (abort) producer.abortTransaction();
@@ -391,5 +445,152 @@ public final class JavaPeer {
         }
         System.err.println("java-peer: consumed " + got.size() + " records from " + topic
                 + (group == null ? "" : " in group " + group));
+    }
+
+    // --- admin ------------------------------------------------------------
+
+    /** Prints {"op": op, "result": result} for one finished Admin call. */
+    static void adminStep(String op, Object result) throws Exception {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("op", op);
+        o.put("result", String.valueOf(result));
+        emit(o);
+    }
+
+    static void admin(Map<String, String> opts, Properties extra) throws Exception {
+        String topic = need(opts, "--topic");
+        String group = opts.get("--group");
+        long timeout = timeoutMs(opts);
+        Properties p = new Properties();
+        p.setProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, need(opts, "--bootstrap"));
+        p.setProperty(AdminClientConfig.CLIENT_ID_CONFIG, "purekafka-java-peer");
+        p.setProperty(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Long.toString(Math.max(timeout, 1000)));
+        p.putAll(extra);
+        long deadline = System.currentTimeMillis() + timeout;
+        ConfigResource topicRes = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        try (Admin a = Admin.create(p)) {
+            a.createTopics(List.of(new NewTopic(topic, 2, (short) 1)
+                    .configs(Map.of("retention.ms", "3600000")))).all().get();
+            adminStep("create_topics", topic);
+            // The new topic's partitions may take a moment to get leaders.
+            var desc = a.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            while (desc.partitions().stream().anyMatch(pi -> pi.leader() == null)
+                    && System.currentTimeMillis() < deadline) {
+                Thread.sleep(100);
+                desc = a.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            }
+            adminStep("describe_topics", desc.partitions().size() + " partitions");
+            var cluster = a.describeCluster();
+            adminStep("describe_cluster", cluster.clusterId().get() + " controller "
+                    + cluster.controller().get().id() + ", " + cluster.nodes().get().size() + " nodes");
+            adminStep("list_groups", a.listGroups().all().get().size() + " groups");
+            ConfigResource brokerRes = new ConfigResource(ConfigResource.Type.BROKER,
+                    Integer.toString(cluster.nodes().get().iterator().next().id()));
+            var configs = a.describeConfigs(List.of(topicRes, brokerRes)).all().get();
+            adminStep("describe_configs", configs.get(topicRes).get("retention.ms").value()
+                    + ", " + configs.get(brokerRes).entries().size() + " broker entries");
+            a.incrementalAlterConfigs(Map.of(topicRes, List.of(new AlterConfigOp(
+                    new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET)))).all().get();
+            adminStep("incremental_alter_configs", "retention.ms=7200000");
+            a.createPartitions(Map.of(topic, NewPartitions.increaseTo(3))).all().get();
+            adminStep("create_partitions", 3);
+            Map<TopicPartition, OffsetSpec> specs = new HashMap<>();
+            specs.put(new TopicPartition(topic, 0), OffsetSpec.latest());
+            specs.put(new TopicPartition(topic, 1), OffsetSpec.earliest());
+            adminStep("list_offsets", a.listOffsets(specs).all().get().size() + " partitions");
+            if (group != null) {
+                List<String> groups = List.of(group.split(","));
+                var gs = a.describeConsumerGroups(groups).all().get();
+                for (String g : groups) {
+                    adminStep("describe_consumer_groups", g + " " + gs.get(g).groupState() + " " + gs.get(g).type());
+                    adminStep("list_consumer_group_offsets",
+                            a.listConsumerGroupOffsets(g).partitionsToOffsetAndMetadata().get().size()
+                                    + " partitions");
+                }
+            }
+            a.deleteRecords(Map.of(new TopicPartition(topic, 0), RecordsToDelete.beforeOffset(0))).all().get();
+            adminStep("delete_records", topic + "-0 before 0");
+            int broker = cluster.nodes().get().iterator().next().id();
+            adminStep("describe_log_dirs", a.describeLogDirs(List.of(broker)).allDescriptions().get()
+                    .get(broker).size() + " log dirs");
+            adminStep("describe_producers", a.describeProducers(List.of(new TopicPartition(topic, 0))).all().get()
+                    .size() + " partitions");
+            var txs = a.listTransactions().all().get();
+            adminStep("list_transactions", txs.size() + " transactions");
+            if (!txs.isEmpty()) {
+                List<String> ids = new ArrayList<>();
+                txs.forEach(t -> ids.add(t.transactionalId()));
+                adminStep("describe_transactions", a.describeTransactions(ids).all().get().keySet());
+            }
+            AclBinding acl = new AclBinding(new ResourcePattern(ResourceType.TOPIC, topic, PatternType.LITERAL),
+                    new AccessControlEntry("User:alice", "*", AclOperation.READ, AclPermissionType.ALLOW));
+            a.createAcls(List.of(acl)).all().get();
+            adminStep("create_acls", acl);
+            adminStep("describe_acls", a.describeAcls(AclBindingFilter.ANY).values().get().size() + " ACLs");
+            adminStep("delete_acls", a.deleteAcls(List.of(acl.toFilter())).all().get().size() + " deleted");
+            adminStep("describe_user_scram_credentials",
+                    a.describeUserScramCredentials().all().get().keySet());
+            adminStep("describe_client_quotas",
+                    a.describeClientQuotas(ClientQuotaFilter.all()).entities().get().size() + " entities");
+            if (group != null) {
+                List<String> groups = List.of(group.split(","));
+                for (String g : groups) {
+                    a.alterConsumerGroupOffsets(g, Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(0)))
+                            .all().get();
+                    adminStep("alter_consumer_group_offsets", g);
+                }
+                a.deleteConsumerGroups(groups).all().get();
+                adminStep("delete_consumer_groups", groups);
+            }
+            a.deleteTopics(List.of(topic)).all().get();
+            adminStep("delete_topics", topic);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw fail("admin call failed: " + e.getCause());
+        }
+    }
+
+    // --- share-consume ----------------------------------------------------
+
+    static void shareConsume(Map<String, String> opts, Properties extra) throws Exception {
+        String topic = need(opts, "--topic");
+        String group = need(opts, "--group");
+        long count = Long.parseLong(need(opts, "--count"));
+        long timeout = timeoutMs(opts);
+        String bootstrap = need(opts, "--bootstrap");
+        // A share group starts at the log end unless its config says otherwise.
+        Properties ap = new Properties();
+        ap.setProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        ap.setProperty(AdminClientConfig.CLIENT_ID_CONFIG, extra.getProperty("client.id", "purekafka-java-peer"));
+        try (Admin a = Admin.create(ap)) {
+            a.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.GROUP, group),
+                    List.of(new AlterConfigOp(new ConfigEntry("share.auto.offset.reset", "earliest"),
+                            AlterConfigOp.OpType.SET)))).all().get();
+        }
+        Properties p = new Properties();
+        p.setProperty("bootstrap.servers", bootstrap);
+        p.setProperty("client.id", "purekafka-java-peer");
+        p.setProperty("group.id", group);
+        p.setProperty("share.acknowledgement.mode", "explicit");
+        p.setProperty("key.deserializer", ByteArrayDeserializer.class.getName());
+        p.setProperty("value.deserializer", ByteArrayDeserializer.class.getName());
+        p.putAll(extra);
+        long deadline = System.currentTimeMillis() + timeout;
+        long got = 0;
+        try (KafkaShareConsumer<byte[], byte[]> c = new KafkaShareConsumer<>(p)) {
+            c.subscribe(List.of(topic));
+            while (got < count && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> m : c.poll(Duration.ofMillis(200))) {
+                    emit(recordJson(m));
+                    c.acknowledge(m, AcknowledgeType.ACCEPT);
+                    got++;
+                }
+                c.commitSync();
+            }
+        }
+        if (got < count) {
+            throw new Fail("got " + got + " of " + count + " records from " + topic
+                    + " within " + timeout + " ms", 2);
+        }
+        System.err.println("java-peer: share-consumed " + got + " records from " + topic + " in group " + group);
     }
 }
