@@ -3,20 +3,25 @@
 
 Runs confluent-kafka (librdkafka) and kafka-python against a broker the
 project starts (librdkafka's mock cluster by default, or tansu with
---broker tansu), records the loopback traffic with tcpdump, splits it into
-frames and writes them under protocol/tests/golden/<client>-<broker>/ as
+--broker tansu), or the Java client (kafka-clients 4.4.0: producer, consumer,
+admin, through scripts/java/JavaPeer.java) against a real Apache Kafka 4.4
+(--broker kafka, one node by scripts/kafka_cluster.py), records the loopback
+traffic with tcpdump, splits it into frames and writes them under
+protocol/tests/golden/<client>-<broker>/ (java-kafka44/ for the Java one) as
 
     NNNN-<Api>-v<version>-req.bin    request frame (header + body, no size)
     NNNN-<Api>-v<version>-resp.bin   its response frame
 
 The tests decode each frame and re-encode it byte for byte. This script is a
-developer tool (it needs root for tcpdump: apt-get install tcpdump); the
+developer tool (it needs root for tcpdump: apt-get install tcpdump, and dpkt:
+.venv/bin/pip install dpkt; --broker kafka also scripts/install-kafka.sh); the
 captured files are committed, the tests do not run it.
 
-Usage: .venv/bin/python scripts/capture_golden.py [--broker mock|tansu]
+Usage: .venv/bin/python scripts/capture_golden.py [--broker mock|tansu|kafka]
 """
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -31,13 +36,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "protocol", "tests", "golden")
 
 API_NAMES = {
-    0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
-    9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat",
-    13: "LeaveGroup", 14: "SyncGroup", 15: "DescribeGroups", 16: "ListGroups",
-    17: "SaslHandshake", 18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics",
-    22: "InitProducerId", 23: "OffsetForLeaderEpoch", 32: "DescribeConfigs",
-    36: "SaslAuthenticate", 37: "CreatePartitions", 44: "IncrementalAlterConfigs",
-    60: "DescribeCluster", 71: "GetTelemetrySubscriptions", 72: "PushTelemetry",
+    0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit", 9: "OffsetFetch",
+    10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup", 14: "SyncGroup",
+    15: "DescribeGroups", 16: "ListGroups", 17: "SaslHandshake", 18: "ApiVersions",
+    19: "CreateTopics", 20: "DeleteTopics", 21: "DeleteRecords", 22: "InitProducerId",
+    23: "OffsetForLeaderEpoch", 24: "AddPartitionsToTxn", 25: "AddOffsetsToTxn", 26: "EndTxn",
+    28: "TxnOffsetCommit", 29: "DescribeAcls", 30: "CreateAcls", 31: "DeleteAcls",
+    32: "DescribeConfigs", 35: "DescribeLogDirs", 36: "SaslAuthenticate", 37: "CreatePartitions",
+    42: "DeleteGroups", 44: "IncrementalAlterConfigs", 48: "DescribeClientQuotas",
+    50: "DescribeUserScramCredentials", 60: "DescribeCluster", 61: "DescribeProducers",
+    65: "DescribeTransactions", 66: "ListTransactions", 68: "ConsumerGroupHeartbeat",
+    69: "ConsumerGroupDescribe", 71: "GetTelemetrySubscriptions", 72: "PushTelemetry",
+    75: "DescribeTopicPartitions", 76: "ShareGroupHeartbeat", 77: "ShareGroupDescribe",
+    78: "ShareFetch", 79: "ShareAcknowledge",
 }
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 MAX_PER_KEY = 2          # frames kept per (api, version, direction) per client
@@ -198,7 +209,13 @@ def frames(data):
         i += 4 + n
 
 
-def write_frames(streams, outdir):
+def client_id(req):
+    """The request header's client id (header v1+; every API here has one)."""
+    (n,) = struct.unpack(">h", req[8:10])
+    return req[10:10 + n].decode("utf-8", "replace") if n >= 0 else None
+
+
+def write_frames(streams, outdir, client_prefix=None):
     if os.path.isdir(outdir):
         shutil.rmtree(outdir)
     os.makedirs(outdir)
@@ -207,6 +224,11 @@ def write_frames(streams, outdir):
         pending = {}
         for req in frames(st["c2s"]):
             api, ver, corr = struct.unpack(">hhi", req[:8])
+            # A real broker also talks to itself on its client listener
+            # (transaction markers, AddPartitionsToTxn verification) and the
+            # launcher creates topics: keep only the client under test.
+            if client_prefix is not None and not (client_id(req) or "").startswith(client_prefix):
+                continue
             pending[corr] = (api, ver, req)
         for resp in frames(st["s2c"]):
             (corr,) = struct.unpack(">i", resp[:4])
@@ -235,14 +257,98 @@ def write_frames(streams, outdir):
     return written
 
 
+def java_records(n, tag):
+    """JavaPeer's input: JSON lines, bytes in base64."""
+    b64 = lambda b: None if b is None else base64.b64encode(b).decode()
+    return "".join(json.dumps({"key": b64(k.encode()), "value": b64(v.encode()),
+                               "headers": [[hk, b64(hv)] for hk, hv in h]}) + "\n"
+                   for k, v, h in records(n, tag))
+
+
+def run_java(home, bootstrap, topic):
+    """The Java client's producer, consumer, share consumer and admin traffic, few small records."""
+    java = ["java", "-Dlog4j2.configurationFile=%s/conf/log4j2-tools.properties" % home,
+            "-cp", "%s/peer:%s/lib/*" % (home, home), "JavaPeer"]
+
+    def peer(args, stdin="", client="golden-java"):
+        r = subprocess.run(java + args + ["--bootstrap", bootstrap, "--timeout", "60", "-X", "client.id=" + client],
+                           input=stdin, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit("JavaPeer %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr[-2000:]))
+        return r.stdout.splitlines()
+
+    produced = 0
+    for codec in CODECS:  # idempotent, one small batch per codec, and a tombstone
+        inp = java_records(10, codec) + json.dumps({"key": base64.b64encode(b"tombstone").decode(), "value": None}) + "\n"
+        produced += len(peer(["produce", "--topic", topic, "--compression", codec, "--idempotence", "true",
+                              "--acks", "all", "--linger-ms", "5"], inp, "golden-java-producer"))
+    committed = produced
+    for abort in (False, True):  # transactions (v2 on Kafka 4.4): commit, then abort
+        n = len(peer(["produce", "--topic", topic, "--transactional-id", "golden-java-tx", "--compression", "lz4"]
+                     + (["--abort"] if abort else ["--offsets-group", "golden-java-txgroup"]),
+                     java_records(4, "tx-abort" if abort else "tx"),
+                     "golden-java-tx"))
+        produced += n
+        committed += 0 if abort else n
+    # The classic group reads committed records only, the KIP-848 member everything.
+    got = peer(["consume", "--topic", topic, "--count", str(committed), "--group", "golden-java-classic",
+                "--group-protocol", "classic", "--isolation-level", "read_committed", "--commit"],
+               client="golden-java-classic")
+    got848 = peer(["consume", "--topic", topic, "--count", str(produced), "--group", "golden-java-848",
+                   "--group-protocol", "consumer", "--commit"], client="golden-java-848")
+    shared = peer(["share-consume", "--topic", topic, "--count", str(produced), "--group", "golden-java-share"],
+                  client="golden-java-share")
+    peer(["admin", "--topic", "golden-admin", "--group", "golden-java-classic,golden-java-848"],
+         client="golden-java-admin")
+    records_in = lambda lines: sum(1 for l in lines if '"offset"' in l)
+    return records_in(got) + records_in(got848) + records_in(shared)
+
+
+def capture_java_kafka(workdir):
+    home = subprocess.run([os.path.join(ROOT, "scripts", "install-kafka.sh")], capture_output=True, text=True,
+                          check=True).stdout.strip().splitlines()[-1]
+    kdir = os.path.join(workdir, "kafka")
+    shutil.rmtree(kdir, ignore_errors=True)
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "kafka_cluster.py"), "--home", home,
+                             "--dir", kdir, "--nodes", "1"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        raise SystemExit("kafka_cluster.py did not start: " + line)
+    bootstrap = json.loads(line.split(" ", 1)[1])["bootstrap"]
+    proc.stdin.write(json.dumps({"cmd": "create_topic", "topic": "golden", "partitions": 1}) + "\n")
+    proc.stdin.flush()
+    ans = proc.stdout.readline().strip()
+    if not ans.startswith("OK"):
+        raise SystemExit("create_topic: " + ans)
+    port = int(bootstrap.rsplit(":", 1)[1])
+    pcap = os.path.join(workdir, "java-kafka44.pcap")
+    dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", pcap, "tcp port %d" % port],
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    try:
+        got = run_java(home, bootstrap, "golden")
+    finally:
+        time.sleep(1.0)
+        dump.send_signal(signal.SIGINT)
+        dump.wait()
+        proc.stdin.close()  # EOF stops the cluster
+        proc.wait()
+    n = write_frames(tcp_streams(pcap, port), os.path.join(OUT, "java-kafka44"), client_prefix="golden-java")
+    print("java on kafka 4.4: consumed %d records, wrote %d request/response pairs" % (got, n))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--broker", choices=["mock", "tansu"], default="mock")
+    ap.add_argument("--broker", choices=["mock", "tansu", "kafka"], default="mock")
     args = ap.parse_args()
     if not shutil.which("tcpdump"):
         raise SystemExit("tcpdump is needed: apt-get install tcpdump")
     workdir = os.path.join("/tmp", "purekafka-golden")
     os.makedirs(workdir, exist_ok=True)
+    if args.broker == "kafka":
+        capture_java_kafka(workdir)
+        return
     for client in ("confluent", "kafka-python"):
         if args.broker == "mock":
             proc, bootstrap, cmd = start_mock()
