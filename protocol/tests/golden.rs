@@ -1,6 +1,7 @@
 //! Golden bytes: requests and responses captured from real traffic between
-//! real clients (confluent-kafka/librdkafka, kafka-python) and real brokers
-//! (librdkafka's mock cluster, tansu), by `scripts/capture_golden.py`.
+//! real clients (confluent-kafka/librdkafka, kafka-python, the Java client)
+//! and real brokers (librdkafka's mock cluster, tansu, Apache Kafka 4.4), by
+//! `scripts/capture_golden.py`.
 //!
 //! Every frame must decode, and encode again to exactly the captured bytes.
 
@@ -174,7 +175,8 @@ fn a_corrupted_golden_frame_is_an_error_not_a_panic() {
 
 /// Every record batch inside the captured Produce requests and Fetch
 /// responses decodes (CRC checked, decompressed); between them the captures
-/// hold batches in every codec, written by librdkafka and by kafka-python.
+/// hold batches in every codec, written by librdkafka, by kafka-python and by
+/// the Java client.
 #[test]
 fn captured_record_batches_decode_in_every_codec() {
     use purekafka_protocol::AnyRequest;
@@ -231,7 +233,7 @@ fn captured_record_batches_decode_in_every_codec() {
         }
     }
     assert!(records > 500, "only {records} records in the captures");
-    for client in ["confluent", "kafka"] {
+    for client in ["confluent", "kafka", "java"] {
         let seen = codecs.get(client).cloned().unwrap_or_default();
         for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
             assert!(
@@ -276,4 +278,75 @@ fn explicit_default_tagged_fields_survive_and_yield_to_new_values() {
     let again = ApiVersionsResponse::decode_exact(buf.freeze(), 3).unwrap();
     assert_eq!(again.finalized_features_epoch, 7);
     assert!(!again.unknown_tagged_fields.iter().any(|t| t.tag == 1));
+}
+
+/// The Java client on Kafka 4.4 covers what neither mock nor tansu speaks:
+/// transactions v2 (with offsets), KIP-848 and share groups, the admin calls
+/// (KIP-966 DescribeTopicPartitions, ACLs, SCRAM, quotas, log dirs), and a
+/// read_committed fetch that lists the aborted transaction.
+#[test]
+fn java_kafka_captures_cover_transactions_new_groups_and_admin() {
+    let pairs = pairs();
+    let java: Vec<_> = pairs
+        .iter()
+        .filter(|(c, _, _)| c == "java-kafka44")
+        .collect();
+    let names: Vec<String> = java
+        .iter()
+        .map(|(_, r, _)| r.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "InitProducerId",
+        "TxnOffsetCommit",
+        "EndTxn",
+        "JoinGroup",
+        "ConsumerGroupHeartbeat",
+        "ConsumerGroupDescribe",
+        "ShareGroupHeartbeat",
+        "ShareFetch",
+        "ShareAcknowledge",
+        "CreateTopics",
+        "DescribeTopicPartitions",
+        "DescribeCluster",
+        "ListGroups",
+        "DescribeConfigs",
+        "IncrementalAlterConfigs",
+        "CreatePartitions",
+        "DeleteRecords",
+        "DescribeLogDirs",
+        "DescribeProducers",
+        "DescribeTransactions",
+        "CreateAcls",
+        "DescribeAcls",
+        "DeleteAcls",
+        "DescribeUserScramCredentials",
+        "DescribeClientQuotas",
+        "DeleteGroups",
+        "DeleteTopics",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(&format!("-{want}-v"))),
+            "java-kafka44 has no {want} capture"
+        );
+    }
+    let aborted = java.iter().any(|(_, req_path, resp_path)| {
+        let (header, request) = decode_request(read(req_path)).unwrap();
+        if request.api_key() != ApiKey::Fetch {
+            return false;
+        }
+        match decode_response(read(resp_path), ApiKey::Fetch, header.request_api_version) {
+            Ok((_, AnyResponse::Fetch(f), _)) => f.responses.iter().any(|t| {
+                t.partitions.iter().any(|p| {
+                    p.aborted_transactions
+                        .as_ref()
+                        .is_some_and(|a| !a.is_empty())
+                })
+            }),
+            _ => false,
+        }
+    });
+    assert!(
+        aborted,
+        "no read_committed Fetch listing an aborted transaction"
+    );
 }
