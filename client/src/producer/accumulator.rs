@@ -98,6 +98,12 @@ struct PartQueue {
     /// NOT_LEADER_OR_FOLLOWER on a topic just created) and batch 1, already in
     /// flight, succeeded, batch 0's retry would land after it. Seen on Kafka 4.4.
     seq_confirmed: bool,
+    /// The broker the batches in flight went to. While any are in flight,
+    /// nothing goes to another broker: after a leader change, newer batches
+    /// wait until the older ones (at the old leader) are resolved, so a
+    /// broker that does not check sequences (librdkafka's mock, an old or
+    /// non-Java broker) cannot write them ahead of a retry.
+    in_flight_to: Option<i32>,
 }
 
 impl PartQueue {
@@ -519,6 +525,9 @@ impl Accumulator {
                 let Some(leader) = leader(&b.topic, b.partition) else {
                     continue;
                 };
+                if pq.in_flight > 0 && pq.in_flight_to.is_some_and(|to| to != leader) {
+                    continue;
+                }
                 let entry = by_broker.entry(leader).or_default();
                 let size = b.sealed.as_ref().map_or_else(
                     || {
@@ -567,6 +576,7 @@ impl Accumulator {
                 entry.0 += bytes.len();
                 b.attempts += 1;
                 pq.in_flight += 1;
+                pq.in_flight_to = Some(leader);
                 entry.1.push(DrainedBatch {
                     id: b.id,
                     topic: b.topic.clone(),
@@ -604,6 +614,9 @@ impl Accumulator {
         };
         if let Some(pq) = self.part_mut(&b.topic, b.partition) {
             pq.in_flight = pq.in_flight.saturating_sub(1);
+            if pq.in_flight == 0 {
+                pq.in_flight_to = None;
+            }
         }
         let (err, retriable) = match outcome {
             PartitionOutcome::Ok {
@@ -1183,6 +1196,46 @@ mod tests {
         assert!(
             drain_ids(&mut acc, t2).is_empty(),
             "a new epoch waits for its first ack"
+        );
+    }
+
+    #[test]
+    fn after_a_leader_change_newer_batches_wait_for_the_old_leaders_answers() {
+        // Seen on the mock (which checks no sequences) under leader moves:
+        // batch 1 went to the new leader while batch 0, in flight at the old
+        // one, failed and was retried behind it.
+        let t0 = Instant::now();
+        let t = t0 + Duration::from_millis(10);
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(3, 0);
+        confirm_partition(&mut acc, 0, t0);
+        fill_batch(&mut acc, 0, 1, t0);
+        let first = drain_ids(&mut acc, t);
+        assert_eq!(first.len(), 1);
+        fill_batch(&mut acc, 0, 1, t0);
+        let to_new_leader = |_: &str, _: i32| Some(2);
+        let d: Vec<_> = acc
+            .drain(t, to_new_leader)
+            .into_iter()
+            .flat_map(|d| d.batches)
+            .collect();
+        assert!(
+            d.is_empty(),
+            "sent to the new leader while the old one has a batch"
+        );
+        let not_leader = PartitionOutcome::Kafka(ErrorCode::NOT_LEADER_OR_FOLLOWER, None);
+        acc.complete(first[0].id, not_leader, t);
+        let later = t + Duration::from_secs(2);
+        let d: Vec<_> = acc
+            .drain(later, to_new_leader)
+            .into_iter()
+            .flat_map(|d| (d.broker, d.batches).1)
+            .collect();
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            batch_header(&d[0].bytes).base_sequence,
+            1,
+            "the retry goes first"
         );
     }
 
