@@ -195,6 +195,19 @@ fn no_record_lost_or_reordered_under_faults() {
     assert!(metrics.retries > 0, "no fault was hit: {metrics:?}");
     eprintln!("producer metrics under faults: {metrics:?}");
 
+    check_log(&runtime, &bootstrap, &topic, &sent, N);
+}
+
+/// Reads every partition raw and checks: every acknowledged record there,
+/// duplicates only as exact re-sends (same pid, epoch, sequence, payload),
+/// and, once deduplicated, in send order.
+fn check_log(
+    runtime: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    topic: &str,
+    sent: &HashMap<i32, Vec<(i64, usize)>>,
+    n: usize,
+) {
     runtime.block_on(async {
         let cluster = Cluster::connect(ClusterOptions {
             bootstrap: bootstrap.split(',').map(str::to_string).collect(),
@@ -206,10 +219,10 @@ fn no_record_lost_or_reordered_under_faults() {
         })
         .await
         .unwrap();
-        cluster.add_topics([topic.as_str()]);
+        cluster.add_topics([topic]);
         let mut total = 0;
         for p in 0..PARTITIONS as i32 {
-            let stored = read_partition(&cluster, &topic, p).await;
+            let stored = read_partition(&cluster, topic, p).await;
             // Duplicates must be exact re-sends: same (pid, epoch, seq), same payload.
             let mut by_seq: BTreeMap<(i64, i16, i32), Option<Bytes>> = BTreeMap::new();
             let mut deduped = Vec::new();
@@ -251,6 +264,129 @@ fn no_record_lost_or_reordered_under_faults() {
             );
             total += deduped.len();
         }
-        assert_eq!(total, N);
+        assert_eq!(total, n);
     });
+}
+
+/// A tiny deterministic PRNG (xorshift), so a failing fault schedule repeats.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn order_holds_under_sustained_faults_on_a_broker_that_checks_no_sequences() {
+    // The mock accepts any sequence, so only the client keeps order here:
+    // leader moves, Produce errors and a broker down and up every 50-300 ms
+    // for 20 s while records stream.
+    const M: usize = 40_000;
+    let broker = Broker::mock_private(3).unwrap();
+    let topic = unique_topic("faults-sustained");
+    broker.create_topic(&topic, PARTITIONS).unwrap();
+    let bootstrap = broker.bootstrap().to_string();
+    let runtime = rt();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let chaos = || {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let start = std::time::Instant::now();
+        let mut faults = 0;
+        while start.elapsed() < Duration::from_secs(20)
+            && !stop.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            std::thread::sleep(Duration::from_millis(50 + rng.below(250)));
+            match rng.below(5) {
+                4 => {
+                    // A slow leader loses its partition while batches are in
+                    // flight to it, and answers them NOT_LEADER late.
+                    let from = 1 + rng.below(3) as i32;
+                    broker.set_rtt(from, 300).unwrap();
+                    broker
+                        .broker_push_request_errors(
+                            from,
+                            PRODUCE,
+                            &[(codes::NOT_LEADER_OR_FOLLOWER, 300); 4],
+                        )
+                        .unwrap();
+                    for p in 0..PARTITIONS as i32 {
+                        broker.set_leader(&topic, p, 1 + (from % 3)).unwrap();
+                    }
+                    std::thread::sleep(Duration::from_millis(400));
+                    broker.set_rtt(from, 0).unwrap();
+                }
+                0 | 1 => {
+                    let p = rng.below(u64::from(PARTITIONS)) as i32;
+                    broker
+                        .set_leader(&topic, p, 1 + rng.below(3) as i32)
+                        .unwrap();
+                }
+                2 => broker
+                    .push_request_errors(
+                        PRODUCE,
+                        &[codes::NOT_LEADER_OR_FOLLOWER, codes::REQUEST_TIMED_OUT],
+                    )
+                    .unwrap(),
+                _ => {
+                    let b = 1 + rng.below(3) as i32;
+                    broker.broker_down(b).unwrap();
+                    std::thread::sleep(Duration::from_millis(50 + rng.below(200)));
+                    broker.broker_up(b).unwrap();
+                }
+            }
+            faults += 1;
+        }
+        faults
+    };
+    let (sent, faults) = std::thread::scope(|s| {
+        let handle = s.spawn(chaos);
+        let sent = runtime.block_on(async {
+            let mut cfg = ProducerConfig::new(&bootstrap);
+            cfg.acks = Acks::All;
+            cfg.enable_idempotence = true;
+            cfg.linger = Duration::from_millis(2);
+            cfg.batch_size = 2048;
+            cfg.client.request_timeout = Duration::from_secs(2);
+            cfg.client.retry_backoff = Duration::from_millis(20);
+            cfg.client.reconnect_backoff = Duration::from_millis(20);
+            cfg.client.reconnect_backoff_max = Duration::from_millis(200);
+            let producer = Producer::new(cfg).await.unwrap();
+            let start = tokio::time::Instant::now();
+            let mut futures = Vec::with_capacity(M);
+            for i in 0..M {
+                let v = format!("record-{i:06}");
+                let k = format!("k{}", i % 1000);
+                futures.push(
+                    producer
+                        .send(ProducerRecord::to(&topic).key(&k).value(&v))
+                        .await
+                        .unwrap(),
+                );
+                if i % 400 == 399 {
+                    // ~20 s of streaming, while the faults run.
+                    tokio::time::sleep_until(start + Duration::from_millis((i as u64 + 1) / 2))
+                        .await;
+                }
+            }
+            producer.flush().await.unwrap();
+            let mut per_part: HashMap<i32, Vec<(i64, usize)>> = HashMap::new();
+            for (i, f) in futures.into_iter().enumerate() {
+                let d = tokio::time::timeout(Duration::from_secs(150), f)
+                    .await
+                    .unwrap_or_else(|_| panic!("send future {i} never resolved"))
+                    .unwrap_or_else(|e| panic!("record {i} failed: {e}"));
+                per_part.entry(d.partition).or_default().push((d.offset, i));
+            }
+            producer.close(Duration::from_secs(10)).await.unwrap();
+            per_part
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (sent, handle.join().unwrap())
+    });
+    assert!(faults > 40, "only {faults} faults injected");
+    check_log(&runtime, &bootstrap, &topic, &sent, M);
 }

@@ -56,6 +56,24 @@ impl std::fmt::Debug for BatchShared {
     }
 }
 
+/// Runs a user's delivery callback. A panic in it is contained and logged:
+/// it must not kill the producer's task (which would leave every other
+/// record's future and `flush` waiting forever) or skip the callbacks after it.
+fn call(cb: Callback, result: Result<Delivered, Error>) {
+    let what = match &result {
+        Ok(d) => format!("{}-{}@{}", d.topic, d.partition, d.offset),
+        Err(e) => format!("a failed record ({e})"),
+    };
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cb(result))) {
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic".into());
+        tracing::error!("a delivery callback for {what} panicked: {msg}; the producer carries on");
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -95,7 +113,7 @@ impl BatchShared {
         let Some(r) = self.result.get() else { return };
         let mut cbs = lock(&self.callbacks);
         for (index, ts, cb) in cbs.drain(..) {
-            cb(record_result(r, index, ts));
+            call(cb, record_result(r, index, ts));
         }
     }
 
@@ -115,7 +133,7 @@ impl BatchShared {
             }
         }
         if let Some(r) = self.result.get() {
-            cb(record_result(r, index, timestamp));
+            call(cb, record_result(r, index, timestamp));
         }
     }
 

@@ -204,9 +204,28 @@ impl ProducerShared {
 
 /// A Kafka producer. Cheap to clone; all clones share one set of buffers
 /// and connections.
+///
+/// [`Producer::close`] is the graceful end: it waits (up to a timeout) until
+/// what was sent is delivered and says what was not. Dropping the last clone
+/// without `close` loses nothing either: the producer stops accepting
+/// records, keeps delivering what it holds in the background (each record
+/// still resolves its future and callback, within `delivery.timeout.ms`),
+/// then ends its task and closes its connections. Only the end of the tokio
+/// runtime cuts that short.
 #[derive(Clone)]
 pub struct Producer {
     shared: Arc<ProducerShared>,
+    _last: Arc<LastHandle>,
+}
+
+/// Dropped with the last [`Producer`] clone: tells the sender to finish.
+struct LastHandle(Arc<ProducerShared>);
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.wake.notify_one();
+    }
 }
 
 impl std::fmt::Debug for Producer {
@@ -279,7 +298,10 @@ impl Producer {
             cfg: config,
         });
         tokio::spawn(sender::run(shared.clone()));
-        Ok(Producer { shared })
+        Ok(Producer {
+            _last: Arc::new(LastHandle(shared.clone())),
+            shared,
+        })
     }
 
     /// Sends a record, waiting up to `max.block.ms` for buffer space and the

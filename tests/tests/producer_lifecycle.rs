@@ -1,0 +1,150 @@
+//! What happens around a producer's records rather than to them: dropping
+//! the last handle without `close()`, and a delivery callback that panics.
+//! Each test owns a private mock broker, so the connections counted in
+//! /proc/net/tcp are this test's own.
+
+use purekafka::config::ProducerConfig;
+use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::{Cluster as Broker, PeerClient, unique_topic};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Established TCP connections (IPv4) whose remote end is 127.0.0.1:`port`.
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let want = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2] == want && f[3] == "01"
+        })
+        .count()
+}
+
+fn port_of(bootstrap: &str) -> u16 {
+    bootstrap
+        .split(',')
+        .next()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn dropping_the_last_producer_handle_delivers_what_was_sent_then_closes_its_connections() {
+    const N: usize = 2_000;
+    let broker = Broker::mock_private(1).unwrap();
+    let topic = unique_topic("drop-producer");
+    broker.create_topic(&topic, 3).unwrap();
+    let port = port_of(broker.bootstrap());
+    let rt = rt();
+    rt.block_on(async {
+        let p = Producer::new(
+            ProducerConfig::new(broker.bootstrap()).linger(Duration::from_millis(50)),
+        )
+        .await
+        .unwrap();
+        let clone = p.clone();
+        let mut futures = Vec::with_capacity(N);
+        for i in 0..N {
+            let v = format!("v{i}");
+            futures.push(
+                clone
+                    .send(ProducerRecord::to(&topic).value(&v))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert!(
+            connections_to(port) > 0,
+            "the producer holds no connection to the broker"
+        );
+        // No flush, no close: the last handles go while records are buffered.
+        drop(p);
+        drop(clone);
+        for (i, f) in futures.into_iter().enumerate() {
+            tokio::time::timeout(Duration::from_secs(30), f)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("record {i} never resolved after the producer was dropped")
+                })
+                .unwrap_or_else(|e| {
+                    panic!("record {i} failed after the producer was dropped: {e}")
+                });
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while connections_to(port) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{} connections still open 10 s after the last producer handle was dropped",
+                connections_to(port)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let got = broker
+        .peer_consume(&topic, PeerClient::Confluent, N, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(got.len(), N);
+}
+
+#[test]
+fn a_panicking_delivery_callback_does_not_stop_the_producer() {
+    const N: usize = 500;
+    let broker = Broker::mock_private(1).unwrap();
+    let topic = unique_topic("panic-callback");
+    broker.create_topic(&topic, 1).unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        let p =
+            Producer::new(ProducerConfig::new(broker.bootstrap()).linger(Duration::from_millis(5)))
+                .await
+                .unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        for i in 0..N {
+            let ran = ran.clone();
+            let v = format!("v{i}");
+            p.send_with_callback(ProducerRecord::to(&topic).value(&v), move |r| {
+                r.unwrap();
+                ran.fetch_add(1, Ordering::SeqCst);
+                if i % 100 == 0 {
+                    panic!("the application's callback panics on record {i}");
+                }
+            })
+            .await
+            .unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(20), p.flush())
+            .await
+            .expect("flush hung after a callback panicked")
+            .unwrap();
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            N,
+            "callbacks after the panicking one did not run"
+        );
+        // The producer still works.
+        let d = tokio::time::timeout(
+            Duration::from_secs(10),
+            p.send(ProducerRecord::to(&topic).value("after"))
+                .await
+                .unwrap(),
+        )
+        .await
+        .expect("a send after the panic never resolved")
+        .unwrap();
+        assert_eq!(d.offset, N as i64);
+        p.close(Duration::from_secs(5)).await.unwrap();
+    });
+}
