@@ -92,8 +92,8 @@ struct PartQueue {
     /// then resend in sequence order.
     retrying: bool,
     /// Idempotence: the leader has acknowledged a batch of ours under the
-    /// current producer id and epoch, so it holds our sequence state. Until
-    /// then only one batch is in flight: a leader without state for a
+    /// current producer id and epoch, so it holds our sequence state, and no
+    /// batch has failed since. Until then only one batch is in flight: a leader without state for a
     /// producer accepts any first sequence, so if batch 0 failed (say
     /// NOT_LEADER_OR_FOLLOWER on a topic just created) and batch 1, already in
     /// flight, succeeded, batch 0's retry would land after it. Seen on Kafka 4.4.
@@ -684,6 +684,10 @@ impl Accumulator {
             if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
                 if idempotent {
                     pq.retrying = true;
+                    // One batch at a time until one succeeds again: a retry
+                    // failing a second time must not find a newer batch
+                    // already written by a broker that checks no sequences.
+                    pq.seq_confirmed = false;
                 }
                 // Back into the queue, in sequence order, ahead of newer batches.
                 let pos = pq
@@ -1016,9 +1020,20 @@ mod tests {
                 "an out-of-order reply behind a failed batch must not bump the epoch"
             );
         }
-        let mut again = Vec::new();
-        for _ in 0..3 {
-            again.extend(drain_ids(&mut acc, now + Duration::from_secs(1)));
+        // After the failures, one batch at a time until one succeeds; then
+        // the rest pipeline again.
+        let later = now + Duration::from_secs(1);
+        let first = drain_ids(&mut acc, later);
+        assert_eq!(first.len(), 1);
+        assert!(drain_ids(&mut acc, later).is_empty());
+        let ok = PartitionOutcome::Ok {
+            base_offset: 10,
+            log_append_time: -1,
+        };
+        acc.complete(first[0].id, ok.clone(), later);
+        let mut again = first;
+        for _ in 0..2 {
+            again.extend(drain_ids(&mut acc, later));
         }
         let seqs: Vec<i32> = again
             .iter()
@@ -1031,15 +1046,8 @@ mod tests {
                 "a retry must carry the original producer id, epoch and sequence"
             );
         }
-        for b in &again {
-            acc.complete(
-                b.id,
-                PartitionOutcome::Ok {
-                    base_offset: 10,
-                    log_append_time: -1,
-                },
-                now,
-            );
+        for b in &again[1..] {
+            acc.complete(b.id, ok.clone(), now);
         }
         assert!(acc.is_empty());
         assert_eq!(acc.stats.retries, 3);
@@ -1237,6 +1245,41 @@ mod tests {
             1,
             "the retry goes first"
         );
+    }
+
+    #[test]
+    fn after_a_retry_a_partition_sends_one_batch_at_a_time_until_one_succeeds() {
+        // On a broker that checks no sequences, a retry failing again while
+        // a newer batch was in flight behind it would land after that batch.
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(4, 0);
+        confirm_partition(&mut acc, 0, t0);
+        fill_batch(&mut acc, 0, 1, t0);
+        let t = t0 + Duration::from_millis(10);
+        let a = drain_ids(&mut acc, t);
+        let timed_out = PartitionOutcome::Kafka(ErrorCode::REQUEST_TIMED_OUT, None);
+        acc.complete(a[0].id, timed_out.clone(), t);
+        fill_batch(&mut acc, 0, 1, t);
+        let later = t + Duration::from_secs(2);
+        let retry = drain_ids(&mut acc, later);
+        assert_eq!(retry.len(), 1);
+        assert!(
+            drain_ids(&mut acc, later).is_empty(),
+            "a newer batch went out behind the retry"
+        );
+        acc.complete(retry[0].id, timed_out, later);
+        let again = later + Duration::from_secs(2);
+        let retry2 = drain_ids(&mut acc, again);
+        assert_eq!(batch_header(&retry2[0].bytes).base_sequence, 1);
+        assert!(drain_ids(&mut acc, again).is_empty());
+        let ok = PartitionOutcome::Ok {
+            base_offset: 1,
+            log_append_time: -1,
+        };
+        acc.complete(retry2[0].id, ok, again);
+        let next = drain_ids(&mut acc, again);
+        assert_eq!(batch_header(&next[0].bytes).base_sequence, 2);
     }
 
     #[test]
