@@ -191,6 +191,21 @@ pub enum Error {
         count: usize,
     },
 
+    /// The record was sent and no answer came before the producer gave up
+    /// on it (close timed out): the broker may or may not have written it.
+    /// Re-sending can duplicate it; read the partition to find out.
+    #[error(
+        "record to {topic}-{partition} possibly written: it was sent, but {reason} before the broker answered; read the partition before re-sending it"
+    )]
+    PossiblyWritten {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Why no answer will come.
+        reason: String,
+    },
+
     /// The client (producer, consumer) was closed.
     #[error("{0} is closed")]
     Closed(&'static str),

@@ -148,3 +148,48 @@ fn a_panicking_delivery_callback_does_not_stop_the_producer() {
         p.close(Duration::from_secs(5)).await.unwrap();
     });
 }
+
+#[test]
+fn close_timing_out_says_which_records_were_possibly_written() {
+    let broker = Broker::mock_private(1).unwrap();
+    let topic = unique_topic("close-possibly");
+    broker.create_topic(&topic, 1).unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        let mut cfg = ProducerConfig::new(broker.bootstrap()).linger(Duration::from_millis(1));
+        cfg.client.request_timeout = Duration::from_secs(30);
+        let p = Producer::new(cfg).await.unwrap();
+        // Warm up (metadata, producer id), then the broker goes slow.
+        p.send(ProducerRecord::to(&topic).value("warm"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        broker.set_rtt(-1, 5_000).unwrap();
+        let mut futures = Vec::new();
+        for i in 0..50 {
+            let v = format!("v{i}");
+            futures.push(p.send(ProducerRecord::to(&topic).value(&v)).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let e = p.close(Duration::from_millis(300)).await.unwrap_err();
+        assert!(e.to_string().contains("close"), "{e}");
+        let mut possibly = 0;
+        for f in futures {
+            match f.await {
+                Err(purekafka::Error::PossiblyWritten {
+                    ref topic,
+                    partition,
+                    ..
+                }) => {
+                    assert_eq!((topic.as_str(), partition), (topic.as_str(), 0));
+                    possibly += 1;
+                }
+                Err(purekafka::Error::Closed(_)) => {}
+                other => panic!("a record in flight at a timed-out close: {other:?}"),
+            }
+        }
+        assert!(possibly > 0, "no record was reported as possibly written");
+    });
+    broker.set_rtt(-1, 0).unwrap();
+}

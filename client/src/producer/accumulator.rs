@@ -784,6 +784,8 @@ impl Accumulator {
     }
 
     /// Fails everything queued (not in flight) with `err` (close timeout).
+    /// A queued batch that was sent before (it waits for a retry) may be in
+    /// the log already: it fails as [`Error::PossiblyWritten`] instead.
     pub fn fail_all_queued(&mut self, err: &Error) {
         let mut all = Vec::new();
         for parts in self.topics.values_mut() {
@@ -792,16 +794,32 @@ impl Accumulator {
             }
         }
         for b in all {
-            self.fail_batch(b, err.clone());
+            let e = if b.attempts > 0 {
+                Error::PossiblyWritten {
+                    topic: b.topic.to_string(),
+                    partition: b.partition,
+                    reason: format!(
+                        "it was waiting to be retried when the producer stopped ({err})"
+                    ),
+                }
+            } else {
+                err.clone()
+            };
+            self.fail_batch(b, e);
         }
     }
 
     /// Fails everything in flight with `err` (used when the sender stops).
-    pub fn fail_all_in_flight(&mut self, err: &Error) {
+    pub fn fail_all_in_flight(&mut self, reason: &str) {
         let ids: Vec<u64> = self.in_flight.keys().copied().collect();
         for id in ids {
             if let Some(b) = self.in_flight.remove(&id) {
-                self.fail_batch(b, err.clone());
+                let err = Error::PossiblyWritten {
+                    topic: b.topic.to_string(),
+                    partition: b.partition,
+                    reason: reason.to_owned(),
+                };
+                self.fail_batch(b, err);
             }
         }
     }

@@ -523,8 +523,9 @@ impl Producer {
     }
 
     /// Stops accepting records, delivers what is buffered, and stops. Records
-    /// still undelivered after `timeout` fail with [`Error::Closed`]; none is
-    /// dropped silently.
+    /// still undelivered after `timeout` fail: with [`Error::Closed`] if they
+    /// were never sent, with [`Error::PossiblyWritten`] if they were sent and
+    /// not answered (the broker may have written them); none is dropped silently.
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         self.shared.closed.store(true, Ordering::Release);
         let flushed = tokio::time::timeout(timeout, self.flush()).await;
@@ -532,7 +533,7 @@ impl Producer {
             {
                 let mut acc = self.shared.lock_acc();
                 acc.fail_all_queued(&Error::Closed("producer"));
-                acc.fail_all_in_flight(&Error::Closed("producer"));
+                acc.fail_all_in_flight(&format!("close() timed out after {timeout:?}"));
             }
             self.shared.run_callbacks();
         }
