@@ -193,3 +193,66 @@ fn close_timing_out_says_which_records_were_possibly_written() {
     });
     broker.set_rtt(-1, 0).unwrap();
 }
+
+#[test]
+fn a_producer_id_refused_for_authorization_fails_those_records_and_recovers_once_allowed() {
+    const INIT_PRODUCER_ID: i16 = 22;
+    const CLUSTER_AUTHORIZATION_FAILED: i32 = 31;
+    let broker = Broker::mock_private(1).unwrap();
+    let topic = unique_topic("pid-denied");
+    broker.create_topic(&topic, 1).unwrap();
+    broker
+        .push_request_errors(INIT_PRODUCER_ID, &[CLUSTER_AUTHORIZATION_FAILED; 2])
+        .unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        let mut cfg = ProducerConfig::new(broker.bootstrap());
+        cfg.client.retry_backoff_max = Duration::from_millis(300);
+        let p = Producer::new(cfg).await.unwrap();
+        let first = p
+            .send(ProducerRecord::to(&topic).value("denied"))
+            .await
+            .unwrap();
+        let e = tokio::time::timeout(Duration::from_secs(10), first)
+            .await
+            .expect("a record waiting for a refused producer id never resolved")
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            Some(purekafka::ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
+            "{e}"
+        );
+        assert!(e.to_string().contains("InitProducerId"), "{e}");
+        // The ACL is granted (the pushed errors get used up): a later record
+        // goes through; until then each fails with the same cause.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let f = p
+                .send(ProducerRecord::to(&topic).value("later"))
+                .await
+                .expect("the producer stayed fatal after a refused producer id");
+            match tokio::time::timeout(Duration::from_secs(10), f)
+                .await
+                .expect("never resolved")
+            {
+                Ok(d) => {
+                    assert_eq!(
+                        d.offset, 0,
+                        "only the records after the refusal are written"
+                    );
+                    break;
+                }
+                Err(e) => assert_eq!(
+                    e.code(),
+                    Some(purekafka::ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
+                    "{e}"
+                ),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no record went through after the refusals ended"
+            );
+        }
+        p.close(Duration::from_secs(5)).await.unwrap();
+    });
+}

@@ -47,19 +47,24 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                     continue;
                 }
                 Err(e) => {
-                    // Cannot produce idempotently at all: fail everything.
-                    let e = Error::Fatal(format!("cannot obtain a producer id: {e}"));
+                    // Not retriable as such (authorization, unsupported):
+                    // what waits fails now with the cause, and the next
+                    // records try again, so fixing the cause (granting
+                    // IdempotentWrite, say) brings the producer back.
+                    tracing::warn!("cannot obtain a producer id for idempotence: {e}");
                     shared.lock_acc().fail_all_queued(&e);
                     shared.run_callbacks();
                     shared.space.notify_waiters();
-                    *shared
-                        .fatal
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
                     if shared.closed.load(Ordering::Acquire) {
                         return;
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(shared.cfg.client.retry_backoff_max.max(pid_backoff)).await;
+                    let woken = shared.wake.notified();
+                    tokio::pin!(woken);
+                    woken.as_mut().enable();
+                    if shared.lock_acc().is_empty() && !shared.closed.load(Ordering::Acquire) {
+                        woken.await;
+                    }
                     continue;
                 }
             }
@@ -173,12 +178,12 @@ async fn init_producer_id(shared: &ProducerShared) -> Result<(i64, i16)> {
         producer_epoch: -1,
         ..Default::default()
     };
-    if let Some((pid, epoch)) = current {
-        if version >= 3 {
-            // KIP-360: bump the epoch of the id we have.
-            req.producer_id = pid;
-            req.producer_epoch = epoch;
-        }
+    if let Some((pid, epoch)) = current
+        && version >= 3
+    {
+        // KIP-360: bump the epoch of the id we have.
+        req.producer_id = pid;
+        req.producer_epoch = epoch;
     }
     let resp = conn.send_versioned(&req, version).await?;
     let code = ErrorCode(resp.error_code);
