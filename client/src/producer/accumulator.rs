@@ -335,7 +335,7 @@ impl Accumulator {
                         .map(|s| (bl, s))
                 }) {
                     Some((bl, size)) => {
-                        bl.uncompressed_size() + size > cfg.batch_size && bl.len() > 0
+                        bl.uncompressed_size() + size > cfg.batch_size && !bl.is_empty()
                     }
                     None => true,
                 }
@@ -343,11 +343,11 @@ impl Accumulator {
             _ => true,
         };
         if need_new {
-            if let Some(b) = pq.queue.back_mut() {
-                if !b.full {
-                    b.full = true;
-                    became_full = true;
-                }
+            if let Some(b) = pq.queue.back_mut()
+                && !b.full
+            {
+                b.full = true;
+                became_full = true;
             }
             let mut builder = RecordBatchBuilder::with_capacity(
                 cfg.compression,
@@ -441,10 +441,8 @@ impl Accumulator {
                         || (pq.retrying && pq.in_flight > 0);
                     if !blocked && !b.full && b.sealed.is_none() {
                         consider(b.retry_at.unwrap_or(b.created + self.cfg.linger));
-                    } else if !blocked {
-                        if let Some(t) = b.retry_at {
-                            consider(t);
-                        }
+                    } else if !blocked && let Some(t) = b.retry_at {
+                        consider(t);
                     }
                 }
             }
@@ -543,30 +541,28 @@ impl Accumulator {
                 let Some(mut b) = pq.queue.pop_front() else {
                     continue;
                 };
-                if b.sealed.is_none() {
-                    if let Some(mut builder) = b.builder.take() {
-                        if idempotent {
-                            if let Some((pid, epoch)) = producer {
-                                let seq = pq.next_seq;
-                                pq.next_seq = wrap_seq(seq, b.records);
-                                builder.set_producer(pid, epoch, seq);
-                                b.base_seq = Some(seq);
-                                b.producer = Some((pid, epoch));
-                            }
-                        }
-                        match builder.finish() {
-                            Ok(bytes) => b.sealed = Some(bytes),
-                            Err(source) => {
-                                moved.push((
-                                    b,
-                                    Some(Error::Encode {
-                                        api: "Produce",
-                                        version: -1,
-                                        source,
-                                    }),
-                                ));
-                                continue;
-                            }
+                if b.sealed.is_none()
+                    && let Some(mut builder) = b.builder.take()
+                {
+                    if idempotent && let Some((pid, epoch)) = producer {
+                        let seq = pq.next_seq;
+                        pq.next_seq = wrap_seq(seq, b.records);
+                        builder.set_producer(pid, epoch, seq);
+                        b.base_seq = Some(seq);
+                        b.producer = Some((pid, epoch));
+                    }
+                    match builder.finish() {
+                        Ok(bytes) => b.sealed = Some(bytes),
+                        Err(source) => {
+                            moved.push((
+                                b,
+                                Some(Error::Encode {
+                                    api: "Produce",
+                                    version: -1,
+                                    source,
+                                }),
+                            ));
+                            continue;
                         }
                     }
                 }
@@ -669,7 +665,11 @@ impl Accumulator {
             }
             PartitionOutcome::Request(e) => {
                 f.refresh_metadata = true;
-                let r = e.is_retriable();
+                // A response that does not decode says nothing of the batch's
+                // fate. With idempotence a resend is safe (the broker drops a
+                // duplicate sequence), so retry it; without, it may duplicate.
+                let r =
+                    e.is_retriable() || (self.cfg.idempotent && matches!(e, Error::Decode { .. }));
                 (e, r)
             }
         };
@@ -898,12 +898,11 @@ mod tests {
     }
 
     fn batch_header(bytes: &Bytes) -> purekafka_protocol::records::BatchHeader {
-        RecordBatches::new(bytes.clone())
+        *RecordBatches::new(bytes.clone())
             .next()
             .unwrap()
             .unwrap()
             .header()
-            .clone()
     }
 
     fn drain_ids(acc: &mut Accumulator, now: Instant) -> Vec<DrainedBatch> {
@@ -1298,6 +1297,48 @@ mod tests {
         acc.complete(retry2[0].id, ok, again);
         let next = drain_ids(&mut acc, again);
         assert_eq!(batch_header(&next[0].bytes).base_sequence, 2);
+    }
+
+    #[test]
+    fn an_undecodable_produce_response_is_retried_only_with_idempotence() {
+        let t0 = Instant::now();
+        let t = t0 + Duration::from_millis(10);
+        let garbled = || {
+            PartitionOutcome::Request(Error::Decode {
+                broker: "b1".into(),
+                api: "Produce",
+                version: 12,
+                source: purekafka_protocol::DecodeError::new(
+                    purekafka_protocol::DecodeErrorKind::NegativeLength(-7),
+                ),
+            })
+        };
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(6, 0);
+        let rec = fill_batch(&mut acc, 0, 1, t0);
+        let d = drain_ids(&mut acc, t);
+        acc.complete(d[0].id, garbled(), t);
+        assert!(
+            !rec.is_complete(),
+            "an idempotent batch failed on a garbled response"
+        );
+        assert_eq!(
+            drain_ids(&mut acc, t + Duration::from_secs(2)).len(),
+            1,
+            "retried"
+        );
+
+        let mut acc = Accumulator::new(AccumulatorConfig {
+            idempotent: false,
+            ..cfg()
+        });
+        let rec = fill_batch(&mut acc, 0, 1, t0);
+        let d = drain_ids(&mut acc, t);
+        acc.complete(d[0].id, garbled(), t);
+        assert!(
+            rec.is_complete(),
+            "without idempotence a resend could duplicate: fail it"
+        );
     }
 
     #[test]
