@@ -631,7 +631,7 @@ pub fn generate(messages: &[Message]) -> String {
         out,
         "}}\n\nimpl ApiKey {{\n    /// Every API key, in key order.\n    pub const ALL: &'static [ApiKey] = &["
     );
-    for (_, (m, _)) in &apis {
+    for (m, _) in apis.values() {
         let _ = writeln!(out, "        ApiKey::{},", api_variant(m));
     }
     let _ = writeln!(
@@ -645,7 +645,7 @@ pub fn generate(messages: &[Message]) -> String {
         out,
         "            _ => None,\n        }}\n    }}\n\n    /// The API's name as Kafka spells it (`Produce`, `Fetch`, ...).\n    pub const fn name(self) -> &'static str {{\n        match self {{"
     );
-    for (_, (m, _)) in &apis {
+    for (m, _) in apis.values() {
         let v = api_variant(m);
         let _ = writeln!(out, "            ApiKey::{v} => {v:?},");
     }
@@ -653,7 +653,7 @@ pub fn generate(messages: &[Message]) -> String {
         out,
         "        }}\n    }}\n\n    /// Versions of this API purekafka can encode and decode.\n    pub const fn versions(self) -> VersionRange {{\n        match self {{"
     );
-    for (_, (m, _)) in &apis {
+    for (m, _) in apis.values() {
         let _ = writeln!(
             out,
             "            ApiKey::{} => VersionRange::new({}, {}),",
@@ -666,7 +666,7 @@ pub fn generate(messages: &[Message]) -> String {
         out,
         "        }}\n    }}\n\n    /// Versions that use the flexible encoding (compact types, tagged fields).\n    pub const fn flexible_versions(self) -> VersionRange {{\n        match self {{"
     );
-    for (_, (m, _)) in &apis {
+    for (m, _) in apis.values() {
         let (a, b) = if m.flexible.is_empty() {
             (1, 0)
         } else {
@@ -682,7 +682,7 @@ pub fn generate(messages: &[Message]) -> String {
         out,
         "        }}\n    }}\n\n    /// Whether the newest version is still unstable (not offered to brokers by default).\n    pub const fn latest_version_unstable(self) -> bool {{\n        match self {{"
     );
-    for (_, (m, _)) in &apis {
+    for (m, _) in apis.values() {
         let _ = writeln!(
             out,
             "            ApiKey::{} => {},",
@@ -698,7 +698,7 @@ pub fn generate(messages: &[Message]) -> String {
             out,
             "/// A {kind} of any API, for code that handles frames generically.\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum Any{kind} {{"
         );
-        for (_, (req, resp)) in &apis {
+        for (req, resp) in apis.values() {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
                 let _ = writeln!(
@@ -714,7 +714,7 @@ pub fn generate(messages: &[Message]) -> String {
             out,
             "}}\n\nimpl Any{kind} {{\n    /// Decodes the body of `api` at `version`.\n    pub fn decode(api: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {{\n        match api {{"
         );
-        for (_, (req, resp)) in &apis {
+        for (req, resp) in apis.values() {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
                 let _ = writeln!(
@@ -733,7 +733,7 @@ pub fn generate(messages: &[Message]) -> String {
             out,
             "    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{"
         );
-        for (_, (req, resp)) in &apis {
+        for (req, resp) in apis.values() {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
                 let _ = writeln!(
@@ -747,7 +747,7 @@ pub fn generate(messages: &[Message]) -> String {
             out,
             "        }}\n    }}\n\n    /// The API this message belongs to.\n    pub fn api_key(&self) -> ApiKey {{\n        match self {{"
         );
-        for (_, (req, resp)) in &apis {
+        for (req, resp) in apis.values() {
             let m = if idx == 0 { Some(*req) } else { *resp };
             if let Some(m) = m {
                 let _ = writeln!(
