@@ -18,10 +18,10 @@ pub const DEFAULT_MAX_FRAME: usize = 100 * 1024 * 1024;
 /// and call again), the frame's bytes without the size prefix when complete,
 /// and an error for a negative size or one above `max`.
 pub fn decode_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Bytes>, DecodeError> {
-    if buf.len() < 4 {
+    let Some(&size) = buf.first_chunk::<4>() else {
         return Ok(None);
-    }
-    let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    };
+    let size = i32::from_be_bytes(size);
     if size < 0 || size as usize > max {
         return Err(DecodeErrorKind::FrameTooLarge {
             size: i64::from(size),
@@ -86,13 +86,18 @@ pub fn encode_request<R: Request>(
     patch_size(buf, start)
 }
 
+/// Fills in the size field of the frame that starts at `start`: the caller
+/// put a 4-byte placeholder there, then the header and body.
 fn patch_size(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
-    let size = buf.len() - start - 4;
+    let size = buf.len().saturating_sub(start).saturating_sub(4);
     let size = i32::try_from(size).map_err(|_| EncodeError::TooLong {
         what: "frame",
         len: size,
     })?;
-    buf[start..start + 4].copy_from_slice(&size.to_be_bytes());
+    let field = buf.iter_mut().skip(start).take(4);
+    for (byte, value) in field.zip(size.to_be_bytes()) {
+        *byte = value;
+    }
     Ok(())
 }
 

@@ -130,7 +130,7 @@ pub enum ApiVersionsOutcome {
 /// v0 layout (it cannot know the flexible encoding the client asked for);
 /// that answer becomes [`ApiVersionsOutcome::Retry`].
 pub fn decode_api_versions(body: Bytes, version: i16) -> Result<ApiVersionsOutcome, DecodeError> {
-    let error = body.get(0..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
+    let error = body.first_chunk::<2>().map(|&b| i16::from_be_bytes(b));
     if error == Some(UNSUPPORTED_VERSION) && version > 0 {
         // Brokers list their ApiVersions range in the v0 layout. Some (the
         // librdkafka mock cluster) send a body no version can parse: then v0,

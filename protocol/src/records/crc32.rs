@@ -3,9 +3,10 @@
 
 const TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
+    let mut rest: &mut [u32] = &mut table;
+    let mut i = 0u32;
+    while let [entry, tail @ ..] = rest {
+        let mut c = i;
         let mut k = 0;
         while k < 8 {
             c = if c & 1 != 0 {
@@ -15,17 +16,24 @@ const TABLE: [u32; 256] = {
             };
             k += 1;
         }
-        table[i] = c;
+        *entry = c;
+        rest = tail;
         i += 1;
     }
     table
 };
 
+/// The table entry for the low byte of `index`.
+fn entry(index: u32) -> u32 {
+    // Every u8 indexes the 256-entry table, so the fallback is never taken.
+    TABLE.get((index & 0xff) as usize).copied().unwrap_or(0)
+}
+
 /// CRC-32 of `data`.
 pub(crate) fn crc32(data: &[u8]) -> u32 {
     let mut c = !0u32;
     for &b in data {
-        c = TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
+        c = entry(c ^ u32::from(b)) ^ (c >> 8);
     }
     !c
 }
