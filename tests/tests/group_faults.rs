@@ -63,10 +63,13 @@ fn group_member_recovers_from_coordinator_faults_without_losing_records() {
             // Keep records flowing.
             while sent < N && sent < (start.elapsed().as_millis() as usize) * 3 {
                 let v = format!("r{sent}");
-                let _ = producer
-                    .send(ProducerRecord::to(&topic).key(&v).value(&v))
-                    .await
-                    .unwrap();
+                // Not waiting for the delivery: records keep flowing.
+                drop(
+                    producer
+                        .send(ProducerRecord::to(&topic).key(&v).value(&v))
+                        .await
+                        .unwrap(),
+                );
                 sent += 1;
             }
             // Faults, one after another.
@@ -193,10 +196,13 @@ fn group_member_survives_its_coordinator_node_being_killed() {
             );
             while sent < N && sent < (start.elapsed().as_millis() as usize) / 2 {
                 let v = format!("r{sent}");
-                let _ = producer
-                    .send(ProducerRecord::to(&topic).key(&v).value(&v))
-                    .await
-                    .unwrap();
+                // Not waiting for the delivery: records keep flowing.
+                drop(
+                    producer
+                        .send(ProducerRecord::to(&topic).key(&v).value(&v))
+                        .await
+                        .unwrap(),
+                );
                 sent += 1;
             }
             let t = start.elapsed();

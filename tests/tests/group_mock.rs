@@ -164,7 +164,8 @@ fn run(broker: &Broker, strategy: AssignmentStrategy) {
         for i in 0..N {
             let k = format!("k{i}");
             let v = format!("v{i}");
-            let _ = producer.send(ProducerRecord::to(&topic).key(&k).value(&v)).await.unwrap();
+            // Not waiting for the delivery: the stream goes on.
+            drop(producer.send(ProducerRecord::to(&topic).key(&k).value(&v)).await.unwrap());
             if i % 500 == 499 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }

@@ -67,7 +67,7 @@ async fn read_partition(cluster: &Cluster, topic: &str, partition: i32) -> Vec<S
         let mut got = 0;
         for batch in RecordBatches::new(p.records.clone().unwrap_or_default()) {
             let batch = batch.unwrap();
-            let h = batch.header().clone();
+            let h = *batch.header();
             for r in batch.records().unwrap() {
                 let r = r.unwrap();
                 let o = r.offset;
@@ -368,7 +368,7 @@ fn order_holds_under_sustained_faults_on_a_broker_that_checks_no_sequences() {
                 );
                 if i % 400 == 399 {
                     // ~20 s of streaming, while the faults run.
-                    tokio::time::sleep_until(start + Duration::from_millis((i as u64 + 1) / 2))
+                    tokio::time::sleep_until(start + Duration::from_millis((i as u64).div_ceil(2)))
                         .await;
                 }
             }

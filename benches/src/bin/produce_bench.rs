@@ -82,8 +82,8 @@ fn main() {
         let cpu0 = cpu_seconds();
         let t0 = Instant::now();
         let mut last = None;
-        for i in 0..n {
-            let f = producer.send(ProducerRecord::to(&topic).key(&keys[i]).value(&value)).await.expect("send");
+        for (i, key) in keys.iter().enumerate() {
+            let f = producer.send(ProducerRecord::to(&topic).key(key).value(&value)).await.expect("send");
             if i + 1 == n {
                 last = Some(f);
             }

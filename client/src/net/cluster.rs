@@ -259,10 +259,10 @@ impl Cluster {
         let ids: Vec<i32> = md.brokers.keys().copied().collect();
         for id in &ids {
             let slot = self.slot(*id);
-            if let Ok(g) = slot.try_lock() {
-                if let Some(c) = g.conn.as_ref().filter(|c| !c.is_closed()) {
-                    return Ok(c.clone());
-                }
+            if let Ok(g) = slot.try_lock()
+                && let Some(c) = g.conn.as_ref().filter(|c| !c.is_closed())
+            {
+                return Ok(c.clone());
             }
         }
         let mut last = None;

@@ -520,11 +520,11 @@ impl ConnTask {
                             }
                         };
                         let corr = frame.get(0..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-                        if in_flight.front().map(|f| f.correlation_id) != corr {
-                            if let Some(pos) = unanswered.iter().position(|id| Some(*id) == corr) {
-                                unanswered.remove(pos);
-                                continue;
-                            }
+                        if in_flight.front().map(|f| f.correlation_id) != corr
+                            && let Some(pos) = unanswered.iter().position(|id| Some(*id) == corr)
+                        {
+                            unanswered.remove(pos);
+                            continue;
                         }
                         match in_flight.pop_front() {
                             Some(f) if Some(f.correlation_id) == corr => {
