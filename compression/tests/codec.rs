@@ -2,7 +2,12 @@
 //! Randomised properties are in `properties.rs`, other clients in `interop.rs`.
 
 // Test/bench code: failing loudly is the point.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use purekafka_compression::{Compression, Error};
 

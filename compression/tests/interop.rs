@@ -7,7 +7,12 @@
 //!   (`./scripts/setup-python.sh`) or `PUREKAFKA_PYTHON`.
 
 // Test/bench code: failing loudly is the point.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

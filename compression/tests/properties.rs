@@ -5,7 +5,12 @@
 //! `PROPTEST_CASES` scales every property (default 64; these run in debug builds).
 
 // Test/bench code: failing loudly is the point.
-#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use proptest::prelude::*;
 use purekafka_compression::{Compression, Error};

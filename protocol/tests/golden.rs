@@ -5,6 +5,8 @@
 //!
 //! Every frame must decode, and encode again to exactly the captured bytes.
 
+#![allow(clippy::unwrap_used)] // test code: failing loudly is the point
+
 use bytes::{Bytes, BytesMut};
 use purekafka_protocol::frame::{
     decode_request, decode_response, encode_request_any, encode_response,
