@@ -256,3 +256,41 @@ fn a_producer_id_refused_for_authorization_fails_those_records_and_recovers_once
         p.close(Duration::from_secs(5)).await.unwrap();
     });
 }
+
+#[test]
+fn an_idle_producer_refreshes_metadata_every_metadata_max_age() {
+    const METADATA: i16 = 3;
+    let broker = Broker::mock_private(1).unwrap();
+    let topic = unique_topic("md-age");
+    broker.create_topic(&topic, 1).unwrap();
+    let rt = rt();
+    rt.block_on(async {
+        let p = Producer::new(
+            ProducerConfig::from_properties([
+                ("bootstrap.servers", broker.bootstrap()),
+                ("metadata.max.age.ms", "300"),
+            ])
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        p.send(ProducerRecord::to(&topic).value("x"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        broker.start_request_tracking().unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let n = broker
+            .mock_requests()
+            .unwrap()
+            .iter()
+            .filter(|r| r.api_key == METADATA)
+            .count();
+        assert!(
+            (3..=20).contains(&n),
+            "{n} Metadata requests in 2 s with metadata.max.age.ms=300"
+        );
+        p.close(Duration::from_secs(5)).await.unwrap();
+    });
+}

@@ -79,7 +79,11 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
             missing_leader |= l.is_none();
             l
         });
-        if missing_leader && !refreshing {
+        // metadata.max.age.ms: refresh even when nothing failed, so leader
+        // moves and new partitions are seen (as the Java producer does).
+        let max_age = shared.cfg.client.metadata_max_age;
+        let refresh_due = md.fetched_at.map(|t| t + max_age);
+        if (missing_leader || refresh_due.is_none_or(|t| t <= now)) && !refreshing {
             refreshing = true;
             spawn_refresh(&shared.cluster, refresh_tx.clone());
         }
@@ -111,6 +115,11 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
             .lock_acc()
             .next_deadline(Instant::now().into_std())
             .map(Instant::from_std);
+        // Wake for the next metadata refresh too (not while one runs).
+        let deadline = match (deadline, refresh_due.filter(|_| !refreshing)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         tokio::select! {
             Some(outcomes) = done_rx.recv() => {
                 let mut follow = Followup::default();
