@@ -103,6 +103,7 @@
 //! | `auto.offset.reset` | | `latest` | `auto_offset_reset` (`earliest`/`smallest`/`beginning`, `latest`/`largest`/`end`, `none`/`error`) |
 //! | `enable.auto.commit` | | `true` | `enable_auto_commit` (no effect without `group.id`) |
 //! | `auto.commit.interval.ms` | | 5000 | `auto_commit_interval` |
+//! | `enable.auto.offset.store` | | `true` | `enable_auto_offset_store` (`false`: only offsets given to `Consumer::store_offset` are committed) |
 //! | `session.timeout.ms` | | 45000 | `session_timeout` (≥ 1) |
 //! | `heartbeat.interval.ms` | | 3000 | `heartbeat_interval` (≥ 1, < `session.timeout.ms`) |
 //! | `max.poll.interval.ms` | | 300000 | `max_poll_interval` (≥ 1) |
@@ -927,6 +928,14 @@ const CONSUMER_PROPS: &[Prop<ConsumerConfig>] = &[
         aliases: &[],
         set: |c, v| {
             c.auto_commit_interval = ms(v)?;
+            Ok(())
+        },
+    },
+    Prop {
+        name: "enable.auto.offset.store",
+        aliases: &[],
+        set: |c, v| {
+            c.enable_auto_offset_store = boolean(v)?;
             Ok(())
         },
     },
@@ -1849,6 +1858,12 @@ pub struct ConsumerConfig {
     pub enable_auto_commit: bool,
     /// `auto.commit.interval.ms`, default 5 s.
     pub auto_commit_interval: Duration,
+    /// `enable.auto.offset.store`, default true: a record `poll` returned
+    /// becomes committable (by auto-commit, `commit()`, `close()`) once the
+    /// next `poll` (or `commit()`/`close()`) releases it. `false`
+    /// (librdkafka's explicit model): only offsets given to
+    /// `Consumer::store_offset` are committed.
+    pub enable_auto_offset_store: bool,
     /// `session.timeout.ms`, default 45 s.
     pub session_timeout: Duration,
     /// `heartbeat.interval.ms`, default 3 s; below `session_timeout`.
@@ -1885,6 +1900,7 @@ impl Default for ConsumerConfig {
             auto_offset_reset: OffsetReset::Latest,
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_millis(5000),
+            enable_auto_offset_store: true,
             session_timeout: Duration::from_millis(45_000),
             heartbeat_interval: Duration::from_millis(3000),
             max_poll_interval: Duration::from_millis(300_000),
@@ -2095,6 +2111,12 @@ impl ConsumerConfig {
         self
     }
 
+    /// `enable.auto.offset.store`.
+    pub fn enable_auto_offset_store(mut self, on: bool) -> Self {
+        self.enable_auto_offset_store = on;
+        self
+    }
+
     /// `session.timeout.ms`.
     pub fn session_timeout(mut self, d: Duration) -> Self {
         self.session_timeout = d;
@@ -2263,6 +2285,7 @@ mod tests {
         assert_eq!(c.auto_offset_reset, OffsetReset::Latest);
         assert!(c.enable_auto_commit);
         assert_eq!(c.auto_commit_interval, ms(5000));
+        assert!(c.enable_auto_offset_store);
         assert_eq!(c.session_timeout, ms(45_000));
         assert_eq!(c.heartbeat_interval, ms(3000));
         assert_eq!(c.max_poll_interval, ms(300_000));
@@ -2389,6 +2412,9 @@ mod tests {
                 c.auto_offset_reset == OffsetReset::Earliest
             }),
             ("enable.auto.commit", "false", |c| !c.enable_auto_commit),
+            ("enable.auto.offset.store", "false", |c| {
+                !c.enable_auto_offset_store
+            }),
             ("auto.commit.interval.ms", "100", |c| {
                 c.auto_commit_interval == ms(100)
             }),
