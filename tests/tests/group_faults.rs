@@ -184,6 +184,9 @@ fn group_member_survives_its_coordinator_node_being_killed() {
         let mut violations = Vec::new();
         let mut commits_after_restart = 0;
         let mut commit_errors = 0;
+        // Commits that waited for the new coordinator (a sync commit retries
+        // coordinator errors until request.timeout.ms, as Java's commitSync).
+        let mut slow_commits = 0;
         let mut sent = 0usize;
         let start = Instant::now();
         let (mut killed, mut restarted) = (false, false);
@@ -235,7 +238,12 @@ fn group_member_survives_its_coordinator_node_being_killed() {
                 processed.insert((r.partition, r.offset));
             }
             if !recs.is_empty() || (restarted && commits_after_restart == 0) {
-                match c.commit().await {
+                let t0 = Instant::now();
+                let r = c.commit().await;
+                if t0.elapsed() > Duration::from_secs(1) {
+                    slow_commits += 1;
+                }
+                match r {
                     Ok(done) => {
                         if restarted {
                             commits_after_restart += 1;
@@ -252,9 +260,10 @@ fn group_member_survives_its_coordinator_node_being_killed() {
                 }
             }
         }
+        eprintln!("{commit_errors} commits failed, {slow_commits} waited for the coordinator");
         assert!(
-            commit_errors > 0,
-            "no commit failed: the coordinator's death never reached the member"
+            commit_errors > 0 || slow_commits > 0,
+            "no commit failed or waited: the coordinator's death never reached the member"
         );
         assert!(
             violations.is_empty(),

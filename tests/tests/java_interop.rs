@@ -548,9 +548,6 @@ fn share_a_group(broker: &Cluster, java_protocol: &str) {
 }
 
 #[test]
-#[ignore = "purekafka bug: a consumer with group.id that uses assign() (no subscribe) never looks up \
-            the group coordinator (Membership::ensure_coordinator is never called), so assign() \
-            ignores committed offsets and committed()/commit() fail with COORDINATOR_NOT_AVAILABLE"]
 fn purekafka_assigned_consumer_starts_at_the_offset_a_java_group_committed() {
     let broker = cluster_or_skip!(Cluster::try_kafka());
     let topic = unique_topic("java-commit-assign");

@@ -4,8 +4,8 @@
 
 use super::fetch_session::Tp;
 use super::group::{
-    Action, Destination, GroupApiVersions, GroupResponse, Membership, MembershipConfig,
-    OutboundRequest, RequestId,
+    Action, Destination, GroupApiVersions, GroupResponse, MemberState, Membership,
+    MembershipConfig, OutboundRequest, RequestId,
 };
 use super::{Inner, OffsetSpec, PartState};
 use crate::config::OffsetReset;
@@ -51,12 +51,15 @@ pub(crate) enum GroupCmd {
     Subscribe(Vec<String>),
     SubscribePattern(regex::Regex),
     Unsubscribe,
+    /// `Consumer::assign` added these partitions: look up their committed
+    /// offsets (they wait in `awaiting_committed`).
+    Assign(Vec<Tp>),
     Poll,
     Listener(Arc<dyn RebalanceListener>),
-    /// `offsets: None` commits the positions `poll` has reached, read when
-    /// the commit is sent: a partition revoked meanwhile is not committed
-    /// under the new generation (its new owner may already read from the
-    /// older committed offset).
+    /// `offsets: None` commits the stored offsets (`PartState::stored`),
+    /// read when the commit is sent: a partition revoked meanwhile is not
+    /// committed under the new generation (its new owner may already read
+    /// from the older committed offset).
     Commit {
         offsets: Option<Vec<(Tp, OffsetAndMetadata)>>,
         reply: Option<oneshot::Sender<Result<Committed>>>,
@@ -83,7 +86,121 @@ enum Event {
         generation: i32,
         result: Result<purekafka_protocol::messages::OffsetCommitResponse>,
         then: Then,
+        /// Coordinator errors are retried until then.
+        deadline: Instant,
     },
+    /// A commit that ended without a request (failed on the client side).
+    CommitEnded {
+        result: Result<Committed>,
+        then: Then,
+    },
+    /// The answer to `Consumer::committed`.
+    CommittedReply {
+        tps: Vec<Tp>,
+        result: Result<HashMap<Tp, OffsetAndMetadata>>,
+        reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
+        deadline: Instant,
+    },
+}
+
+/// Whether an offset request that failed with `e` is worth sending again
+/// (Java's commitSync and committed() retry these until their timeout; its
+/// async and auto commits do not, and neither do ours: a retried older
+/// commit could land after a newer one): the coordinator moved, is loading
+/// (on a new Kafka 4.4 node, a group's first OffsetCommit can get
+/// NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS from the coordinator
+/// FindCoordinator just named), or the connection failed.
+fn retry_offsets_request(e: &Error) -> bool {
+    match e.code() {
+        Some(c) => matches!(
+            c,
+            ErrorCode::NOT_COORDINATOR
+                | ErrorCode::COORDINATOR_NOT_AVAILABLE
+                | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+        ),
+        None => e.is_retriable(),
+    }
+}
+
+/// Offset requests waiting for the coordinator to be found (a consumer that
+/// only assigns, or one whose coordinator moved).
+enum Waiting {
+    Commit {
+        offsets: Vec<(Tp, OffsetAndMetadata)>,
+        then: Then,
+        deadline: Instant,
+        not_before: Instant,
+    },
+    Committed {
+        tps: Vec<Tp>,
+        reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
+        deadline: Instant,
+        not_before: Instant,
+    },
+    /// Committed offsets for assigned partitions (retried until found).
+    Lookup(Vec<Tp>),
+}
+
+impl Waiting {
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Waiting::Commit { deadline, .. } | Waiting::Committed { deadline, .. } => {
+                Some(*deadline)
+            }
+            Waiting::Lookup(_) => None,
+        }
+    }
+
+    fn not_before(&self) -> Option<Instant> {
+        match self {
+            Waiting::Commit { not_before, .. } | Waiting::Committed { not_before, .. } => {
+                Some(*not_before)
+            }
+            Waiting::Lookup(_) => None,
+        }
+    }
+
+    /// When the group task must look at it again.
+    fn wake(&self, now: Instant) -> Option<Instant> {
+        let retry = self.not_before().filter(|t| *t > now);
+        match (retry, self.deadline()) {
+            (Some(r), Some(d)) => Some(r.min(d)),
+            (r, d) => r.or(d),
+        }
+    }
+}
+
+/// A commit asked for by a subscribed member without a stable generation:
+/// not sent (it would go out without a generation, behind the JoinGroup),
+/// as Java's `RebalanceInProgressException`. `joining`: a rebalance is under
+/// way (else the member joins at its next poll).
+fn rebalance_in_progress(joining: bool) -> Error {
+    let why = if joining {
+        "the consumer is rebalancing its group"
+    } else {
+        "the consumer has no generation of its group yet (it rejoins at the next poll)"
+    };
+    Error::Kafka {
+        code: ErrorCode::REBALANCE_IN_PROGRESS,
+        api: "OffsetCommit",
+        topic: None,
+        partition: None,
+        message: Some(format!(
+            "not sent: {why}; poll to complete the rebalance, then retry the commit"
+        )),
+    }
+}
+
+fn no_coordinator(api: &'static str, timeout: Duration) -> Error {
+    Error::Kafka {
+        code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        api,
+        topic: None,
+        partition: None,
+        message: Some(format!(
+            "the group coordinator was not found within {timeout:?} (request.timeout.ms)"
+        )),
+    }
 }
 
 /// What to do once a commit is answered.
@@ -108,6 +225,8 @@ struct Driver {
     coord: CoordCache,
     closing: Option<oneshot::Sender<()>>,
     versions_set: bool,
+    /// Offset requests waiting for the coordinator.
+    waiting: Vec<Waiting>,
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<GroupCmd>) {
@@ -150,16 +269,23 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         coord: CoordCache::default(),
         closing: None,
         versions_set: false,
+        waiting: Vec::new(),
     };
     let auto_commit = cfg.enable_auto_commit;
     let mut next_auto_commit = Instant::now() + cfg.auto_commit_interval;
     let mut next_metadata = Instant::now() + Duration::from_secs(1);
     loop {
+        // Before the actions: what it sends may ask for the coordinator.
+        d.flush_waiting(Instant::now());
         d.drain_actions().await;
         if d.closing.is_none() && inner.closed.load(Ordering::Acquire) && cmds.is_closed() {
             return;
         }
         let mut wake = d.m.next_timeout().map(Instant::from_std);
+        let now = Instant::now();
+        if let Some(w) = d.waiting.iter().filter_map(|w| w.wake(now)).min() {
+            wake = Some(wake.map_or(w, |x| x.min(w)));
+        }
         if auto_commit {
             wake = Some(wake.map_or(next_auto_commit, |w| w.min(next_auto_commit)));
         }
@@ -181,19 +307,28 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         d.refresh_pattern(now).await;
                     }
                     GroupCmd::Unsubscribe => d.m.unsubscribe(now),
+                    GroupCmd::Assign(tps) => {
+                        d.ensure_versions().await;
+                        d.spawn_fetch_committed(tps, Duration::ZERO);
+                    }
                     GroupCmd::Poll => d.m.poll(now),
                     GroupCmd::Listener(l) => d.listener = Some(l),
                     GroupCmd::Commit { offsets, reply } => {
-                        let offsets = offsets.unwrap_or_else(|| d.consumed_offsets(None));
-                        d.start_commit(offsets, Then::Reply(reply));
+                        d.ensure_versions().await;
+                        let offsets = offsets.unwrap_or_else(|| d.stored_offsets(None));
+                        let deadline = d.deadline();
+                        d.start_commit(offsets, Then::Reply(reply), deadline);
                     }
                     GroupCmd::Committed { tps, reply } => {
-                        let _ = reply.send(d.fetch_committed(&tps).await);
+                        d.ensure_versions().await;
+                        let deadline = d.deadline();
+                        d.fetch_committed(tps, reply, deadline);
                     }
                     GroupCmd::Close { reply } => {
                         if auto_commit {
-                            let offsets = d.consumed_offsets(None);
-                            d.start_commit(offsets, Then::Close(reply));
+                            let offsets = d.stored_offsets(None);
+                            let deadline = d.deadline();
+                            d.start_commit(offsets, Then::Close(reply), deadline);
                         } else {
                             d.closing = Some(reply);
                             d.m.close(now);
@@ -214,22 +349,36 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         d.m.on_request_failed(now, id, &e);
                     }
                     Event::Committed(result, tps) => d.apply_committed(result, tps),
-                    Event::CommitResult { offsets, generation, result, then } => {
-                        let r = d.finish_commit(offsets, generation, result).await;
-                        match then {
-                            Then::Reply(Some(tx)) => { let _ = tx.send(r); }
-                            Then::Reply(None) => if let Err(e) = r { tracing::debug!("commit failed: {e}"); },
-                            Then::CommitDone => {
-                                if let Err(e) = r { tracing::warn!("commit before revoke failed: {e}"); }
-                                d.m.commit_done(now);
+                    Event::CommitResult { offsets, generation, result, then, deadline } => {
+                        let r = d.finish_commit(offsets.clone(), generation, result).await;
+                        match r {
+                            Err(e) if !matches!(then, Then::Reply(None))
+                                && retry_offsets_request(&e)
+                                && Instant::now() < deadline =>
+                            {
+                                tracing::debug!("commit failed: {e}; retrying");
+                                d.m.ensure_coordinator(now);
+                                let not_before = Instant::now() + d.inner.cfg.client.retry_backoff;
+                                d.waiting.push(Waiting::Commit { offsets, then, deadline, not_before });
                             }
-                            Then::Close(reply) => {
-                                if let Err(e) = r { tracing::warn!("commit on close failed: {e}"); }
-                                d.closing = Some(reply);
-                                d.m.close(now);
-                            }
+                            r => d.commit_ended(now, then, r),
                         }
                     }
+                    Event::CommitEnded { result, then } => d.commit_ended(now, then, result),
+                    Event::CommittedReply { tps, result, reply, deadline } => match result {
+                        Err(e) if retry_offsets_request(&e) && Instant::now() < deadline => {
+                            tracing::debug!("OffsetFetch failed: {e}; retrying");
+                            *d.coord.lock().await = None;
+                            if let Some(code) = e.code() {
+                                let generation = d.m.generation().generation_id;
+                                d.m.on_coordinator_error(now, "OffsetFetch", code, generation);
+                            }
+                            d.m.ensure_coordinator(now);
+                            let not_before = Instant::now() + d.inner.cfg.client.retry_backoff;
+                            d.waiting.push(Waiting::Committed { tps, reply, deadline, not_before });
+                        }
+                        r => { let _ = reply.send(r); }
+                    },
                 }
             }
             _ = sleep_until_opt(wake) => {
@@ -237,9 +386,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                 d.m.handle_timeout(now.into_std());
                 if auto_commit && now >= next_auto_commit {
                     next_auto_commit = now + d.inner.cfg.auto_commit_interval;
-                    let offsets = d.consumed_offsets(None);
+                    let offsets = d.stored_offsets(None);
                     if !offsets.is_empty() {
-                        d.start_commit(offsets, Then::Reply(None));
+                        let deadline = d.deadline();
+                        d.start_commit(offsets, Then::Reply(None), deadline);
                     }
                 }
                 if now >= next_metadata {
@@ -296,8 +446,9 @@ impl Driver {
                         .iter()
                         .map(|(t, p)| (Arc::from(t.as_str()), *p))
                         .collect();
-                    let offsets = self.consumed_offsets(Some(&tps));
-                    self.start_commit(offsets, Then::CommitDone);
+                    let offsets = self.stored_offsets(Some(&tps));
+                    let deadline = self.deadline();
+                    self.start_commit(offsets, Then::CommitDone, deadline);
                 }
                 Action::Revoked { partitions } => {
                     self.remove(&partitions);
@@ -424,36 +575,123 @@ impl Driver {
         });
     }
 
-    /// The next offsets to commit: the positions `poll` has reached.
-    fn consumed_offsets(&self, only: Option<&[Tp]>) -> Vec<(Tp, OffsetAndMetadata)> {
-        let st = self.inner.lock();
-        st.parts
-            .iter()
-            .filter(|(tp, _)| only.is_none_or(|o| o.contains(tp)))
-            .filter_map(|(tp, ps)| {
-                let pos = ps.position?;
-                (Some(pos) != ps.committed).then(|| {
-                    (
-                        tp.clone(),
-                        OffsetAndMetadata {
-                            offset: pos,
-                            metadata: None,
-                        },
-                    )
-                })
-            })
-            .collect()
+    /// The next offsets to commit: the stored ones (released deliveries, or
+    /// `store_offset`) not committed yet.
+    fn stored_offsets(&self, only: Option<&[Tp]>) -> Vec<(Tp, OffsetAndMetadata)> {
+        self.inner.lock().offsets_to_commit(only)
+    }
+
+    /// How long an offset request may wait for (and retry at) the coordinator.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.inner.cfg.client.request_timeout
+    }
+
+    /// Whether partitions come from the group (subscribe), not `assign()`.
+    fn subscribed(&self) -> bool {
+        self.pattern.is_some() || !self.m.subscription().is_empty()
+    }
+
+    /// A commit is over: answer whoever waits for it.
+    fn commit_ended(&mut self, now: std::time::Instant, then: Then, r: Result<Committed>) {
+        match then {
+            Then::Reply(Some(tx)) => {
+                let _ = tx.send(r);
+            }
+            Then::Reply(None) => {
+                if let Err(e) = r {
+                    tracing::debug!("commit failed: {e}");
+                }
+            }
+            Then::CommitDone => {
+                if let Err(e) = r {
+                    tracing::warn!("commit before revoke failed: {e}");
+                }
+                self.m.commit_done(now);
+            }
+            Then::Close(reply) => {
+                if let Err(e) = r {
+                    tracing::warn!("commit on close failed: {e}");
+                }
+                self.closing = Some(reply);
+                self.m.close(now);
+            }
+        }
+    }
+
+    /// Sends what waited for the coordinator once it is known; fails what
+    /// waited past its deadline.
+    fn flush_waiting(&mut self, now: Instant) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let known = self.m.coordinator().is_some();
+        for w in std::mem::take(&mut self.waiting) {
+            if known && w.not_before().is_none_or(|t| now >= t) {
+                match w {
+                    Waiting::Commit {
+                        offsets,
+                        then,
+                        deadline,
+                        ..
+                    } => self.start_commit(offsets, then, deadline),
+                    Waiting::Committed {
+                        tps,
+                        reply,
+                        deadline,
+                        ..
+                    } => self.fetch_committed(tps, reply, deadline),
+                    Waiting::Lookup(tps) => self.spawn_fetch_committed(tps, Duration::ZERO),
+                }
+                continue;
+            }
+            if w.deadline().is_none_or(|d| now < d) {
+                self.waiting.push(w);
+                continue;
+            }
+            let timeout = self.inner.cfg.client.request_timeout;
+            match w {
+                Waiting::Commit { then, .. } => {
+                    let result = Err(no_coordinator("OffsetCommit", timeout));
+                    let _ = self.events_tx.send(Event::CommitEnded { result, then });
+                }
+                Waiting::Committed { reply, .. } => {
+                    let _ = reply.send(Err(no_coordinator("OffsetFetch", timeout)));
+                }
+                Waiting::Lookup(_) => {}
+            }
+        }
     }
 
     /// Sends an OffsetCommit without blocking the group task (heartbeats and
     /// SyncGroup must not wait behind a commit); the answer comes back as
-    /// [`Event::CommitResult`].
-    fn start_commit(&mut self, offsets: Vec<(Tp, OffsetAndMetadata)>, then: Then) {
-        let (generation, member) = match self.m.commit_generation() {
-            Some((g, m)) => (g, m.to_string()),
-            None => (-1, String::new()),
-        };
+    /// [`Event::CommitResult`]. A subscribed member commits with its stable
+    /// generation and fails at once without one (rebalancing); an assigning
+    /// consumer commits without a generation. Waits for the coordinator
+    /// when it is not known.
+    fn start_commit(
+        &mut self,
+        offsets: Vec<(Tp, OffsetAndMetadata)>,
+        then: Then,
+        deadline: Instant,
+    ) {
         let tx = self.events_tx.clone();
+        let (generation, member) = if self.subscribed() {
+            match self.m.commit_generation() {
+                Some((g, m)) => (g, m.to_string()),
+                None if offsets.is_empty() => (-1, String::new()),
+                None => {
+                    let joining = matches!(
+                        self.m.state(),
+                        MemberState::PreparingRebalance | MemberState::CompletingRebalance
+                    );
+                    let result = Err(rebalance_in_progress(joining));
+                    let _ = tx.send(Event::CommitEnded { result, then });
+                    return;
+                }
+            }
+        } else {
+            (-1, String::new())
+        };
         if offsets.is_empty() {
             let result = Ok(purekafka_protocol::messages::OffsetCommitResponse::default());
             let _ = tx.send(Event::CommitResult {
@@ -461,6 +699,7 @@ impl Driver {
                 generation,
                 result,
                 then,
+                deadline,
             });
             return;
         }
@@ -490,14 +729,20 @@ impl Driver {
             topics,
             ..Default::default()
         };
-        let coordinator = self.m.coordinator().cloned();
+        let Some(c) = self.m.coordinator().cloned() else {
+            self.m.ensure_coordinator(std::time::Instant::now());
+            self.waiting.push(Waiting::Commit {
+                offsets,
+                then,
+                deadline,
+                not_before: Instant::now(),
+            });
+            return;
+        };
         let inner = self.inner.clone();
         let cache = self.coord.clone();
         tokio::spawn(async move {
             let result = async {
-                let c = coordinator.ok_or_else(|| {
-                    Error::kafka(ErrorCode::COORDINATOR_NOT_AVAILABLE, "OffsetCommit")
-                })?;
                 let conn = coordinator_conn(&inner, &c, &cache).await?;
                 let version = conn.version_for(ApiKey::OffsetCommit)?.min(9);
                 conn.send_versioned(&req, version).await
@@ -508,6 +753,7 @@ impl Driver {
                 generation,
                 result,
                 then,
+                deadline,
             });
         });
     }
@@ -575,19 +821,39 @@ impl Driver {
         }
     }
 
-    async fn fetch_committed(&mut self, tps: &[Tp]) -> Result<HashMap<Tp, OffsetAndMetadata>> {
-        let r = fetch_committed_standalone(
-            &self.inner,
-            self.m.coordinator().cloned(),
-            self.m.group_id().to_string(),
-            tps,
-            &self.coord,
-        )
-        .await;
-        if r.is_err() {
-            *self.coord.lock().await = None;
+    /// Answers `Consumer::committed` from the coordinator (once it is
+    /// known, until `deadline`), without blocking the group task.
+    fn fetch_committed(
+        &mut self,
+        tps: Vec<Tp>,
+        reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
+        deadline: Instant,
+    ) {
+        if self.m.coordinator().is_none() {
+            self.m.ensure_coordinator(std::time::Instant::now());
+            self.waiting.push(Waiting::Committed {
+                tps,
+                reply,
+                deadline,
+                not_before: Instant::now(),
+            });
+            return;
         }
-        r
+        let inner = self.inner.clone();
+        let coordinator = self.m.coordinator().cloned();
+        let group_id = self.m.group_id().to_string();
+        let cache = self.coord.clone();
+        let tx = self.events_tx.clone();
+        tokio::spawn(async move {
+            let result =
+                fetch_committed_standalone(&inner, coordinator, group_id, &tps, &cache).await;
+            let _ = tx.send(Event::CommittedReply {
+                tps,
+                result,
+                reply,
+                deadline,
+            });
+        });
     }
 
     fn remove(&mut self, partitions: &[(String, i32)]) {
@@ -644,9 +910,15 @@ impl Driver {
         self.spawn_fetch_committed(added, Duration::ZERO);
     }
 
-    /// Looks up committed offsets in the background (after `delay`); the
-    /// answer comes back as [`Event::Committed`].
-    fn spawn_fetch_committed(&self, tps: Vec<Tp>, delay: Duration) {
+    /// Looks up committed offsets in the background (after `delay`; once
+    /// the coordinator is known); the answer comes back as
+    /// [`Event::Committed`].
+    fn spawn_fetch_committed(&mut self, tps: Vec<Tp>, delay: Duration) {
+        if self.m.coordinator().is_none() {
+            self.m.ensure_coordinator(std::time::Instant::now());
+            self.waiting.push(Waiting::Lookup(tps));
+            return;
+        }
         let tx = self.events_tx.clone();
         let inner = self.inner.clone();
         let coordinator = self.m.coordinator().cloned();
@@ -671,6 +943,20 @@ impl Driver {
             Err(e) => {
                 tracing::debug!("OffsetFetch failed: {e}; retrying");
                 drop(st);
+                if let Some(code) = e.code().filter(|c| {
+                    matches!(
+                        *c,
+                        ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE
+                    )
+                }) {
+                    let generation = self.m.generation().generation_id;
+                    self.m.on_coordinator_error(
+                        std::time::Instant::now(),
+                        "OffsetFetch",
+                        code,
+                        generation,
+                    );
+                }
                 self.spawn_fetch_committed(tps, self.inner.cfg.client.retry_backoff);
                 return;
             }

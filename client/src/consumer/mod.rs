@@ -162,8 +162,17 @@ pub(crate) struct PartState {
     pub seek_gen: u64,
     /// The offset last committed (or read from the group) for it.
     pub committed: Option<i64>,
-    /// Assigned by the group: waiting for its committed offset.
+    /// Waiting for the group's committed offset (group assignment, or
+    /// `assign()` with a `group.id`); a seek ends the wait.
     pub awaiting_committed: bool,
+    /// The offset after the last record handed to the application (returned
+    /// by `poll`, or yielded by a stream). Not committable yet: with
+    /// `enable.auto.offset.store`, the next poll (or `commit()`/`close()`)
+    /// releases it into `stored`.
+    pub delivered: Option<i64>,
+    /// The offset auto-commit, `commit()` and `close()` commit: released
+    /// deliveries, or `store_offset`.
+    pub stored: Option<i64>,
 }
 
 impl Default for PartState {
@@ -181,6 +190,8 @@ impl Default for PartState {
             seek_gen: next_gen(),
             committed: None,
             awaiting_committed: false,
+            delivered: None,
+            stored: None,
         }
     }
 }
@@ -194,6 +205,58 @@ pub(crate) struct State {
     pub errors: VecDeque<Error>,
     /// A partly read fetch, kept between polls.
     pub current: Option<Cursor>,
+}
+
+impl State {
+    /// Makes everything handed to the application committable (the
+    /// application asked for more, or commits or closes: it is done with it).
+    pub(crate) fn release_delivered(&mut self) {
+        for ps in self.parts.values_mut() {
+            if ps.delivered.is_some() {
+                ps.stored = ps.delivered;
+            }
+        }
+    }
+
+    /// A stream yielded `offset` of `tp`; `released` is the record it
+    /// yielded before, which the application has now finished (with
+    /// `enable.auto.offset.store`; `None` without).
+    pub(crate) fn yielded(&mut self, tp: &Tp, offset: i64, released: Option<(&Tp, i64)>) {
+        if let Some((prev, at)) = released
+            && let Some(ps) = self.parts.get_mut(prev)
+        {
+            let next = at.saturating_add(1);
+            // Only a delivery of this assignment of the partition.
+            if ps.delivered == Some(next) {
+                ps.stored = Some(next);
+            }
+        }
+        if let Some(ps) = self.parts.get_mut(tp)
+            && ps.position.is_some_and(|p| p > offset)
+        {
+            ps.delivered = Some(offset.saturating_add(1));
+        }
+    }
+
+    /// The stored offsets not committed yet (of `only`, when given).
+    pub(crate) fn offsets_to_commit(&self, only: Option<&[Tp]>) -> Vec<(Tp, OffsetAndMetadata)> {
+        self.parts
+            .iter()
+            .filter(|(tp, _)| only.is_none_or(|o| o.contains(tp)))
+            .filter_map(|(tp, ps)| {
+                let offset = ps.stored?;
+                (Some(offset) != ps.committed).then(|| {
+                    (
+                        tp.clone(),
+                        OffsetAndMetadata {
+                            offset,
+                            metadata: None,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 pub(crate) struct Inner {
@@ -308,16 +371,25 @@ impl Consumer {
         self.group_send("set a rebalance listener", GroupCmd::Listener(listener))
     }
 
-    /// Commits the positions `poll` has reached, and waits for the answer.
-    /// Returns what was committed: the positions are read when the commit is
-    /// sent, so a partition revoked since the last `poll` is left out (its new
-    /// owner may already read from the older committed offset).
+    /// Commits what the application was handed, and waits for the answer:
+    /// the offset after the last record `poll` returned (or a stream
+    /// yielded) per partition. With `enable.auto.offset.store=false`, only
+    /// the offsets given to [`Consumer::store_offset`]. Returns what was
+    /// committed: the offsets are read when the commit is sent, so a
+    /// partition revoked since the last `poll` is left out (its new owner
+    /// may already read from the older committed offset).
+    ///
+    /// While the group is rebalancing the commit is not sent: it fails at
+    /// once with `REBALANCE_IN_PROGRESS` (as Java's `RebalanceInProgressException`);
+    /// poll to complete the rebalance, then commit again.
     pub async fn commit(&self) -> Result<Committed> {
+        self.release_delivered();
         self.commit_offsets_inner(None).await
     }
 
-    /// Commits the positions `poll` has reached without waiting.
+    /// As [`Consumer::commit`], without waiting.
     pub fn commit_async(&self) -> Result<()> {
+        self.release_delivered();
         self.group_send(
             "commit",
             GroupCmd::Commit {
@@ -327,7 +399,10 @@ impl Consumer {
         )
     }
 
-    /// Commits explicit offsets (the next offset to read) with metadata.
+    /// Commits explicit offsets (the next offset to read) with metadata. A
+    /// consumer that uses [`Consumer::assign`] commits as the group's
+    /// coordinator allows outside a generation; a subscribed one fails at
+    /// once during a rebalance (see [`Consumer::commit`]).
     pub async fn commit_offsets(
         &self,
         offsets: &[(&str, i32, OffsetAndMetadata)],
@@ -354,7 +429,52 @@ impl Consumer {
         rx.await.map_err(|_| Error::Closed("consumer"))?
     }
 
+    /// Makes the record at `offset` of `topic`/`partition` (and those
+    /// before it) committable: auto-commit, [`Consumer::commit`] and
+    /// [`Consumer::close`] commit `offset + 1`, the next offset to read.
+    /// Call it once the application has processed the record. This is
+    /// librdkafka's `rd_kafka_offset_store`: it requires
+    /// `enable.auto.offset.store=false` (with the default `true`, records
+    /// become committable when the next `poll` releases them), and the
+    /// partition must be assigned.
+    pub fn store_offset(&self, topic: &str, partition: i32, offset: i64) -> Result<()> {
+        if self.inner.cfg.enable_auto_offset_store {
+            return Err(crate::error::ConfigError::new(
+                "enable.auto.offset.store",
+                "must be false to store offsets with store_offset",
+            )
+            .into());
+        }
+        let mut st = self.inner.lock();
+        let ps = st
+            .parts
+            .get_mut(&(Arc::from(topic), partition))
+            .ok_or_else(|| not_assigned(topic, partition))?;
+        ps.stored = Some(offset.saturating_add(1));
+        Ok(())
+    }
+
+    /// With `enable.auto.offset.store`: what the application was handed
+    /// becomes committable.
+    fn release_delivered(&self) {
+        if self.inner.cfg.enable_auto_offset_store {
+            self.inner.lock().release_delivered();
+        }
+    }
+
+    /// A stream handed out `r` (see [`stream::RecordStream`]); `before` is
+    /// the record it handed out before, now finished.
+    pub(crate) fn yielded(&self, r: &ConsumerRecord, before: Option<&(Tp, i64)>) {
+        let released = before
+            .filter(|_| self.inner.cfg.enable_auto_offset_store)
+            .map(|(tp, o)| (tp, *o));
+        self.inner
+            .lock()
+            .yielded(&(r.topic.clone(), r.partition), r.offset, released);
+    }
+
     /// The group's committed offsets for these partitions (absent: none).
+    /// Works without `subscribe` or `assign`, as long as `group.id` is set.
     pub async fn committed(
         &self,
         partitions: &[(&str, i32)],
@@ -370,9 +490,12 @@ impl Consumer {
         rx.await.map_err(|_| Error::Closed("consumer"))?
     }
 
-    /// Reads these partitions (replacing any earlier assignment). Positions
-    /// start from the committed offset when there is a group and one, else
-    /// from `auto.offset.reset`.
+    /// Reads these partitions (replacing any earlier assignment), outside
+    /// any group membership. With a `group.id`, new partitions start from
+    /// the group's committed offset (looked up at the group's coordinator),
+    /// else from `auto.offset.reset`; without one, from `auto.offset.reset`.
+    /// With a `group.id`, commits work as with `subscribe` (they are sent
+    /// without a generation, as Java's `assign` does).
     pub fn assign(&self, partitions: &[(&str, i32)]) -> Result<()> {
         let tps = topic_partitions(partitions);
         self.inner.cluster.add_topics(tps.iter().map(|tp| &*tp.0));
@@ -381,6 +504,7 @@ impl Consumer {
             OffsetReset::Latest => Some(OffsetSpec::Latest),
             OffsetReset::None => None,
         };
+        let mut added = Vec::new();
         {
             let mut st = self.inner.lock();
             let wanted: HashSet<&Tp> = tps.iter().collect();
@@ -396,6 +520,11 @@ impl Consumer {
                 }
                 let mut ps = PartState::default();
                 match spec {
+                    // The group task looks up the committed offset first.
+                    _ if self.group.is_some() => {
+                        ps.awaiting_committed = true;
+                        added.push(tp.clone());
+                    }
                     Some(s) => ps.reset = Some(s),
                     None => st.errors.push_back(Error::Kafka {
                         code: purekafka_protocol::ErrorCode::OFFSET_OUT_OF_RANGE,
@@ -408,6 +537,9 @@ impl Consumer {
                 st.parts.insert(tp.clone(), ps);
             }
         }
+        if !added.is_empty() {
+            self.group_send("assign", GroupCmd::Assign(added))?;
+        }
         self.inner.wake_fetcher.notify_one();
         Ok(())
     }
@@ -419,20 +551,42 @@ impl Consumer {
 
     /// Waits up to `timeout` for records; returns at most `max.poll.records`.
     /// An empty result means none arrived in time.
+    ///
+    /// With `enable.auto.offset.store` (the default), calling `poll` tells
+    /// the consumer the application is done with what the previous `poll`
+    /// returned: only then does it become committable (by auto-commit), so
+    /// auto-commit never covers records still being processed.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         self.poll_into(
             timeout,
             Vec::with_capacity(self.inner.cfg.max_poll_records.clamp(1, 10_000)),
+            true,
         )
         .await
     }
 
     /// As [`Consumer::poll`], with partition-EOF events.
     pub async fn poll_events(&self, timeout: Duration) -> Result<Vec<ConsumerEvent>> {
-        self.poll_into(timeout, Vec::new()).await
+        self.poll_into(timeout, Vec::new(), true).await
     }
 
-    async fn poll_into<S: Sink>(&self, timeout: Duration, mut out: S) -> Result<S> {
+    /// As [`Consumer::poll`], but what it returns is not handed to the
+    /// application yet: a stream marks records delivered as it yields them.
+    pub(crate) async fn poll_for_stream(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.poll_into(
+            timeout,
+            Vec::with_capacity(self.inner.cfg.max_poll_records.clamp(1, 10_000)),
+            false,
+        )
+        .await
+    }
+
+    /// `deliver`: what is taken counts as handed to the application.
+    async fn poll_into<S: Sink>(&self, timeout: Duration, mut out: S, deliver: bool) -> Result<S> {
+        // The application is done with what it was handed before (released
+        // before the group task sees the poll, which may commit before a
+        // rebalance).
+        self.release_delivered();
         if let Some(g) = &self.group {
             // Tells the group this member is alive (max.poll.interval.ms).
             let _ = g.send(GroupCmd::Poll);
@@ -446,7 +600,7 @@ impl Consumer {
             let notified = self.inner.data.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(e) = self.take_records(max, &mut out) {
+            if let Some(e) = self.take_records(max, &mut out, deliver) {
                 if out.is_empty() {
                     return Err(e);
                 }
@@ -464,7 +618,7 @@ impl Consumer {
 
     /// Moves up to `max` records (and pending events) into `out`; returns an
     /// error to raise, if any.
-    fn take_records<S: Sink>(&self, max: usize, out: &mut S) -> Option<Error> {
+    fn take_records<S: Sink>(&self, max: usize, out: &mut S, deliver: bool) -> Option<Error> {
         let read_committed = self.inner.cfg.isolation_level == IsolationLevel::ReadCommitted;
         let opts = DecodeOptions {
             verify_crc: self.inner.cfg.check_crcs,
@@ -506,6 +660,9 @@ impl Consumer {
             if let Some(ps) = st.parts.get_mut(&cursor.tp) {
                 ps.position = Some(cursor.next_offset.max(cursor.start_position));
                 ps.eof_sent = false;
+                if deliver {
+                    ps.delivered = ps.position;
+                }
             }
             cursor.start_position = cursor.next_offset.max(cursor.start_position);
             if let Err(e) = result {
@@ -538,6 +695,9 @@ impl Consumer {
         ps.reset = None;
         ps.seek_gen = next_gen();
         ps.eof_sent = false;
+        // A seek (in `on_partitions_assigned`, say) wins over the committed
+        // offset being looked up.
+        ps.awaiting_committed = false;
         drop_buffered(&mut st, &tp);
         drop(st);
         self.inner.wake_fetcher.notify_one();
@@ -562,6 +722,7 @@ impl Consumer {
                 .get_mut(&tp)
                 .ok_or_else(|| not_assigned(&tp.0, tp.1))?;
             ps.start_reset(spec);
+            ps.awaiting_committed = false;
             drop_buffered(&mut st, &tp);
         }
         drop(st);
@@ -649,11 +810,12 @@ impl Consumer {
             .map(|p| p.high_watermark)
     }
 
-    /// Stops the consumer: with a group, commits the consumed positions
-    /// (when `enable.auto.commit` is on) and leaves the group (dynamic
-    /// members; a static member stays until its session times out, as in
-    /// Java).
+    /// Stops the consumer: with a group, commits what the application was
+    /// handed (as [`Consumer::commit`]; when `enable.auto.commit` is on) and
+    /// leaves the group (dynamic members; a static member stays until its
+    /// session times out, as in Java).
     pub async fn close(&self) -> Result<()> {
+        self.release_delivered();
         if let Some(g) = &self.group {
             let (tx, rx) = tokio::sync::oneshot::channel();
             if g.send(GroupCmd::Close { reply: tx }).is_ok() {
@@ -802,5 +964,75 @@ impl Cursor {
             self.records = Some((batch.records()?, h.timestamp_type(), next));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod offset_store_tests {
+    //! What becomes committable, on the shared state alone (no sockets).
+    use super::*;
+
+    fn tp(p: i32) -> Tp {
+        (Arc::from("t"), p)
+    }
+
+    fn state(parts: &[(i32, i64)]) -> State {
+        let mut st = State::default();
+        for &(p, position) in parts {
+            st.parts.insert(
+                tp(p),
+                PartState {
+                    position: Some(position),
+                    ..PartState::default()
+                },
+            );
+        }
+        st
+    }
+
+    fn to_commit(st: &State) -> Vec<(i32, i64)> {
+        st.offsets_to_commit(None)
+            .into_iter()
+            .map(|(tp, o)| (tp.1, o.offset))
+            .collect()
+    }
+
+    #[test]
+    fn delivered_records_are_committable_only_once_released() {
+        let mut st = state(&[(0, 10), (1, 3)]);
+        if let Some(ps) = st.parts.get_mut(&tp(0)) {
+            ps.delivered = Some(10);
+        }
+        assert!(to_commit(&st).is_empty(), "handed out, not released");
+        st.release_delivered();
+        assert_eq!(to_commit(&st), vec![(0, 10)], "nothing delivered on 1");
+        if let Some(ps) = st.parts.get_mut(&tp(0)) {
+            ps.committed = Some(10);
+        }
+        assert!(to_commit(&st).is_empty(), "already committed");
+    }
+
+    #[test]
+    fn a_yielded_record_is_released_by_the_next_one() {
+        // A poll for the stream read 0..100 (position 100) and delivered nothing.
+        let mut st = state(&[(0, 100)]);
+        st.yielded(&tp(0), 0, None);
+        assert!(to_commit(&st).is_empty());
+        st.yielded(&tp(0), 1, Some((&tp(0), 0)));
+        assert_eq!(to_commit(&st), vec![(0, 1)], "record 0 finished");
+        // commit()/close() release the one being processed too.
+        st.release_delivered();
+        assert_eq!(to_commit(&st), vec![(0, 2)]);
+    }
+
+    #[test]
+    fn a_yield_from_another_assignment_of_the_partition_is_ignored() {
+        // Offset 150 was read before the partition was revoked and assigned
+        // again at 120: it is not this assignment's delivery.
+        let mut st = state(&[(0, 120)]);
+        st.yielded(&tp(0), 150, None);
+        st.yielded(&tp(0), 151, Some((&tp(0), 150)));
+        st.release_delivered();
+        assert!(to_commit(&st).is_empty(), "{:?}", to_commit(&st));
     }
 }

@@ -43,12 +43,19 @@ type PollFuture = Pin<Box<dyn Future<Output = Result<Vec<ConsumerRecord>>> + Sen
 ///   `max.poll.records`), and hands the batch out record by record. Records
 ///   of a batch not yet handed out when the stream is dropped are not lost:
 ///   the drop seeks their partitions back to the first of them.
+/// - Commits cover only what the stream yielded: [`Consumer::commit`] and
+///   [`Consumer::close`] commit up to the last record yielded; auto-commit
+///   up to the one before it (asking for the next record says the
+///   application is done with the previous one). Records of a batch not yet
+///   yielded are never committed.
 /// - Do not `poll` the consumer or `seek` it while a stream over it is in
 ///   use: the stream may hold records read before the seek.
 pub struct RecordStream {
     consumer: Consumer,
     timeout: Duration,
     batch: std::vec::IntoIter<ConsumerRecord>,
+    /// The record yielded last: finished once the next is asked for.
+    last: Option<((Arc<str>, i32), i64)>,
     pending: Option<PollFuture>,
     done: bool,
 }
@@ -72,6 +79,7 @@ impl Consumer {
             consumer: self.clone(),
             timeout: DEFAULT_POLL_TIMEOUT,
             batch: Vec::new().into_iter(),
+            last: None,
             pending: None,
             done: false,
         }
@@ -111,6 +119,8 @@ impl Stream for RecordStream {
                 return Poll::Ready(None);
             }
             if let Some(r) = this.batch.next() {
+                this.consumer.yielded(&r, this.last.as_ref());
+                this.last = Some(((r.topic.clone(), r.partition), r.offset));
                 return Poll::Ready(Some(Ok(r)));
             }
             if this.closed() {
@@ -121,7 +131,7 @@ impl Stream for RecordStream {
             let fut = this.pending.get_or_insert_with(|| {
                 let consumer = this.consumer.clone();
                 let timeout = this.timeout;
-                Box::pin(async move { consumer.poll(timeout).await })
+                Box::pin(async move { consumer.poll_for_stream(timeout).await })
             });
             match fut.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,

@@ -1067,3 +1067,36 @@ fn timers_are_only_what_is_pending() {
         GroupRequest::FindCoordinator(_)
     ));
 }
+
+#[test]
+fn ensure_coordinator_finds_the_coordinator_without_joining() {
+    // A consumer that assigns partitions itself commits to the group's
+    // coordinator but never joins the group.
+    let mut h = Harness::new(config(), &["range"]);
+    h.m.ensure_coordinator(h.now);
+    let find = h.one_send();
+    assert_eq!(find.destination, Destination::AnyBroker);
+    assert!(matches!(find.request, GroupRequest::FindCoordinator(_)));
+    h.reply(find.id, found(1));
+    h.none();
+    assert!(h.m.coordinator().is_some());
+    assert_eq!(h.m.state(), MemberState::Unjoined);
+    assert_eq!(h.m.commit_generation(), None);
+    // Polls do not join either, and no heartbeats go out.
+    h.poll();
+    h.tick(10 * SEC);
+    h.none();
+}
+
+#[test]
+fn no_commit_generation_while_the_join_is_in_flight() {
+    // Offset commits must not go out with generation -1 while JoinGroup is
+    // pending: the driver fails them on the client side.
+    let mut h = Harness::new(config(), &["range"]);
+    let join = h.start(&["t"]);
+    assert_eq!(h.m.state(), MemberState::PreparingRebalance);
+    assert_eq!(h.m.commit_generation(), None);
+    let actions = h.follow(&join, 1, "m1", "range", &[("t", 0)]);
+    assert!(!actions.is_empty());
+    assert_eq!(h.m.commit_generation(), Some((1, "m1")));
+}
