@@ -32,6 +32,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod b64;
+pub mod bad_broker;
 pub mod java;
 pub mod json;
 

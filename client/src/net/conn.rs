@@ -435,8 +435,16 @@ impl ConnTask {
             }
         };
         let mut handles_gone = false;
+        // While output waits, the time by which the socket must take some of
+        // it: a broker that stops reading must not wedge the connection
+        // (acks=0 requests have no response deadline of their own).
+        let mut write_stall: Option<(Instant, Duration)> = None;
         loop {
-            let deadline = in_flight.iter().map(|f| f.deadline).min();
+            let deadline = in_flight
+                .iter()
+                .map(|f| f.deadline)
+                .chain(write_stall.map(|(at, _)| at))
+                .min();
             let can_take = !handles_gone
                 && in_flight.len() < self.max_in_flight
                 && wbuf.len() < MAX_PENDING_WRITE;
@@ -454,6 +462,9 @@ impl ConnTask {
                     };
                     let id = next_id;
                     next_id = next_id.wrapping_add(1).max(1);
+                    if write_stall.is_none() {
+                        write_stall = Some((Instant::now() + cmd.timeout, cmd.timeout));
+                    }
                     let start = wbuf.len();
                     wbuf.put_slice(&cmd.frame);
                     // Frame layout: size(4) api(2) version(2) correlation(4).
@@ -489,9 +500,13 @@ impl ConnTask {
                         return e;
                     }
                     if wbuf.is_empty() {
+                        write_stall = None;
                         for w in written.drain(..) {
                             let _ = w.send(Ok(Bytes::new()));
                         }
+                    } else if let Some((_, t)) = write_stall {
+                        // Progress: the broker reads; give it a new period.
+                        write_stall = Some((Instant::now() + t, t));
                     }
                 }
                 res = rd.read_buf(&mut rbuf) => {
@@ -552,6 +567,20 @@ impl ConnTask {
                     // blocks the ones behind it: close the connection, as the
                     // Java client does.
                     let now = Instant::now();
+                    if let Some((at, t)) = write_stall
+                        && at <= now
+                    {
+                        let e = Error::RequestTimeout {
+                            broker: broker.to_string(),
+                            api: "socket write (the broker stopped reading)",
+                            timeout: t,
+                        };
+                        fail_all(&mut in_flight, &e);
+                        for w in written.drain(..) {
+                            let _ = w.send(Err(e.clone()));
+                        }
+                        return e;
+                    }
                     let mut timed_out = None;
                     for f in in_flight.drain(..) {
                         let e = if f.deadline <= now {
