@@ -173,8 +173,9 @@ fn record_result(
         Ok(m) => Ok(Delivered {
             topic: m.topic.clone(),
             partition: m.partition,
+            // The base offset is the broker's word: never overflow on it.
             offset: if m.base_offset >= 0 {
-                m.base_offset + i64::from(index)
+                m.base_offset.saturating_add(i64::from(index))
             } else {
                 -1
             },
@@ -243,5 +244,22 @@ impl Future for DeliveryFuture {
 impl DeliveryFuture {
     pub(crate) fn into_parts(self) -> (Arc<BatchShared>, u32, i64) {
         (self.shared, self.index, self.timestamp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_offset_near_i64_max_saturates_instead_of_overflowing() {
+        let m = RecordMetadata {
+            topic: Arc::from("t"),
+            partition: 0,
+            base_offset: i64::MAX - 1,
+            log_append_time: -1,
+        };
+        let d = record_result(&Ok(m), 5, 1).unwrap();
+        assert_eq!(d.offset, i64::MAX);
     }
 }
