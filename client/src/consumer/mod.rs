@@ -21,6 +21,12 @@
 //! application processes what `poll` returned; fetched data waits in a
 //! buffer bounded by `fetch.max.bytes`, and is decoded (decompressed, control
 //! batches skipped, aborted transactions filtered) in `poll`.
+//!
+//! Commits are at-least-once: a record `poll` returned (or a stream yielded)
+//! becomes committable when the application asks for more (the next `poll`,
+//! the stream's next record) or calls `commit()`/`close()`; auto-commit
+//! commits only committable offsets. With `enable.auto.offset.store=false`,
+//! only offsets given to [`Consumer::store_offset`] are committable.
 
 mod coordinator;
 #[cfg(test)]
@@ -400,9 +406,9 @@ impl Consumer {
     }
 
     /// Commits explicit offsets (the next offset to read) with metadata. A
-    /// consumer that uses [`Consumer::assign`] commits as the group's
-    /// coordinator allows outside a generation; a subscribed one fails at
-    /// once during a rebalance (see [`Consumer::commit`]).
+    /// consumer that uses [`Consumer::assign`] commits without a generation
+    /// (as Java's does); a subscribed one fails at once during a rebalance
+    /// (see [`Consumer::commit`]).
     pub async fn commit_offsets(
         &self,
         offsets: &[(&str, i32, OffsetAndMetadata)],
