@@ -73,6 +73,9 @@ pub struct Batch {
     pub producer: Option<(i64, i16)>,
     retry_at: Option<Instant>,
     last_error: Option<Error>,
+    /// An attempt ended without a verdict (timeout, lost connection,
+    /// garbled answer): the batch may be in the log under its sequence.
+    maybe_written: bool,
     /// Completion shared with the records' delivery futures.
     pub shared: Arc<BatchShared>,
 }
@@ -226,10 +229,21 @@ impl Accumulator {
         self.producer = Some((producer_id, epoch));
         self.bump_pending = false;
         if changed {
+            let mut unknown = Vec::new();
             for parts in self.topics.values_mut() {
                 for pq in parts.iter_mut() {
                     pq.next_seq = 0;
                     pq.seq_confirmed = false;
+                    // A batch that may be in the log under its old sequence
+                    // must not get a new one: under the new epoch the broker
+                    // could not tell it is a duplicate. It fails instead,
+                    // saying it was possibly written.
+                    let (keep, gone): (VecDeque<Batch>, VecDeque<Batch>) = pq
+                        .queue
+                        .drain(..)
+                        .partition(|b| !(b.maybe_written && b.base_seq.is_some()));
+                    pq.queue = keep;
+                    unknown.extend(gone);
                     for b in pq.queue.iter_mut() {
                         if b.base_seq.is_some() {
                             let seq = pq.next_seq;
@@ -243,6 +257,19 @@ impl Accumulator {
                         }
                     }
                 }
+            }
+            for b in unknown {
+                let err = Error::PossiblyWritten {
+                    topic: b.topic.to_string(),
+                    partition: b.partition,
+                    reason: format!(
+                        "its last attempt got no verdict ({}), and the producer epoch had to be bumped, so resending it could duplicate it",
+                        b.last_error
+                            .as_ref()
+                            .map_or_else(|| "no answer".to_owned(), ToString::to_string)
+                    ),
+                };
+                self.fail_batch(b, err);
             }
         }
     }
@@ -383,6 +410,7 @@ impl Accumulator {
                 producer: None,
                 retry_at: None,
                 last_error: None,
+                maybe_written: false,
                 shared: BatchShared::new(),
             });
         }
@@ -629,6 +657,14 @@ impl Accumulator {
                 return f;
             }
             PartitionOutcome::Kafka(code, msg) => {
+                // The leader may have appended it and then timed out
+                // waiting for replicas.
+                if matches!(
+                    code,
+                    ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                ) {
+                    b.maybe_written = true;
+                }
                 let e = Error::Kafka {
                     code,
                     api: "Produce",
@@ -665,6 +701,13 @@ impl Accumulator {
             }
             PartitionOutcome::Request(e) => {
                 f.refresh_metadata = true;
+                // Only a failure to connect proves the request never left.
+                if !matches!(
+                    e,
+                    Error::Connect { .. } | Error::BootstrapUnreachable { .. }
+                ) {
+                    b.maybe_written = true;
+                }
                 // A response that does not decode says nothing of the batch's
                 // fate. With idempotence a resend is safe (the broker drops a
                 // duplicate sequence), so retry it; without, it may duplicate.
@@ -1338,6 +1381,50 @@ mod tests {
         assert!(
             rec.is_complete(),
             "without idempotence a resend could duplicate: fail it"
+        );
+    }
+
+    #[test]
+    fn an_epoch_bump_never_renumbers_a_batch_that_may_be_in_the_log() {
+        // Renumbered under a new epoch, a batch the broker may have written
+        // (its request timed out) would be a duplicate it cannot detect.
+        let t0 = Instant::now();
+        let t = t0 + Duration::from_millis(10);
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(8, 0);
+        let unknown = fill_batch(&mut acc, 0, 1, t0);
+        let sure = fill_batch(&mut acc, 1, 1, t0);
+        let d = drain_ids(&mut acc, t);
+        assert_eq!(d.len(), 2);
+        let p0 = d.iter().find(|b| b.partition == 0).unwrap().id;
+        let p1 = d.iter().find(|b| b.partition == 1).unwrap().id;
+        let timeout = Error::RequestTimeout {
+            broker: "b1".into(),
+            api: "Produce",
+            timeout: Duration::from_secs(30),
+        };
+        acc.complete(p0, PartitionOutcome::Request(timeout), t);
+        let f = acc.complete(
+            p1,
+            PartitionOutcome::Kafka(ErrorCode::UNKNOWN_PRODUCER_ID, None),
+            t,
+        );
+        assert!(f.bump_epoch);
+        acc.set_producer(8, 1);
+        match unknown.result() {
+            Some(Err(Error::PossiblyWritten { partition: 0, .. })) => {}
+            other => panic!("the timed-out batch was not failed as possibly written: {other:?}"),
+        }
+        assert!(
+            !sure.is_complete(),
+            "a batch the broker refused is safe to renumber"
+        );
+        let again = drain_ids(&mut acc, t + Duration::from_secs(2));
+        assert_eq!(again.len(), 1);
+        let h = batch_header(&again[0].bytes);
+        assert_eq!(
+            (again[0].partition, h.producer_epoch, h.base_sequence),
+            (1, 1, 0)
         );
     }
 

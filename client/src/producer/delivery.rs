@@ -117,6 +117,11 @@ impl BatchShared {
         }
     }
 
+    /// The batch's outcome, once complete.
+    pub fn result(&self) -> Option<&Result<RecordMetadata, Error>> {
+        self.result.get()
+    }
+
     /// Whether the batch is complete.
     pub fn is_complete(&self) -> bool {
         self.result.get().is_some()
