@@ -3,13 +3,18 @@
 # tests need on a fresh machine first:
 #   1. the Python peers and librdkafka's mock cluster  (scripts/setup-python.sh, ~20 s)
 #   2. Apache Kafka 4.4.0 and the Java peer           (scripts/install-kafka.sh, ~1-2 min cold, cached after)
-#   3. cargo test over the workspace's default members (brokers start inside the tests:
+#   3. cargo clippy --workspace --all-targets -- -D warnings (~15 s warm; the lints
+#      are in the Cargo.toml files: no unwrap/expect/panic in library code)
+#   4. cargo test over the workspace's default members (brokers start inside the tests:
 #      the mock and a single-node Kafka per test binary that needs them, a
 #      three-node Kafka for the failure tests)
-# Exits non-zero on any failure. The last line is "test.sh: N passed, N failed, N skipped".
+#   5. the protocol fuzz targets, 60 s each (scripts/fuzz.sh, ~5 min; ~7 the first time)
+# Exits non-zero on any failure. The last line is "test.sh: N passed, N failed, N skipped"
+# (followed by "; clippy FAILED" / "; fuzz FAILED" when those steps failed).
 #
 # Environment: PUREKAFKA_TEST_BOOTSTRAP adds an external cluster;
-# PUREKAFKA_TEST_TIMEOUT caps the cargo test run in seconds (default 3600).
+# PUREKAFKA_TEST_TIMEOUT caps the cargo test run in seconds (default 3600);
+# PUREKAFKA_SKIP_FUZZ=1 skips step 5 on a local run (never under CI=true).
 # tansu left the default run; its tests are ignored (see tests/tests/harness_tansu.rs).
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +26,7 @@ die() { echo "test.sh: $*" >&2; exit 1; }
 command -v cargo >/dev/null 2>&1 || die "cargo is not on PATH: install a Rust toolchain (https://rustup.rs, or apt-get install cargo) and retry"
 command -v python3 >/dev/null 2>&1 || die "python3 is not on PATH: install Python 3.11 (apt-get install python3 python3-venv) and retry"
 
-log "step 1/3: Python peers (confluent-kafka with librdkafka's mock cluster, kafka-python)"
+log "step 1/5: Python peers (confluent-kafka with librdkafka's mock cluster, kafka-python)"
 PY="$(./scripts/setup-python.sh | tail -n 1)" || die "scripts/setup-python.sh failed (see above)"
 export PUREKAFKA_PYTHON="$PY"
 log "python: $PUREKAFKA_PYTHON"
@@ -29,13 +34,19 @@ log "python: $PUREKAFKA_PYTHON"
 command -v java >/dev/null 2>&1 || die "java is not on PATH: the tests run Apache Kafka 4.4 (apt-get install openjdk-17-jdk-headless maven) and retry"
 command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH: Kafka 4.4 is resolved from Maven Central (apt-get install maven) and retry"
 command -v openssl >/dev/null 2>&1 || die "openssl is not on PATH: the test Kafka's TLS certificates are made with it (apt-get install openssl) and retry"
-log "step 2/3: Apache Kafka 4.4.0 from Maven Central, and the Java peer (cached after the first run)"
+log "step 2/5: Apache Kafka 4.4.0 from Maven Central, and the Java peer (cached after the first run)"
 KAFKA_HOME="$(./scripts/install-kafka.sh | tail -n 1)" || die "scripts/install-kafka.sh failed (see above)"
 [ -f "$KAFKA_HOME/lib/kafka_2.13-4.4.0.jar" ] || die "scripts/install-kafka.sh printed $KAFKA_HOME, which has no Kafka jars"
 export PUREKAFKA_KAFKA_HOME="$KAFKA_HOME"
 log "kafka: $PUREKAFKA_KAFKA_HOME"
 
-log "step 3/3: cargo test (default workspace members)"
+log "step 3/5: cargo clippy --workspace --all-targets -- -D warnings"
+CLIPPY_START=$(date +%s)
+cargo clippy --workspace --all-targets -- -D warnings
+CLIPPY_RC=$?
+log "clippy: exit $CLIPPY_RC in $(( $(date +%s) - CLIPPY_START ))s"
+
+log "step 4/5: cargo test (default workspace members)"
 OUT="$(mktemp -t purekafka-test.XXXXXX)"
 trap 'rm -f "$OUT"' EXIT
 # Brokers are children of the test binaries and stop when those exit (their
@@ -62,6 +73,19 @@ for pid in $(command -v pgrep >/dev/null 2>&1 && pgrep -f "$REPO/target/purekafk
   [ "$RC" -eq 0 ] && RC=1
 done
 
+FUZZ_RC=0
+if [ "${PUREKAFKA_SKIP_FUZZ:-}" = 1 ] && [ "${CI:-}" != true ]; then
+  log "step 5/5: fuzzing skipped (PUREKAFKA_SKIP_FUZZ=1)"
+else
+  [ "${PUREKAFKA_SKIP_FUZZ:-}" = 1 ] && log "PUREKAFKA_SKIP_FUZZ=1 is ignored under CI=true"
+  log "step 5/5: the protocol fuzz targets, ${PUREKAFKA_FUZZ_SECONDS:-60}s each (scripts/fuzz.sh)"
+  ./scripts/fuzz.sh
+  FUZZ_RC=$?
+fi
+STEPS=""
+[ "$CLIPPY_RC" -ne 0 ] && STEPS="$STEPS; clippy FAILED"
+[ "$FUZZ_RC" -ne 0 ] && STEPS="$STEPS; fuzz FAILED"
+
 read -r PASSED FAILED IGNORED < <(awk '/^test result:/ {
     for (i = 2; i <= NF; i++) {
       if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) g += $(i-1)
@@ -73,10 +97,11 @@ REAL_PASSED=$(( PASSED - SKIPPED ))
 if [ "$RC" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
   log "cargo test exited $RC without a failed test: a build error or a crash (see above)"
 fi
+[ "$RC" -eq 0 ] && [ -n "$STEPS" ] && RC=1
 log "done in $(( $(date +%s) - START ))s, exit $RC"
 # Tests that used the real Kafka say so (ON-KAFKA <name>); count those that passed.
 ON_KAFKA=$(awk '/^ON-KAFKA / { k[$2] = 1 } /^test .* \.\.\. ok$/ { ok[$2] = 1 }
                 /^SKIP / { n = $2; sub(/:$/, "", n); skip[n] = 1 }
                 END { n = 0; for (t in k) if ((t in ok) && !(t in skip)) n++; print n }' "$OUT")
-echo "test.sh: $REAL_PASSED passed ($ON_KAFKA on Apache Kafka 4.4), $FAILED failed, $(( SKIPPED + IGNORED )) skipped"
+echo "test.sh: $REAL_PASSED passed ($ON_KAFKA on Apache Kafka 4.4), $FAILED failed, $(( SKIPPED + IGNORED )) skipped$STEPS"
 exit "$RC"
