@@ -221,6 +221,17 @@ pub enum Error {
     /// The producer was fenced or hit an unrecoverable idempotence error.
     #[error("producer is in a fatal state: {0}")]
     Fatal(String),
+
+    /// A callback of the application's panicked. The client contained the
+    /// panic and carried on (a rebalance still completed, partitions were
+    /// still given up); this reports it.
+    #[error("the application's {callback} panicked: {message}; the client carried on")]
+    CallbackPanicked {
+        /// Which callback (`RebalanceListener::on_partitions_revoked`, ...).
+        callback: &'static str,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 fn fmt_tp(topic: Option<&str>, partition: Option<i32>) -> String {

@@ -27,7 +27,12 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-/// Called when the group moves partitions to or from this consumer.
+/// Called when the group moves partitions to or from this consumer, on the
+/// consumer's group task. A callback that panics does not stop the
+/// consumer: the rebalance completes as if it had returned (revoked or lost
+/// partitions are still given up, the assignment still applies), the panic
+/// is logged, and the next `poll` returns [`Error::CallbackPanicked`]
+/// naming the callback.
 pub trait RebalanceListener: Send + Sync {
     /// Partitions newly assigned (always called after a rebalance, maybe empty).
     fn on_partitions_assigned(&self, _partitions: &[(String, i32)]) {}
@@ -211,6 +216,24 @@ enum Then {
     CommitDone,
     /// Close the member afterwards.
     Close(oneshot::Sender<()>),
+}
+
+/// A [`RebalanceListener`] callback.
+#[derive(Clone, Copy)]
+enum Callback {
+    Assigned,
+    Revoked,
+    Lost,
+}
+
+impl Callback {
+    fn name(self) -> &'static str {
+        match self {
+            Callback::Assigned => "RebalanceListener::on_partitions_assigned",
+            Callback::Revoked => "RebalanceListener::on_partitions_revoked",
+            Callback::Lost => "RebalanceListener::on_partitions_lost",
+        }
+    }
 }
 
 struct Driver {
@@ -452,15 +475,11 @@ impl Driver {
                 }
                 Action::Revoked { partitions } => {
                     self.remove(&partitions);
-                    if let Some(l) = &self.listener {
-                        l.on_partitions_revoked(&partitions);
-                    }
+                    self.call_listener(Callback::Revoked, &partitions);
                 }
                 Action::Lost { partitions } => {
                     self.remove(&partitions);
-                    if let Some(l) = &self.listener {
-                        l.on_partitions_lost(&partitions);
-                    }
+                    self.call_listener(Callback::Lost, &partitions);
                 }
                 Action::Assigned {
                     partitions,
@@ -469,14 +488,10 @@ impl Driver {
                 } => {
                     if !revoked.is_empty() {
                         self.remove(&revoked);
-                        if let Some(l) = &self.listener {
-                            l.on_partitions_revoked(&revoked);
-                        }
+                        self.call_listener(Callback::Revoked, &revoked);
                     }
                     self.assign(&partitions);
-                    if let Some(l) = &self.listener {
-                        l.on_partitions_assigned(&added);
-                    }
+                    self.call_listener(Callback::Assigned, &added);
                 }
                 Action::Error(e) | Action::Fatal(e) => {
                     self.inner.lock().errors.push_back(e);
@@ -489,6 +504,42 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Runs one of the application's rebalance callbacks. A panic in it is
+    /// contained: it must not end the group task (which would leave the
+    /// fetcher reading partitions the group gives to another member, and
+    /// stop heartbeats and revocations). The partitions were already given
+    /// up or taken (the callback runs after); the panic is logged and the
+    /// next `poll` returns it as [`Error::CallbackPanicked`].
+    fn call_listener(&self, cb: Callback, partitions: &[(String, i32)]) {
+        let Some(l) = self.listener.clone() else {
+            return;
+        };
+        let run = std::panic::AssertUnwindSafe(|| match cb {
+            Callback::Assigned => l.on_partitions_assigned(partitions),
+            Callback::Revoked => l.on_partitions_revoked(partitions),
+            Callback::Lost => l.on_partitions_lost(partitions),
+        });
+        let Err(panic) = std::panic::catch_unwind(run) else {
+            return;
+        };
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic".into());
+        let callback = cb.name();
+        tracing::error!(
+            group = %self.m.group_id(),
+            "{callback} panicked ({} partitions): {message}; the consumer carries on",
+            partitions.len()
+        );
+        self.inner
+            .lock()
+            .errors
+            .push_back(Error::CallbackPanicked { callback, message });
+        self.inner.data.notify_waiters();
     }
 
     fn partition_counts(&self, topics: &[String]) -> BTreeMap<String, i32> {

@@ -107,6 +107,39 @@ struct PartQueue {
     /// broker that does not check sequences (librdkafka's mock, an old or
     /// non-Java broker) cannot write them ahead of a retry.
     in_flight_to: Option<i32>,
+    /// The producer id and epoch `next_seq` counts under. After an epoch bump
+    /// a partition restarts at sequence 0 under the new epoch once its
+    /// batches in flight under the old one are back (KIP-360, as the Java
+    /// client and librdkafka do), so a bump never stalls the other partitions.
+    seq_epoch: Option<(i64, i16)>,
+}
+
+/// Starts `pq` at sequence 0 under `producer`: queued batches that had a
+/// sequence are renumbered in order, except one that may already be in the
+/// log (its last attempt got no verdict): under the new epoch the broker could
+/// not tell it is a duplicate, so it goes to `possibly_written` instead.
+fn restart_sequences(pq: &mut PartQueue, producer: (i64, i16), possibly_written: &mut Vec<Batch>) {
+    let (pid, epoch) = producer;
+    pq.next_seq = 0;
+    pq.seq_confirmed = false;
+    pq.seq_epoch = Some(producer);
+    let (keep, gone): (VecDeque<Batch>, VecDeque<Batch>) = pq
+        .queue
+        .drain(..)
+        .partition(|b| !(b.maybe_written && b.base_seq.is_some()));
+    pq.queue = keep;
+    possibly_written.extend(gone);
+    for b in pq.queue.iter_mut() {
+        if b.base_seq.is_some() {
+            let seq = pq.next_seq;
+            pq.next_seq = wrap_seq(seq, b.records);
+            b.base_seq = Some(seq);
+            b.producer = Some(producer);
+            if let Some(bytes) = b.sealed.take() {
+                b.sealed = Some(rewrite_producer_state(&bytes, pid, epoch, seq));
+            }
+        }
+    }
 }
 
 impl PartQueue {
@@ -225,52 +258,23 @@ impl Accumulator {
     /// epoch, sequences restart at 0, and queued batches that already had a
     /// sequence are renumbered in order.
     pub fn set_producer(&mut self, producer_id: i64, epoch: i16) {
-        let changed = self.producer != Some((producer_id, epoch));
         self.producer = Some((producer_id, epoch));
         self.bump_pending = false;
-        if changed {
-            let mut unknown = Vec::new();
-            for parts in self.topics.values_mut() {
-                for pq in parts.iter_mut() {
-                    pq.next_seq = 0;
-                    pq.seq_confirmed = false;
-                    // A batch that may be in the log under its old sequence
-                    // must not get a new one: under the new epoch the broker
-                    // could not tell it is a duplicate. It fails instead,
-                    // saying it was possibly written.
-                    let (keep, gone): (VecDeque<Batch>, VecDeque<Batch>) = pq
-                        .queue
-                        .drain(..)
-                        .partition(|b| !(b.maybe_written && b.base_seq.is_some()));
-                    pq.queue = keep;
-                    unknown.extend(gone);
-                    for b in pq.queue.iter_mut() {
-                        if b.base_seq.is_some() {
-                            let seq = pq.next_seq;
-                            pq.next_seq = wrap_seq(seq, b.records);
-                            b.base_seq = Some(seq);
-                            b.producer = Some((producer_id, epoch));
-                            if let Some(bytes) = b.sealed.take() {
-                                b.sealed =
-                                    Some(rewrite_producer_state(&bytes, producer_id, epoch, seq));
-                            }
-                        }
-                    }
-                }
-            }
-            for b in unknown {
-                let err = Error::PossiblyWritten {
-                    topic: b.topic.to_string(),
-                    partition: b.partition,
-                    reason: format!(
-                        "its last attempt got no verdict ({}), and the producer epoch had to be bumped, so resending it could duplicate it",
-                        b.last_error
-                            .as_ref()
-                            .map_or_else(|| "no answer".to_owned(), ToString::to_string)
-                    ),
-                };
-                self.fail_batch(b, err);
-            }
+        // Each partition takes the new id and epoch in drain(), once nothing
+        // of it is in flight under the old one.
+    }
+
+    /// The broker lost our sequence on some partition (or a sequenced batch
+    /// failed for good): bump the epoch here, without a round trip, as the
+    /// Java client and librdkafka do for an idempotent producer; every
+    /// partition restarts at sequence 0 under it when it next can. At the
+    /// last epoch a new producer id is needed (InitProducerId, once nothing
+    /// is in flight).
+    fn bump_epoch(&mut self) {
+        self.stats.epoch_bumps += 1;
+        match self.producer {
+            Some((pid, epoch)) if epoch < i16::MAX => self.producer = Some((pid, epoch + 1)),
+            _ => self.bump_pending = true,
         }
     }
 
@@ -489,15 +493,15 @@ impl Accumulator {
                         break;
                     }
                     if let Some(b) = pq.queue.pop_front() {
-                        if b.base_seq.is_some() {
-                            // A sequenced batch that is dropped leaves a gap:
-                            // the epoch must be bumped before the next send.
-                            self.bump_pending |= cfg.idempotent;
-                        }
                         expired.push(b);
                     }
                 }
             }
+        }
+        // A sequenced batch that is dropped leaves a gap: the epoch must be
+        // bumped before the next send.
+        if cfg.idempotent && expired.iter().any(|b| b.base_seq.is_some()) {
+            self.bump_epoch();
         }
         let n = expired.len();
         for b in expired {
@@ -531,6 +535,7 @@ impl Accumulator {
         let producer = self.producer;
         let idempotent = self.cfg.idempotent;
         let mut moved = Vec::new();
+        let mut possibly_written = Vec::new();
         for parts in self.topics.values_mut() {
             for pq in parts.iter_mut() {
                 if pq.retrying {
@@ -538,6 +543,15 @@ impl Accumulator {
                         continue;
                     }
                     pq.retrying = false;
+                }
+                if idempotent
+                    && let Some(cur) = producer
+                    && pq.seq_epoch != Some(cur)
+                {
+                    if pq.in_flight > 0 {
+                        continue; // the old epoch's batches come back first
+                    }
+                    restart_sequences(pq, cur, &mut possibly_written);
                 }
                 // One batch per partition per request, as the Java client does.
                 let Some(b) = pq.queue.front() else { continue };
@@ -609,6 +623,19 @@ impl Accumulator {
                 });
                 moved.push((b, None));
             }
+        }
+        for b in possibly_written {
+            let err = Error::PossiblyWritten {
+                topic: b.topic.to_string(),
+                partition: b.partition,
+                reason: format!(
+                    "its last attempt got no verdict ({}), and the producer epoch had to be bumped, so resending it could duplicate it",
+                    b.last_error
+                        .as_ref()
+                        .map_or_else(|| "no answer".to_owned(), ToString::to_string)
+                ),
+            };
+            self.fail_batch(b, err);
         }
         for (b, err) in moved {
             match err {
@@ -689,8 +716,7 @@ impl Accumulator {
                     } else {
                         // The broker lost track of our sequence: new epoch,
                         // renumber, resend (nothing of this batch was written).
-                        self.bump_pending = true;
-                        self.stats.epoch_bumps += 1;
+                        self.bump_epoch();
                         f.bump_epoch = true;
                         (e, true)
                     }
@@ -749,8 +775,7 @@ impl Accumulator {
                 // A sequenced batch that failed for good leaves a gap (or, if
                 // its outcome is unknown, maybe not): either way sequences
                 // must restart under a new epoch, as the Java client does.
-                self.bump_pending = true;
-                self.stats.epoch_bumps += 1;
+                self.bump_epoch();
                 f.bump_epoch = true;
                 if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
                     pq.retrying = true;
@@ -1126,17 +1151,71 @@ mod tests {
             t0,
         );
         assert!(f.bump_epoch);
-        assert!(acc.bump_pending());
-        assert!(
-            drain_ids(&mut acc, t0 + Duration::from_secs(5)).is_empty(),
-            "sent before the epoch bump"
-        );
-        acc.set_producer(9, 1);
+        // Bumped here, no InitProducerId round trip (KIP-360, as Java does).
+        assert!(!acc.bump_pending());
+        assert_eq!(acc.producer(), Some((9, 1)));
         let d2 = drain_ids(&mut acc, t0 + Duration::from_secs(5));
         let h = batch_header(&d2[0].bytes);
         assert_eq!(
             (h.producer_id, h.producer_epoch, h.base_sequence),
             (9, 1, 0)
+        );
+    }
+
+    #[test]
+    fn an_epoch_bump_stalls_no_partition_that_has_nothing_to_wait_for() {
+        // Partition 0 loses its sequence while partition 1's batch hangs in
+        // flight at an unreachable broker: partition 2 keeps sending under the
+        // new epoch at once; partition 1 switches once its batch is back.
+        let t0 = Instant::now();
+        let t = t0 + Duration::from_millis(10);
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(5, 0);
+        for p in 0..3 {
+            confirm_partition(&mut acc, p, t0);
+        }
+        for p in 0..3 {
+            fill_batch(&mut acc, p, 1, t0);
+        }
+        let d = drain_ids(&mut acc, t);
+        assert_eq!(d.len(), 3);
+        let id = |p: i32| d.iter().find(|b| b.partition == p).unwrap().id;
+        acc.complete(
+            id(0),
+            PartitionOutcome::Kafka(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, None),
+            t,
+        );
+        let ok = PartitionOutcome::Ok {
+            base_offset: 1,
+            log_append_time: -1,
+        };
+        acc.complete(id(2), ok.clone(), t);
+        fill_batch(&mut acc, 2, 1, t);
+        fill_batch(&mut acc, 1, 1, t);
+        let later = t + Duration::from_secs(2);
+        let next: Vec<_> = drain_ids(&mut acc, later);
+        let parts: Vec<i32> = next.iter().map(|b| b.partition).collect();
+        assert!(parts.contains(&0) && parts.contains(&2), "sent {parts:?}");
+        assert!(
+            !parts.contains(&1),
+            "partition 1 switched epochs with a batch in flight"
+        );
+        for b in &next {
+            let h = batch_header(&b.bytes);
+            assert_eq!(
+                (h.producer_epoch, h.base_sequence),
+                (1, 0),
+                "partition {}",
+                b.partition
+            );
+        }
+        acc.complete(id(1), ok, later);
+        let p1 = drain_ids(&mut acc, later);
+        assert_eq!(p1.len(), 1);
+        let h = batch_header(&p1[0].bytes);
+        assert_eq!(
+            (p1[0].partition, h.producer_epoch, h.base_sequence),
+            (1, 1, 0)
         );
     }
 
@@ -1410,7 +1489,8 @@ mod tests {
             t,
         );
         assert!(f.bump_epoch);
-        acc.set_producer(8, 1);
+        assert_eq!(acc.producer(), Some((8, 1)), "bumped here, no round trip");
+        let again = drain_ids(&mut acc, t + Duration::from_secs(2));
         match unknown.result() {
             Some(Err(Error::PossiblyWritten { partition: 0, .. })) => {}
             other => panic!("the timed-out batch was not failed as possibly written: {other:?}"),
@@ -1419,7 +1499,6 @@ mod tests {
             !sure.is_complete(),
             "a batch the broker refused is safe to renumber"
         );
-        let again = drain_ids(&mut acc, t + Duration::from_secs(2));
         assert_eq!(again.len(), 1);
         let h = batch_header(&again[0].bytes);
         assert_eq!(
