@@ -203,6 +203,20 @@ pub enum EncodeError {
         /// Version being encoded.
         version: i16,
     },
+    /// A field set to a value other than its default at a version that
+    /// does not have it (Java's `UnsupportedVersionException`); only fields
+    /// Kafka marks ignorable are dropped silently instead.
+    #[error(
+        "{message} version {version} cannot carry {field}, which is set; it needs a version that has it"
+    )]
+    UnsupportedField {
+        /// Message name.
+        message: &'static str,
+        /// Field path (`JoinGroupRequest.GroupInstanceId`).
+        field: &'static str,
+        /// Version being encoded.
+        version: i16,
+    },
     /// A string, byte array or array is longer than the wire format allows.
     #[error("{what} is too long for the wire format ({len})")]
     TooLong {
@@ -223,6 +237,15 @@ impl EncodeError {
     /// A null in a non-nullable field.
     pub fn null_field(field: &'static str, version: i16) -> Self {
         EncodeError::NullField { field, version }
+    }
+
+    /// A non-default value in a field `version` of `message` does not have.
+    pub fn unsupported_field(message: &'static str, field: &'static str, version: i16) -> Self {
+        EncodeError::UnsupportedField {
+            message,
+            field,
+            version,
+        }
     }
 
     /// A count that does not fit.

@@ -18,7 +18,9 @@
 //! is not final), `deprecated=A-B`. A `common NAME VERSIONS` block declares a
 //! struct shared by several fields of the definition above it.
 //!
-//! Field line: `Name Type Versions [null=V] [tag=N] [tagged=V] [flex=V] [default=X]`.
+//! Field line: `Name Type Versions [null=V] [tag=N] [tagged=V] [flex=V] [default=X] [ignorable]`.
+//! `ignorable` (Kafka's `"ignorable": true`) lets an encoder drop a value set
+//! at a version without the field; without it that is an encoding error.
 //! Types: `bool int8 int16 uint16 int32 uint32 int64 float64 string uuid bytes
 //! records`, a struct name, or `[]` followed by either. A struct or array of
 //! structs declared inline has its fields on the following, deeper lines.
@@ -202,6 +204,9 @@ pub struct Field {
     pub flexible: Option<Versions>,
     /// Default value as written (`-1`, `null`, `true`, `""`), if not the zero value.
     pub default: Option<String>,
+    /// Kafka's `"ignorable": true`: an encoder may drop a non-default value
+    /// at a version without the field; otherwise encoding fails.
+    pub ignorable: bool,
     /// Fields of an inline struct (for `Struct` or `[]Struct` types).
     pub fields: Vec<Field>,
     /// Line in the definition file, for error messages.
@@ -404,11 +409,16 @@ fn parse_field(line: &str, line_no: usize) -> Result<Field, String> {
         tagged: Versions::NONE,
         flexible: None,
         default: None,
+        ignorable: false,
         fields: Vec::new(),
         line: line_no,
     };
     let mut tagged_given = false;
     for w in words {
+        if w == "ignorable" {
+            f.ignorable = true;
+            continue;
+        }
         let (k, v) = w
             .split_once('=')
             .ok_or_else(|| format!("expected key=value, found `{w}`"))?;
@@ -442,7 +452,7 @@ mod tests {
 
     #[test]
     fn parses_nested_fields_and_attributes() {
-        let text = "request FooRequest key=99 versions=1-3 flexible=2+ unstable\n  A int32 0+ default=-1\n  B []Bar 1+ null=2+\n    C string 0+ tag=0\n\ncommon Baz 0+\n  D uuid 0+\n";
+        let text = "request FooRequest key=99 versions=1-3 flexible=2+ unstable\n  A int32 0+ default=-1\n  B []Bar 1+ null=2+\n    C string 0+ tag=0 ignorable\n\ncommon Baz 0+\n  D uuid 0+\n";
         let m = parse("foo.kmsg", text).unwrap();
         assert_eq!(m.len(), 1);
         let m = &m[0];
@@ -461,6 +471,8 @@ mod tests {
             }
         );
         assert_eq!(m.fields[1].fields[0].tag, Some(0));
+        assert!(m.fields[1].fields[0].ignorable);
+        assert!(!m.fields[0].ignorable);
         assert_eq!(
             m.fields[1].fields[0].tagged,
             Versions {

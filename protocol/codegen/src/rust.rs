@@ -332,6 +332,23 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
         out,
         "    #[allow(unused_variables)]\n    fn write(&self, buf: &mut BytesMut, version: i16, flex: bool) -> Result<(), EncodeError> {{"
     );
+    // A value the version cannot carry fails, as Java's generated code
+    // does, unless Kafka marks the field ignorable.
+    for f in s.fields.iter().filter(|f| !f.ignorable) {
+        let present = in_range(f.versions);
+        if present == "true" {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "        if !({present}) {{ let absent: {} = {}; if self.{} != absent {{ return Err(EncodeError::unsupported_field({:?}, {:?}, version)); }} }}",
+            rust_type(f),
+            default_expr(f),
+            field_ident(&f.name),
+            msg.name,
+            format!("{}.{}", s.path, f.name)
+        );
+    }
     for f in s.fields {
         let cond = mandatory_cond(f);
         if cond == "false" {

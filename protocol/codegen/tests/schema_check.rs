@@ -353,6 +353,10 @@ fn compare_fields(
                 o.flexible
             ));
         }
+        let tign = t.get("ignorable").and_then(Value::as_bool).unwrap_or(false);
+        if o.ignorable != tign {
+            errs.push(format!("{p}: ignorable {}, schema has {tign}", o.ignorable));
+        }
         let od = canonical_default(&o.ty, o.default.as_deref());
         let td = canonical_default(&o.ty, json_default(t).as_deref());
         if od != td {
