@@ -605,3 +605,39 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+    use super::*;
+    use purekafka_protocol::messages::JoinGroupRequest;
+
+    /// Issue #10 item 12: a field the negotiated version cannot carry is an
+    /// encoding error naming the API, the version and the field, not a
+    /// silently different request.
+    #[test]
+    fn encode_frame_fails_naming_api_version_and_field_the_version_cannot_carry() {
+        let req = JoinGroupRequest {
+            group_id: "g".into(),
+            group_instance_id: Some("x".into()),
+            protocol_type: "consumer".into(),
+            ..Default::default()
+        };
+        let err = encode_frame(&req, 4, "c").expect_err("v4 has no group.instance.id");
+        match &err {
+            Error::Encode {
+                api: "JoinGroup",
+                version: 4,
+                source: purekafka_protocol::EncodeError::UnsupportedField { field, .. },
+            } => assert_eq!(*field, "JoinGroupRequest.GroupInstanceId"),
+            other => panic!("{other:?}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains("JoinGroup v4") && text.contains("GroupInstanceId"),
+            "{text}"
+        );
+        encode_frame(&req, 5, "c").unwrap();
+    }
+}
