@@ -260,7 +260,12 @@ pub fn read_nullable_array<T: Codec>(
         }
         .into());
     }
-    let mut out = Vec::with_capacity(count);
+    // Reserve only what the bytes received can justify (twice their size in
+    // memory): an element can be far larger in memory than on the wire, so a
+    // count that the bytes do cover could still ask for many times the input.
+    // Past that the vector grows as elements actually decode.
+    let elem = std::mem::size_of::<T>().max(1);
+    let mut out = Vec::with_capacity(count.min(buf.remaining().saturating_mul(2) / elem));
     for _ in 0..count {
         out.push(T::read(buf, version, flex)?);
     }
