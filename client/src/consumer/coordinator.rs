@@ -1171,7 +1171,9 @@ async fn fetch_committed_standalone(
                     })
                     .collect(),
             ),
-            require_stable: true,
+            // RequireStable is v7+ and not ignorable: below, the broker
+            // cannot be asked (Java downgrades the same way).
+            require_stable: version >= 7,
             ..Default::default()
         }
     };
