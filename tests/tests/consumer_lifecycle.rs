@@ -68,6 +68,29 @@ fn owned(c: &Consumer) -> BTreeSet<i32> {
     c.assignment().into_iter().map(|(_, p)| p).collect()
 }
 
+/// Established TCP connections (IPv4) whose remote end is 127.0.0.1:`port`.
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let want = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2] == want && f[3] == "01"
+        })
+        .count()
+}
+
+fn port_of(bootstrap: &str) -> u16 {
+    bootstrap
+        .split(',')
+        .next()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap()
+}
+
 /// Panics in every callback, after noting which ran.
 #[derive(Default)]
 struct Panicking {
@@ -180,4 +203,112 @@ fn a_panicking_rebalance_listener_is_reported_and_never_leaves_two_owners(broker
     });
 }
 
+}
+
+/// Issue #10 item 7: the last handle dropped without `close()` leaves the
+/// group at once (a LeaveGroup), so a new member gets every partition
+/// without waiting for the dropped member's session to time out. Real Kafka
+/// only: the mock answers a LeaveGroup with a rebalance that waits the
+/// group's session timeout anyway (the mock test below sees the LeaveGroup).
+#[test]
+fn dropping_the_last_consumer_handle_leaves_the_group_without_waiting_for_the_session() {
+    let broker: &Cluster = purekafka_integration::cluster_or_skip!(Cluster::try_kafka());
+    let topic = unique_topic("drop-consumer-leave");
+    let group = unique_topic("drop-consumer-leave-g");
+    broker.create_topic(&topic, 2).unwrap();
+    rt().block_on(async {
+        let all: BTreeSet<i32> = (0..2).collect();
+        let mut cfg = group_config(broker, &group);
+        // Long enough that waiting for it fails the test.
+        cfg.session_timeout = Duration::from_secs(45);
+        let a = Consumer::new(cfg.clone()).await.unwrap();
+        a.subscribe(&[topic.as_str()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while owned(&a) != all {
+            assert!(Instant::now() < deadline, "a never got the partitions");
+            let _ = a.poll(Duration::from_millis(100)).await;
+        }
+        let clone = a.clone();
+        let t = Instant::now();
+        drop(a);
+        drop(clone);
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "drop blocked for {:?}",
+            t.elapsed()
+        );
+
+        let b = Consumer::new(cfg).await.unwrap();
+        b.subscribe(&[topic.as_str()]).unwrap();
+        let start = Instant::now();
+        while owned(&b) != all {
+            assert!(
+                start.elapsed() < Duration::from_secs(25),
+                "b waited {:?} for the partitions: the dropped member never left",
+                start.elapsed()
+            );
+            b.poll(Duration::from_millis(100)).await.unwrap();
+        }
+        b.close().await.unwrap();
+    });
+}
+
+/// Issue #10 item 7: dropping every handle of a subscribed consumer (a
+/// clone included) without `close()` sends a LeaveGroup, stops fetching and
+/// closes every connection to the broker.
+#[test]
+fn dropping_the_last_consumer_handle_stops_fetching_and_closes_its_connections() {
+    let broker = Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("drop-consumer");
+    let group = unique_topic("drop-consumer-g");
+    broker.create_topic(&topic, 2).unwrap();
+    let port = port_of(broker.bootstrap());
+    let rt = rt();
+    rt.block_on(async {
+        produce(broker.bootstrap(), &topic, 2, 5).await;
+        let c = Consumer::new(group_config(&broker, &group)).await.unwrap();
+        c.subscribe(&[topic.as_str()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = 0;
+        while got < 10 {
+            assert!(Instant::now() < deadline, "read {got} of 10 records");
+            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        }
+        assert!(connections_to(port) > 0, "the consumer holds no connection");
+        broker.start_request_tracking().unwrap();
+        let clone = c.clone();
+        let t = Instant::now();
+        drop(c);
+        drop(clone);
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "drop blocked for {:?}",
+            t.elapsed()
+        );
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = broker
+                .mock_requests()
+                .unwrap()
+                .iter()
+                .any(|r| r.api_key == 13);
+            if left && connections_to(port) == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "10 s after the drop: LeaveGroup sent: {left}, {} connections open",
+                connections_to(port)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        broker.clear_requests().unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = broker.mock_requests().unwrap();
+        assert!(
+            after.is_empty(),
+            "requests after the consumer closed: {after:?}"
+        );
+    });
 }
