@@ -283,39 +283,11 @@ impl Inner {
     }
 }
 
-/// A Kafka consumer. Cheap to clone; all clones (and streams) share one
-/// set of positions, tasks and connections.
-///
-/// [`Consumer::close`] is the graceful end: with `enable.auto.commit` it
-/// commits what the application was handed (the last poll's records
-/// included), then leaves the group, and waits (up to `request.timeout.ms`)
-/// for both. Dropping the last clone (and every [`stream::RecordStream`])
-/// without `close` stops fetching at once and, in the background without
-/// blocking the dropping thread, leaves the group as `close` does (best
-/// effort, within `request.timeout.ms`; a static member stays until its
-/// session times out), then ends the consumer's tasks and closes its
-/// connections. What drop does not do: commit the records the last `poll`
-/// returned (the application never said it finished them; with
-/// `enable.auto.commit`, only what was already committable is committed),
-/// so the group's next owner reads them again. Only the end of the tokio
-/// runtime cuts the leaving short (the session times out then).
+/// A Kafka consumer.
 #[derive(Clone)]
 pub struct Consumer {
     inner: Arc<Inner>,
     group: Option<tokio::sync::mpsc::UnboundedSender<GroupCmd>>,
-    _last: Arc<LastHandle>,
-}
-
-/// Dropped with the last [`Consumer`] clone: stops the fetcher. The group
-/// task sees its command channel close (every sender is gone) and leaves.
-struct LastHandle(Arc<Inner>);
-
-impl Drop for LastHandle {
-    fn drop(&mut self) {
-        self.0.closed.store(true, Ordering::Release);
-        self.0.wake_fetcher.notify_one();
-        self.0.data.notify_waiters();
-    }
 }
 
 impl std::fmt::Debug for Consumer {
@@ -358,11 +330,7 @@ impl Consumer {
         } else {
             None
         };
-        Ok(Consumer {
-            _last: Arc::new(LastHandle(inner.clone())),
-            inner,
-            group,
-        })
+        Ok(Consumer { inner, group })
     }
 
     fn group(&self, what: &'static str) -> Result<&tokio::sync::mpsc::UnboundedSender<GroupCmd>> {
@@ -968,7 +936,7 @@ impl Cursor {
                 return Ok(());
             };
             let batch = batch?;
-            let h = batch.header().clone();
+            let h = *batch.header();
             let next = h.next_offset();
             if read_committed && h.producer_id >= 0 {
                 while let Some(&(first, pid)) = self.aborted.front() {
@@ -979,10 +947,10 @@ impl Cursor {
                     self.aborted.pop_front();
                 }
                 if batch.is_control() {
-                    if let Ok(Some(c)) = batch.control_record() {
-                        if c.kind == ControlRecordType::Abort {
-                            self.aborted_producers.remove(&h.producer_id);
-                        }
+                    if let Ok(Some(c)) = batch.control_record()
+                        && c.kind == ControlRecordType::Abort
+                    {
+                        self.aborted_producers.remove(&h.producer_id);
                     }
                     self.next_offset = self.next_offset.max(next);
                     continue;
