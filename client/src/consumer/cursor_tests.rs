@@ -360,3 +360,45 @@ fn a_fetch_ending_in_markers_moves_the_position_past_them() {
         assert_eq!(pos, 12, "read_committed={read_committed}");
     }
 }
+
+/// Issue #10 item 13: a broker's offsets are not trusted to leave room for
+/// `offset + 1`. A batch holding offsets i64::MAX - 1 and i64::MAX is read
+/// without overflowing (debug builds panicked in `poll`, release builds
+/// wrapped the position to i64::MIN): the position saturates at i64::MAX,
+/// and a fetch from there does not read the batch again.
+#[test]
+fn a_record_at_the_largest_offset_saturates_the_position_instead_of_overflowing() {
+    let base = i64::MAX - 1;
+    let mut bb = RecordBatchBuilder::new(Compression::None);
+    bb.set_base_offset(base);
+    for v in ["next-to-last", "last"] {
+        bb.append(TS, Some(b"k".as_slice()), Some(v.as_bytes()), &[])
+            .unwrap();
+    }
+    let records = bb.finish().unwrap();
+    let offsets = |out: &[ConsumerEvent]| -> Vec<i64> {
+        out.iter()
+            .filter_map(|e| match e {
+                ConsumerEvent::Record(r) => Some(r.offset),
+                ConsumerEvent::PartitionEof { .. } => None,
+            })
+            .collect()
+    };
+    let mut c = cursor(records.clone(), Vec::new(), base);
+    let mut out: Vec<ConsumerEvent> = Vec::new();
+    while !c.done {
+        c.read(10, false, &mut out).unwrap();
+    }
+    assert_eq!(offsets(&out), vec![base, i64::MAX]);
+    assert_eq!(c.next_offset, i64::MAX, "the position saturates");
+
+    let mut c = cursor(records, Vec::new(), i64::MAX);
+    let mut out: Vec<ConsumerEvent> = Vec::new();
+    while !c.done {
+        c.read(10, false, &mut out).unwrap();
+    }
+    // The position cannot go past i64::MAX: a record there, once read, is
+    // not read again (nor is any before it).
+    assert_eq!(offsets(&out), Vec::<i64>::new(), "read again from i64::MAX");
+    assert_eq!(c.next_offset, i64::MAX);
+}

@@ -283,7 +283,22 @@ impl Inner {
     }
 }
 
-/// A Kafka consumer.
+/// A Kafka consumer. Cheap to clone; all clones (and streams) share one
+/// set of positions, tasks and connections.
+///
+/// [`Consumer::close`] is the graceful end: with `enable.auto.commit` it
+/// commits what the application was handed (the last poll's records
+/// included), then leaves the group, and waits (up to `request.timeout.ms`)
+/// for both. Dropping the last clone (and every [`stream::RecordStream`])
+/// without `close` stops fetching at once and, in the background without
+/// blocking the dropping thread, leaves the group as `close` does (best
+/// effort, within `request.timeout.ms`; a static member stays until its
+/// session times out), then ends the consumer's tasks and closes its
+/// connections. What drop does not do: commit the records the last `poll`
+/// returned (the application never said it finished them; with
+/// `enable.auto.commit`, only what was already committable is committed),
+/// so the group's next owner reads them again. Only the end of the tokio
+/// runtime cuts the leaving short (the session times out then).
 #[derive(Clone)]
 pub struct Consumer {
     inner: Arc<Inner>,
