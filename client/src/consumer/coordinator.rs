@@ -22,7 +22,6 @@ use purekafka_protocol::messages::{OffsetCommitRequest, OffsetFetchRequest};
 use purekafka_protocol::{ApiKey, ErrorCode};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -250,6 +249,8 @@ struct Driver {
     versions_set: bool,
     /// Offset requests waiting for the coordinator.
     waiting: Vec<Waiting>,
+    /// The member closed (left the group, or had nothing to leave).
+    left: bool,
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<GroupCmd>) {
@@ -293,19 +294,33 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         closing: None,
         versions_set: false,
         waiting: Vec::new(),
+        left: false,
     };
     let auto_commit = cfg.enable_auto_commit;
     let mut next_auto_commit = Instant::now() + cfg.auto_commit_interval;
     let mut next_metadata = Instant::now() + Duration::from_secs(1);
+    // `close()` asked to close (its commit, then LeaveGroup).
+    let mut close_started = false;
+    // Every handle is gone: the task ends once the member has left (or
+    // gave up leaving) or then, whichever comes first.
+    let mut exit_by: Option<Instant> = None;
     loop {
         // Before the actions: what it sends may ask for the coordinator.
         d.flush_waiting(Instant::now());
         d.drain_actions().await;
-        if d.closing.is_none() && inner.closed.load(Ordering::Acquire) && cmds.is_closed() {
+        let now = Instant::now();
+        if let Some(t) = exit_by
+            && (d.left || now >= t)
+        {
+            if !d.left {
+                tracing::debug!("consumer dropped: gave up leaving the group in time");
+            }
             return;
         }
         let mut wake = d.m.next_timeout().map(Instant::from_std);
-        let now = Instant::now();
+        if let Some(t) = exit_by {
+            wake = Some(wake.map_or(t, |w| w.min(t)));
+        }
         if let Some(w) = d.waiting.iter().filter_map(|w| w.wake(now)).min() {
             wake = Some(wake.map_or(w, |x| x.min(w)));
         }
@@ -314,9 +329,23 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         }
         wake = Some(wake.map_or(next_metadata, |w| w.min(next_metadata)));
         tokio::select! {
-            cmd = cmds.recv() => {
-                let Some(cmd) = cmd else { return };
+            cmd = cmds.recv(), if exit_by.is_none() => {
                 let now = std::time::Instant::now();
+                let Some(cmd) = cmd else {
+                    // The last handle was dropped without close() (or after
+                    // a close() that timed out): leave the group as close
+                    // does, in the background, best effort, within
+                    // request.timeout.ms. Only what was already committable
+                    // is committed (auto-commit): the last poll's records
+                    // were not released by the application.
+                    exit_by = Some(Instant::now() + d.inner.cfg.client.request_timeout);
+                    if !close_started {
+                        close_started = true;
+                        let (reply, _) = oneshot::channel();
+                        d.start_close(now, reply, auto_commit);
+                    }
+                    continue;
+                };
                 match cmd {
                     GroupCmd::Subscribe(topics) => {
                         d.pattern = None;
@@ -348,14 +377,8 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         d.fetch_committed(tps, reply, deadline);
                     }
                     GroupCmd::Close { reply } => {
-                        if auto_commit {
-                            let offsets = d.stored_offsets(None);
-                            let deadline = d.deadline();
-                            d.start_commit(offsets, Then::Close(reply), deadline);
-                        } else {
-                            d.closing = Some(reply);
-                            d.m.close(now);
-                        }
+                        close_started = true;
+                        d.start_close(now, reply, auto_commit);
                     }
                 }
             }
@@ -498,6 +521,7 @@ impl Driver {
                     self.inner.data.notify_waiters();
                 }
                 Action::Closed => {
+                    self.left = true;
                     if let Some(tx) = self.closing.take() {
                         let _ = tx.send(());
                     }
@@ -640,6 +664,19 @@ impl Driver {
     /// Whether partitions come from the group (subscribe), not `assign()`.
     fn subscribed(&self) -> bool {
         self.pattern.is_some() || !self.m.subscription().is_empty()
+    }
+
+    /// Closes the member: commits the stored offsets first with
+    /// auto-commit, then leaves; `reply` is answered once it has left.
+    fn start_close(&mut self, now: std::time::Instant, reply: oneshot::Sender<()>, commit: bool) {
+        if commit {
+            let offsets = self.stored_offsets(None);
+            let deadline = self.deadline();
+            self.start_commit(offsets, Then::Close(reply), deadline);
+        } else {
+            self.closing = Some(reply);
+            self.m.close(now);
+        }
     }
 
     /// A commit is over: answer whoever waits for it.

@@ -303,6 +303,19 @@ impl Inner {
 pub struct Consumer {
     inner: Arc<Inner>,
     group: Option<tokio::sync::mpsc::UnboundedSender<GroupCmd>>,
+    _last: Arc<LastHandle>,
+}
+
+/// Dropped with the last [`Consumer`] clone: stops the fetcher. The group
+/// task sees its command channel close (every sender is gone) and leaves.
+struct LastHandle(Arc<Inner>);
+
+impl Drop for LastHandle {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.wake_fetcher.notify_one();
+        self.0.data.notify_waiters();
+    }
 }
 
 impl std::fmt::Debug for Consumer {
@@ -345,7 +358,11 @@ impl Consumer {
         } else {
             None
         };
-        Ok(Consumer { inner, group })
+        Ok(Consumer {
+            _last: Arc::new(LastHandle(inner.clone())),
+            inner,
+            group,
+        })
     }
 
     fn group(&self, what: &'static str) -> Result<&tokio::sync::mpsc::UnboundedSender<GroupCmd>> {
@@ -925,7 +942,8 @@ impl Cursor {
                         if r.offset < self.start_position {
                             continue; // fetched from inside a batch
                         }
-                        self.next_offset = r.offset + 1;
+                        // Saturates: a broker's offset may be i64::MAX.
+                        self.next_offset = r.offset.saturating_add(1);
                         out.record(ConsumerRecord {
                             topic: self.tp.0.clone(),
                             partition: self.tp.1,
