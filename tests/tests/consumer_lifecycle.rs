@@ -312,3 +312,141 @@ fn dropping_the_last_consumer_handle_stops_fetching_and_closes_its_connections()
         );
     });
 }
+
+/// Requests of `api_key` recorded by the mock.
+fn count(broker: &Cluster, api_key: i16) -> usize {
+    broker
+        .mock_requests()
+        .unwrap()
+        .iter()
+        .filter(|r| r.api_key == api_key)
+        .count()
+}
+
+/// Issue #10 item 10: while the broker keeps failing ListOffsets, then
+/// Fetch, the consumer retries with a growing backoff (retry.backoff.ms 100
+/// doubling up to retry.backoff.max.ms 1000): a handful of requests a
+/// second, not one per round trip; metadata refreshes too. It reads once
+/// the broker recovers.
+#[test]
+fn list_offsets_fetch_and_metadata_retries_back_off_while_the_broker_keeps_failing() {
+    const NOT_LEADER: i32 = 6;
+    const LIST_OFFSETS: i16 = 2;
+    const FETCH: i16 = 1;
+    const METADATA: i16 = 3;
+    let broker = Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("retry-backoff");
+    broker.create_topic(&topic, 1).unwrap();
+    rt().block_on(async {
+        produce(broker.bootstrap(), &topic, 1, 5).await;
+        let mut cfg = ConsumerConfig::new(broker.bootstrap());
+        cfg.auto_offset_reset = OffsetReset::Earliest;
+        cfg.fetch_max_wait = Duration::from_millis(50);
+        cfg.client.retry_backoff = Duration::from_millis(100);
+        cfg.client.retry_backoff_max = Duration::from_millis(1000);
+        let c = Consumer::new(cfg).await.unwrap();
+
+        // ListOffsets (the position reset) keeps failing for 3 s.
+        broker
+            .push_request_errors(LIST_OFFSETS, &[NOT_LEADER; 1000])
+            .unwrap();
+        broker.start_request_tracking().unwrap();
+        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        let start = Instant::now();
+        // (At round-trip speed the 1000 errors run out within the window
+        // and records come: counted, not failed on, so the counts below
+        // say what happened.)
+        let mut got = 0;
+        while start.elapsed() < Duration::from_secs(3) {
+            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        }
+        let (list, md) = (count(&broker, LIST_OFFSETS), count(&broker, METADATA));
+        eprintln!("3 s of ListOffsets failures: {list} ListOffsets, {md} Metadata");
+        // 100 + 200 + 400 + 800 + 1000 ms (±20%): about 6 in 3 s.
+        assert!(list <= 12, "{list} ListOffsets in 3 s of failures");
+        assert!(
+            md <= 15,
+            "{md} Metadata requests in 3 s of ListOffsets failures"
+        );
+        broker.clear_request_errors(LIST_OFFSETS).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got < 5 {
+            assert!(
+                Instant::now() < deadline,
+                "read {got} of 5 after ListOffsets recovered"
+            );
+            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        }
+
+        // Then Fetch keeps failing for 3 s.
+        broker
+            .push_request_errors(FETCH, &[NOT_LEADER; 1000])
+            .unwrap();
+        broker.clear_requests().unwrap();
+        produce(broker.bootstrap(), &topic, 1, 5).await;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            let _ = c.poll(Duration::from_millis(100)).await.unwrap();
+        }
+        let (fetches, md) = (count(&broker, FETCH), count(&broker, METADATA));
+        eprintln!("3 s of Fetch failures: {fetches} Fetch, {md} Metadata");
+        assert!(fetches <= 12, "{fetches} Fetch requests in 3 s of failures");
+        assert!(md <= 15, "{md} Metadata requests in 3 s of Fetch failures");
+        broker.clear_request_errors(FETCH).unwrap();
+        let mut got = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got < 5 {
+            assert!(
+                Instant::now() < deadline,
+                "read {got} of 5 after Fetch recovered"
+            );
+            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        }
+        c.close().await.unwrap();
+    });
+}
+
+/// Issue #10 item 10: an `assign()`ed consumer with a `group.id` looks up
+/// the group's committed offset until it gets one; while the coordinator
+/// keeps answering COORDINATOR_LOAD_IN_PROGRESS, those lookups back off
+/// (growing to retry.backoff.max.ms), not every retry.backoff.ms forever.
+#[test]
+fn committed_offset_lookups_back_off_while_the_coordinator_keeps_failing() {
+    const LOAD_IN_PROGRESS: i32 = 14;
+    const OFFSET_FETCH: i16 = 9;
+    let broker = Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("lookup-backoff");
+    let group = unique_topic("lookup-backoff-g");
+    broker.create_topic(&topic, 1).unwrap();
+    rt().block_on(async {
+        produce(broker.bootstrap(), &topic, 1, 5).await;
+        let mut cfg = group_config(&broker, &group);
+        cfg.client.retry_backoff = Duration::from_millis(100);
+        cfg.client.retry_backoff_max = Duration::from_millis(1000);
+        let c = Consumer::new(cfg).await.unwrap();
+        broker
+            .push_request_errors(OFFSET_FETCH, &[LOAD_IN_PROGRESS; 1000])
+            .unwrap();
+        broker.start_request_tracking().unwrap();
+        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        let start = Instant::now();
+        let mut got = 0;
+        while start.elapsed() < Duration::from_secs(3) {
+            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        }
+        let lookups = count(&broker, OFFSET_FETCH);
+        eprintln!("3 s of OffsetFetch failures: {lookups} OffsetFetch");
+        // 0 + 100 + 200 + 400 + 800 + 1000 ms (±20%): about 6 in 3 s.
+        assert!(lookups <= 12, "{lookups} OffsetFetch in 3 s of failures");
+        broker.clear_request_errors(OFFSET_FETCH).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got < 5 {
+            assert!(
+                Instant::now() < deadline,
+                "read {got} of 5 after the coordinator recovered"
+            );
+            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
+        }
+        c.close().await.unwrap();
+    });
+}

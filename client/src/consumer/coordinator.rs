@@ -84,7 +84,9 @@ type CoordCache = Arc<tokio::sync::Mutex<Option<(i32, Connection)>>>;
 
 enum Event {
     Response(RequestId, Result<GroupResponse>),
-    Committed(Result<HashMap<Tp, OffsetAndMetadata>>, Vec<Tp>),
+    /// Committed offsets looked up for assigned partitions, at the
+    /// `attempts`-th retry.
+    Committed(Result<HashMap<Tp, OffsetAndMetadata>>, Vec<Tp>, u32),
     CommitResult {
         offsets: Vec<(Tp, OffsetAndMetadata)>,
         generation: i32,
@@ -141,8 +143,9 @@ enum Waiting {
         deadline: Instant,
         not_before: Instant,
     },
-    /// Committed offsets for assigned partitions (retried until found).
-    Lookup(Vec<Tp>),
+    /// Committed offsets for assigned partitions (retried until found), and
+    /// how many times they were retried.
+    Lookup(Vec<Tp>, u32),
 }
 
 impl Waiting {
@@ -151,7 +154,7 @@ impl Waiting {
             Waiting::Commit { deadline, .. } | Waiting::Committed { deadline, .. } => {
                 Some(*deadline)
             }
-            Waiting::Lookup(_) => None,
+            Waiting::Lookup(..) => None,
         }
     }
 
@@ -160,7 +163,7 @@ impl Waiting {
             Waiting::Commit { not_before, .. } | Waiting::Committed { not_before, .. } => {
                 Some(*not_before)
             }
-            Waiting::Lookup(_) => None,
+            Waiting::Lookup(..) => None,
         }
     }
 
@@ -361,7 +364,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     GroupCmd::Unsubscribe => d.m.unsubscribe(now),
                     GroupCmd::Assign(tps) => {
                         d.ensure_versions().await;
-                        d.spawn_fetch_committed(tps, Duration::ZERO);
+                        d.spawn_fetch_committed(tps, 0);
                     }
                     GroupCmd::Poll => d.m.poll(now),
                     GroupCmd::Listener(l) => d.listener = Some(l),
@@ -394,7 +397,9 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         *d.coord.lock().await = None;
                         d.m.on_request_failed(now, id, &e);
                     }
-                    Event::Committed(result, tps) => d.apply_committed(result, tps),
+                    Event::Committed(result, tps, attempts) => {
+                        d.apply_committed(result, tps, attempts);
+                    }
                     Event::CommitResult { offsets, generation, result, then, deadline } => {
                         let r = d.finish_commit(offsets.clone(), generation, result).await;
                         match r {
@@ -404,7 +409,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                             {
                                 tracing::debug!("commit failed: {e}; retrying");
                                 d.m.ensure_coordinator(now);
-                                let not_before = Instant::now() + d.inner.cfg.client.retry_backoff;
+                                let not_before = d.retry_at(deadline);
                                 d.waiting.push(Waiting::Commit { offsets, then, deadline, not_before });
                             }
                             r => d.commit_ended(now, then, r),
@@ -420,7 +425,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                                 d.m.on_coordinator_error(now, "OffsetFetch", code, generation);
                             }
                             d.m.ensure_coordinator(now);
-                            let not_before = Instant::now() + d.inner.cfg.client.retry_backoff;
+                            let not_before = d.retry_at(deadline);
                             d.waiting.push(Waiting::Committed { tps, reply, deadline, not_before });
                         }
                         r => { let _ = reply.send(r); }
@@ -656,6 +661,20 @@ impl Driver {
         self.inner.lock().offsets_to_commit(only)
     }
 
+    /// When to retry an offset request that has until `deadline`: after as
+    /// long as it has been trying (so the waits double), within
+    /// `retry.backoff.ms` and `retry.backoff.max.ms`.
+    fn retry_at(&self, deadline: Instant) -> Instant {
+        let cfg = &self.inner.cfg.client;
+        let now = Instant::now();
+        let started = deadline.checked_sub(cfg.request_timeout).unwrap_or(now);
+        let tried = now.saturating_duration_since(started);
+        now + tried.clamp(
+            cfg.retry_backoff,
+            cfg.retry_backoff_max.max(cfg.retry_backoff),
+        )
+    }
+
     /// How long an offset request may wait for (and retry at) the coordinator.
     fn deadline(&self) -> Instant {
         Instant::now() + self.inner.cfg.client.request_timeout
@@ -728,7 +747,7 @@ impl Driver {
                         deadline,
                         ..
                     } => self.fetch_committed(tps, reply, deadline),
-                    Waiting::Lookup(tps) => self.spawn_fetch_committed(tps, Duration::ZERO),
+                    Waiting::Lookup(tps, attempts) => self.spawn_fetch_committed(tps, attempts),
                 }
                 continue;
             }
@@ -745,7 +764,7 @@ impl Driver {
                 Waiting::Committed { reply, .. } => {
                     let _ = reply.send(Err(no_coordinator("OffsetFetch", timeout)));
                 }
-                Waiting::Lookup(_) => {}
+                Waiting::Lookup(..) => {}
             }
         }
     }
@@ -994,18 +1013,23 @@ impl Driver {
             return;
         }
         // Committed offsets for the new partitions, without blocking the task.
-        self.spawn_fetch_committed(added, Duration::ZERO);
+        self.spawn_fetch_committed(added, 0);
     }
 
-    /// Looks up committed offsets in the background (after `delay`; once
-    /// the coordinator is known); the answer comes back as
-    /// [`Event::Committed`].
-    fn spawn_fetch_committed(&mut self, tps: Vec<Tp>, delay: Duration) {
+    /// Looks up committed offsets in the background (once the coordinator
+    /// is known; the `attempts`-th retry after the growing retry backoff);
+    /// the answer comes back as [`Event::Committed`].
+    fn spawn_fetch_committed(&mut self, tps: Vec<Tp>, attempts: u32) {
         if self.m.coordinator().is_none() {
             self.m.ensure_coordinator(std::time::Instant::now());
-            self.waiting.push(Waiting::Lookup(tps));
+            self.waiting.push(Waiting::Lookup(tps, attempts));
             return;
         }
+        let delay = if attempts == 0 {
+            Duration::ZERO
+        } else {
+            super::fetcher::retry_backoff(&self.inner.cfg.client, attempts)
+        };
         let tx = self.events_tx.clone();
         let inner = self.inner.clone();
         let coordinator = self.m.coordinator().cloned();
@@ -1014,11 +1038,16 @@ impl Driver {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let r = fetch_committed_standalone(&inner, coordinator, group_id, &tps, &cached).await;
-            let _ = tx.send(Event::Committed(r, tps));
+            let _ = tx.send(Event::Committed(r, tps, attempts));
         });
     }
 
-    fn apply_committed(&mut self, result: Result<HashMap<Tp, OffsetAndMetadata>>, tps: Vec<Tp>) {
+    fn apply_committed(
+        &mut self,
+        result: Result<HashMap<Tp, OffsetAndMetadata>>,
+        tps: Vec<Tp>,
+        attempts: u32,
+    ) {
         let reset = match self.inner.cfg.auto_offset_reset {
             OffsetReset::Earliest => Some(OffsetSpec::Earliest),
             OffsetReset::Latest => Some(OffsetSpec::Latest),
@@ -1044,7 +1073,7 @@ impl Driver {
                         generation,
                     );
                 }
-                self.spawn_fetch_committed(tps, self.inner.cfg.client.retry_backoff);
+                self.spawn_fetch_committed(tps, attempts.saturating_add(1));
                 return;
             }
         };

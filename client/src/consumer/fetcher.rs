@@ -44,19 +44,110 @@ enum FetchResult {
     },
 }
 
+/// How long to wait before the `failures`-th retry in a row: Java's
+/// exponential `retry.backoff.ms` (doubling up to `retry.backoff.max.ms`,
+/// ±20% jitter), so a broker that keeps failing is asked at a bounded
+/// rate, never at round-trip speed.
+pub(crate) fn retry_backoff(cfg: &crate::config::ClientConfig, failures: u32) -> Duration {
+    let base = cfg.retry_backoff;
+    let max = cfg.retry_backoff_max.max(base);
+    let exp = base
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
+        .min(max);
+    exp.mul_f64(0.8 + 0.4 * jitter_fraction())
+}
+
+/// A number in [0, 1) that differs between calls (for backoff jitter).
+fn jitter_fraction() -> f64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    (h.finish() % 10_000) as f64 / 10_000.0
+}
+
+impl PartState {
+    /// A Fetch or ListOffsets for it failed: back off before the next.
+    fn failed(&mut self, cfg: &crate::config::ClientConfig) {
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at = Some(Instant::now() + retry_backoff(cfg, self.failures));
+    }
+
+    fn succeeded(&mut self) {
+        self.failures = 0;
+        self.retry_at = None;
+    }
+}
+
+/// Metadata refreshes asked for by the fetch loop (a leader unknown, a
+/// stale-metadata error): one at a time, and, while they keep being needed
+/// without progress, no more often than the growing retry backoff.
+#[derive(Default)]
+struct Refresh {
+    running: bool,
+    /// Asked for since the last one started.
+    wanted: bool,
+    /// Refreshes started since the last progress (a fetch or reset that
+    /// succeeded).
+    attempts: u32,
+    not_before: Option<Instant>,
+}
+
+impl Refresh {
+    /// Starts a refresh if one is wanted and allowed now; returns when the
+    /// loop must look again otherwise.
+    fn maybe_start(
+        &mut self,
+        inner: &Arc<Inner>,
+        done: &mpsc::UnboundedSender<()>,
+        now: Instant,
+    ) -> Option<Instant> {
+        if !self.wanted || self.running {
+            return None;
+        }
+        if let Some(t) = self.not_before.filter(|t| *t > now) {
+            return Some(t);
+        }
+        self.wanted = false;
+        self.running = true;
+        self.attempts = self.attempts.saturating_add(1);
+        self.not_before = Some(now + retry_backoff(&inner.cfg.client, self.attempts));
+        let cluster = inner.cluster.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            if let Err(e) = cluster.refresh_metadata().await {
+                tracing::debug!("consumer metadata refresh: {e}");
+            }
+            let _ = done.send(());
+        });
+        None
+    }
+
+    /// The cluster answers again: the next refresh waits only the base
+    /// backoff after the last one.
+    fn progress(&mut self) {
+        self.attempts = 0;
+    }
+}
+
 pub(crate) async fn run(inner: Arc<Inner>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<FetchResult>();
     let mut sessions: HashMap<i32, FetchSession> = HashMap::new();
     let mut in_flight: std::collections::HashSet<i32> = std::collections::HashSet::new();
-    let mut refreshing = false;
+    let mut refresh = Refresh::default();
     let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<()>();
-    let mut retry_at: Option<Instant> = None;
     loop {
         if inner.closed.load(Ordering::Acquire) {
             return;
         }
         let md = inner.cluster.metadata();
-        let mut need_metadata = false;
+        let now = Instant::now();
+        // The earliest partition backoff that ends, to look again then.
+        let mut wake_at: Option<Instant> = None;
         // Positions to reset, and partitions to fetch, grouped by leader.
         let mut resets: HashMap<i32, Vec<(Tp, OffsetSpec, u64)>> = HashMap::new();
         let mut fetches: HashMap<i32, BTreeMap<Tp, PartFetch>> = HashMap::new();
@@ -66,8 +157,12 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 st.buffer.iter().map(|c| c.tp.clone()).collect();
             let over_budget = st.buffered_bytes >= inner.max_buffer_bytes;
             for (tp, ps) in st.parts.iter_mut() {
+                if let Some(t) = ps.retry_at.filter(|t| *t > now) {
+                    wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
+                    continue;
+                }
                 let Some(leader) = md.leader(&tp.0, tp.1) else {
-                    need_metadata = true;
+                    refresh.wanted = true;
                     continue;
                 };
                 if let Some(spec) = ps.reset {
@@ -107,17 +202,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                 in_flight.insert(*leader);
             }
         }
-        if need_metadata && !refreshing {
-            refreshing = true;
-            let cluster = inner.cluster.clone();
-            let done = refresh_tx.clone();
-            tokio::spawn(async move {
-                if let Err(e) = cluster.refresh_metadata().await {
-                    tracing::debug!("consumer metadata refresh: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                let _ = done.send(());
-            });
+        if let Some(t) = refresh.maybe_start(&inner, &refresh_tx, now) {
+            wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
         }
         for (leader, items) in resets {
             let inner = inner.clone();
@@ -160,7 +246,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 
         tokio::select! {
             Some(r) = rx.recv() => {
-                match r {
+                let outcome = match r {
                     FetchResult::Fetch { broker, sent, result, topic_names } => {
                         in_flight.remove(&broker);
                         let session = sessions.entry(broker).or_default();
@@ -168,37 +254,31 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                             Ok(resp) => session.on_response(resp.error_code, resp.session_id),
                             Err(_) => session.on_failure(),
                         }
-                        if handle_fetch(&inner, sent, result, &topic_names) {
-                            need_refresh(&inner, &mut refreshing, &refresh_tx);
-                            retry_at = Some(Instant::now() + inner.cfg.client.retry_backoff);
-                        }
+                        handle_fetch(&inner, sent, result, &topic_names)
                     }
-                    FetchResult::Reset { tps, result } => {
-                        if handle_reset(&inner, tps, result) {
-                            need_refresh(&inner, &mut refreshing, &refresh_tx);
-                            retry_at = Some(Instant::now() + inner.cfg.client.retry_backoff);
-                        }
-                    }
+                    FetchResult::Reset { tps, result } => handle_reset(&inner, tps, result),
+                };
+                if outcome.progress {
+                    refresh.progress();
+                }
+                if outcome.refresh {
+                    refresh.wanted = true;
                 }
             }
-            Some(()) = refresh_rx.recv() => { refreshing = false; }
+            Some(()) = refresh_rx.recv() => { refresh.running = false; }
             _ = inner.wake_fetcher.notified() => {}
-            _ = sleep_until_opt(retry_at.take()) => {}
+            _ = sleep_until_opt(wake_at) => {}
         }
     }
 }
 
-fn need_refresh(inner: &Arc<Inner>, refreshing: &mut bool, done: &mpsc::UnboundedSender<()>) {
-    if *refreshing {
-        return;
-    }
-    *refreshing = true;
-    let cluster = inner.cluster.clone();
-    let done = done.clone();
-    tokio::spawn(async move {
-        let _ = cluster.refresh_metadata().await;
-        let _ = done.send(());
-    });
+/// What a Fetch or ListOffsets answer asks of the loop.
+#[derive(Default)]
+struct Outcome {
+    /// Refresh metadata (a leader moved, a partition failed).
+    refresh: bool,
+    /// A partition got an answer without error.
+    progress: bool,
 }
 
 async fn sleep_until_opt(at: Option<Instant>) {
@@ -301,28 +381,60 @@ async fn fetch(
     (result, names)
 }
 
-/// Applies a fetch response; returns whether metadata should be refreshed.
+/// Applies a fetch response. A failed request, or a partition's error,
+/// backs that partition off (see [`retry_backoff`]).
 fn handle_fetch(
     inner: &Inner,
     sent: Vec<(Tp, i64, u64)>,
     result: Result<FetchResponse>,
     names: &HashMap<Uuid, Arc<str>>,
-) -> bool {
+) -> Outcome {
     let mut st = inner.lock();
     for (tp, _, _) in &sent {
         if let Some(ps) = st.parts.get_mut(tp) {
             ps.fetch_in_flight = false;
         }
     }
+    let fail_all = |st: &mut super::State| {
+        for (tp, _, _) in &sent {
+            if let Some(ps) = st.parts.get_mut(tp) {
+                ps.failed(&inner.cfg.client);
+            }
+        }
+    };
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!("fetch failed: {e}");
-            return true;
+            fail_all(&mut st);
+            return Outcome {
+                refresh: true,
+                progress: false,
+            };
         }
     };
+    let top = ErrorCode(resp.error_code);
+    if top != ErrorCode::NONE {
+        // A session error resets the session (the next fetch is a full
+        // one, which cannot get it again): no backoff for it.
+        if !matches!(
+            top,
+            ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH
+        ) {
+            tracing::debug!("fetch failed: {top}");
+            fail_all(&mut st);
+        }
+        return Outcome {
+            refresh: !matches!(
+                top,
+                ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH
+            ),
+            progress: false,
+        };
+    }
     let sent_at: HashMap<&Tp, (i64, u64)> = sent.iter().map(|(tp, o, g)| (tp, (*o, *g))).collect();
     let mut refresh = false;
+    let mut progress = false;
     let mut woke = false;
     for t in resp.responses {
         let topic: Arc<str> = if t.topic.is_empty() {
@@ -346,6 +458,10 @@ fn handle_fetch(
                 continue; // seeked meanwhile: stale
             }
             let code = ErrorCode(p.error_code);
+            if code == ErrorCode::NONE {
+                ps.succeeded();
+                progress = true;
+            }
             match code {
                 ErrorCode::NONE => {
                     ps.high_watermark = p.high_watermark;
@@ -396,10 +512,12 @@ fn handle_fetch(
                 c if crate::producer::accumulator::is_stale_metadata(c)
                     || c == ErrorCode::OFFSET_NOT_AVAILABLE =>
                 {
+                    ps.failed(&inner.cfg.client);
                     refresh = true;
                 }
                 c => {
                     tracing::warn!("fetch {}-{}: {c}", tp.0, tp.1);
+                    ps.failed(&inner.cfg.client);
                     refresh = true;
                 }
             }
@@ -409,7 +527,7 @@ fn handle_fetch(
     if woke {
         inner.data.notify_waiters();
     }
-    refresh
+    Outcome { refresh, progress }
 }
 
 async fn list_offsets(
@@ -468,10 +586,11 @@ async fn list_offsets(
     Ok(out)
 }
 
-/// Applies reset results; returns whether metadata should be refreshed.
-fn handle_reset(inner: &Inner, tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i64>>) -> bool {
+/// Applies reset results. A failure backs the partitions off (see
+/// [`retry_backoff`]).
+fn handle_reset(inner: &Inner, tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i64>>) -> Outcome {
     let mut st = inner.lock();
-    let mut refresh = false;
+    let mut out = Outcome::default();
     match result {
         Ok(offsets) => {
             for (tp, gen_) in tps {
@@ -487,8 +606,13 @@ fn handle_reset(inner: &Inner, tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i
                         ps.position = Some(o);
                         ps.reset = None;
                         ps.eof_sent = false;
+                        ps.succeeded();
+                        out.progress = true;
                     }
-                    _ => refresh = true,
+                    _ => {
+                        ps.failed(&inner.cfg.client);
+                        out.refresh = true;
+                    }
                 }
             }
         }
@@ -497,14 +621,15 @@ fn handle_reset(inner: &Inner, tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i
             for (tp, _) in tps {
                 if let Some(ps) = st.parts.get_mut(&tp) {
                     ps.reset_in_flight = false;
+                    ps.failed(&inner.cfg.client);
                 }
             }
-            refresh = true;
+            out.refresh = true;
         }
     }
     drop(st);
     inner.data.notify_waiters();
-    refresh
+    out
 }
 
 impl PartState {

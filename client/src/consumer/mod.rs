@@ -179,6 +179,11 @@ pub(crate) struct PartState {
     /// The offset auto-commit, `commit()` and `close()` commit: released
     /// deliveries, or `store_offset`.
     pub stored: Option<i64>,
+    /// Fetches and ListOffsets for it failed this many times in a row.
+    pub failures: u32,
+    /// After a failure: no Fetch or ListOffsets for it before then
+    /// (`retry.backoff.ms`, doubling up to `retry.backoff.max.ms`).
+    pub retry_at: Option<Instant>,
 }
 
 impl Default for PartState {
@@ -198,6 +203,8 @@ impl Default for PartState {
             awaiting_committed: false,
             delivered: None,
             stored: None,
+            failures: 0,
+            retry_at: None,
         }
     }
 }
