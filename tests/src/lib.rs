@@ -483,6 +483,32 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
+/// Established TCP connections (IPv4) of this machine whose remote end is
+/// 127.0.0.1:`port`: with a broker of the test's own, the test's client
+/// connections (Linux `/proc/net/tcp`; 0 elsewhere).
+pub fn connections_to(port: u16) -> usize {
+    let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let want = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(2) == Some(&want.as_str()) && f.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+/// The port of the first entry of a bootstrap list.
+pub fn port_of(bootstrap: &str) -> u16 {
+    bootstrap
+        .split(',')
+        .next()
+        .and_then(|a| a.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in bootstrap {bootstrap:?}"))
+}
+
 /// A topic name no other test (in this or any other run) uses:
 /// `<prefix>-<pid>-<ms since epoch>-<counter>`, prefix sanitised to Kafka's alphabet.
 pub fn unique_topic(prefix: &str) -> String {

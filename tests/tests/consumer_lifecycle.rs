@@ -11,7 +11,7 @@ use purekafka::Error;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka_integration::{BrokerKind, Cluster, unique_topic};
+use purekafka_integration::{BrokerKind, Cluster, connections_to, port_of, unique_topic};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -66,29 +66,6 @@ async fn produce(bootstrap: &str, topic: &str, partitions: i32, per_partition: u
 
 fn owned(c: &Consumer) -> BTreeSet<i32> {
     c.assignment().into_iter().map(|(_, p)| p).collect()
-}
-
-/// Established TCP connections (IPv4) whose remote end is 127.0.0.1:`port`.
-fn connections_to(port: u16) -> usize {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let want = format!("0100007F:{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 3 && f[2] == want && f[3] == "01"
-        })
-        .count()
-}
-
-fn port_of(bootstrap: &str) -> u16 {
-    bootstrap
-        .split(',')
-        .next()
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap()
 }
 
 /// Panics in every callback, after noting which ran.

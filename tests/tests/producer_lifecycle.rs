@@ -5,7 +5,7 @@
 
 use purekafka::config::ProducerConfig;
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka_integration::{Cluster as Broker, PeerClient, unique_topic};
+use purekafka_integration::{Cluster as Broker, PeerClient, connections_to, port_of, unique_topic};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -15,29 +15,6 @@ fn rt() -> tokio::runtime::Runtime {
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap()
-}
-
-/// Established TCP connections (IPv4) whose remote end is 127.0.0.1:`port`.
-fn connections_to(port: u16) -> usize {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let want = format!("0100007F:{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 3 && f[2] == want && f[3] == "01"
-        })
-        .count()
-}
-
-fn port_of(bootstrap: &str) -> u16 {
-    bootstrap
-        .split(',')
-        .next()
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
         .unwrap()
 }
 
