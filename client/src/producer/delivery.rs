@@ -60,11 +60,17 @@ impl std::fmt::Debug for BatchShared {
 /// it must not kill the producer's task (which would leave every other
 /// record's future and `flush` waiting forever) or skip the callbacks after it.
 fn call(cb: Callback, result: Result<Delivered, Error>) {
+    // Kept for the log line only: no formatting unless a callback panics
+    // (this runs once per record).
     let what = match &result {
-        Ok(d) => format!("{}-{}@{}", d.topic, d.partition, d.offset),
-        Err(e) => format!("a failed record ({e})"),
+        Ok(d) => Ok((d.topic.clone(), d.partition, d.offset)),
+        Err(e) => Err(e.clone()),
     };
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || cb(result))) {
+        let what = match what {
+            Ok((t, p, o)) => format!("{t}-{p}@{o}"),
+            Err(e) => format!("a failed record ({e})"),
+        };
         let msg = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
