@@ -11,6 +11,7 @@ pub mod error;
 pub mod net;
 pub mod producer;
 pub mod serde;
+mod time;
 
 pub use error::{Error, Result};
 pub use purekafka_protocol::error_code::ErrorCode;

@@ -193,6 +193,24 @@ impl ErrorCode {
         }
     }
 
+    /// Whether this code means the client's view of partition leadership is
+    /// out of date: the request should go again after a metadata refresh
+    /// (Java's `InvalidMetadataException` family, plus the replica and storage
+    /// errors that a leader change usually resolves).
+    pub const fn is_stale_metadata(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+                | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                | ErrorCode::LEADER_NOT_AVAILABLE
+                | ErrorCode::FENCED_LEADER_EPOCH
+                | ErrorCode::UNKNOWN_LEADER_EPOCH
+                | ErrorCode::KAFKA_STORAGE_ERROR
+                | ErrorCode::NOT_ENOUGH_REPLICAS
+                | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        )
+    }
+
     /// Whether this is `NONE` (success).
     pub const fn is_ok(self) -> bool {
         self.0 == 0

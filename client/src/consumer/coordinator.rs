@@ -432,7 +432,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     },
                 }
             }
-            _ = sleep_until_opt(wake) => {
+            _ = crate::time::sleep_until_opt(wake) => {
                 let now = Instant::now();
                 d.m.handle_timeout(now.into_std());
                 if auto_commit && now >= next_auto_commit {
@@ -449,13 +449,6 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                 }
             }
         }
-    }
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -267,7 +267,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             }
             Some(()) = refresh_rx.recv() => { refresh.running = false; }
             _ = inner.wake_fetcher.notified() => {}
-            _ = sleep_until_opt(wake_at) => {}
+            _ = crate::time::sleep_until_opt(wake_at) => {}
         }
     }
 }
@@ -279,13 +279,6 @@ struct Outcome {
     refresh: bool,
     /// A partition got an answer without error.
     progress: bool,
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn fetch(
@@ -509,9 +502,7 @@ fn handle_fetch(
                         woke = true;
                     }
                 },
-                c if crate::producer::accumulator::is_stale_metadata(c)
-                    || c == ErrorCode::OFFSET_NOT_AVAILABLE =>
-                {
+                c if c.is_stale_metadata() || c == ErrorCode::OFFSET_NOT_AVAILABLE => {
                     ps.failed(&inner.cfg.client);
                     refresh = true;
                 }

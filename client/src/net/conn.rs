@@ -562,7 +562,7 @@ impl ConnTask {
                         }
                     }
                 }
-                _ = sleep_until_opt(deadline) => {
+                _ = crate::time::sleep_until_opt(deadline) => {
                     // Kafka answers in order, so a request that timed out
                     // blocks the ones behind it: close the connection, as the
                     // Java client does.
@@ -596,13 +596,6 @@ impl ConnTask {
                 }
             }
         }
-    }
-}
-
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 

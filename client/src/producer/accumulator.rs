@@ -699,7 +699,7 @@ impl Accumulator {
                     partition: Some(b.partition),
                     message: msg,
                 };
-                if is_stale_metadata(code) {
+                if code.is_stale_metadata() {
                     f.refresh_metadata = true;
                 }
                 let sequence_problem = matches!(
@@ -891,21 +891,6 @@ impl Accumulator {
             }
         }
     }
-}
-
-/// Errors that mean our idea of who leads a partition is out of date.
-pub fn is_stale_metadata(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NOT_LEADER_OR_FOLLOWER
-            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-            | ErrorCode::LEADER_NOT_AVAILABLE
-            | ErrorCode::FENCED_LEADER_EPOCH
-            | ErrorCode::UNKNOWN_LEADER_EPOCH
-            | ErrorCode::KAFKA_STORAGE_ERROR
-            | ErrorCode::NOT_ENOUGH_REPLICAS
-            | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
-    )
 }
 
 /// The sequence after `count` records from `seq` (sequences wrap at i32::MAX).

@@ -145,7 +145,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                 refreshing = false;
             }
             _ = shared.wake.notified() => {}
-            _ = sleep_until_opt(deadline) => {}
+            _ = crate::time::sleep_until_opt(deadline) => {}
         }
     }
 }
@@ -167,13 +167,6 @@ fn spawn_refresh(cluster: &Cluster, done: mpsc::UnboundedSender<()>) {
         }
         let _ = done.send(());
     });
-}
-
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn init_producer_id(shared: &ProducerShared) -> Result<(i64, i16)> {
