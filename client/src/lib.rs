@@ -4,12 +4,14 @@
 //! - [`net`]: connections (one task per socket), the broker pool, metadata.
 //! - [`producer`]: batching, partitioning, idempotent delivery.
 //! - [`consumer`]: fetching, consumer groups, offsets.
+//! - [`security`]: SASL authentication.
 
 pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod net;
 pub mod producer;
+pub mod security;
 pub mod serde;
 mod time;
 

@@ -1,0 +1,3 @@
+//! Securing broker connections: SASL authentication ([`sasl`]).
+
+pub mod sasl;
