@@ -51,6 +51,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// Connection setup failed at a step after TCP connect (TLS handshake,
+    /// ApiVersions, SASL authentication).
+    #[error("cannot set up the connection to {broker}: {step} failed: {source}")]
+    Setup {
+        /// `host:port`, with the node id when known.
+        broker: String,
+        /// The step that failed.
+        step: crate::net::SetupStep,
+        /// The step's error.
+        source: Box<Error>,
+    },
+
     /// No bootstrap server answered.
     #[error("none of the bootstrap servers could be reached ({servers}): {last_error}")]
     BootstrapUnreachable {
@@ -74,6 +86,22 @@ pub enum Error {
     Disconnected {
         /// The broker.
         broker: String,
+    },
+
+    /// A response's correlation id is not that of the oldest request in
+    /// flight (Kafka answers in order): the broker, or something between,
+    /// broke the protocol. The connection was closed and every request on
+    /// it failed; a new connection may work.
+    #[error("response from {broker} has correlation id {received}, {}; the connection was closed", fmt_expected(*api, *expected))]
+    CorrelationMismatch {
+        /// The broker.
+        broker: String,
+        /// The API of the oldest request in flight, if any.
+        api: Option<&'static str>,
+        /// Its correlation id.
+        expected: Option<i32>,
+        /// The correlation id received.
+        received: i32,
     },
 
     /// No response within `request.timeout.ms`.
@@ -234,6 +262,13 @@ pub enum Error {
     },
 }
 
+fn fmt_expected(api: Option<&str>, expected: Option<i32>) -> String {
+    match (api, expected) {
+        (Some(api), Some(id)) => format!("but the oldest request in flight ({api}) has {id}"),
+        _ => "but no request is in flight".to_string(),
+    }
+}
+
 fn fmt_tp(topic: Option<&str>, partition: Option<i32>) -> String {
     match (topic, partition) {
         (Some(t), Some(p)) => format!(" on {t}-{p}"),
@@ -247,9 +282,11 @@ impl Error {
     pub fn is_retriable(&self) -> bool {
         match self {
             Error::Kafka { code, .. } => code.is_retriable(),
+            Error::Setup { source, .. } => source.is_retriable(),
             Error::Connect { .. }
             | Error::Io { .. }
             | Error::Disconnected { .. }
+            | Error::CorrelationMismatch { .. }
             | Error::RequestTimeout { .. }
             | Error::BootstrapUnreachable { .. } => true,
             _ => false,

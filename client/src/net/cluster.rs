@@ -43,6 +43,10 @@ impl ClusterOptions {
                 max_in_flight: c.max_in_flight_requests_per_connection,
                 connect_timeout: c.socket_connection_setup_timeout,
                 max_response_size: c.receive_message_max_bytes,
+                // Setup steps 2 and 4 (see net::setup): the TLS and SASL
+                // configuration builds these.
+                tls: None,
+                sasl: None,
             },
             reconnect_backoff: c.reconnect_backoff,
             reconnect_backoff_max: c.reconnect_backoff_max,

@@ -7,8 +7,15 @@
 //! enforces `request.timeout.ms`. When the socket fails, every request in
 //! flight fails with an error — none hangs. Dropping a response future is
 //! safe: the answer is discarded when it arrives.
+//!
+//! The task runs over any [`Transport`] (plain TCP, or the stream a
+//! [`TlsStep`] returns); how a connection is set up, and where TLS and SASL
+//! plug in, is described in [`crate::net::setup`].
 
 use crate::error::{Error, Result};
+use crate::net::setup::{
+    BoxTransport, SaslStep, SetupStep, TlsStep, Transport, host_of, step_error, tcp_connect,
+};
 use bytes::{BufMut, Bytes, BytesMut};
 use purekafka_protocol::frame::{decode_frame, decode_response_header};
 use purekafka_protocol::messages::ApiVersionsRequest;
@@ -19,7 +26,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -36,6 +42,12 @@ pub struct ConnOptions {
     pub connect_timeout: Duration,
     /// Largest response frame accepted (`receive.message.max.bytes`).
     pub max_response_size: usize,
+    /// Setup step 2: the TLS handshake (`security.protocol` SSL or
+    /// SASL_SSL); `None` for plaintext.
+    pub tls: Option<Arc<dyn TlsStep>>,
+    /// Setup step 4: SASL authentication (`security.protocol` SASL_*);
+    /// `None` for none.
+    pub sasl: Option<Arc<dyn SaslStep>>,
 }
 
 impl Default for ConnOptions {
@@ -46,6 +58,8 @@ impl Default for ConnOptions {
             max_in_flight: 5,
             connect_timeout: Duration::from_secs(10),
             max_response_size: 100_000_000,
+            tls: None,
+            sasl: None,
         }
     }
 }
@@ -91,30 +105,56 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`), starts the socket task and asks the
-    /// broker which API versions it speaks. `broker` names it in errors.
+    /// Sets up a connection to `addr` (`host:port`), in the order
+    /// [`crate::net::setup`] describes: TCP connect, TLS handshake (if
+    /// configured), ApiVersions, SASL authentication (if configured).
+    /// `broker` names it in errors.
     pub async fn connect(addr: &str, broker: &str, opts: ConnOptions) -> Result<Connection> {
-        let connect_err = |reason: String| Error::Connect {
-            broker: broker.to_string(),
-            reason,
-        };
-        let stream =
-            match tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr)).await {
-                Err(_) => {
-                    return Err(connect_err(format!(
-                        "no connection within socket.connection.setup.timeout.ms ({:?})",
-                        opts.connect_timeout
-                    )));
+        let setup_deadline = tokio::time::Instant::now() + opts.connect_timeout;
+        let tcp = tcp_connect(addr, broker, opts.connect_timeout).await?;
+        let stream: BoxTransport = match opts.tls.clone() {
+            None => Box::new(tcp),
+            Some(tls) => {
+                let host = host_of(addr);
+                match tokio::time::timeout_at(setup_deadline, tls.handshake(tcp, host)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => return Err(step_error(broker, SetupStep::Tls, e)),
+                    Err(_) => {
+                        return Err(step_error(
+                            broker,
+                            SetupStep::Tls,
+                            Error::RequestTimeout {
+                                broker: broker.to_string(),
+                                api: "TLS handshake (socket.connection.setup.timeout.ms)",
+                                timeout: opts.connect_timeout,
+                            },
+                        ));
+                    }
                 }
-                Ok(Err(e)) => return Err(connect_err(e.to_string())),
-                Ok(Ok(s)) => s,
-            };
-        let _ = stream.set_nodelay(true);
+            }
+        };
+        let mut conn = Connection::start(stream, broker, opts);
+        let versions = conn
+            .handshake()
+            .await
+            .map_err(|e| step_error(broker, SetupStep::ApiVersions, e))?;
+        conn.versions = Arc::new(versions);
+        if let Some(sasl) = conn.opts.sasl.clone() {
+            sasl.authenticate(&conn)
+                .await
+                .map_err(|e| step_error(broker, SetupStep::Sasl, e))?;
+        }
+        Ok(conn)
+    }
+
+    /// Starts the socket task over `stream` (set up as far as the caller
+    /// wants: TCP, or TLS over TCP); ApiVersions has not been negotiated.
+    fn start(stream: impl Transport, broker: &str, opts: ConnOptions) -> Connection {
         let broker: Arc<str> = Arc::from(broker);
         let closed = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel(opts.max_in_flight.max(1) * 4);
         let task = ConnTask {
-            stream,
+            stream: Box::new(stream),
             rx,
             broker: broker.clone(),
             closed: closed.clone(),
@@ -122,15 +162,13 @@ impl Connection {
             max_response_size: opts.max_response_size,
         };
         tokio::spawn(task.run());
-        let mut conn = Connection {
+        Connection {
             tx,
             broker,
             versions: Arc::new(BrokerVersions::default()),
             closed,
             opts: Arc::new(opts),
-        };
-        conn.versions = Arc::new(conn.handshake().await?);
-        Ok(conn)
+        }
     }
 
     /// ApiVersions, falling back to older versions as the broker asks.
@@ -390,7 +428,7 @@ pub fn encode_frame<R: Request>(req: &R, version: i16, client_id: &str) -> Resul
 }
 
 struct ConnTask {
-    stream: TcpStream,
+    stream: BoxTransport,
     rx: mpsc::Receiver<Command>,
     broker: Arc<str>,
     closed: Arc<AtomicBool>,
@@ -417,7 +455,7 @@ impl ConnTask {
     /// Runs until the connection fails or every handle is dropped; fails the
     /// requests in flight and returns the error for queued ones.
     async fn serve(&mut self) -> Error {
-        let (mut rd, mut wr) = self.stream.split();
+        let (mut rd, mut wr) = tokio::io::split(&mut self.stream);
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
