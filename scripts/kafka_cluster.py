@@ -43,6 +43,11 @@ line, ``OK``, ``OK <json>`` or ``ERR <reason>``:
   start node                      starts a stopped node, waits until it serves
   wait_ready [node]               waits until the node (or all live ones) serve
   status                          -> OK {"alive": [ids]}
+  acl action=add|remove principal operations=[..] (topic|group|transactional_id|cluster=true)
+        [pattern=literal|prefixed]
+        AclCommand over PLAINTEXT: allows (or removes) the operations
+        (Read, Write, Describe, Create, IdempotentWrite, ...) for the
+        principal (User:alice) on one resource
   quit
 stdin EOF (the test binary exited, panicked or was killed), SIGTERM, SIGINT
 or SIGHUP stop every JVM. Each JVM also gets PR_SET_PDEATHSIG, so even a
@@ -427,8 +432,9 @@ class KafkaCluster:
                 # so ANONYMOUS must be a super user: PLAINTEXT clients bypass ACLs;
                 # ACL tests use alice and bob over SASL.
                 "super.users=User:admin;User:ANONYMOUS;User:CN=client",
-                # KIP-368: ask clients to re-authenticate hourly.
-                "connections.max.reauth.ms=3600000",
+                # KIP-368: SASL sessions last 20 s, so the tests see clients
+                # re-authenticate on live connections (tests/tests/sasl_reauth.rs).
+                "connections.max.reauth.ms=20000",
             ]
             for listener in ("sasl_plaintext", "sasl_ssl"):
                 for mech in SASL_MECHS.split(","):
@@ -595,6 +601,37 @@ class KafkaCluster:
                 raise RuntimeError("node %d did not become leader of %s-%d: %s" % (node, topic, partition, cur))
             time.sleep(0.1)
 
+    def acl(self, req):
+        """Adds or removes ACLs with Kafka's AclCommand (over PLAINTEXT, whose
+        ANONYMOUS principal is a super user), as an operator would."""
+        action = req.get("action", "add")
+        if action not in ("add", "remove"):
+            raise RuntimeError("action must be add or remove")
+        ops = req.get("operations") or []
+        if not ops:
+            raise RuntimeError("acl needs operations")
+        argv = ["org.apache.kafka.tools.AclCommand", "--bootstrap-server", "127.0.0.1:%d" % self.any_port(),
+                "--" + action, "--allow-principal", req["principal"]]
+        if action == "remove":
+            argv.append("--force")
+        for op in ops:
+            argv += ["--operation", op]
+        kinds = [k for k in ("topic", "group", "transactional_id") if req.get(k) is not None]
+        if req.get("cluster"):
+            kinds.append("cluster")
+        if len(kinds) != 1:
+            raise RuntimeError("acl needs exactly one of topic, group, transactional_id, cluster")
+        k = kinds[0]
+        if k == "cluster":
+            argv.append("--cluster")
+        else:
+            argv += ["--" + k.replace("_", "-"), req[k]]
+        argv += ["--resource-pattern-type", req.get("pattern", "literal")]
+        self.tool(argv, "AclCommand")
+        # The ACL is committed to the metadata log when AclCommand returns;
+        # give the broker's authorizer a moment to apply it.
+        time.sleep(0.5)
+
     def stop_node(self, nid, sig, wait=30.0):
         n = self.nodes[nid]
         if n.proc is None or n.proc.poll() is not None:
@@ -679,6 +716,11 @@ class KafkaCluster:
             return None
         if cmd == "status":
             return {"alive": self.alive()}
+        if cmd == "acl":
+            if not self.security:
+                raise RuntimeError("acl needs the secured single-node cluster")
+            self.acl(req)
+            return None
         raise RuntimeError("unknown command %r" % cmd)
 
 
