@@ -269,6 +269,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         heartbeat_interval: cfg.heartbeat_interval,
         max_poll_interval: cfg.max_poll_interval,
         retry_backoff: cfg.client.retry_backoff,
+        retry_backoff_max: cfg.client.retry_backoff_max,
         rack_id: cfg.client.client_rack.clone(),
         commit_before_revoke: cfg.enable_auto_commit,
         versions: GroupApiVersions::default(),

@@ -44,30 +44,25 @@ enum FetchResult {
     },
 }
 
-/// How long to wait before the `failures`-th retry in a row: Java's
-/// exponential `retry.backoff.ms` (doubling up to `retry.backoff.max.ms`,
-/// ±20% jitter), so a broker that keeps failing is asked at a bounded
-/// rate, never at round-trip speed.
+/// How long to wait before the `failures`-th retry in a row (see
+/// [`super::backoff::exponential`]), so a broker that keeps failing is asked
+/// at a bounded rate, never at round-trip speed.
 pub(crate) fn retry_backoff(cfg: &crate::config::ClientConfig, failures: u32) -> Duration {
-    let base = cfg.retry_backoff;
-    let max = cfg.retry_backoff_max.max(base);
-    let exp = base
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(16))
-        .min(max);
-    exp.mul_f64(0.8 + 0.4 * jitter_fraction())
+    super::backoff::exponential(
+        cfg.retry_backoff,
+        cfg.retry_backoff_max,
+        failures,
+        jitter_fraction(),
+    )
 }
 
 /// A number in [0, 1) that differs between calls (for backoff jitter).
 fn jitter_fraction() -> f64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    (h.finish() % 10_000) as f64 / 10_000.0
+    thread_local! {
+        static JITTER: std::cell::RefCell<super::backoff::Jitter> =
+            std::cell::RefCell::new(super::backoff::Jitter::new());
+    }
+    JITTER.with(|j| j.borrow_mut().next_fraction())
 }
 
 impl PartState {

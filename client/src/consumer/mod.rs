@@ -28,6 +28,7 @@
 //! commits only committable offsets. With `enable.auto.offset.store=false`,
 //! only offsets given to [`Consumer::store_offset`] are committable.
 
+pub(crate) mod backoff;
 mod coordinator;
 #[cfg(test)]
 mod cursor_tests;

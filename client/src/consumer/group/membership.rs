@@ -55,6 +55,7 @@ use super::requests::{
     Coordinator, Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest,
     RequestId,
 };
+use crate::consumer::backoff::Retries;
 use crate::error::ConfigError;
 use crate::{Error, Result};
 use purekafka_protocol::messages::{
@@ -93,8 +94,13 @@ pub struct MembershipConfig {
     pub heartbeat_interval: Duration,
     /// `max.poll.interval.ms` (300 s).
     pub max_poll_interval: Duration,
-    /// `retry.backoff.ms` (100 ms).
+    /// `retry.backoff.ms` (100 ms): the first retry of a failed
+    /// FindCoordinator, JoinGroup, SyncGroup or Heartbeat waits this long,
+    /// each further failure in a row twice as long (±20% jitter), up to
+    /// `retry_backoff_max`; a success starts again from here.
     pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms` (1 s): the longest retry backoff.
+    pub retry_backoff_max: Duration,
     /// `client.rack`, sent in the subscription.
     pub rack_id: Option<String>,
     /// `enable.auto.commit` (true): commit consumed offsets before revoking
@@ -116,6 +122,7 @@ impl MembershipConfig {
             heartbeat_interval: Duration::from_secs(3),
             max_poll_interval: Duration::from_secs(300),
             retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_millis(1000),
             rack_id: None,
             commit_before_revoke: true,
             versions: GroupApiVersions::default(),
@@ -204,7 +211,8 @@ pub enum Action {
         revoked: Vec<TopicPartition>,
     },
     /// A non-fatal error worth surfacing (Java would throw it from `poll`);
-    /// the member carries on.
+    /// the member carries on. Errors it gets over by retrying or rejoining
+    /// (retriable codes, the rebalance's own codes) are logged instead.
     Error(Error),
     /// The member cannot continue (fenced, not authorized, inconsistent
     /// protocol...). Owned partitions were emitted as lost; every later input
@@ -327,6 +335,13 @@ pub struct Membership {
     find_in_flight: Option<RequestId>,
     find_not_before: Option<Instant>,
 
+    /// FindCoordinator failures in a row.
+    find_retries: Retries,
+    /// Failed JoinGroup / SyncGroup rounds since the last completed join.
+    join_retries: Retries,
+    /// Heartbeat failures in a row.
+    heartbeat_retries: Retries,
+
     heartbeat_in_flight: Option<RequestId>,
     next_heartbeat: Option<Instant>,
     session_deadline: Option<Instant>,
@@ -364,6 +379,25 @@ fn is_transient(e: &Error) -> bool {
             | Error::BootstrapUnreachable { .. }
             | Error::Decode { .. }
     ) || e.is_retriable()
+}
+
+/// Whether an error a group response carried, outside the codes each
+/// handler knows, is one the member gets over by itself (it retries or
+/// rejoins after a backoff): such errors are logged, never handed to the
+/// application, as Java's consumer retries them inside `poll` without
+/// throwing. Retriable codes; the rebalance's own codes; and the librdkafka
+/// mock's INVALID_REQUEST to a follower whose SyncGroup comes after the
+/// leader's (its SyncGroup race): the member rejoins.
+fn recovers_by_itself(api: &'static str, code: ErrorCode) -> bool {
+    code.is_retriable()
+        || matches!(
+            code,
+            ErrorCode::REBALANCE_IN_PROGRESS
+                | ErrorCode::ILLEGAL_GENERATION
+                | ErrorCode::UNKNOWN_MEMBER_ID
+                | ErrorCode::MEMBER_ID_REQUIRED
+        )
+        || (api == "SyncGroup" && code == ErrorCode::INVALID_REQUEST)
 }
 
 fn kafka_error(code: ErrorCode, api: &'static str, message: Option<String>) -> Error {
@@ -425,6 +459,9 @@ impl Membership {
             coordinator_wanted: false,
             find_in_flight: None,
             find_not_before: None,
+            find_retries: Retries::default(),
+            join_retries: Retries::default(),
+            heartbeat_retries: Retries::default(),
             heartbeat_in_flight: None,
             next_heartbeat: None,
             session_deadline: None,
@@ -780,7 +817,7 @@ impl Membership {
         if kind == Kind::FindCoordinator {
             self.in_flight.swap_remove(pos);
             self.find_in_flight = None;
-            self.find_not_before = Some(now + self.config.retry_backoff);
+            self.find_not_before = Some(self.find_retry_at(now));
         } else {
             // Every in-flight coordinator request went to the current
             // coordinator: it is gone, and they all fail with this one.
@@ -834,6 +871,35 @@ impl Membership {
     }
 
     // ----- internals: the loop -----
+
+    /// An unexpected error code in a group response that the member
+    /// carries on after: handed to the application only when it cannot be
+    /// got over by retrying (see [`recovers_by_itself`]).
+    fn unexpected(&mut self, api: &'static str, code: ErrorCode) {
+        if recovers_by_itself(api, code) {
+            tracing::warn!(group = %self.config.group_id, %code, api, "group request failed; retrying");
+        } else {
+            self.emit(Action::Error(Error::kafka(code, api)));
+        }
+    }
+
+    /// When to retry a FindCoordinator that failed (exponential backoff).
+    fn find_retry_at(&mut self, now: Instant) -> Instant {
+        let (base, max) = (self.config.retry_backoff, self.config.retry_backoff_max);
+        now + self.find_retries.failed(base, max)
+    }
+
+    /// When to retry a JoinGroup / SyncGroup round that failed.
+    fn join_retry_at(&mut self, now: Instant) -> Instant {
+        let (base, max) = (self.config.retry_backoff, self.config.retry_backoff_max);
+        now + self.join_retries.failed(base, max)
+    }
+
+    /// When to retry a Heartbeat that failed.
+    fn heartbeat_retry_at(&mut self, now: Instant) -> Instant {
+        let (base, max) = (self.config.retry_backoff, self.config.retry_backoff_max);
+        now + self.heartbeat_retries.failed(base, max)
+    }
 
     fn emit(&mut self, a: Action) {
         self.actions.push_back(a);
@@ -984,7 +1050,7 @@ impl Membership {
             match f.kind {
                 Kind::Heartbeat => {
                     self.heartbeat_in_flight = None;
-                    self.next_heartbeat = Some(now + self.config.retry_backoff);
+                    self.next_heartbeat = Some(self.heartbeat_retry_at(now));
                 }
                 Kind::JoinGroup | Kind::SyncGroup => {
                     let current = match self.phase {
@@ -996,7 +1062,8 @@ impl Membership {
                     };
                     if current {
                         self.request_rejoin("coordinator unavailable during the rebalance");
-                        self.enter_joining(now + self.config.retry_backoff);
+                        let at = self.join_retry_at(now);
+                        self.enter_joining(at);
                     }
                 }
                 Kind::LeaveGroup => self.leave_answered(f.id),
@@ -1188,7 +1255,6 @@ impl Membership {
         }
         let code = ErrorCode(r.error_code);
         let retry_now = now;
-        let retry_later = now + self.config.retry_backoff;
         match code {
             ErrorCode::NONE => self.joined(now, r),
             ErrorCode::MEMBER_ID_REQUIRED => {
@@ -1216,9 +1282,13 @@ impl Membership {
                 self.request_rejoin("rebalance failed due to RebalanceInProgressException");
                 self.enter_joining(retry_now);
             }
-            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => self.enter_joining(retry_later),
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => {
+                let at = self.join_retry_at(now);
+                self.enter_joining(at);
+            }
             ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
-                self.enter_joining(retry_later);
+                let at = self.join_retry_at(now);
+                self.enter_joining(at);
                 self.mark_coordinator_unknown(now, "JoinGroup: not the coordinator");
             }
             ErrorCode::FENCED_INSTANCE_ID
@@ -1229,8 +1299,9 @@ impl Membership {
             | ErrorCode::GROUP_MAX_SIZE_REACHED
             | ErrorCode::UNSUPPORTED_VERSION => self.fatal(Error::kafka(code, "JoinGroup")),
             _ => {
-                self.emit(Action::Error(Error::kafka(code, "JoinGroup")));
-                self.enter_joining(retry_later);
+                self.unexpected("JoinGroup", code);
+                let at = self.join_retry_at(now);
+                self.enter_joining(at);
             }
         }
     }
@@ -1358,7 +1429,8 @@ impl Membership {
             Err(e) => {
                 self.emit(Action::Error(e));
                 self.request_rejoin("assignment failed");
-                self.enter_joining(now + self.config.retry_backoff);
+                let at = self.join_retry_at(now);
+                self.enter_joining(at);
                 return;
             }
         };
@@ -1420,7 +1492,8 @@ impl Membership {
             None => {
                 // The coordinator went away while the leader assigned.
                 self.request_rejoin("coordinator unavailable during the rebalance");
-                self.enter_joining(now + self.config.retry_backoff);
+                let at = self.join_retry_at(now);
+                self.enter_joining(at);
             }
         }
     }
@@ -1460,7 +1533,8 @@ impl Membership {
                             source,
                         }));
                         self.request_rejoin("malformed assignment");
-                        self.enter_joining(now + self.config.retry_backoff);
+                        let at = self.join_retry_at(now);
+                        self.enter_joining(at);
                     }
                 }
             }
@@ -1478,16 +1552,18 @@ impl Membership {
             }
             ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
                 self.request_rejoin("rebalance failed: coordinator moved");
-                self.enter_joining(now + self.config.retry_backoff);
+                let at = self.join_retry_at(now);
+                self.enter_joining(at);
                 self.mark_coordinator_unknown(now, "SyncGroup: not the coordinator");
             }
             ErrorCode::FENCED_INSTANCE_ID | ErrorCode::GROUP_AUTHORIZATION_FAILED => {
                 self.fatal(Error::kafka(code, "SyncGroup"))
             }
             _ => {
-                self.emit(Action::Error(Error::kafka(code, "SyncGroup")));
+                self.unexpected("SyncGroup", code);
                 self.request_rejoin("SyncGroup failed");
-                self.enter_joining(now + self.config.retry_backoff);
+                let at = self.join_retry_at(now);
+                self.enter_joining(at);
             }
         }
     }
@@ -1495,6 +1571,7 @@ impl Membership {
     /// Java's `onJoinComplete`.
     fn join_complete(&mut self, now: Instant, assignment: Assignment) {
         self.phase = Phase::Stable;
+        self.join_retries.succeeded();
         self.rejoin_needed = false;
         self.rejoin_reason.clear();
         if !self.is_leader {
@@ -1569,16 +1646,20 @@ impl Membership {
         }
         let code = ErrorCode(r.error_code);
         match code {
-            ErrorCode::NONE => self.session_deadline = Some(now + self.config.session_timeout),
+            ErrorCode::NONE => {
+                self.heartbeat_retries.succeeded();
+                self.session_deadline = Some(now + self.config.session_timeout);
+            }
             ErrorCode::REBALANCE_IN_PROGRESS => {
                 // Keep heartbeating through the rebalance.
+                self.heartbeat_retries.succeeded();
                 self.session_deadline = Some(now + self.config.session_timeout);
                 if matches!(self.phase, Phase::Stable) {
                     self.request_rejoin("group is already rebalancing");
                 }
             }
             ErrorCode::COORDINATOR_NOT_AVAILABLE | ErrorCode::NOT_COORDINATOR => {
-                self.next_heartbeat = Some(now + self.config.retry_backoff);
+                self.next_heartbeat = Some(self.heartbeat_retry_at(now));
                 self.mark_coordinator_unknown(now, "Heartbeat: not the coordinator");
             }
             ErrorCode::ILLEGAL_GENERATION
@@ -1595,8 +1676,8 @@ impl Membership {
             }
             ErrorCode::GROUP_AUTHORIZATION_FAILED => self.fatal(Error::kafka(code, "Heartbeat")),
             _ => {
-                self.emit(Action::Error(Error::kafka(code, "Heartbeat")));
-                self.next_heartbeat = Some(now + self.config.retry_backoff);
+                self.unexpected("Heartbeat", code);
+                self.next_heartbeat = Some(self.heartbeat_retry_at(now));
             }
         }
     }
@@ -1778,6 +1859,7 @@ impl Membership {
                 tracing::info!(group = %self.config.group_id, coordinator = %c, "discovered group coordinator");
                 self.coordinator = Some(c);
                 self.find_not_before = None;
+                self.find_retries.succeeded();
                 self.session_deadline = Some(now + self.config.session_timeout);
             }
             ErrorCode::GROUP_AUTHORIZATION_FAILED => {
@@ -1788,7 +1870,7 @@ impl Membership {
                 if !code.is_retriable() && code != ErrorCode::NONE {
                     self.emit(Action::Error(kafka_error(code, "FindCoordinator", message)));
                 }
-                self.find_not_before = Some(now + self.config.retry_backoff);
+                self.find_not_before = Some(self.find_retry_at(now));
             }
         }
     }

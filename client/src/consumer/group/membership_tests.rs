@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const SEC: Duration = Duration::from_secs(1);
+/// The longest first retry backoff: `retry.backoff.ms` (100 ms) + 20% jitter.
+const FIRST_RETRY: Duration = Duration::from_millis(120);
 
 fn tp(t: &str, p: i32) -> TopicPartition {
     (t.to_string(), p)
@@ -583,7 +585,7 @@ fn not_coordinator_on_heartbeat_rediscovers_and_keeps_the_generation() {
     assert_eq!(h.m.coordinator(), None);
     h.reply(find.id, found(2));
     h.none(); // heartbeat retry waits for the backoff
-    h.tick(Duration::from_millis(100));
+    h.tick(FIRST_RETRY);
     let beat = h.heartbeat();
     assert_eq!(
         beat.destination,
@@ -609,7 +611,7 @@ fn not_coordinator_on_join_rediscovers_then_joins_after_backoff() {
     assert!(matches!(find.request, GroupRequest::FindCoordinator(_)));
     h.reply(find.id, found(3));
     h.none();
-    h.tick(Duration::from_millis(100));
+    h.tick(FIRST_RETRY);
     let join = h.one_send();
     assert!(matches!(join.request, GroupRequest::JoinGroup(_)));
     assert_eq!(
@@ -637,7 +639,7 @@ fn connection_failure_on_sync_rediscovers_and_rejoins() {
     );
     let find = h.one_send();
     h.reply(find.id, found(1));
-    h.tick(Duration::from_millis(100));
+    h.tick(FIRST_RETRY);
     let join = h.one_send();
     assert_eq!(join_member_id(&join), "m1");
     assert_eq!(h.m.state(), MemberState::PreparingRebalance);
@@ -654,7 +656,7 @@ fn session_timeout_without_heartbeat_answers_rediscovers_the_coordinator() {
     let find = h.one_send();
     assert!(matches!(find.request, GroupRequest::FindCoordinator(_)));
     h.reply(find.id, found(1));
-    h.tick(Duration::from_millis(100));
+    h.tick(FIRST_RETRY);
     h.heartbeat();
 }
 
@@ -1060,8 +1062,12 @@ fn timers_are_only_what_is_pending() {
     let find = h.one_send();
     h.m.on_request_failed(h.now, find.id, &Error::Disconnected { broker: "b".into() });
     // Lookup backoff, then it retries.
-    assert_eq!(h.m.next_timeout(), Some(h.now + Duration::from_millis(100)));
-    h.tick(Duration::from_millis(100));
+    let retry = h.m.next_timeout().unwrap() - h.now;
+    assert!(
+        (Duration::from_millis(100)..=FIRST_RETRY).contains(&retry),
+        "{retry:?}"
+    );
+    h.tick(FIRST_RETRY);
     assert!(matches!(
         h.one_send().request,
         GroupRequest::FindCoordinator(_)
@@ -1099,4 +1105,176 @@ fn no_commit_generation_while_the_join_is_in_flight() {
     let actions = h.follow(&join, 1, "m1", "range", &[("t", 0)]);
     assert!(!actions.is_empty());
     assert_eq!(h.m.commit_generation(), Some((1, "m1")));
+}
+
+/// The delay the member waits before its next timer, now.
+fn wait(h: &Harness) -> Duration {
+    h.m.next_timeout().map(|t| t - h.now).unwrap()
+}
+
+/// Checks a run of retry delays: each within ±20% of 100 ms doubled per
+/// earlier failure, never outside [retry.backoff.ms, retry.backoff.max.ms].
+fn assert_exponential(delays: &[Duration]) {
+    let (base, max) = (Duration::from_millis(100), SEC);
+    for (i, d) in delays.iter().enumerate() {
+        let term = (base * (1 << i)).min(max);
+        let (lo, hi) = (term.mul_f64(0.8).max(base), term.mul_f64(1.2).min(max));
+        assert!(
+            (lo..=hi).contains(d),
+            "retry {}: {d:?} not in {lo:?}..={hi:?} ({delays:?})",
+            i + 1
+        );
+    }
+}
+
+/// Issue #10: FindCoordinator was retried every `retry.backoff.ms`
+/// forever. Like Java, the wait doubles per failure in a row (±20% jitter)
+/// up to `retry.backoff.max.ms`, and a success starts it again.
+#[test]
+fn find_coordinator_retries_back_off_exponentially_and_reset_on_success() {
+    let mut h = Harness::new(config(), &["range"]);
+    h.m.subscribe(h.now, ["t"]);
+    h.poll();
+    let mut delays = Vec::new();
+    for _ in 0..7 {
+        let find = h.one_send();
+        assert!(matches!(find.request, GroupRequest::FindCoordinator(_)));
+        h.reply(
+            find.id,
+            GroupResponse::FindCoordinator(FindCoordinatorResponse {
+                coordinators: vec![FoundCoordinator {
+                    key: "g".into(),
+                    node_id: -1,
+                    error_code: ErrorCode::COORDINATOR_NOT_AVAILABLE.0,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+        );
+        let d = wait(&h);
+        // Nothing goes out before the backoff ends.
+        h.tick(d - Duration::from_millis(1));
+        h.none();
+        h.tick(Duration::from_millis(1));
+        delays.push(d);
+    }
+    assert_exponential(&delays);
+    assert!(
+        delays[6] >= SEC.mul_f64(0.8),
+        "capped at the max: {delays:?}"
+    );
+    // Found: the next lookup failure waits the base backoff again.
+    let find = h.one_send();
+    h.reply(find.id, found(1));
+    let join = h.one_send();
+    h.m.on_request_failed(h.now, join.id, &Error::Disconnected { broker: "b".into() });
+    let find = h.one_send();
+    h.m.on_request_failed(h.now, find.id, &Error::Disconnected { broker: "b".into() });
+    assert_exponential(&[wait(&h)]);
+}
+
+/// JoinGroup retried on COORDINATOR_LOAD_IN_PROGRESS: growing waits, and no
+/// error for the application (the member gets over it by itself).
+#[test]
+fn join_retries_back_off_exponentially_and_are_not_surfaced() {
+    let mut h = Harness::new(config(), &["range"]);
+    let mut join = h.start(&["t"]);
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        h.reply(
+            join.id,
+            join_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, ""),
+        );
+        h.none();
+        let d = wait(&h);
+        h.tick(d);
+        join = h.one_send();
+        assert!(matches!(join.request, GroupRequest::JoinGroup(_)));
+        delays.push(d);
+    }
+    assert_exponential(&delays);
+    // A completed join resets the backoff: a later failed round waits ~100 ms.
+    h.follow(&join, 1, "m1", "range", &[("t", 0)]);
+    h.m.on_coordinator_error(h.now, "OffsetCommit", ErrorCode::REBALANCE_IN_PROGRESS, 1);
+    h.poll();
+    let join = h
+        .drain()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Send(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    h.reply(
+        join.id,
+        join_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, ""),
+    );
+    assert_exponential(&[wait(&h)]);
+}
+
+/// Heartbeats that fail with a retriable error back off exponentially and
+/// are not surfaced; a successful one resets the backoff.
+#[test]
+fn heartbeat_retries_back_off_exponentially_and_are_not_surfaced() {
+    let mut h = stable(config(), &["range"], "range", &[("t", 0)]);
+    h.tick(3 * SEC);
+    let mut delays = Vec::new();
+    for _ in 0..4 {
+        let beat = h.heartbeat();
+        h.reply(beat.id, hb(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+        h.none();
+        let d = wait(&h);
+        delays.push(d);
+        h.tick(d);
+    }
+    assert_exponential(&delays);
+    let beat = h.heartbeat();
+    h.reply(beat.id, hb(ErrorCode::NONE));
+    assert_eq!(wait(&h), 3 * SEC, "back to the heartbeat interval");
+    h.tick(3 * SEC);
+    let beat = h.heartbeat();
+    h.reply(beat.id, hb(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+    assert_exponential(&[wait(&h)]);
+    assert_eq!(h.m.state(), MemberState::Stable);
+}
+
+/// Issue #10: the librdkafka mock answers a follower whose SyncGroup comes
+/// after the leader's with INVALID_REQUEST. The member rejoins (after a
+/// backoff); `poll` must not report it, as Java's would not.
+#[test]
+fn a_sync_group_race_rejoins_without_an_error_for_the_application() {
+    let mut h = Harness::new(config(), &["range"]);
+    let join = h.start(&["t"]);
+    h.reply(join.id, joined(1, "m1", "x", "range", &[]));
+    let sync = h.one_send();
+    h.reply(sync.id, sync_error(ErrorCode::INVALID_REQUEST));
+    h.none();
+    assert_eq!(h.m.state(), MemberState::PreparingRebalance);
+    assert_exponential(&[wait(&h)]);
+    h.tick(wait(&h));
+    let join = h.one_send();
+    assert_eq!(join_member_id(&join), "m1");
+    let actions = h.follow(&join, 2, "m1", "range", &[("t", 0)]);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Error(_))),
+        "{actions:#?}"
+    );
+    assert_eq!(h.m.state(), MemberState::Stable);
+}
+
+/// An error the member cannot get over by retrying still reaches the
+/// application (Java throws it from `poll`), and the member carries on.
+#[test]
+fn an_unexpected_non_retriable_sync_error_is_still_surfaced() {
+    let mut h = Harness::new(config(), &["range"]);
+    let join = h.start(&["t"]);
+    h.reply(join.id, joined(1, "m1", "x", "range", &[]));
+    let sync = h.one_send();
+    h.reply(sync.id, sync_error(ErrorCode::UNSUPPORTED_COMPRESSION_TYPE));
+    let actions = h.drain();
+    assert!(
+        matches!(actions.as_slice(), [Action::Error(Error::Kafka { code, api: "SyncGroup", .. })] if *code == ErrorCode::UNSUPPORTED_COMPRESSION_TYPE),
+        "{actions:#?}"
+    );
+    assert_eq!(h.m.state(), MemberState::PreparingRebalance);
 }
