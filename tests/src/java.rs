@@ -337,13 +337,15 @@ impl JavaGroupMember {
                 let Ok(line) = line else { break };
                 let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
                 if line.starts_with("{\"event\"") {
-                    let parts = crate::Json::parse(&line).ok().and_then(|v| {
-                        v.get("partitions")?
-                            .as_array()?
-                            .iter()
-                            .map(|p| p.as_i64().and_then(|n| i32::try_from(n).ok()))
-                            .collect::<Option<Vec<i32>>>()
-                    });
+                    let parts = serde_json::from_str::<crate::Json>(&line)
+                        .ok()
+                        .and_then(|v| {
+                            v.get("partitions")?
+                                .as_array()?
+                                .iter()
+                                .map(|p| p.as_i64().and_then(|n| i32::try_from(n).ok()))
+                                .collect::<Option<Vec<i32>>>()
+                        });
                     match parts {
                         Some(p) => {
                             s.assignment = Some(p);

@@ -34,9 +34,9 @@
 pub mod b64;
 pub mod bad_broker;
 pub mod java;
-pub mod json;
 
-pub use json::Json;
+/// A JSON value, as the Python and Java peers and the launchers speak it (one object a line).
+pub use serde_json::Value as Json;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -522,6 +522,16 @@ pub fn port_of(bootstrap: &str) -> u16 {
         .unwrap_or_else(|| panic!("no port in bootstrap {bootstrap:?}"))
 }
 
+/// The tokio runtime a test drives purekafka with: multi-threaded, two
+/// workers (the CI machine has two cores), time and I/O enabled.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("building the tests' tokio runtime")
+}
+
 /// A topic name no other test (in this or any other run) uses:
 /// `<prefix>-<pid>-<ms since epoch>-<counter>`, prefix sanitised to Kafka's alphabet.
 pub fn unique_topic(prefix: &str) -> String {
@@ -767,7 +777,7 @@ impl Record {
 
     fn to_json(&self) -> Json {
         let bytes = |b: &Option<Vec<u8>>| b.as_deref().map(b64::encode).into();
-        Json::object([
+        json_object([
             ("key", bytes(&self.key)),
             ("value", bytes(&self.value)),
             (
@@ -823,7 +833,7 @@ fn int_field(v: &Json, k: &str, line: &str) -> Result<i64> {
 /// Parses a peer's acknowledgement line `{"topic","partition","offset"}`
 /// (peer.py and the Java peer print the same).
 pub(crate) fn parse_acked(l: &str) -> Result<Acked> {
-    let v = Json::parse(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
+    let v = serde_json::from_str::<Json>(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
     Ok(Acked {
         topic: field(&v, "topic", l)?
             .as_str()
@@ -836,13 +846,13 @@ pub(crate) fn parse_acked(l: &str) -> Result<Acked> {
 
 /// Parses a peer's consumed-record line (peer.py and the Java peer print the same).
 pub(crate) fn parse_consumed(l: &str) -> Result<Consumed> {
-    let v = Json::parse(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
+    let v = serde_json::from_str::<Json>(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
     let headers = field(&v, "headers", l)?
         .as_array()
         .ok_or_else(|| Error::Peer(format!("headers is not an array: {l}")))?
         .iter()
-        .map(|h| match h.as_array() {
-            Some([Json::Str(k), val]) => Ok((k.clone(), bytes_field(val, l)?)),
+        .map(|h| match h.as_array().map(Vec::as_slice) {
+            Some([Json::String(k), val]) => Ok((k.clone(), bytes_field(val, l)?)),
             _ => Err(Error::Peer(format!("bad header {h}: {l}"))),
         })
         .collect::<Result<Vec<_>>>()?;
@@ -866,13 +876,18 @@ pub(crate) fn parse_consumed(l: &str) -> Result<Consumed> {
 fn bytes_field(v: &Json, line: &str) -> Result<Option<Vec<u8>>> {
     match v {
         Json::Null => Ok(None),
-        Json::Str(s) => b64::decode(s)
+        Json::String(s) => b64::decode(s)
             .map(Some)
             .map_err(|e| Error::Peer(format!("{e}: {line}"))),
         _ => Err(Error::Peer(format!(
             "peer output: bytes must be base64 or null: {line}"
         ))),
     }
+}
+
+/// A JSON object from `(key, value)` pairs.
+fn json_object<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Json)>) -> Json {
+    Json::Object(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
 }
 
 /// A running (or external) Kafka cluster. See the crate docs.
@@ -905,7 +920,7 @@ struct KafkaInfo {
 
 impl KafkaInfo {
     fn parse(line: &str) -> Result<KafkaInfo> {
-        let v = Json::parse(line)
+        let v = serde_json::from_str::<Json>(line)
             .map_err(|e| Error::Start(format!("kafka_cluster.py: bad READY line {line:?}: {e}")))?;
         let strings = |k: &str| -> HashMap<String, String> {
             match v.get(k) {
@@ -1373,7 +1388,7 @@ impl Cluster {
                 self.kind
             )));
         }
-        let cfg = Json::object(configs.iter().map(|(k, v)| (*k, Json::from(*v))));
+        let cfg = json_object(configs.iter().map(|(k, v)| (*k, Json::from(*v))));
         let mut fields = vec![
             ("topic", Json::from(name)),
             ("partitions", partitions.into()),
@@ -1610,7 +1625,7 @@ impl Cluster {
             .proc
             .as_ref()
             .ok_or_else(|| Error::Command(format!("{} has no launcher", self.kind)))?;
-        let mut obj = Json::object(fields);
+        let mut obj = json_object(fields);
         if let Json::Object(m) = &mut obj {
             m.insert("cmd".into(), cmd.into());
         }
@@ -1624,7 +1639,7 @@ impl Cluster {
         if line == "OK" {
             Ok(Json::Null)
         } else if let Some(rest) = line.strip_prefix("OK ") {
-            Json::parse(rest)
+            serde_json::from_str::<Json>(rest)
                 .map_err(|e| Error::Command(format!("mock {cmd}: bad reply {line:?}: {e}")))
         } else if let Some(reason) = line.strip_prefix("ERR ") {
             Err(Error::Command(format!("mock {cmd}: {reason}")))
@@ -1638,7 +1653,7 @@ impl Cluster {
     /// The next `codes.len()` requests of `api_key` (any broker) fail with these
     /// error codes, in order. [`codes::TRANSPORT`] closes the connection instead.
     pub fn push_request_errors(&self, api_key: i16, codes: &[i32]) -> Result<()> {
-        let errs = Json::Array(codes.iter().map(|&c| Json::Int(c.into())).collect());
+        let errs = Json::from(codes.to_vec());
         self.mock_cmd(
             "push_request_errors",
             [("api_key", api_key.into()), ("errors", errs)],
@@ -1657,7 +1672,7 @@ impl Cluster {
         let errs = Json::Array(
             errors
                 .iter()
-                .map(|&(c, rtt)| Json::Array(vec![Json::Int(c.into()), Json::Int(rtt.into())]))
+                .map(|&(c, rtt)| Json::from(vec![Json::from(c), Json::from(rtt)]))
                 .collect(),
         );
         self.mock_cmd(

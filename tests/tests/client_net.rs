@@ -4,6 +4,7 @@
 
 use purekafka::Error;
 use purekafka::net::{Cluster, ClusterOptions, ConnOptions, Connection};
+use purekafka_integration::rt;
 use purekafka_integration::{Cluster as Broker, unique_topic};
 use purekafka_protocol::ApiKey;
 use purekafka_protocol::messages::MetadataRequest;
@@ -21,14 +22,6 @@ fn opts(bootstrap: &str) -> ClusterOptions {
         metadata_max_age: Duration::from_secs(300),
         allow_auto_create_topics: false,
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 purekafka_integration::on_mock_and_kafka! {

@@ -4,6 +4,7 @@
 
 use purekafka::config::{ConsumerConfig, OffsetReset};
 use purekafka::consumer::{Consumer, ConsumerEvent};
+use purekafka_integration::rt;
 use purekafka_integration::{
     Cluster as Broker, Codec, PeerClient, Record, cluster_or_skip, unique_topic,
 };
@@ -11,14 +12,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 4;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Records with keys, values, headers and explicit partitions; kafka-python
 /// cannot send a null header value, so `null_header` is off for it.

@@ -11,18 +11,11 @@ use purekafka::Error;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{BrokerKind, Cluster, connections_to, port_of, unique_topic};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn session_timeout(broker: &Cluster) -> Duration {
     // The mock waits session.timeout - 1 s for members to rejoin; Kafka on a

@@ -14,18 +14,11 @@ use futures_util::StreamExt;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord, OffsetAndMetadata, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{Cluster, unique_topic};
 use purekafka_protocol::ErrorCode;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn group_config(bootstrap: &str, group: &str) -> ConsumerConfig {
     let mut cfg = ConsumerConfig::new(bootstrap);

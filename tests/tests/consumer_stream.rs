@@ -9,17 +9,10 @@ use futures_util::StreamExt;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord};
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::unique_topic;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 async fn produce(bootstrap: &str, topic: &str, partitions: i32, n: usize, tag: &str) {
     let p = Producer::new(ProducerConfig::new(bootstrap)).await.unwrap();

@@ -7,6 +7,7 @@
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::Consumer;
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{
     Cluster as Broker, CoordinatorKind, cluster_or_skip, codes, unique_topic,
 };
@@ -26,11 +27,7 @@ fn group_member_recovers_from_coordinator_faults_without_losing_records() {
     broker
         .coordinator_set(CoordinatorKind::Group, &group, 1)
         .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = rt();
     let bootstrap = broker.bootstrap().to_string();
     rt.block_on(async {
         let producer = Producer::new(ProducerConfig::new(&bootstrap))
@@ -158,11 +155,7 @@ fn group_member_survives_its_coordinator_node_being_killed() {
     broker.create_topic(&topic, 6).unwrap();
     // Creates __consumer_offsets (replication 3: only while all three live).
     let coordinator = broker.coordinator(CoordinatorKind::Group, &group).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = rt();
     let bootstrap = broker.bootstrap().to_string();
     rt.block_on(async {
         let producer = Producer::new(ProducerConfig::new(&bootstrap))

@@ -8,6 +8,7 @@
 
 use purekafka::config::{ConsumerConfig, OffsetReset};
 use purekafka::consumer::Consumer;
+use purekafka_integration::rt;
 use purekafka_integration::{
     BrokerKind, Cluster as Broker, cluster_or_skip, python, script, unique_topic,
 };
@@ -40,11 +41,7 @@ fn purekafka_and_kafka_python_share_a_group() {
     }
     let mut peer = cmd.spawn().expect("start kafka-python group member");
     let stdout = peer.stdout.take().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = rt();
     let ours = rt.block_on(async {
         let mut cfg = ConsumerConfig::new(broker.bootstrap());
         cfg.group_id = Some(group.clone());

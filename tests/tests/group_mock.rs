@@ -5,6 +5,7 @@
 use purekafka::config::{AssignmentStrategy, ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{BrokerKind, Cluster as Broker, unique_topic};
 #[allow(unused_imports)]
 use std::collections::HashMap;
@@ -12,14 +13,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[derive(Debug, Clone)]
 enum Ev {

@@ -41,7 +41,9 @@ fn mock_starts_and_creates_a_three_partition_topic() {
         .expect("metadata");
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(
-        Json::parse(&out[0]).expect("json").get("partitions"),
+        serde_json::from_str::<Json>(&out[0])
+            .expect("json")
+            .get("partitions"),
         Some(&Json::from(vec![0i64, 1, 2]))
     );
 }

@@ -8,15 +8,8 @@ use purekafka::config::{Acks, ProducerConfig};
 use purekafka::net::{Cluster, ClusterOptions, ConnOptions};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka_integration::bad_broker::{BadBroker, Misbehave};
+use purekafka_integration::rt;
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn opts(bootstrap: &str, request_timeout: Duration) -> ClusterOptions {
     ClusterOptions {

@@ -11,6 +11,7 @@ use purekafka::consumer::{Consumer, ConsumerRecord};
 use purekafka::producer::{Header, Producer, ProducerRecord};
 use purekafka_integration::java::java_produce;
 use purekafka_integration::java::{JavaConsume, JavaGroupMember, JavaProduce, java_consume};
+use purekafka_integration::rt;
 use purekafka_integration::{
     Acked, Cluster, Codec, Consumed, Record, cluster_or_skip, unique_topic,
 };
@@ -34,14 +35,6 @@ fn codec_name(c: Codec) -> &'static str {
         Codec::Lz4 => "lz4",
         Codec::Zstd => "zstd",
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Records that cover the awkward cases: null keys, null values, empty

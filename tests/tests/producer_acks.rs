@@ -5,6 +5,7 @@
 
 use purekafka::config::{Acks, ProducerConfig};
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{BrokerKind, Cluster as Broker, PeerClient, unique_topic};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,14 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const PARTITIONS: u32 = 3;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn acks_below_all_turn_idempotence_off_unless_it_was_asked_for() {

@@ -3,16 +3,9 @@
 use purekafka::Error;
 use purekafka::config::ProducerConfig;
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{Cluster as Broker, unique_topic};
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn unreachable_bootstrap_list_is_named() {

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use purekafka::config::{Acks, ProducerConfig};
 use purekafka::net::{Cluster, ClusterOptions, ConnOptions};
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{Cluster as Broker, codes, unique_topic};
 use purekafka_protocol::ApiKey;
 use purekafka_protocol::messages::FetchRequest;
@@ -20,14 +21,6 @@ use std::time::Duration;
 const PARTITIONS: u32 = 6;
 const N: usize = 100_000;
 const PRODUCE: i16 = 0;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// One stored record: (producer id, epoch, sequence) and its payload.
 type Stored = ((i64, i16, i32), Option<Bytes>);

@@ -6,6 +6,7 @@ use purekafka::config::{Acks, ProducerConfig};
 use purekafka::producer::partitioner::default_partition;
 use purekafka::producer::{Header, Producer, ProducerRecord};
 use purekafka_compression::Compression;
+use purekafka_integration::rt;
 use purekafka_integration::{
     Cluster as Broker, Consumed, PeerClient, cluster_or_skip, unique_topic,
 };
@@ -13,14 +14,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 const PARTITIONS: u32 = 6;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn key(i: usize) -> Vec<u8> {
     format!("user-{}", i % 997).into_bytes()

@@ -5,18 +5,11 @@
 
 use purekafka::config::ProducerConfig;
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{Cluster as Broker, PeerClient, connections_to, port_of, unique_topic};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn dropping_the_last_producer_handle_delivers_what_was_sent_then_closes_its_connections() {

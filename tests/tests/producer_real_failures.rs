@@ -8,20 +8,13 @@
 
 use purekafka::config::{Acks, ProducerConfig};
 use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::rt;
 use purekafka_integration::{Cluster as Broker, PeerClient, cluster_or_skip, unique_topic};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const PARTITIONS: u32 = 6;
 const N: usize = 30_000;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn killing_partition_leaders_loses_nothing_acknowledged_and_keeps_each_partition_in_order() {

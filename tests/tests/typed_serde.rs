@@ -12,18 +12,11 @@ use purekafka::producer::{Header, Producer, ProducerRecord};
 use purekafka::serde::{
     Json, Raw, TypedConsumer, TypedProducer, TypedProducerRecord, TypedRecord, Utf8String,
 };
+use purekafka_integration::rt;
 use purekafka_integration::unique_topic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Order {
