@@ -12,10 +12,12 @@
 
 use crate::error::Error;
 use crate::producer::delivery::{BatchShared, RecordMetadata};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use purekafka_compression::Compression;
 use purekafka_protocol::ErrorCode;
-use purekafka_protocol::records::{Header, RecordBatchBuilder};
+use purekafka_protocol::records::{
+    Header, ProducerFields, RecordBatchBuilder, with_producer_fields,
+};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,28 +119,58 @@ struct PartQueue {
 /// Starts `pq` at sequence 0 under `producer`: queued batches that had a
 /// sequence are renumbered in order, except one that may already be in the
 /// log (its last attempt got no verdict): under the new epoch the broker could
-/// not tell it is a duplicate, so it goes to `possibly_written` instead.
-fn restart_sequences(pq: &mut PartQueue, producer: (i64, i16), possibly_written: &mut Vec<Batch>) {
+/// not tell it is a duplicate, so it goes to `failed` as possibly written.
+fn restart_sequences(pq: &mut PartQueue, producer: (i64, i16), failed: &mut Vec<(Batch, Error)>) {
     let (pid, epoch) = producer;
     pq.next_seq = 0;
     pq.seq_confirmed = false;
     pq.seq_epoch = Some(producer);
-    let (keep, gone): (VecDeque<Batch>, VecDeque<Batch>) = pq
-        .queue
-        .drain(..)
-        .partition(|b| !(b.maybe_written && b.base_seq.is_some()));
-    pq.queue = keep;
-    possibly_written.extend(gone);
-    for b in pq.queue.iter_mut() {
-        if b.base_seq.is_some() {
-            let seq = pq.next_seq;
-            pq.next_seq = wrap_seq(seq, b.records);
-            b.base_seq = Some(seq);
-            b.producer = Some(producer);
-            if let Some(bytes) = b.sealed.take() {
-                b.sealed = Some(rewrite_producer_state(&bytes, pid, epoch, seq));
+    let queue = std::mem::take(&mut pq.queue);
+    for mut b in queue {
+        if b.base_seq.is_none() {
+            pq.queue.push_back(b);
+            continue;
+        }
+        if b.maybe_written {
+            let err = Error::PossiblyWritten {
+                topic: b.topic.to_string(),
+                partition: b.partition,
+                reason: format!(
+                    "its last attempt got no verdict ({}), and the producer epoch had to be bumped, so resending it could duplicate it",
+                    b.last_error
+                        .as_ref()
+                        .map_or_else(|| "no answer".to_owned(), ToString::to_string)
+                ),
+            };
+            failed.push((b, err));
+            continue;
+        }
+        let seq = pq.next_seq;
+        let fields = ProducerFields {
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            transactional: false,
+        };
+        if let Some(bytes) = b.sealed.take() {
+            match with_producer_fields(bytes, fields) {
+                Ok(patched) => b.sealed = Some(patched),
+                Err((_, e)) => {
+                    // Not for a batch we sealed; were it to happen, the
+                    // records are only in those bytes, so the batch fails.
+                    let err = Error::Fatal(format!(
+                        "cannot restamp the sealed batch for {}-{} with a new producer epoch: {e}",
+                        b.topic, b.partition
+                    ));
+                    failed.push((b, err));
+                    continue;
+                }
             }
         }
+        pq.next_seq = wrap_seq(seq, b.records);
+        b.base_seq = Some(seq);
+        b.producer = Some(producer);
+        pq.queue.push_back(b);
     }
 }
 
@@ -230,6 +262,8 @@ pub struct DrainedBatch {
     pub partition: i32,
     /// The encoded batch.
     pub bytes: Bytes,
+    /// Records in it.
+    pub records: i32,
 }
 
 impl Accumulator {
@@ -535,7 +569,7 @@ impl Accumulator {
         let producer = self.producer;
         let idempotent = self.cfg.idempotent;
         let mut moved = Vec::new();
-        let mut possibly_written = Vec::new();
+        let mut failed = Vec::new();
         for parts in self.topics.values_mut() {
             for pq in parts.iter_mut() {
                 if pq.retrying {
@@ -551,7 +585,7 @@ impl Accumulator {
                     if pq.in_flight > 0 {
                         continue; // the old epoch's batches come back first
                     }
-                    restart_sequences(pq, cur, &mut possibly_written);
+                    restart_sequences(pq, cur, &mut failed);
                 }
                 // One batch per partition per request, as the Java client does.
                 let Some(b) = pq.queue.front() else { continue };
@@ -620,21 +654,12 @@ impl Accumulator {
                     topic: b.topic.clone(),
                     partition: b.partition,
                     bytes,
+                    records: b.records,
                 });
                 moved.push((b, None));
             }
         }
-        for b in possibly_written {
-            let err = Error::PossiblyWritten {
-                topic: b.topic.to_string(),
-                partition: b.partition,
-                reason: format!(
-                    "its last attempt got no verdict ({}), and the producer epoch had to be bumped, so resending it could duplicate it",
-                    b.last_error
-                        .as_ref()
-                        .map_or_else(|| "no answer".to_owned(), ToString::to_string)
-                ),
-            };
+        for (b, err) in failed {
             self.fail_batch(b, err);
         }
         for (b, err) in moved {
@@ -903,26 +928,6 @@ fn wrap_seq(seq: i32, count: i32) -> i32 {
 fn seq_before(a: i32, b: i32) -> bool {
     let d = i64::from(b) - i64::from(a);
     (d > 0 && d < i64::from(i32::MAX) / 2) || d < -(i64::from(i32::MAX) / 2)
-}
-
-/// Rewrites a sealed v2 batch's producer id, epoch and base sequence and
-/// recomputes its CRC (the records are untouched).
-pub fn rewrite_producer_state(batch: &Bytes, producer_id: i64, epoch: i16, base_seq: i32) -> Bytes {
-    const PRODUCER_ID: usize = 43;
-    const EPOCH: usize = 51;
-    const BASE_SEQ: usize = 53;
-    const CRC: usize = 17;
-    const ATTRIBUTES: usize = 21;
-    let mut b = BytesMut::from(&batch[..]);
-    if b.len() < 61 {
-        return batch.clone();
-    }
-    b[PRODUCER_ID..PRODUCER_ID + 8].copy_from_slice(&producer_id.to_be_bytes());
-    b[EPOCH..EPOCH + 2].copy_from_slice(&epoch.to_be_bytes());
-    b[BASE_SEQ..BASE_SEQ + 4].copy_from_slice(&base_seq.to_be_bytes());
-    let crc = crc32c::crc32c(&b[ATTRIBUTES..]);
-    b[CRC..CRC + 4].copy_from_slice(&crc.to_be_bytes());
-    b.freeze()
 }
 
 #[cfg(test)]
@@ -1490,20 +1495,6 @@ mod tests {
             (again[0].partition, h.producer_epoch, h.base_sequence),
             (1, 1, 0)
         );
-    }
-
-    #[test]
-    fn rewritten_batches_keep_a_valid_crc() {
-        let mut b = RecordBatchBuilder::new(Compression::None);
-        b.append(1, Some(b"k"), Some(b"v"), &[]).unwrap();
-        let bytes = b.finish().unwrap();
-        let re = rewrite_producer_state(&bytes, 42, 3, 100);
-        let h = batch_header(&re);
-        assert_eq!(
-            (h.producer_id, h.producer_epoch, h.base_sequence),
-            (42, 3, 100)
-        );
-        assert_ne!(bytes, re);
     }
 
     #[test]

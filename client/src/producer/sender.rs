@@ -272,7 +272,7 @@ async fn submit_batches(shared: &ProducerShared, d: Drained) -> Submitted {
     let counts: HashMap<u64, u64> = d
         .batches
         .iter()
-        .map(|b| (b.id, u64::from(batch_record_count(&b.bytes))))
+        .map(|b| (b.id, u64::try_from(b.records).unwrap_or(0)))
         .collect();
     let mut bytes = 0usize;
     for b in &d.batches {
@@ -422,11 +422,4 @@ impl PendingProduce {
         }
         out
     }
-}
-
-/// Record count from a v2 batch header.
-fn batch_record_count(batch: &bytes::Bytes) -> u32 {
-    batch
-        .get(57..61)
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }

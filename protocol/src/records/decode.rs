@@ -2,13 +2,11 @@
 
 use super::legacy::{self, LegacyRecords};
 use super::{
-    Attributes, BatchHeader, ControlRecord, DecodeOptions, Header, Headers, LOG_OVERHEAD, MAGIC_V0,
-    MAGIC_V1, MAGIC_V2, Record, TimestampType, layout,
+    BatchHeader, ControlRecord, DecodeOptions, Header, Headers, LOG_OVERHEAD, MAGIC_V0, MAGIC_V1,
+    MAGIC_V2, Record, TimestampType, layout,
 };
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::primitives::{
-    get_i8, get_i16, get_i32, get_i64, get_u32, get_varint, get_varlong, take,
-};
+use crate::primitives::{get_i8, get_varint, get_varlong, take};
 use bytes::{Buf, Bytes};
 use purekafka_compression::Compression;
 
@@ -289,65 +287,20 @@ impl RecordBatch {
     }
 
     fn parse_v2(raw: Bytes, options: DecodeOptions) -> Result<RecordBatch, DecodeError> {
-        let mut b = raw.clone();
-        let base_offset = get_i64(&mut b)?;
-        let batch_length = get_i32(&mut b)?;
-        if batch_length < layout::MIN_BATCH_LENGTH {
-            return Err(invalid("v2 batch length is smaller than its header").field("batch_length"));
+        // `raw` is exactly one batch (its length field said so).
+        let header = super::patch::read_v2_header(&raw, options.verify_crc)?;
+        let mut body = raw.clone();
+        // The header reader checked that the 61 header bytes are present.
+        if body.len() >= super::BATCH_HEADER_SIZE {
+            body.advance(super::BATCH_HEADER_SIZE);
         }
-        let partition_leader_epoch = get_i32(&mut b)?;
-        let magic = get_i8(&mut b)?;
-        let crc = get_u32(&mut b)?;
-        if options.verify_crc {
-            // `b` now spans attributes..end, which the CRC covers.
-            let computed = crc32c::crc32c(&b);
-            if computed != crc {
-                return Err(DecodeError::new(DecodeErrorKind::CrcMismatch {
-                    stored: crc,
-                    computed,
-                })
-                .field("crc"));
-            }
+        if header.compression == Compression::None {
+            // Non-negative, checked with the header.
+            check_count(header.record_count as u32, body.len())?;
         }
-        let attributes = Attributes(get_i16(&mut b)?);
-        let compression = attributes
-            .compression()
-            .map_err(|e| compression_error(&e).field("attributes"))?;
-        let last_offset_delta = get_i32(&mut b)?;
-        let base_timestamp = get_i64(&mut b)?;
-        let max_timestamp = get_i64(&mut b)?;
-        let producer_id = get_i64(&mut b)?;
-        let producer_epoch = get_i16(&mut b)?;
-        let base_sequence = get_i32(&mut b)?;
-        let record_count = get_i32(&mut b)?;
-        if record_count < 0 {
-            return Err(
-                DecodeError::new(DecodeErrorKind::NegativeLength(i64::from(record_count)))
-                    .field("record_count"),
-            );
-        }
-        if compression == Compression::None {
-            check_count(record_count as u32, b.len())?;
-        }
-        let header = BatchHeader {
-            base_offset,
-            batch_length,
-            partition_leader_epoch,
-            magic,
-            crc,
-            attributes,
-            compression,
-            last_offset_delta,
-            base_timestamp,
-            max_timestamp,
-            producer_id,
-            producer_epoch,
-            base_sequence,
-            record_count,
-        };
         Ok(RecordBatch {
             header,
-            body: Body::V2(b),
+            body: Body::V2(body),
             raw,
             max_decompressed_size: options.max_decompressed_size,
         })

@@ -9,7 +9,9 @@
 //! - Writing: [`RecordBatchBuilder`] appends records straight into one buffer
 //!   (no allocation per record beyond that buffer's growth) and
 //!   [`finish`](RecordBatchBuilder::finish)es with compression, lengths and
-//!   the CRC-32C.
+//!   the CRC-32C. [`set_producer_fields`] restamps a sealed batch's producer
+//!   id, epoch, base sequence and transactional bit (a retry after an epoch
+//!   bump), and [`BatchHeader::read_v2`] reads a sealed batch's header.
 //! - Reading: [`RecordBatches`] walks the batches in a record set (a Fetch
 //!   response may end with a partial batch: that is reported by
 //!   [`RecordBatches::incomplete`], not as an error), checks CRCs, and yields
@@ -26,6 +28,7 @@ mod control;
 mod crc32;
 mod decode;
 mod legacy;
+mod patch;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +38,7 @@ use std::fmt;
 pub use builder::RecordBatchBuilder;
 pub use control::{ControlRecord, ControlRecordType};
 pub use decode::{Incomplete, RecordBatch, RecordBatches, Records};
+pub use patch::{ProducerFields, set_producer_fields, with_producer_fields};
 pub use purekafka_compression::Compression;
 
 /// Magic byte of legacy message sets without timestamps (Kafka < 0.10).
@@ -61,10 +65,19 @@ pub const NO_TIMESTAMP: i64 = -1;
 
 /// Byte offsets of the v2 header fields, from the start of the batch.
 pub(crate) mod layout {
+    pub const BASE_OFFSET: usize = 0;
     pub const BATCH_LENGTH: usize = 8;
+    pub const PARTITION_LEADER_EPOCH: usize = 12;
     pub const MAGIC: usize = 16;
     pub const CRC: usize = 17;
     pub const ATTRIBUTES: usize = 21;
+    pub const LAST_OFFSET_DELTA: usize = 23;
+    pub const BASE_TIMESTAMP: usize = 27;
+    pub const MAX_TIMESTAMP: usize = 35;
+    pub const PRODUCER_ID: usize = 43;
+    pub const PRODUCER_EPOCH: usize = 51;
+    pub const BASE_SEQUENCE: usize = 53;
+    pub const RECORD_COUNT: usize = 57;
     /// `batch_length` of a batch with no records.
     pub const MIN_BATCH_LENGTH: i32 = (super::BATCH_HEADER_SIZE - super::LOG_OVERHEAD) as i32;
     /// The smallest v2 record: length, attributes, timestamp delta, offset

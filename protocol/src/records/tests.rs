@@ -1215,6 +1215,182 @@ proptest! {
     }
 }
 
+// ------------------------------------------------- patching sealed batches
+
+fn arb_producer_fields() -> impl Strategy<Value = ProducerFields> {
+    (any::<i64>(), any::<i16>(), any::<i32>(), any::<bool>()).prop_map(
+        |(producer_id, producer_epoch, base_sequence, transactional)| ProducerFields {
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            transactional,
+        },
+    )
+}
+
+#[test]
+fn read_v2_reads_the_header_of_a_sealed_batch() {
+    let batch = Bytes::from(hex(KNOWN_V2));
+    let h = BatchHeader::read_v2(&batch).unwrap();
+    assert_eq!(
+        h,
+        *RecordBatch::decode(batch.clone(), DecodeOptions::default())
+            .unwrap()
+            .header()
+    );
+    assert_eq!((h.base_offset, h.record_count), (42, 2));
+    assert_eq!(
+        h.producer_fields(),
+        ProducerFields {
+            producer_id: 7,
+            producer_epoch: 1,
+            base_sequence: 3,
+            transactional: true
+        }
+    );
+    // Only the header is needed.
+    assert_eq!(BatchHeader::read_v2(&batch[..61]).unwrap(), h);
+}
+
+#[test]
+fn read_v2_and_patching_refuse_short_and_foreign_input() {
+    let batch = hex(KNOWN_V2);
+    for n in 0..61 {
+        let err = BatchHeader::read_v2(&batch[..n]).unwrap_err();
+        assert!(
+            matches!(err.kind(), DecodeErrorKind::Truncated { .. }),
+            "{n} bytes: {err}"
+        );
+        let mut short = batch[..n].to_vec();
+        assert!(set_producer_fields(&mut short, ProducerFields::NONE).is_err());
+        assert_eq!(short, &batch[..n], "an error left the bytes changed");
+    }
+    // A header without the records: cannot be patched (the CRC covers them).
+    let mut header_only = batch[..61].to_vec();
+    let err = set_producer_fields(&mut header_only, ProducerFields::NONE).unwrap_err();
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::Truncated { .. }),
+        "{err}"
+    );
+    // Bytes after the batch.
+    let mut longer = batch.clone();
+    longer.push(0);
+    let err = set_producer_fields(&mut longer, ProducerFields::NONE).unwrap_err();
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::TrailingBytes(1)),
+        "{err}"
+    );
+    // A legacy message.
+    let mut legacy = batch.clone();
+    legacy[16] = 1;
+    let err = BatchHeader::read_v2(&legacy).unwrap_err();
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::UnsupportedMagic(1)),
+        "{err}"
+    );
+    // A corrupted batch is not given a fresh, valid CRC.
+    let mut corrupt = batch.clone();
+    *corrupt.last_mut().unwrap() ^= 1;
+    let before = corrupt.clone();
+    let err = set_producer_fields(&mut corrupt, ProducerFields::NONE).unwrap_err();
+    assert!(
+        matches!(err.kind(), DecodeErrorKind::CrcMismatch { .. }),
+        "{err}"
+    );
+    assert_eq!(corrupt, before);
+    // Negative record count, batch length below the header.
+    let mut negative = batch.clone();
+    negative[57..61].copy_from_slice(&(-1i32).to_be_bytes());
+    assert!(matches!(
+        BatchHeader::read_v2(&negative).unwrap_err().kind(),
+        DecodeErrorKind::NegativeLength(-1)
+    ));
+    let mut tiny = batch.clone();
+    tiny[8..12].copy_from_slice(&48i32.to_be_bytes());
+    assert!(matches!(
+        BatchHeader::read_v2(&tiny).unwrap_err().kind(),
+        DecodeErrorKind::InvalidRecord(_)
+    ));
+}
+
+#[test]
+fn with_producer_fields_patches_shared_bytes_without_touching_other_handles() {
+    let original = Bytes::from(hex(KNOWN_V2));
+    let other = original.clone();
+    let fields = ProducerFields {
+        producer_id: 99,
+        producer_epoch: 4,
+        base_sequence: 0,
+        transactional: false,
+    };
+    let patched = with_producer_fields(original, fields).unwrap();
+    assert_eq!(
+        BatchHeader::read_v2(&patched).unwrap().producer_fields(),
+        fields
+    );
+    assert_eq!(
+        other,
+        Bytes::from(hex(KNOWN_V2)),
+        "a shared buffer was written"
+    );
+    // Unique: patched in place, the same allocation.
+    let unique = Bytes::from(hex(KNOWN_V2));
+    let ptr = unique.as_ptr();
+    let patched = with_producer_fields(unique, fields).unwrap();
+    assert_eq!(patched.as_ptr(), ptr);
+    // An error hands the bytes back.
+    let short = Bytes::from(hex(KNOWN_V2)).slice(..30);
+    let (back, _) = with_producer_fields(short.clone(), fields).unwrap_err();
+    assert_eq!(back, short);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Patching a sealed batch gives exactly the bytes of building it with
+    /// those producer fields, in every codec.
+    #[test]
+    fn patching_equals_building_with_the_fields(mut t in arb_batch(), fields in arb_producer_fields()) {
+        // A control batch is transactional by definition; patching keeps it so.
+        if t.control {
+            t.transactional = true;
+        }
+        let fields = ProducerFields { transactional: fields.transactional || t.control, ..fields };
+        let mut patched = build(&t).to_vec();
+        set_producer_fields(&mut patched, fields).unwrap();
+        let mut expected = t.clone();
+        expected.producer = (fields.producer_id, fields.producer_epoch, fields.base_sequence);
+        expected.transactional = fields.transactional;
+        prop_assert_eq!(&patched, &build(&expected).to_vec());
+        let header = BatchHeader::read_v2(&patched).unwrap();
+        prop_assert_eq!(header.producer_fields(), fields);
+        prop_assert_eq!(header.record_count as usize, t.records.len());
+        let (read, _) = read_all(Bytes::from(patched), DecodeOptions::default()).unwrap();
+        check(&expected, &read[0].0, &read[0].1)?;
+    }
+
+    #[test]
+    fn patching_mutated_batches_never_panics(
+        t in arb_batch(),
+        mutations in prop::collection::vec(arb_mutation(), 1..4),
+        fix in any::<bool>(),
+        fields in arb_producer_fields(),
+    ) {
+        let mut data = build(&t).to_vec();
+        for m in &mutations {
+            mutate(&mut data, m, fix);
+        }
+        let _ = BatchHeader::read_v2(&data);
+        let before = data.clone();
+        if set_producer_fields(&mut data, fields).is_err() {
+            prop_assert_eq!(data, before);
+        } else {
+            // What it accepted, it left whole, with a valid CRC.
+            prop_assert!(super::patch::read_v2_header(&data, true).is_ok());
+        }
+    }
+}
+
 /// Writes batches built by purekafka for testdata/check_kafka_python.py
 /// (run by hand: `PUREKAFKA_INTEROP_OUT=dir cargo test -p purekafka-protocol
 /// write_batches_for_kafka_python -- --ignored`).
