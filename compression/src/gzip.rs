@@ -42,5 +42,5 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
         return Err(Error::corrupt(CODEC, "empty input"));
     }
     // Java's GZIPInputStream and zlib both accept concatenated members.
-    read_capped(CODEC, MultiGzDecoder::new(input), max_size, max_size, out).map(drop)
+    read_capped(CODEC, MultiGzDecoder::new(input), max_size, out).map(drop)
 }

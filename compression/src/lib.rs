@@ -227,23 +227,59 @@ fn no_level(codec: Compression, level: Option<i32>) -> Result<(), Error> {
 
 /// Reads `reader` to its end into `out` and returns how many bytes it appended.
 ///
-/// Fails with [`Error::TooLarge`] (reporting `limit`, the caller's
-/// `max_size`) as soon as more than `remaining` bytes come out: the reader is
-/// wrapped in `take(remaining + 1)`, so a bomb is never read past the cap.
-/// Reader errors are corruption.
+/// Fails with [`Error::TooLarge`] as soon as more than `cap` bytes come out:
+/// the reader is wrapped in `take(cap + 1)`, so a bomb is never read past the
+/// cap. Reader errors are corruption.
 fn read_capped(
     codec: Compression,
     reader: impl Read,
-    remaining: usize,
-    limit: usize,
+    cap: usize,
     out: &mut Vec<u8>,
 ) -> Result<usize, Error> {
-    let take = u64::try_from(remaining)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
+    let take = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
     match reader.take(take).read_to_end(out) {
-        Ok(n) if n > remaining => Err(Error::TooLarge { codec, limit }),
+        Ok(n) if n > cap => Err(Error::TooLarge { codec, limit: cap }),
         Ok(n) => Ok(n),
         Err(e) => Err(Error::corrupt(codec, e)),
     }
+}
+
+/// Decodes `input`, a sequence of parts (lz4 frames, xerial blocks and
+/// headers, zstd frames), appending to `out` at most `max_size` bytes in all.
+///
+/// `part` decodes the part at the start of what it is given, appending at
+/// most `cap` bytes (what is left of `max_size`), and returns how many it
+/// appended and the input after that part. Every [`Error::TooLarge`] reports
+/// the caller's `max_size`, not what was left of it. A part that consumes
+/// nothing is corruption (it would loop forever).
+fn decode_parts<'a>(
+    codec: Compression,
+    input: &'a [u8],
+    max_size: usize,
+    out: &mut Vec<u8>,
+    mut part: impl FnMut(&'a [u8], usize, &mut Vec<u8>) -> Result<(usize, &'a [u8]), Error>,
+) -> Result<(), Error> {
+    let too_large = Error::TooLarge {
+        codec,
+        limit: max_size,
+    };
+    let mut rest = input;
+    let mut produced = 0usize;
+    while !rest.is_empty() {
+        let cap = max_size.saturating_sub(produced);
+        let (n, tail) = match part(rest, cap, out) {
+            Ok(done) => done,
+            Err(Error::TooLarge { .. }) => return Err(too_large),
+            Err(e) => return Err(e),
+        };
+        if n > cap {
+            return Err(too_large);
+        }
+        if tail.len() >= rest.len() {
+            return Err(Error::corrupt(codec, "a frame or block consumed no input"));
+        }
+        produced += n;
+        rest = tail;
+    }
+    Ok(())
 }

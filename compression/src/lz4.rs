@@ -21,7 +21,7 @@ use std::io::Write;
 
 use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 
-use crate::{Compression, Error, read_capped};
+use crate::{Compression, Error, decode_parts, read_capped};
 
 const CODEC: Compression = Compression::Lz4;
 pub(crate) const MIN_LEVEL: i32 = 1;
@@ -68,22 +68,14 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
     if input.is_empty() {
         return Err(Error::corrupt(CODEC, "empty input"));
     }
-    let mut rest = input;
-    let mut produced = 0usize;
-    while !rest.is_empty() {
+    decode_parts(CODEC, input, max_size, out, |rest, cap, out| {
         let (frame, tail) = next_frame(rest)?;
-        rest = tail;
-        if let Some(frame) = frame {
-            produced += read_capped(
-                CODEC,
-                FrameDecoder::new(frame),
-                max_size.saturating_sub(produced),
-                max_size,
-                out,
-            )?;
-        }
-    }
-    Ok(())
+        let n = match frame {
+            Some(frame) => read_capped(CODEC, FrameDecoder::new(frame), cap, out)?,
+            None => 0,
+        };
+        Ok((n, tail))
+    })
 }
 
 fn take<'a>(buf: &'a [u8], n: usize, what: &str) -> Result<(&'a [u8], &'a [u8]), Error> {

@@ -20,7 +20,7 @@
 
 use snap::raw::{Decoder, Encoder, decompress_len, max_compress_len};
 
-use crate::{Compression, Error};
+use crate::{Compression, Error, decode_parts};
 
 const CODEC: Compression = Compression::Snappy;
 const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
@@ -71,17 +71,15 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
 
 fn decompress_xerial(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Result<(), Error> {
     let mut decoder = Decoder::new();
-    let mut rest = input;
-    let mut produced = 0usize;
     let mut block = 0usize;
-    while !rest.is_empty() {
+    decode_parts(CODEC, input, max_size, out, |rest, cap, out| {
         if rest.starts_with(&XERIAL_MAGIC) || XERIAL_MAGIC.starts_with(rest) {
             // Stream header (the first one, or a concatenated stream's). A block
             // length never starts with 0x82: that would be over 2 GiB.
-            rest = rest
+            let tail = rest
                 .get(XERIAL_HEADER_LEN..)
                 .ok_or_else(|| Error::corrupt(CODEC, "truncated xerial stream header"))?;
-            continue;
+            return Ok((0, tail));
         }
         let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(|| {
             Error::corrupt(
@@ -102,22 +100,15 @@ fn decompress_xerial(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Result
                     ),
                 )
             })?;
-        let remaining_cap = max_size.saturating_sub(produced);
-        produced += raw_block(data, remaining_cap, out, &mut decoder).map_err(|e| match e {
-            // Keep TooLarge's limit the caller's max_size, not what was left of it.
-            Error::TooLarge { codec, .. } => Error::TooLarge {
-                codec,
-                limit: max_size,
-            },
+        let n = raw_block(data, cap, out, &mut decoder).map_err(|e| match e {
             Error::Corrupt { codec, source } => {
                 Error::corrupt(codec, format!("xerial block {block}: {source}"))
             }
             other => other,
         })?;
-        rest = tail;
         block += 1;
-    }
-    Ok(())
+        Ok((n, tail))
+    })
 }
 
 /// Decodes one raw snappy block, appending to `out`; returns the bytes appended.

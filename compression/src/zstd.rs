@@ -20,7 +20,7 @@ use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 use ruzstd::encoding::CompressionLevel;
 
-use crate::{Compression, Error};
+use crate::{Compression, Error, decode_parts};
 
 const CODEC: Compression = Compression::Zstd;
 /// `ZSTD_minCLevel()`, the bottom of the Java client's `compression.zstd.level`.
@@ -53,49 +53,46 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
     if input.is_empty() {
         return Err(Error::corrupt(CODEC, "empty input"));
     }
-    let too_large = || Error::TooLarge {
-        codec: CODEC,
-        limit: max_size,
-    };
     let corrupt = |e: FrameDecoderError| Error::corrupt(CODEC, e);
     let mut decoder = FrameDecoder::new();
-    let mut rest = input;
-    let mut produced = 0usize;
     let mut frame = 0usize;
-    while !rest.is_empty() {
+    decode_parts(CODEC, input, max_size, out, |mut rest, cap, out| {
         match decoder.reset(&mut rest) {
             Ok(()) => {}
             Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
                 length,
                 ..
             })) => {
-                rest = usize::try_from(length)
+                let tail = usize::try_from(length)
                     .ok()
                     .and_then(|len| rest.get(len..))
                     .ok_or_else(|| Error::corrupt(CODEC, "truncated skippable frame"))?;
-                continue;
+                return Ok((0, tail));
             }
             Err(e) => return Err(corrupt(e)),
         }
-        let frame_start = produced;
+        let too_large = || Error::TooLarge {
+            codec: CODEC,
+            limit: cap,
+        };
         // 0 means "not declared" (a declared 0 is checked by the block loop anyway).
         let declared = decoder.content_size();
-        if declared > u64::try_from(max_size.saturating_sub(produced)).unwrap_or(u64::MAX) {
+        if declared > u64::try_from(cap).unwrap_or(u64::MAX) {
             return Err(too_large());
         }
+        let mut got = 0usize;
         loop {
             decoder
                 .decode_blocks(&mut rest, BlockDecodingStrategy::UptoBlocks(1))
                 .map_err(corrupt)?;
-            let ready = decoder.can_collect();
-            if ready > max_size.saturating_sub(produced) {
+            if decoder.can_collect() > cap.saturating_sub(got) {
                 return Err(too_large());
             }
             let drained = decoder
                 .collect_to_writer(&mut *out)
                 .map_err(|e| Error::corrupt(CODEC, e))?;
-            produced = produced.saturating_add(drained);
-            if produced > max_size {
+            got = got.saturating_add(drained);
+            if got > cap {
                 return Err(too_large());
             }
             if decoder.is_finished() && decoder.can_collect() == 0 {
@@ -110,7 +107,6 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
                 format!("frame {frame}: content checksum mismatch"),
             ));
         }
-        let got = produced - frame_start;
         if declared != 0 && u64::try_from(got).ok() != Some(declared) {
             return Err(Error::corrupt(
                 CODEC,
@@ -118,6 +114,6 @@ pub(crate) fn decompress(input: &[u8], max_size: usize, out: &mut Vec<u8>) -> Re
             ));
         }
         frame += 1;
-    }
-    Ok(())
+        Ok((got, rest))
+    })
 }

@@ -597,6 +597,25 @@ fn lz4_skippable_frames_are_skipped_and_frames_concatenate() {
 }
 
 #[test]
+fn the_cap_holds_across_concatenated_streams() {
+    // Two streams (frames, members, xerial streams) of 3/4 MiB each: each fits a
+    // 1 MiB cap alone, together they do not, and the error names the caller's
+    // cap, not what was left of it. Two of 1/2 MiB fill the cap exactly.
+    for codec in CODECS {
+        let mut big = Vec::new();
+        codec
+            .compress(&vec![7; MIB / 4 * 3], None, &mut big)
+            .unwrap();
+        assert_too_large(codec, &big.repeat(2), "two streams of 3/4 MiB");
+        let mut half = Vec::new();
+        codec.compress(&vec![7; MIB / 2], None, &mut half).unwrap();
+        let mut out = Vec::new();
+        codec.decompress(&half.repeat(2), MIB, &mut out).unwrap();
+        assert_eq!(out, vec![7; MIB], "{codec}: two streams of 1/2 MiB");
+    }
+}
+
+#[test]
 fn snappy_concatenated_xerial_streams_decode() {
     let a = json_events(40_000);
     let b = json_events(10);
