@@ -63,6 +63,18 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// SASL authentication was refused or failed: wrong credentials, a
+    /// mechanism the broker does not enable, a rejected token. Not retried:
+    /// the configuration must change. (During connection setup it arrives
+    /// inside [`Error::Setup`], which names the broker.)
+    #[error("SASL {mechanism} authentication failed: {reason}")]
+    Authentication {
+        /// The mechanism (`SCRAM-SHA-512`).
+        mechanism: &'static str,
+        /// What the broker said, and what to check.
+        reason: String,
+    },
+
     /// No bootstrap server answered.
     #[error("none of the bootstrap servers could be reached ({servers}): {last_error}")]
     BootstrapUnreachable {

@@ -24,6 +24,7 @@
 //! Passwords and tokens are [`Secret`]s: their `Debug` prints `[redacted]`
 //! and no error or log line here includes them.
 
+mod driver;
 pub mod jaas;
 pub mod oauthbearer;
 pub mod scram;
