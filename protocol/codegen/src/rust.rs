@@ -531,6 +531,11 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     );
 }
 
+/// The bounds `VersionRange::new` takes for `r`: `(1, 0)` when it is empty.
+fn range_bounds(r: Versions) -> (i16, i16) {
+    if r.is_empty() { (1, 0) } else { (r.min, r.max) }
+}
+
 /// The module name of a message.
 pub fn module_name(msg: &Message) -> String {
     snake(&msg.name)
@@ -572,11 +577,7 @@ fn gen_message(out: &mut String, msg: &Message) {
     for s in &structs {
         gen_struct(out, s, msg);
     }
-    let (fmin, fmax) = if msg.flexible.is_empty() {
-        (1, 0)
-    } else {
-        (msg.flexible.min, msg.flexible.max)
-    };
+    let (fmin, fmax) = range_bounds(msg.flexible);
     let _ = writeln!(
         out,
         "impl Message for {name} {{\n    const NAME: &'static str = {name:?};\n    const VERSIONS: VersionRange = VersionRange::new({}, {});\n    const FLEXIBLE: VersionRange = VersionRange::new({fmin}, {fmax});\n}}\n",
@@ -637,172 +638,204 @@ pub fn generate(messages: &[Message]) -> String {
             e.1 = Some(m);
         }
     }
-    let _ = writeln!(
-        out,
-        "/// Every API purekafka speaks, by its Kafka API key.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n#[non_exhaustive]\npub enum ApiKey {{"
+    let apis: Vec<(i16, &Message, Option<&Message>)> = apis
+        .into_iter()
+        .map(|(k, (req, resp))| (k, req, resp))
+        .collect();
+
+    emit_block(
+        &mut out,
+        "/// Every API purekafka speaks, by its Kafka API key.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n#[non_exhaustive]\npub enum ApiKey {",
+        apis.iter()
+            .map(|(k, m, _)| format!("    /// API key {k}.\n    {} = {k},", api_variant(m))),
+        "}\n\nimpl ApiKey {",
     );
-    for (k, (m, _)) in &apis {
-        let _ = writeln!(out, "    /// API key {k}.\n    {} = {k},", api_variant(m));
-    }
-    let _ = writeln!(
-        out,
-        "}}\n\nimpl ApiKey {{\n    /// Every API key, in key order.\n    pub const ALL: &'static [ApiKey] = &["
+    emit_block(
+        &mut out,
+        "    /// Every API key, in key order.\n    pub const ALL: &'static [ApiKey] = &[",
+        apis.iter()
+            .map(|(_, m, _)| format!("        ApiKey::{},", api_variant(m))),
+        "    ];\n",
     );
-    for (m, _) in apis.values() {
-        let _ = writeln!(out, "        ApiKey::{},", api_variant(m));
-    }
-    let _ = writeln!(
-        out,
-        "    ];\n\n    /// The API for a key number, if purekafka knows it.\n    pub const fn from_i16(key: i16) -> Option<ApiKey> {{\n        match key {{"
-    );
-    for (k, (m, _)) in &apis {
-        let _ = writeln!(out, "            {k} => Some(ApiKey::{}),", api_variant(m));
-    }
-    let _ = writeln!(
-        out,
-        "            _ => None,\n        }}\n    }}\n\n    /// The API's name as Kafka spells it (`Produce`, `Fetch`, ...).\n    pub const fn name(self) -> &'static str {{\n        match self {{"
-    );
-    for (m, _) in apis.values() {
-        let v = api_variant(m);
-        let _ = writeln!(out, "            ApiKey::{v} => {v:?},");
-    }
-    let _ = writeln!(
-        out,
-        "        }}\n    }}\n\n    /// Versions of this API purekafka can encode and decode.\n    pub const fn versions(self) -> VersionRange {{\n        match self {{"
-    );
-    for (m, _) in apis.values() {
-        let _ = writeln!(
-            out,
-            "            ApiKey::{} => VersionRange::new({}, {}),",
-            api_variant(m),
-            m.versions.min,
-            m.versions.max
+    // (doc, signature, match on, arm per API, last arm)
+    let methods: [(&str, &str, &str, ApiArm<'_>, Option<&str>); 5] = [
+        (
+            "The API for a key number, if purekafka knows it.",
+            "pub const fn from_i16(key: i16) -> Option<ApiKey>",
+            "key",
+            &|k, m| format!("{k} => Some(ApiKey::{}),", api_variant(m)),
+            Some("_ => None,"),
+        ),
+        (
+            "The API's name as Kafka spells it (`Produce`, `Fetch`, ...).",
+            "pub const fn name(self) -> &'static str",
+            "self",
+            &|_, m| format!("ApiKey::{v} => {v:?},", v = api_variant(m)),
+            None,
+        ),
+        (
+            "Versions of this API purekafka can encode and decode.",
+            "pub const fn versions(self) -> VersionRange",
+            "self",
+            &|_, m| {
+                format!(
+                    "ApiKey::{} => VersionRange::new({}, {}),",
+                    api_variant(m),
+                    m.versions.min,
+                    m.versions.max
+                )
+            },
+            None,
+        ),
+        (
+            "Versions that use the flexible encoding (compact types, tagged fields).",
+            "pub const fn flexible_versions(self) -> VersionRange",
+            "self",
+            &|_, m| {
+                let (a, b) = range_bounds(m.flexible);
+                format!("ApiKey::{} => VersionRange::new({a}, {b}),", api_variant(m))
+            },
+            None,
+        ),
+        (
+            "Whether the newest version is still unstable (not offered to brokers by default).",
+            "pub const fn latest_version_unstable(self) -> bool",
+            "self",
+            &|_, m| format!("ApiKey::{} => {},", api_variant(m), m.unstable),
+            None,
+        ),
+    ];
+    for (i, (doc, sig, scrutinee, arm, fallback)) in methods.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        emit_match_fn(
+            &mut out,
+            doc,
+            sig,
+            scrutinee,
+            apis.iter()
+                .map(|(k, m, _)| arm(*k, m))
+                .chain(fallback.map(str::to_owned)),
         );
     }
-    let _ = writeln!(
-        out,
-        "        }}\n    }}\n\n    /// Versions that use the flexible encoding (compact types, tagged fields).\n    pub const fn flexible_versions(self) -> VersionRange {{\n        match self {{"
-    );
-    for (m, _) in apis.values() {
-        let (a, b) = if m.flexible.is_empty() {
-            (1, 0)
-        } else {
-            (m.flexible.min, m.flexible.max)
-        };
-        let _ = writeln!(
-            out,
-            "            ApiKey::{} => VersionRange::new({a}, {b}),",
-            api_variant(m)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "        }}\n    }}\n\n    /// Whether the newest version is still unstable (not offered to brokers by default).\n    pub const fn latest_version_unstable(self) -> bool {{\n        match self {{"
-    );
-    for (m, _) in apis.values() {
-        let _ = writeln!(
-            out,
-            "            ApiKey::{} => {},",
-            api_variant(m),
-            m.unstable
-        );
-    }
-    let _ = writeln!(out, "        }}\n    }}\n}}\n");
+    let _ = writeln!(out, "}}\n");
 
     // Any request / any response.
-    for (kind, idx) in [("Request", 0), ("Response", 1)] {
-        let _ = writeln!(
-            out,
-            "/// A {kind} of any API, for code that handles frames generically.\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum Any{kind} {{"
+    for kind in ["Request", "Response"] {
+        let members: Vec<&Message> = apis
+            .iter()
+            .filter_map(|(_, req, resp)| if kind == "Request" { Some(*req) } else { *resp })
+            .collect();
+        emit_block(
+            &mut out,
+            &format!(
+                "/// A {kind} of any API, for code that handles frames generically.\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum Any{kind} {{"
+            ),
+            members
+                .iter()
+                .map(|m| format!("    /// `{}`.\n    {}({}),", m.name, api_variant(m), m.name)),
+            &format!("}}\n\nimpl Any{kind} {{"),
         );
-        for (req, resp) in apis.values() {
-            let m = if idx == 0 { Some(*req) } else { *resp };
-            if let Some(m) = m {
-                let _ = writeln!(
-                    out,
-                    "    /// `{}`.\n    {}({}),",
-                    m.name,
-                    api_variant(m),
-                    m.name
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "}}\n\nimpl Any{kind} {{\n    /// Decodes the body of `api` at `version`.\n    pub fn decode(api: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError> {{\n        match api {{"
+        emit_match_fn(
+            &mut out,
+            "Decodes the body of `api` at `version`.",
+            "pub fn decode(api: ApiKey, version: i16, buf: &mut Bytes) -> Result<Self, DecodeError>",
+            "api",
+            members
+                .iter()
+                .map(|m| {
+                    format!(
+                        "ApiKey::{v} => Ok(Any{kind}::{v}(<{} as Message>::decode(buf, version)?)),",
+                        m.name,
+                        v = api_variant(m)
+                    )
+                })
+                .chain([
+                    "#[allow(unreachable_patterns)]".to_owned(),
+                    "_ => Err(DecodeError::new(DecodeErrorKind::UnknownApi(api as i16))),".to_owned(),
+                ]),
         );
-        for (req, resp) in apis.values() {
-            let m = if idx == 0 { Some(*req) } else { *resp };
-            if let Some(m) = m {
-                let _ = writeln!(
-                    out,
-                    "            ApiKey::{v} => Ok(Any{kind}::{v}(<{} as Message>::decode(buf, version)?)),",
-                    m.name,
-                    v = api_variant(m)
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "            #[allow(unreachable_patterns)]\n            _ => Err(DecodeError::new(DecodeErrorKind::UnknownApi(api as i16))),\n        }}\n    }}\n"
-        );
-        let _ = writeln!(
-            out,
-            "    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {{\n        match self {{"
-        );
-        for (req, resp) in apis.values() {
-            let m = if idx == 0 { Some(*req) } else { *resp };
-            if let Some(m) = m {
-                let _ = writeln!(
-                    out,
-                    "            Any{kind}::{}(m) => m.encode(buf, version),",
+        out.push('\n');
+        emit_match_fn(
+            &mut out,
+            "Encodes the body at `version`.",
+            "pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError>",
+            "self",
+            members.iter().map(|m| {
+                format!(
+                    "Any{kind}::{}(m) => m.encode(buf, version),",
                     api_variant(m)
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "        }}\n    }}\n\n    /// The API this message belongs to.\n    pub fn api_key(&self) -> ApiKey {{\n        match self {{"
+                )
+            }),
         );
-        for (req, resp) in apis.values() {
-            let m = if idx == 0 { Some(*req) } else { *resp };
-            if let Some(m) = m {
-                let _ = writeln!(
-                    out,
-                    "            Any{kind}::{v}(_) => ApiKey::{v},",
-                    v = api_variant(m)
-                );
-            }
-        }
-        let _ = writeln!(out, "        }}\n    }}\n}}\n");
+        out.push('\n');
+        emit_match_fn(
+            &mut out,
+            "The API this message belongs to.",
+            "pub fn api_key(&self) -> ApiKey",
+            "self",
+            members
+                .iter()
+                .map(|m| format!("Any{kind}::{v}(_) => ApiKey::{v},", v = api_variant(m))),
+        );
+        let _ = writeln!(out, "}}\n");
     }
 
-    // Round-trip test table.
-    let _ = writeln!(
-        out,
-        "/// Every generated message with a function that round-trips a random value at a version.\n#[cfg(test)]\npub(crate) fn roundtrip_table() -> Vec<(&'static str, VersionRange, fn(&mut Gen, i16) -> Result<(), String>)> {{\n    vec!["
+    // Tables for the property tests.
+    emit_block(
+        &mut out,
+        "/// Every generated message with a function that round-trips a random value at a version.\n#[cfg(test)]\npub(crate) fn roundtrip_table() -> Vec<(&'static str, VersionRange, fn(&mut Gen, i16) -> Result<(), String>)> {\n    vec![",
+        messages.iter().map(|m| {
+            format!(
+                "        ({:?}, <{n} as Message>::VERSIONS, roundtrip_one::<{n}>),",
+                m.name,
+                n = m.name
+            )
+        }),
+        "    ]\n}\n",
     );
-    for m in messages {
-        let _ = writeln!(
-            out,
-            "        ({:?}, <{n} as Message>::VERSIONS, roundtrip_one::<{n}>),",
-            m.name,
-            n = m.name
-        );
-    }
-    let _ = writeln!(out, "    ]\n}}\n");
-    let _ = writeln!(
-        out,
-        "/// Every generated message's decoder, for the arbitrary-bytes property test.\n#[cfg(test)]\npub(crate) fn decoder_table() -> Vec<(&'static str, VersionRange, fn(&mut Bytes, i16) -> bool)> {{\n    vec!["
+    emit_block(
+        &mut out,
+        "/// Every generated message's decoder, for the arbitrary-bytes property test.\n#[cfg(test)]\npub(crate) fn decoder_table() -> Vec<(&'static str, VersionRange, fn(&mut Bytes, i16) -> bool)> {\n    vec![",
+        messages.iter().map(|m| {
+            format!(
+                "        ({:?}, <{n} as Message>::VERSIONS, |b, v| <{n} as Message>::decode(b, v).is_ok()),",
+                m.name,
+                n = m.name
+            )
+        }),
+        "    ]\n}\n",
     );
-    for m in messages {
-        let _ = writeln!(
-            out,
-            "        ({:?}, <{n} as Message>::VERSIONS, |b, v| <{n} as Message>::decode(b, v).is_ok()),",
-            m.name,
-            n = m.name
-        );
-    }
-    let _ = writeln!(out, "    ]\n}}\n");
     out
+}
+
+/// One arm of a generated `ApiKey` method, from the API's key and request.
+type ApiArm<'a> = &'a dyn Fn(i16, &Message) -> String;
+
+/// Writes `open`, each of `lines`, then `close`, each on its own line: every
+/// generated list (enum variants, arrays, tables, match arms) has this shape.
+fn emit_block(out: &mut String, open: &str, lines: impl IntoIterator<Item = String>, close: &str) {
+    let _ = writeln!(out, "{open}");
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "{close}");
+}
+
+/// Writes a method of a generated impl whose body is one `match` over
+/// `scrutinee`, with `arms` (one per line) and a one-line doc comment.
+fn emit_match_fn(
+    out: &mut String,
+    doc: &str,
+    sig: &str,
+    scrutinee: &str,
+    arms: impl IntoIterator<Item = String>,
+) {
+    emit_block(
+        out,
+        &format!("    /// {doc}\n    {sig} {{\n        match {scrutinee} {{"),
+        arms.into_iter().map(|arm| format!("            {arm}")),
+        "        }\n    }",
+    );
 }
