@@ -1,23 +1,27 @@
-//! The producer's record accumulator and idempotent sequencing, sans-IO.
+//! The producer's record accumulator, sans-IO.
 //!
 //! Records are appended into one open batch per partition. The sender asks
 //! [`Accumulator::drain`] (with `now` and a leader lookup) for the batches
 //! that are ready — full, lingered long enough, or flushed — grouped by
 //! leader; it reports each partition's outcome back through
-//! [`Accumulator::complete`], which decides: acknowledge, retry (keeping the
-//! batch's producer id, epoch and sequence), fail, or bump the producer epoch
-//! first (as the Java client does when a sequence can no longer be trusted).
+//! [`Accumulator::complete`]. The accumulator owns the batches, their queues,
+//! buffer accounting, linger, retry backoff and delivery timeouts; whether a
+//! partition may send, with which sequence, and what an answer means for
+//! idempotence (retry, fail, bump the epoch) is decided by the
+//! [`Idempotence`] state machine it holds.
 //!
 //! Nothing here does I/O or reads a clock: it is tested with a fake `now`.
 
 use crate::error::Error;
 use crate::producer::delivery::{BatchShared, RecordMetadata};
+use crate::producer::idempotence::{
+    BatchFacts, Gate, Idempotence, IdempotenceConfig, InitOutcome, PartitionState, ProducerId,
+    Response, Verdict, seq_before,
+};
 use bytes::Bytes;
 use purekafka_compression::Compression;
 use purekafka_protocol::ErrorCode;
-use purekafka_protocol::records::{
-    Header, ProducerFields, RecordBatchBuilder, with_producer_fields,
-};
+use purekafka_protocol::records::{Header, RecordBatchBuilder, with_producer_fields};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,7 +76,7 @@ pub struct Batch {
     /// Base sequence, once assigned (idempotent producers).
     pub base_seq: Option<i32>,
     /// Producer id and epoch stamped into the batch.
-    pub producer: Option<(i64, i16)>,
+    pub producer: Option<ProducerId>,
     retry_at: Option<Instant>,
     last_error: Option<Error>,
     /// An attempt ended without a verdict (timeout, lost connection,
@@ -91,40 +95,16 @@ impl Batch {
 #[derive(Debug, Default)]
 struct PartQueue {
     queue: VecDeque<Batch>,
-    in_flight: usize,
-    next_seq: i32,
-    /// After a failure: send nothing new until the batches in flight are back,
-    /// then resend in sequence order.
-    retrying: bool,
-    /// Idempotence: the leader has acknowledged a batch of ours under the
-    /// current producer id and epoch, so it holds our sequence state, and no
-    /// batch has failed since. Until then only one batch is in flight: a leader without state for a
-    /// producer accepts any first sequence, so if batch 0 failed (say
-    /// NOT_LEADER_OR_FOLLOWER on a topic just created) and batch 1, already in
-    /// flight, succeeded, batch 0's retry would land after it. Seen on Kafka 4.4.
-    seq_confirmed: bool,
-    /// The broker the batches in flight went to. While any are in flight,
-    /// nothing goes to another broker: after a leader change, newer batches
-    /// wait until the older ones (at the old leader) are resolved, so a
-    /// broker that does not check sequences (librdkafka's mock, an old or
-    /// non-Java broker) cannot write them ahead of a retry.
-    in_flight_to: Option<i32>,
-    /// The producer id and epoch `next_seq` counts under. After an epoch bump
-    /// a partition restarts at sequence 0 under the new epoch once its
-    /// batches in flight under the old one are back (KIP-360, as the Java
-    /// client and librdkafka do), so a bump never stalls the other partitions.
-    seq_epoch: Option<(i64, i16)>,
+    /// Sequencing state, changed only by the [`Idempotence`] machine.
+    seq: PartitionState,
 }
 
-/// Starts `pq` at sequence 0 under `producer`: queued batches that had a
-/// sequence are renumbered in order, except one that may already be in the
-/// log (its last attempt got no verdict): under the new epoch the broker could
-/// not tell it is a duplicate, so it goes to `failed` as possibly written.
-fn restart_sequences(pq: &mut PartQueue, producer: (i64, i16), failed: &mut Vec<(Batch, Error)>) {
-    let (pid, epoch) = producer;
-    pq.next_seq = 0;
-    pq.seq_confirmed = false;
-    pq.seq_epoch = Some(producer);
+/// After [`Gate::Restarted`]: the queued batches of `pq` that had a sequence
+/// get new ones from `idem`, in order, except one that may already be in the
+/// log (its last attempt got no verdict): under the new epoch the broker
+/// could not tell it is a duplicate, so it goes to `failed` as possibly
+/// written.
+fn renumber(pq: &mut PartQueue, idem: &mut Idempotence, failed: &mut Vec<(Batch, Error)>) {
     let queue = std::mem::take(&mut pq.queue);
     for mut b in queue {
         if b.base_seq.is_none() {
@@ -145,19 +125,19 @@ fn restart_sequences(pq: &mut PartQueue, producer: (i64, i16), failed: &mut Vec<
             failed.push((b, err));
             continue;
         }
-        let seq = pq.next_seq;
-        let fields = ProducerFields {
-            producer_id: pid,
-            producer_epoch: epoch,
-            base_sequence: seq,
-            transactional: false,
+        let Some(fields) = idem.assign(&mut pq.seq, b.records) else {
+            pq.queue.push_back(b);
+            continue;
         };
         if let Some(bytes) = b.sealed.take() {
             match with_producer_fields(bytes, fields) {
                 Ok(patched) => b.sealed = Some(patched),
                 Err((_, e)) => {
                     // Not for a batch we sealed; were it to happen, the
-                    // records are only in those bytes, so the batch fails.
+                    // records are only in those bytes, so the batch fails
+                    // (and its sequence is a gap the next restart closes).
+                    idem.forget(&mut pq.seq, Some(fields.base_sequence), false);
+                    idem.sequence_gap();
                     let err = Error::Fatal(format!(
                         "cannot restamp the sealed batch for {}-{} with a new producer epoch: {e}",
                         b.topic, b.partition
@@ -167,21 +147,12 @@ fn restart_sequences(pq: &mut PartQueue, producer: (i64, i16), failed: &mut Vec<
                 }
             }
         }
-        pq.next_seq = wrap_seq(seq, b.records);
-        b.base_seq = Some(seq);
-        b.producer = Some(producer);
+        b.base_seq = Some(fields.base_sequence);
+        b.producer = Some(ProducerId {
+            id: fields.producer_id,
+            epoch: fields.producer_epoch,
+        });
         pq.queue.push_back(b);
-    }
-}
-
-impl PartQueue {
-    /// How many batches of this partition may be in flight now.
-    fn max_in_flight(&self, configured: usize, idempotent: bool) -> usize {
-        if idempotent && !self.seq_confirmed {
-            1
-        } else {
-            configured
-        }
     }
 }
 
@@ -206,7 +177,8 @@ pub enum PartitionOutcome {
 pub struct Followup {
     /// Metadata looks stale: refresh it.
     pub refresh_metadata: bool,
-    /// The producer epoch must be bumped (InitProducerId) before more sends.
+    /// The producer epoch was bumped (here, or by asking for a new producer
+    /// id once nothing is in flight: see [`Accumulator::needs_producer_id`]).
     pub bump_epoch: bool,
 }
 
@@ -219,8 +191,6 @@ pub struct AccumulatorStats {
     pub failed_batches: u64,
     /// Records failed.
     pub failed_records: u64,
-    /// Epoch bumps requested.
-    pub epoch_bumps: u64,
 }
 
 /// Batches per partition, sequencing, retry and failure decisions.
@@ -230,8 +200,8 @@ pub struct Accumulator {
     topics: HashMap<Arc<str>, Vec<PartQueue>>,
     in_flight: HashMap<u64, Batch>,
     next_id: u64,
-    producer: Option<(i64, i16)>,
-    bump_pending: bool,
+    /// Producer id, epoch and sequencing.
+    idem: Idempotence,
     flushing: bool,
     /// Bytes held by batches not yet completed.
     pub buffered: usize,
@@ -270,12 +240,16 @@ impl Accumulator {
     /// An empty accumulator.
     pub fn new(cfg: AccumulatorConfig) -> Self {
         Accumulator {
-            cfg,
+            cfg: cfg.clone(),
             topics: HashMap::new(),
             in_flight: HashMap::new(),
             next_id: 1,
-            producer: None,
-            bump_pending: false,
+            idem: Idempotence::new(IdempotenceConfig {
+                enabled: cfg.idempotent,
+                max_in_flight: cfg.max_in_flight_per_partition,
+                retry_backoff: cfg.retry_backoff,
+                retry_backoff_max: cfg.retry_backoff_max,
+            }),
             flushing: false,
             buffered: 0,
             completed: Vec::new(),
@@ -288,38 +262,35 @@ impl Accumulator {
         &self.cfg
     }
 
-    /// Sets the producer id and epoch (after InitProducerId). With a new
-    /// epoch, sequences restart at 0, and queued batches that already had a
-    /// sequence are renumbered in order.
-    pub fn set_producer(&mut self, producer_id: i64, epoch: i16) {
-        self.producer = Some((producer_id, epoch));
-        self.bump_pending = false;
-        // Each partition takes the new id and epoch in drain(), once nothing
-        // of it is in flight under the old one.
+    /// The idempotence state machine (producer id, epoch, sequences).
+    pub fn idempotence(&self) -> &Idempotence {
+        &self.idem
     }
 
-    /// The broker lost our sequence on some partition (or a sequenced batch
-    /// failed for good): bump the epoch here, without a round trip, as the
-    /// Java client and librdkafka do for an idempotent producer; every
-    /// partition restarts at sequence 0 under it when it next can. At the
-    /// last epoch a new producer id is needed (InitProducerId, once nothing
-    /// is in flight).
-    fn bump_epoch(&mut self) {
-        self.stats.epoch_bumps += 1;
-        match self.producer {
-            Some((pid, epoch)) if epoch < i16::MAX => self.producer = Some((pid, epoch + 1)),
-            _ => self.bump_pending = true,
-        }
+    /// Sets the producer id and epoch (as InitProducerId gave them). Each
+    /// partition takes them in [`drain`](Self::drain) once nothing of it is
+    /// in flight under the old ones: its sequences restart at 0 and queued
+    /// batches that had a sequence are renumbered in order.
+    pub fn set_producer(&mut self, producer_id: i64, epoch: i16) {
+        self.idem.on_producer_id(Ok(ProducerId {
+            id: producer_id,
+            epoch,
+        }));
+    }
+
+    /// InitProducerId's result, for the machine to judge (see [`InitOutcome`]).
+    pub fn on_producer_id(&mut self, result: Result<ProducerId, &Error>) -> InitOutcome {
+        self.idem.on_producer_id(result)
+    }
+
+    /// Whether the sender must send InitProducerId now.
+    pub fn needs_producer_id(&self) -> bool {
+        self.idem.needs_producer_id()
     }
 
     /// The producer id and epoch in use.
-    pub fn producer(&self) -> Option<(i64, i16)> {
-        self.producer
-    }
-
-    /// Whether an epoch bump is waiting for the batches in flight to return.
-    pub fn bump_pending(&self) -> bool {
-        self.bump_pending
+    pub fn producer(&self) -> Option<ProducerId> {
+        self.idem.producer()
     }
 
     /// Batches in flight.
@@ -497,14 +468,11 @@ impl Accumulator {
                 best = Some(best.map_or(t, |x: Instant| x.min(t)));
             }
         };
-        let max_in_flight = self.cfg.max_in_flight_per_partition.max(1);
-        let idempotent = self.cfg.idempotent;
         for parts in self.topics.values() {
             for pq in parts {
                 if let Some(b) = pq.queue.front() {
                     consider(b.deadline(&self.cfg));
-                    let blocked = pq.in_flight >= pq.max_in_flight(max_in_flight, idempotent)
-                        || (pq.retrying && pq.in_flight > 0);
+                    let blocked = self.idem.blocked(&pq.seq);
                     if !blocked && !b.full && b.sealed.is_none() {
                         consider(b.retry_at.unwrap_or(b.created + self.cfg.linger));
                     } else if !blocked && let Some(t) = b.retry_at {
@@ -518,15 +486,17 @@ impl Accumulator {
 
     /// Fails batches that waited past `delivery.timeout.ms` without being sent.
     pub fn expire(&mut self, now: Instant) -> usize {
-        let cfg = self.cfg.clone();
+        let cfg = &self.cfg;
+        let idem = &mut self.idem;
         let mut expired = Vec::new();
         for parts in self.topics.values_mut() {
             for pq in parts.iter_mut() {
                 while let Some(b) = pq.queue.front() {
-                    if b.deadline(&cfg) > now {
+                    if b.deadline(cfg) > now {
                         break;
                     }
                     if let Some(b) = pq.queue.pop_front() {
+                        idem.forget(&mut pq.seq, b.base_seq, false);
                         expired.push(b);
                     }
                 }
@@ -534,15 +504,15 @@ impl Accumulator {
         }
         // A sequenced batch that is dropped leaves a gap: the epoch must be
         // bumped before the next send.
-        if cfg.idempotent && expired.iter().any(|b| b.base_seq.is_some()) {
-            self.bump_epoch();
+        if expired.iter().any(|b| b.base_seq.is_some()) {
+            self.idem.sequence_gap();
         }
         let n = expired.len();
         for b in expired {
             let err = Error::DeliveryTimeout {
                 topic: b.topic.to_string(),
                 partition: b.partition,
-                timeout: cfg.delivery_timeout,
+                timeout: self.cfg.delivery_timeout,
                 last_error: b.last_error.as_ref().map(ToString::to_string),
             };
             self.fail_batch(b, err);
@@ -551,47 +521,33 @@ impl Accumulator {
     }
 
     /// Takes the batches that are ready, sealed, grouped by leader. `leader`
-    /// maps a partition to its leader (None while unknown). Sends nothing
-    /// while an idempotent producer has no id or awaits an epoch bump.
+    /// maps a partition to its leader (None while unknown). Which partitions
+    /// may send, and with which sequence, the [`Idempotence`] machine says:
+    /// nothing while an idempotent producer has no id.
     pub fn drain(
         &mut self,
         now: Instant,
         mut leader: impl FnMut(&str, i32) -> Option<i32>,
     ) -> Vec<Drained> {
-        if self.cfg.idempotent && (self.producer.is_none() || self.bump_pending) {
+        if !self.idem.can_send() {
             return Vec::new();
         }
         let mut by_broker: HashMap<i32, (usize, Vec<DrainedBatch>)> = HashMap::new();
         let max_req = self.cfg.max_request_size;
-        let max_in_flight = self.cfg.max_in_flight_per_partition.max(1);
         let linger = self.cfg.linger;
         let flushing = self.flushing;
-        let producer = self.producer;
-        let idempotent = self.cfg.idempotent;
+        let idem = &mut self.idem;
         let mut moved = Vec::new();
         let mut failed = Vec::new();
         for parts in self.topics.values_mut() {
             for pq in parts.iter_mut() {
-                if pq.retrying {
-                    if pq.in_flight > 0 {
-                        continue;
-                    }
-                    pq.retrying = false;
-                }
-                if idempotent
-                    && let Some(cur) = producer
-                    && pq.seq_epoch != Some(cur)
-                {
-                    if pq.in_flight > 0 {
-                        continue; // the old epoch's batches come back first
-                    }
-                    restart_sequences(pq, cur, &mut failed);
+                match idem.gate(&mut pq.seq) {
+                    Gate::Blocked => continue,
+                    Gate::Restarted(_) => renumber(pq, idem, &mut failed),
+                    Gate::Open => {}
                 }
                 // One batch per partition per request, as the Java client does.
                 let Some(b) = pq.queue.front() else { continue };
-                if pq.in_flight >= pq.max_in_flight(max_in_flight, idempotent) {
-                    continue;
-                }
                 let ready = b.full || flushing || now >= b.created + linger || b.sealed.is_some();
                 if !ready || b.retry_at.is_some_and(|t| now < t) {
                     continue;
@@ -599,7 +555,7 @@ impl Accumulator {
                 let Some(leader) = leader(&b.topic, b.partition) else {
                     continue;
                 };
-                if pq.in_flight > 0 && pq.in_flight_to.is_some_and(|to| to != leader) {
+                if !idem.may_send_to(&pq.seq, leader) {
                     continue;
                 }
                 let entry = by_broker.entry(leader).or_default();
@@ -620,23 +576,30 @@ impl Accumulator {
                 if b.sealed.is_none()
                     && let Some(mut builder) = b.builder.take()
                 {
-                    if idempotent && let Some((pid, epoch)) = producer {
-                        let seq = pq.next_seq;
-                        pq.next_seq = wrap_seq(seq, b.records);
-                        builder.set_producer(pid, epoch, seq);
-                        b.base_seq = Some(seq);
-                        b.producer = Some((pid, epoch));
+                    let fields = idem.assign(&mut pq.seq, b.records);
+                    if let Some(f) = fields {
+                        builder.set_producer(f.producer_id, f.producer_epoch, f.base_sequence);
+                        b.base_seq = Some(f.base_sequence);
+                        b.producer = Some(ProducerId {
+                            id: f.producer_id,
+                            epoch: f.producer_epoch,
+                        });
                     }
                     match builder.finish() {
                         Ok(bytes) => b.sealed = Some(bytes),
                         Err(source) => {
-                            moved.push((
+                            if fields.is_some() {
+                                // Its sequence was taken: a gap.
+                                idem.forget(&mut pq.seq, b.base_seq, false);
+                                idem.sequence_gap();
+                            }
+                            failed.push((
                                 b,
-                                Some(Error::Encode {
+                                Error::Encode {
                                     api: "Produce",
                                     version: -1,
                                     source,
-                                }),
+                                },
                             ));
                             continue;
                         }
@@ -647,8 +610,7 @@ impl Accumulator {
                 };
                 entry.0 += bytes.len();
                 b.attempts += 1;
-                pq.in_flight += 1;
-                pq.in_flight_to = Some(leader);
+                idem.on_sent(&mut pq.seq, leader);
                 entry.1.push(DrainedBatch {
                     id: b.id,
                     topic: b.topic.clone(),
@@ -656,19 +618,14 @@ impl Accumulator {
                     bytes,
                     records: b.records,
                 });
-                moved.push((b, None));
+                moved.push(b);
             }
         }
         for (b, err) in failed {
             self.fail_batch(b, err);
         }
-        for (b, err) in moved {
-            match err {
-                Some(e) => self.fail_batch(b, e),
-                None => {
-                    self.in_flight.insert(b.id, b);
-                }
-            }
+        for b in moved {
+            self.in_flight.insert(b.id, b);
         }
         by_broker
             .into_iter()
@@ -682,19 +639,43 @@ impl Accumulator {
             .and_then(|p| p.get_mut(usize::try_from(partition).ok()?))
     }
 
-    /// Records the outcome of an in-flight batch.
+    /// Records the outcome of an in-flight batch: the [`Idempotence`]
+    /// machine decides whether it is delivered, retried or failed (and
+    /// whether the epoch is bumped); the retry policy (`retries`,
+    /// `delivery.timeout.ms`, backoff) is applied here.
     pub fn complete(&mut self, id: u64, outcome: PartitionOutcome, now: Instant) -> Followup {
         let mut f = Followup::default();
         let Some(mut b) = self.in_flight.remove(&id) else {
             return f;
         };
-        if let Some(pq) = self.part_mut(&b.topic, b.partition) {
-            pq.in_flight = pq.in_flight.saturating_sub(1);
-            if pq.in_flight == 0 {
-                pq.in_flight_to = None;
-            }
-        }
-        let (err, retriable) = match outcome {
+        let past_deadline = now >= b.deadline(&self.cfg);
+        let facts = BatchFacts {
+            base_sequence: b.base_seq,
+            producer: b.producer,
+            may_retry: !past_deadline && b.attempts <= self.cfg.retries,
+        };
+        let response = match &outcome {
+            PartitionOutcome::Ok { .. } => Response::Written,
+            PartitionOutcome::Kafka(code, _) => Response::Kafka(*code),
+            PartitionOutcome::Request(e) => Response::Failed(e),
+        };
+        let part = self
+            .topics
+            .get_mut(&*b.topic)
+            .and_then(|p| p.get_mut(usize::try_from(b.partition).ok()?));
+        let Some(pq) = part else {
+            // Partitions are never removed, so this batch has its partition.
+            self.fail_batch(
+                b,
+                Error::Fatal("a batch in flight lost its partition".into()),
+            );
+            return f;
+        };
+        let d = self.idem.on_response(&mut pq.seq, facts, response);
+        f.refresh_metadata = d.refresh_metadata;
+        f.bump_epoch = d.bumped_epoch;
+        b.maybe_written |= d.possibly_written;
+        let err = match outcome {
             PartitionOutcome::Ok {
                 base_offset,
                 log_append_time,
@@ -702,87 +683,29 @@ impl Accumulator {
                 self.succeed(b, base_offset, log_append_time);
                 return f;
             }
-            PartitionOutcome::Kafka(code, _) if code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER => {
-                // Already written by an earlier attempt: a success whose offset
-                // the broker no longer tells.
-                self.succeed(b, -1, -1);
-                return f;
-            }
-            PartitionOutcome::Kafka(code, msg) => {
-                // The leader may have appended it and then timed out
-                // waiting for replicas.
-                if matches!(
-                    code,
-                    ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
-                ) {
-                    b.maybe_written = true;
-                }
-                let e = Error::Kafka {
-                    code,
-                    api: "Produce",
-                    topic: Some(b.topic.to_string()),
-                    partition: Some(b.partition),
-                    message: msg,
-                };
-                if code.is_stale_metadata() {
-                    f.refresh_metadata = true;
-                }
-                let sequence_problem = matches!(
-                    code,
-                    ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
-                        | ErrorCode::UNKNOWN_PRODUCER_ID
-                        | ErrorCode::INVALID_PRODUCER_EPOCH
-                );
-                if self.cfg.idempotent && sequence_problem {
-                    let earlier_unacked = self.earlier_in_flight(&b);
-                    if code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER && earlier_unacked {
-                        // An earlier batch failed first; this one follows it.
-                        (e, true)
-                    } else {
-                        // The broker lost track of our sequence: new epoch,
-                        // renumber, resend (nothing of this batch was written).
-                        self.bump_epoch();
-                        f.bump_epoch = true;
-                        (e, true)
-                    }
-                } else {
-                    let r = code.is_retriable();
-                    (e, r)
-                }
-            }
-            PartitionOutcome::Request(e) => {
-                f.refresh_metadata = true;
-                // Only a failure to connect proves the request never left.
-                if !matches!(
-                    e,
-                    Error::Connect { .. } | Error::BootstrapUnreachable { .. }
-                ) {
-                    b.maybe_written = true;
-                }
-                // A response that does not decode says nothing of the batch's
-                // fate. With idempotence a resend is safe (the broker drops a
-                // duplicate sequence), so retry it; without, it may duplicate.
-                let r =
-                    e.is_retriable() || (self.cfg.idempotent && matches!(e, Error::Decode { .. }));
-                (e, r)
-            }
+            PartitionOutcome::Kafka(code, message) => Error::Kafka {
+                code,
+                api: "Produce",
+                topic: Some(b.topic.to_string()),
+                partition: Some(b.partition),
+                message,
+            },
+            PartitionOutcome::Request(e) => e,
         };
-        let past_deadline = now >= b.deadline(&self.cfg);
-        if retriable && !past_deadline && b.attempts <= self.cfg.retries {
-            self.stats.retries += 1;
-            let backoff = self.retry_backoff(b.attempts);
-            b.retry_at = Some(now + backoff);
-            b.last_error = Some(err);
-            let id = b.id;
-            let idempotent = self.cfg.idempotent;
-            if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
-                if idempotent {
-                    pq.retrying = true;
-                    // One batch at a time until one succeeds again: a retry
-                    // failing a second time must not find a newer batch
-                    // already written by a broker that checks no sequences.
-                    pq.seq_confirmed = false;
-                }
+        match d.verdict {
+            Verdict::Delivered => {
+                // A duplicate sequence: written by an earlier attempt, at an
+                // offset the broker no longer tells.
+                self.succeed(b, -1, -1);
+            }
+            Verdict::Retry => {
+                self.stats.retries += 1;
+                let backoff = self.retry_backoff(b.attempts);
+                b.retry_at = Some(now + backoff);
+                b.last_error = Some(err);
+                let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) else {
+                    return f;
+                };
                 // Back into the queue, in sequence order, ahead of newer batches.
                 let pos = pq
                     .queue
@@ -790,52 +713,26 @@ impl Accumulator {
                     .position(|q| match (q.base_seq, b.base_seq) {
                         (Some(qs), Some(bs)) => seq_before(bs, qs),
                         (None, _) => true,
-                        _ => q.id > id,
+                        _ => q.id > b.id,
                     })
                     .unwrap_or(pq.queue.len());
                 pq.queue.insert(pos, b);
             }
-        } else {
-            if b.base_seq.is_some() && self.cfg.idempotent {
-                // A sequenced batch that failed for good leaves a gap (or, if
-                // its outcome is unknown, maybe not): either way sequences
-                // must restart under a new epoch, as the Java client does.
-                self.bump_epoch();
-                f.bump_epoch = true;
-                if let Some(pq) = self.part_mut(&b.topic.clone(), b.partition) {
-                    pq.retrying = true;
-                }
+            Verdict::Fail => {
+                let err = if past_deadline {
+                    Error::DeliveryTimeout {
+                        topic: b.topic.to_string(),
+                        partition: b.partition,
+                        timeout: self.cfg.delivery_timeout,
+                        last_error: Some(err.to_string()),
+                    }
+                } else {
+                    err
+                };
+                self.fail_batch(b, err);
             }
-            let err = if past_deadline {
-                Error::DeliveryTimeout {
-                    topic: b.topic.to_string(),
-                    partition: b.partition,
-                    timeout: self.cfg.delivery_timeout,
-                    last_error: Some(err.to_string()),
-                }
-            } else {
-                err
-            };
-            self.fail_batch(b, err);
         }
         f
-    }
-
-    fn earlier_in_flight(&self, b: &Batch) -> bool {
-        let Some(seq) = b.base_seq else { return false };
-        self.in_flight.values().any(|o| {
-            o.topic == b.topic
-                && o.partition == b.partition
-                && o.base_seq.is_some_and(|s| seq_before(s, seq))
-        }) || self
-            .topics
-            .get(&*b.topic)
-            .and_then(|p| p.get(usize::try_from(b.partition).ok()?))
-            .is_some_and(|pq| {
-                pq.queue
-                    .iter()
-                    .any(|q| q.base_seq.is_some_and(|s| seq_before(s, seq)))
-            })
     }
 
     fn retry_backoff(&self, attempts: u32) -> Duration {
@@ -845,13 +742,6 @@ impl Accumulator {
     }
 
     fn succeed(&mut self, b: Batch, base_offset: i64, log_append_time: i64) {
-        if b.base_seq.is_some()
-            && b.producer.is_some()
-            && b.producer == self.producer
-            && let Some(pq) = self.part_mut(&b.topic.clone(), b.partition)
-        {
-            pq.seq_confirmed = true;
-        }
         self.buffered = self.buffered.saturating_sub(b.accounted);
         self.completed.push(b.shared.clone());
         b.shared.complete(Ok(RecordMetadata {
@@ -883,7 +773,10 @@ impl Accumulator {
         let mut all = Vec::new();
         for parts in self.topics.values_mut() {
             for pq in parts.iter_mut() {
-                all.extend(pq.queue.drain(..));
+                for b in pq.queue.drain(..) {
+                    self.idem.forget(&mut pq.seq, b.base_seq, false);
+                    all.push(b);
+                }
             }
         }
         for b in all {
@@ -907,6 +800,14 @@ impl Accumulator {
         let ids: Vec<u64> = self.in_flight.keys().copied().collect();
         for id in ids {
             if let Some(b) = self.in_flight.remove(&id) {
+                let (seq, idem) = (b.base_seq, &mut self.idem);
+                if let Some(pq) = self
+                    .topics
+                    .get_mut(&*b.topic)
+                    .and_then(|p| p.get_mut(usize::try_from(b.partition).ok()?))
+                {
+                    idem.forget(&mut pq.seq, seq, true);
+                }
                 let err = Error::PossiblyWritten {
                     topic: b.topic.to_string(),
                     partition: b.partition,
@@ -916,18 +817,6 @@ impl Accumulator {
             }
         }
     }
-}
-
-/// The sequence after `count` records from `seq` (sequences wrap at i32::MAX).
-fn wrap_seq(seq: i32, count: i32) -> i32 {
-    let next = i64::from(seq) + i64::from(count);
-    (next % (i64::from(i32::MAX) + 1)) as i32
-}
-
-/// Whether sequence `a` comes before `b` (allowing for wrap-around).
-fn seq_before(a: i32, b: i32) -> bool {
-    let d = i64::from(b) - i64::from(a);
-    (d > 0 && d < i64::from(i32::MAX) / 2) || d < -(i64::from(i32::MAX) / 2)
 }
 
 #[cfg(test)]
@@ -1142,8 +1031,8 @@ mod tests {
         );
         assert!(f.bump_epoch);
         // Bumped here, no InitProducerId round trip (KIP-360, as Java does).
-        assert!(!acc.bump_pending());
-        assert_eq!(acc.producer(), Some((9, 1)));
+        assert!(!acc.needs_producer_id());
+        assert_eq!(acc.producer(), Some(ProducerId { id: 9, epoch: 1 }));
         let d2 = drain_ids(&mut acc, t0 + Duration::from_secs(5));
         let h = batch_header(&d2[0].bytes);
         assert_eq!(
@@ -1479,7 +1368,11 @@ mod tests {
             t,
         );
         assert!(f.bump_epoch);
-        assert_eq!(acc.producer(), Some((8, 1)), "bumped here, no round trip");
+        assert_eq!(
+            acc.producer(),
+            Some(ProducerId { id: 8, epoch: 1 }),
+            "bumped here, no round trip"
+        );
         let again = drain_ids(&mut acc, t + Duration::from_secs(2));
         match unknown.result() {
             Some(Err(Error::PossiblyWritten { partition: 0, .. })) => {}
@@ -1495,13 +1388,5 @@ mod tests {
             (again[0].partition, h.producer_epoch, h.base_sequence),
             (1, 1, 0)
         );
-    }
-
-    #[test]
-    fn sequence_arithmetic_wraps() {
-        assert_eq!(wrap_seq(i32::MAX - 1, 3), 1);
-        assert!(seq_before(i32::MAX - 1, 1));
-        assert!(seq_before(1, 2));
-        assert!(!seq_before(2, 1));
     }
 }

@@ -28,6 +28,7 @@
 
 pub mod accumulator;
 pub mod delivery;
+pub mod idempotence;
 pub mod partitioner;
 mod sender;
 
@@ -166,7 +167,6 @@ pub struct MetricsSnapshot {
 pub(crate) struct ProducerShared {
     pub(crate) cfg: ProducerConfig,
     pub(crate) cluster: Cluster,
-    pub(crate) idempotent: bool,
     acc: Mutex<Accumulator>,
     /// Wakes the sender: a batch is ready, a flush or close began.
     pub(crate) wake: Notify,
@@ -285,7 +285,6 @@ impl Producer {
         let seed = now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15;
         let shared = Arc::new(ProducerShared {
             cluster,
-            idempotent,
             acc: Mutex::new(acc),
             wake: Notify::new(),
             space: Notify::new(),

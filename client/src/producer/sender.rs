@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::net::Cluster;
 use crate::producer::ProducerShared;
 use crate::producer::accumulator::{Drained, Followup, PartitionOutcome};
+use crate::producer::idempotence::{InitOutcome, ProducerId};
 use purekafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use purekafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use purekafka_protocol::{ApiKey, ErrorCode, Uuid};
@@ -22,35 +23,35 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Outcomes>();
     let mut refreshing = false;
     let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<()>();
-    let mut pid_backoff = shared.cfg.client.retry_backoff;
     let mut dispatchers: HashMap<i32, mpsc::UnboundedSender<Drained>> = HashMap::new();
     loop {
         let now = Instant::now();
-        // Producer id first (idempotence), and epoch bumps once nothing is in flight.
-        let need_pid = {
-            let acc = shared.lock_acc();
-            shared.idempotent
-                && (acc.producer().is_none() || (acc.bump_pending() && acc.in_flight() == 0))
-        };
+        // Producer id first (idempotence), and a new one once the epoch ran
+        // out and nothing is in flight: the machine says when, and what a
+        // failure means.
+        let need_pid = shared.lock_acc().needs_producer_id();
         if need_pid && !shared.is_closed_and_empty() {
-            match init_producer_id(&shared).await {
-                Ok((pid, epoch)) => {
-                    shared.lock_acc().set_producer(pid, epoch);
-                    pid_backoff = shared.cfg.client.retry_backoff;
-                }
-                Err(e) if e.is_retriable() => {
-                    tracing::debug!("InitProducerId: {e}; retrying");
-                    tokio::time::sleep(pid_backoff).await;
-                    pid_backoff =
-                        (pid_backoff * 2).min(shared.cfg.client.retry_backoff_max.max(pid_backoff));
+            let result = init_producer_id(&shared).await;
+            let outcome = shared.lock_acc().on_producer_id(result.as_ref().copied());
+            match outcome {
+                InitOutcome::Ready(_) => {}
+                InitOutcome::RetryAfter(wait) => {
+                    if let Err(e) = &result {
+                        tracing::debug!("InitProducerId: {e}; retrying in {wait:?}");
+                    }
+                    tokio::time::sleep(wait).await;
                     expire_and_wake(&shared, Instant::now());
                     continue;
                 }
-                Err(e) => {
+                InitOutcome::FailQueued { retry_after } => {
                     // Not retriable as such (authorization, unsupported):
                     // what waits fails now with the cause, and the next
                     // records try again, so fixing the cause (granting
                     // IdempotentWrite, say) brings the producer back.
+                    let e = match result {
+                        Err(e) => e,
+                        Ok(_) => Error::Fatal("InitProducerId failed".into()),
+                    };
                     tracing::warn!("cannot obtain a producer id for idempotence: {e}");
                     shared.lock_acc().fail_all_queued(&e);
                     shared.run_callbacks();
@@ -58,7 +59,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                     if shared.closed.load(Ordering::Acquire) {
                         return;
                     }
-                    tokio::time::sleep(shared.cfg.client.retry_backoff_max.max(pid_backoff)).await;
+                    tokio::time::sleep(retry_after).await;
                     let woken = shared.wake.notified();
                     tokio::pin!(woken);
                     woken.as_mut().enable();
@@ -169,10 +170,10 @@ fn spawn_refresh(cluster: &Cluster, done: mpsc::UnboundedSender<()>) {
     });
 }
 
-async fn init_producer_id(shared: &ProducerShared) -> Result<(i64, i16)> {
+async fn init_producer_id(shared: &ProducerShared) -> Result<ProducerId> {
     let conn = shared.cluster.any_broker().await?;
     let version = conn.version_for(ApiKey::InitProducerId)?;
-    let current = shared.lock_acc().producer();
+    let current = shared.lock_acc().idempotence().init_request();
     let mut req = InitProducerIdRequest {
         transactional_id: None,
         transaction_timeout_ms: i32::MAX,
@@ -180,19 +181,22 @@ async fn init_producer_id(shared: &ProducerShared) -> Result<(i64, i16)> {
         producer_epoch: -1,
         ..Default::default()
     };
-    if let Some((pid, epoch)) = current
+    if let Some(p) = current
         && version >= 3
     {
         // KIP-360: bump the epoch of the id we have.
-        req.producer_id = pid;
-        req.producer_epoch = epoch;
+        req.producer_id = p.id;
+        req.producer_epoch = p.epoch;
     }
     let resp = conn.send_versioned(&req, version).await?;
     let code = ErrorCode(resp.error_code);
     if code != ErrorCode::NONE {
         return Err(Error::kafka(code, "InitProducerId"));
     }
-    Ok((resp.producer_id, resp.producer_epoch))
+    Ok(ProducerId {
+        id: resp.producer_id,
+        epoch: resp.producer_epoch,
+    })
 }
 
 /// Submits one broker's requests in order; their responses are awaited
