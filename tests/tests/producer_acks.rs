@@ -18,13 +18,13 @@ const PARTITIONS: u32 = 3;
 fn acks_below_all_turn_idempotence_off_unless_it_was_asked_for() {
     // The builder and the properties resolve idempotence as Java does.
     let cfg = ProducerConfig::new("localhost:9092");
-    assert!(cfg.enable_idempotence, "default acks=all is idempotent");
+    assert!(cfg.is_idempotent(), "default acks=all is idempotent");
     for acks in [Acks::None, Acks::Leader] {
         let cfg = ProducerConfig::new("localhost:9092")
             .acks(acks)
             .build()
             .unwrap();
-        assert!(!cfg.enable_idempotence, "acks={acks} keeps idempotence on");
+        assert!(!cfg.is_idempotent(), "acks={acks} keeps idempotence on");
     }
     for acks in ["0", "1"] {
         let cfg = ProducerConfig::from_properties([
@@ -32,7 +32,7 @@ fn acks_below_all_turn_idempotence_off_unless_it_was_asked_for() {
             ("acks", acks),
         ])
         .unwrap();
-        assert!(!cfg.enable_idempotence, "acks={acks}");
+        assert!(!cfg.is_idempotent(), "acks={acks}");
     }
     // An explicit enable.idempotence=true with acks=0 is an error naming both.
     let e = ProducerConfig::new("localhost:9092")
@@ -59,7 +59,7 @@ async fn produce(bootstrap: &str, topic: &str, acks: Acks, n: usize) -> (Vec<(i3
         .linger(Duration::from_millis(5))
         .build()
         .unwrap();
-    assert!(!cfg.enable_idempotence);
+    assert!(!cfg.is_idempotent());
     let p = Producer::new(cfg).await.unwrap();
     let mut futures = Vec::with_capacity(n);
     for i in 0..n {

@@ -147,7 +147,7 @@ fn no_record_lost_or_reordered_under_faults() {
         let result = runtime.block_on(async {
             let mut cfg = ProducerConfig::new(&bootstrap);
             cfg.acks = Acks::All;
-            cfg.enable_idempotence = true;
+            cfg.enable_idempotence = Some(true);
             cfg.linger = Duration::from_millis(2);
             cfg.batch_size = 4096;
             cfg.client.request_timeout = Duration::from_secs(2);
@@ -381,7 +381,7 @@ fn order_holds_under_sustained_faults_on_a_broker_that_checks_no_sequences() {
         let sent = runtime.block_on(async {
             let mut cfg = ProducerConfig::new(&bootstrap);
             cfg.acks = Acks::All;
-            cfg.enable_idempotence = true;
+            cfg.enable_idempotence = Some(true);
             cfg.linger = Duration::from_millis(2);
             cfg.batch_size = 2048;
             cfg.client.request_timeout = Duration::from_secs(2);

@@ -39,7 +39,7 @@ async fn produce(
     let mut cfg = ProducerConfig::new(bootstrap);
     cfg.compression = codec;
     cfg.acks = Acks::All;
-    cfg.enable_idempotence = true;
+    cfg.enable_idempotence = Some(true);
     cfg.linger = Duration::from_millis(5);
     let producer = Producer::new(cfg).await.unwrap();
     let mut futures = Vec::with_capacity(n);

@@ -93,7 +93,7 @@ fn main() {
         // Fill.
         let mut cfg = ProducerConfig::new(&bootstrap);
         cfg.acks = Acks::All;
-        cfg.enable_idempotence = true;
+        cfg.enable_idempotence = Some(true);
         cfg.set("compression.type", "none").expect("compression.type");
         cfg.linger = Duration::from_millis(5);
         cfg.batch_size = 256 * 1024;

@@ -72,7 +72,7 @@ fn main() {
     rt.block_on(async {
         let mut cfg = ProducerConfig::new(&bootstrap);
         cfg.acks = Acks::All;
-        cfg.enable_idempotence = true;
+        cfg.enable_idempotence = Some(true);
         cfg.linger = Duration::from_millis(5);
         cfg.batch_size = batch_size;
         let producer = Producer::new(cfg).await.expect("producer");

@@ -260,7 +260,7 @@ impl Producer {
             return Err(Error::Unsupported("transactional.id (transactions)"));
         }
         let cluster = Cluster::connect(ClusterOptions::from_config(&config.client)).await?;
-        let idempotent = config.enable_idempotence && config.acks == Acks::All;
+        let idempotent = config.is_idempotent() && config.acks == Acks::All;
         let max_in_flight = if idempotent {
             config
                 .client

@@ -1,0 +1,609 @@
+//! Typed configuration, and the Java / librdkafka property names.
+//!
+//! Every client takes a typed config: [`ClientConfig`] (connection settings
+//! shared by all clients), [`ProducerConfig`] and [`ConsumerConfig`] (each
+//! holding a `client: ClientConfig`). There are three ways to fill one:
+//!
+//! ```
+//! use purekafka::config::{Acks, ProducerConfig};
+//! use std::time::Duration;
+//!
+//! // 1. Typed, builder style: consuming setters named like the fields.
+//! let config = ProducerConfig::new("broker1:9092,broker2:9092")
+//!     .linger(Duration::from_millis(10))
+//!     .acks(Acks::All)
+//!     .client_id("orders-service")
+//!     .build()?; // runs validate()
+//!
+//! // 2. From Java / librdkafka properties (validated too).
+//! let same = ProducerConfig::from_properties([
+//!     ("bootstrap.servers", "broker1:9092,broker2:9092"),
+//!     ("queue.buffering.max.ms", "10"), // librdkafka's name for linger.ms
+//!     ("acks", "all"),
+//!     ("client.id", "orders-service"),
+//! ])?;
+//! assert_eq!(config, same);
+//!
+//! // 3. One property at a time; `validate()` when done.
+//! let mut config = ProducerConfig::default();
+//! config.set("bootstrap.servers", "localhost:9092")?;
+//! config.set("compression.type", "zstd")?;
+//! config.validate()?;
+//! # Ok::<(), purekafka::error::ConfigError>(())
+//! ```
+//!
+//! Fields are public: assigning them directly is fine, [`validate`]
+//! (ProducerConfig::validate) checks ranges and the cross-field rules.
+//!
+//! Errors are [`ConfigError`]s naming the property as the user spelled it:
+//! an unknown name (with "did you mean linger.ms?" when a known name is
+//! close), an invalid value (with the value, unless it is a secret, and
+//! what is accepted), a property of the other client type ("linger.ms is a
+//! producer property"), or a cross-field rule that does not hold.
+//!
+//! # Properties
+//!
+//! Each property is declared once, in this module's `declare_config!`
+//! table: its name, aliases, field, kind of value, default and doc line.
+//! The fields, the builder setters, [`set`](ProducerConfig::set), the range
+//! checks of `validate()`, the tables in the docs of [`ClientConfig`],
+//! [`ProducerConfig`] and [`ConsumerConfig`], and [`properties()`] are all
+//! generated from it.
+//!
+//! Booleans are `true`/`false` (also `1`/`0`), enum values are
+//! case-insensitive, values are trimmed (secrets excepted), and an empty
+//! value for an optional property means "unset".
+//!
+//! Idempotence follows the Java client: it needs `acks=all`, `retries` > 0
+//! and `max.in.flight.requests.per.connection` ≤ 5. If `enable.idempotence`
+//! was set (`Some(true)`), a conflicting setting is an error naming both;
+//! if it was left unset (`None`), a conflicting setting turns it off
+//! ([`ProducerConfig::is_idempotent`] says which it is).
+//!
+//! Properties that Java or librdkafka configs commonly carry and that
+//! purekafka ignores on purpose are accepted (logged with `tracing::debug!`)
+//! so that those configs load: see [`IGNORED_PROPERTIES`]. Any other
+//! `ssl.*` or `sasl.*` property is rejected with "not supported yet".
+//!
+//! Values that must not be shown (passwords, tokens, private keys) are
+//! [`Secret`]s: `Debug` prints `[redacted]`, and errors never echo them.
+//!
+//! [`validate`]: ProducerConfig::validate
+
+#[macro_use]
+mod decl;
+#[cfg(test)]
+mod tests;
+mod values;
+
+pub use decl::{PropertyInfo, Scope, Secret};
+pub use values::{
+    Acks, AssignmentStrategy, IsolationLevel, OffsetReset, SecurityProtocol, parse_host_port,
+};
+
+use crate::error::ConfigError;
+use decl::{any_value, not_declared};
+use purekafka_compression::Compression;
+use std::time::Duration;
+use values::{check_bootstrap, parse_bootstrap, parse_compression_level, split_servers};
+
+// The declaration: one entry per property.
+//
+// { "java.name" ["alias", ...] field: Type, kind(args), default, "doc line"
+//   [, set(arg: ArgType) => expression] }
+//
+// See config/decl.rs for the kinds. 2147483647 is Java's Integer.MAX_VALUE,
+// the upper bound of most Java int properties.
+declare_config! {
+    /// Connection settings shared by producers, consumers and admin clients.
+    ///
+    /// Accepted by all three config types (the producer and consumer
+    /// configs hold one as `client`, and forward its setters).
+    client ClientConfig {
+        { "bootstrap.servers" ["metadata.broker.list"] bootstrap_servers: Vec<String>,
+          custom(parse_bootstrap, check_bootstrap,
+                 "comma-separated `host:port` list (port 1..=65535, IPv6 as `[::1]:9092`)"),
+          unset, "The brokers to ask for the cluster's metadata first. Required.",
+          set(servers: &str) => split_servers(servers) },
+        { "client.id" [] client_id: String, string(), "purekafka",
+          "The name sent with every request, for broker logs and quotas." },
+        { "client.rack" [] client_rack: Option<String>, opt_string(), unset,
+          "The rack or zone of this client, for fetching from the closest replica." },
+        { "request.timeout.ms" ["socket.timeout.ms"] request_timeout: Duration,
+          ms(0, 2147483647), "30000",
+          "How long to wait for a response before the request fails (or is retried)." },
+        { "reconnect.backoff.ms" [] reconnect_backoff: Duration, ms(0, 2147483647), "50",
+          "The first wait before reconnecting to a broker; doubles up to the max." },
+        { "reconnect.backoff.max.ms" [] reconnect_backoff_max: Duration,
+          ms(0, 2147483647), "1000",
+          "The longest wait before reconnecting to a broker." },
+        { "retry.backoff.ms" [] retry_backoff: Duration, ms(0, 2147483647), "100",
+          "The first wait before retrying a failed request; doubles up to the max." },
+        { "retry.backoff.max.ms" [] retry_backoff_max: Duration, ms(0, 2147483647), "1000",
+          "The longest wait before retrying a failed request." },
+        { "metadata.max.age.ms" ["topic.metadata.refresh.interval.ms"] metadata_max_age: Duration,
+          ms(0, 2147483647), "300000",
+          "Metadata older than this is refreshed even without an error." },
+        { "max.in.flight.requests.per.connection" ["max.in.flight"]
+          max_in_flight_requests_per_connection: usize, int(1, 2147483647), "5",
+          "Requests sent on one connection before a response (at most 5 with idempotence)." },
+        { "socket.connection.setup.timeout.ms" [] socket_connection_setup_timeout: Duration,
+          ms(0, 2147483647), "10000",
+          "How long connecting to a broker may take." },
+        { "connections.max.idle.ms" [] connections_max_idle: Duration,
+          ms(0, 2147483647), "540000",
+          "A connection idle this long is closed (and reopened on next use)." },
+        { "receive.message.max.bytes" [] receive_message_max_bytes: usize,
+          int(1000, 2147483647), "100000000",
+          "The largest response frame accepted from a broker." },
+        { "security.protocol" [] security_protocol: SecurityProtocol,
+          choice(SecurityProtocol, "`plaintext` (`ssl`, `sasl_plaintext`, `sasl_ssl` not supported yet)"),
+          "plaintext", "How to talk to brokers." },
+        { "allow.auto.create.topics" [] allow_auto_create_topics: bool, bool(), "true",
+          "Whether a metadata request may create a missing topic (if the broker allows it)." },
+    }
+
+    /// Producer settings.
+    ///
+    /// Accepts the [`ClientConfig`] properties too.
+    producer ProducerConfig {
+        { "acks" ["request.required.acks"] acks: Acks,
+          choice(Acks, "`0`, `1`, `all` (= `-1`)"), "all",
+          "How many replicas must have a record before it counts as written." },
+        { "enable.idempotence" [] enable_idempotence: Option<bool>, opt_bool(), unset,
+          "Exactly-once per partition; unset: on unless acks, retries or max.in.flight rule it out." },
+        { "linger.ms" ["queue.buffering.max.ms"] linger: Duration,
+          ms_frac(0, 2147483647), "5",
+          "How long a batch waits for more records before it is sent." },
+        { "batch.size" [] batch_size: usize, int(0, 2147483647), "16384",
+          "The size a batch is sent at without waiting for linger.ms, in bytes." },
+        { "buffer.memory" [] buffer_memory: usize, int(0, 9223372036854775807), "33554432",
+          "Bytes of records waiting to be sent before send() blocks." },
+        { "max.block.ms" [] max_block: Duration, ms(0, 2147483647), "60000",
+          "How long send() blocks on a full buffer or missing metadata." },
+        { "max.request.size" ["message.max.bytes"] max_request_size: usize,
+          int(0, 2147483647), "1048576",
+          "The largest record (and Produce request) sent, in bytes." },
+        { "compression.type" ["compression.codec"] compression: Compression,
+          choice(Compression, "`none`, `gzip`, `snappy`, `lz4`, `zstd`"), "none",
+          "The codec of record batches." },
+        { "compression.level" [] compression_level: Option<i32>,
+          custom(parse_compression_level, any_value,
+                 "gzip 1..=9, lz4 1..=17, zstd -131072..=22; `-1`: the codec's default"),
+          unset, "The codec's compression level.",
+          set(level: i32) => Some(level) },
+        { "retries" ["message.send.max.retries"] retries: u32, int(0, 2147483647), "2147483647",
+          "How often a failed batch is retried (within delivery.timeout.ms)." },
+        { "delivery.timeout.ms" ["message.timeout.ms"] delivery_timeout: Duration,
+          ms(0, 2147483647), "120000",
+          "How long a record may take from send() to its acknowledgement, retries included." },
+        { "partitioner.ignore.keys" [] partitioner_ignore_keys: bool, bool(), "false",
+          "Partition keyed records as if they had no key." },
+        { "partitioner.adaptive.partitioning.enable" [] partitioner_adaptive: bool,
+          bool(), "true",
+          "Send keyless records to faster brokers more often (not used yet)." },
+        { "transactional.id" [] transactional_id: Option<String>, opt_string(), unset,
+          "The id of a transactional producer (requires idempotence)." },
+        { "transaction.timeout.ms" [] transaction_timeout: Duration,
+          ms(1000, 2147483647), "60000",
+          "How long a transaction may stay open before the coordinator aborts it." },
+    }
+
+    /// Consumer settings.
+    ///
+    /// Accepts the [`ClientConfig`] properties too.
+    consumer ConsumerConfig {
+        { "group.id" [] group_id: Option<String>, opt_string(), unset,
+          "The consumer group; unset: no group, no commits, assign partitions yourself." },
+        { "group.instance.id" [] group_instance_id: Option<String>, opt_string(), unset,
+          "A static member id, kept across restarts (requires group.id)." },
+        { "auto.offset.reset" [] auto_offset_reset: OffsetReset,
+          choice(OffsetReset,
+                 "`earliest` (`smallest`, `beginning`), `latest` (`largest`, `end`), `none` (`error`)"),
+          "latest", "Where to start in a partition without a valid committed offset." },
+        { "enable.auto.commit" [] enable_auto_commit: bool, bool(), "true",
+          "Commit offsets in the background (no effect without group.id)." },
+        { "auto.commit.interval.ms" [] auto_commit_interval: Duration,
+          ms(0, 2147483647), "5000", "How often offsets are committed automatically." },
+        { "enable.auto.offset.store" [] enable_auto_offset_store: bool, bool(), "true",
+          "A polled record becomes committable at the next poll; false: only Consumer::store_offset." },
+        { "session.timeout.ms" [] session_timeout: Duration, ms(1, 2147483647), "45000",
+          "A member not heard from this long leaves the group." },
+        { "heartbeat.interval.ms" [] heartbeat_interval: Duration, ms(1, 2147483647), "3000",
+          "How often the member heartbeats (below session.timeout.ms)." },
+        { "max.poll.interval.ms" [] max_poll_interval: Duration, ms(1, 2147483647), "300000",
+          "A member that does not poll for this long leaves the group." },
+        { "max.poll.records" [] max_poll_records: usize, int(1, 2147483647), "500",
+          "The most records one poll returns." },
+        { "fetch.min.bytes" [] fetch_min_bytes: i32, int(0, 2147483647), "1",
+          "The broker waits for this many bytes (or fetch.max.wait.ms) before answering a Fetch." },
+        { "fetch.max.bytes" [] fetch_max_bytes: i32, int(0, 2147483647), "52428800",
+          "The most bytes one Fetch response carries (below receive.message.max.bytes - 512)." },
+        { "fetch.max.wait.ms" ["fetch.wait.max.ms"] fetch_max_wait: Duration,
+          ms(0, 2147483647), "500",
+          "How long the broker may hold a Fetch waiting for fetch.min.bytes." },
+        { "max.partition.fetch.bytes" ["fetch.message.max.bytes"] max_partition_fetch_bytes: i32,
+          int(0, 2147483647), "1048576",
+          "The most bytes one Fetch returns for one partition." },
+        { "isolation.level" [] isolation_level: IsolationLevel,
+          choice(IsolationLevel, "`read_uncommitted`, `read_committed`"), "read_uncommitted",
+          "Whether records of open and aborted transactions are returned." },
+        { "check.crcs" [] check_crcs: bool, bool(), "true",
+          "Check the CRC of every fetched record batch." },
+        { "partition.assignment.strategy" [] partition_assignment_strategy: Vec<AssignmentStrategy>,
+          list(AssignmentStrategy,
+               "`range`, `roundrobin`, `cooperative-sticky` (or the Java class names)"),
+          "range,cooperative-sticky",
+          "The assignors this member supports, in order of preference (Java 4.0's default)." },
+        { "enable.partition.eof" [] enable_partition_eof: bool, bool(), "false",
+          "Report reaching the end of a partition." },
+    }
+}
+
+declare_ignored! {
+    /// Java / librdkafka properties that purekafka accepts and ignores on
+    /// purpose, with the reason, so that existing configs load.
+    "key.serializer" => "serialization is done by Rust types",
+    "value.serializer" => "serialization is done by Rust types",
+    "key.deserializer" => "deserialization is done by Rust types",
+    "value.deserializer" => "deserialization is done by Rust types",
+    "socket.keepalive.enable" => "the connection layer picks its socket options",
+    "socket.nagle.disable" => "the connection layer picks its socket options",
+    "send.buffer.bytes" => "the connection layer picks its socket options",
+    "receive.buffer.bytes" => "the connection layer picks its socket options",
+    "statistics.interval.ms" => "no statistics callback; use tracing",
+    "metric.reporters" => "no metrics reporters; use tracing",
+    "metrics.num.samples" => "no metrics reporters; use tracing",
+    "metrics.sample.window.ms" => "no metrics reporters; use tracing",
+    "metrics.recording.level" => "no metrics reporters; use tracing",
+    "auto.include.jmx.reporter" => "no metrics reporters; use tracing",
+    "api.version.request" => "ApiVersions is always used",
+    "broker.version.fallback" => "ApiVersions is always used",
+    "partitioner.availability.timeout.ms" => "adaptive partitioning is not implemented",
+    "log_level" => "use tracing filters",
+    "debug" => "use tracing filters",
+}
+
+/// Every declared property: the client ones, then the producer's, then
+/// the consumer's.
+pub fn properties() -> impl Iterator<Item = &'static PropertyInfo> {
+    ClientConfig::PROPERTIES
+        .iter()
+        .chain(ProducerConfig::PROPERTIES)
+        .chain(ConsumerConfig::PROPERTIES)
+}
+
+/// The error of a cross-field rule that does not hold.
+fn rule(property: &'static str, reason: String) -> Result<(), ConfigError> {
+    Err(ConfigError::new(property, reason))
+}
+
+// ---------------------------------------------------------------------------
+// ClientConfig
+// ---------------------------------------------------------------------------
+
+impl ClientConfig {
+    /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
+    /// `bootstrap.servers`. The entries are checked by [`validate`](Self::validate).
+    pub fn new(bootstrap: &str) -> Self {
+        ClientConfig {
+            bootstrap_servers: split_servers(bootstrap),
+            ..ClientConfig::default()
+        }
+    }
+
+    /// Sets one property by its Java or librdkafka name.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let name = name.trim();
+        match self.set_declared(name, value) {
+            Some(result) => result,
+            None => not_declared(Scope::Client, name),
+        }
+    }
+
+    /// A validated config from `(name, value)` properties.
+    pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut c = ClientConfig::default();
+        for (k, v) in props {
+            c.set(k.as_ref(), v.as_ref())?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks every field's range, then the cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_declared()?;
+        if self.security_protocol != SecurityProtocol::Plaintext {
+            return rule(
+                "security.protocol",
+                format!(
+                    "security.protocol={} is not supported yet (only plaintext is)",
+                    self.security_protocol
+                ),
+            );
+        }
+        for (name, low, max_name, max) in [
+            (
+                "reconnect.backoff.ms",
+                self.reconnect_backoff,
+                "reconnect.backoff.max.ms",
+                self.reconnect_backoff_max,
+            ),
+            (
+                "retry.backoff.ms",
+                self.retry_backoff,
+                "retry.backoff.max.ms",
+                self.retry_backoff_max,
+            ),
+        ] {
+            if low > max {
+                return rule(
+                    name,
+                    format!(
+                        "{name} ({} ms) must not exceed {max_name} ({} ms)",
+                        low.as_millis(),
+                        max.as_millis()
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate)s and returns the config.
+    pub fn build(self) -> Result<Self, ConfigError> {
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ProducerConfig
+// ---------------------------------------------------------------------------
+
+/// Idempotence needs at most this many in-flight requests per connection.
+const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
+
+impl ProducerConfig {
+    /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
+    /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
+    pub fn new(bootstrap: &str) -> Self {
+        ProducerConfig {
+            client: ClientConfig::new(bootstrap),
+            ..ProducerConfig::default()
+        }
+    }
+
+    /// Sets one property by its Java or librdkafka name (producer and
+    /// client properties).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let name = name.trim();
+        if let Some(result) = self.set_declared(name, value) {
+            return result;
+        }
+        match self.client.set_declared(name, value) {
+            Some(result) => result,
+            None => not_declared(Scope::Producer, name),
+        }
+    }
+
+    /// A validated config from `(name, value)` properties.
+    pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut c = ProducerConfig::default();
+        for (k, v) in props {
+            c.set(k.as_ref(), v.as_ref())?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Replaces the whole client config.
+    pub fn client(mut self, client: ClientConfig) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Whether the producer is idempotent: `enable.idempotence` if it was
+    /// set, else the Java rule (on unless `acks`, `retries` or
+    /// `max.in.flight.requests.per.connection` rule it out).
+    pub fn is_idempotent(&self) -> bool {
+        self.enable_idempotence
+            .unwrap_or_else(|| self.idempotence_conflict().is_none())
+    }
+
+    /// The setting that keeps idempotence from working, as
+    /// `(property, "property=value")`, in the Java client's order.
+    fn idempotence_conflict(&self) -> Option<(&'static str, String)> {
+        let in_flight = self.client.max_in_flight_requests_per_connection;
+        if self.retries == 0 {
+            Some(("retries", "retries=0".to_owned()))
+        } else if self.acks != Acks::All {
+            Some(("acks", format!("acks={}", self.acks)))
+        } else if in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
+            Some((
+                "max.in.flight.requests.per.connection",
+                format!("max.in.flight.requests.per.connection={in_flight}"),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// Checks every field's range (client ones included), then the
+    /// cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.client.validate()?;
+        self.check_declared()?;
+        if self.enable_idempotence == Some(true)
+            && let Some((property, setting)) = self.idempotence_conflict()
+        {
+            return rule(
+                "enable.idempotence",
+                format!(
+                    "enable.idempotence=true conflicts with {setting}: the idempotent producer needs acks=all, \
+                     retries > 0 and max.in.flight.requests.per.connection <= 5; change {property} or set \
+                     enable.idempotence=false"
+                ),
+            );
+        }
+        if self.transactional_id.is_some() && !self.is_idempotent() {
+            let why = match self.idempotence_conflict() {
+                Some((_, setting)) => format!("idempotence is off because of {setting}"),
+                None => "enable.idempotence=false".to_owned(),
+            };
+            return rule(
+                "transactional.id",
+                format!("transactional.id requires enable.idempotence=true ({why})"),
+            );
+        }
+        let floor = self.linger + self.client.request_timeout;
+        if self.delivery_timeout < floor {
+            return rule(
+                "delivery.timeout.ms",
+                format!(
+                    "delivery.timeout.ms ({} ms) must be at least linger.ms + request.timeout.ms ({} + {} = {} ms)",
+                    self.delivery_timeout.as_millis(),
+                    self.linger.as_millis(),
+                    self.client.request_timeout.as_millis(),
+                    floor.as_millis()
+                ),
+            );
+        }
+        if let Some(level) = self.compression_level {
+            match self.compression.level_range() {
+                None => {
+                    return rule(
+                        "compression.level",
+                        format!(
+                            "compression.type={} has no compression levels, got {level}",
+                            self.compression
+                        ),
+                    );
+                }
+                Some((lo, hi)) => {
+                    let gzip_default = self.compression == Compression::Gzip && level == -1;
+                    if !(lo..=hi).contains(&level) && !gzip_default {
+                        return rule(
+                            "compression.level",
+                            format!(
+                                "{level} is out of range for compression.type={}: expected {lo}..={hi}",
+                                self.compression
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate)s and returns the config.
+    pub fn build(self) -> Result<Self, ConfigError> {
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ConsumerConfig
+// ---------------------------------------------------------------------------
+
+/// Room a Fetch response needs beyond `fetch.max.bytes` (librdkafka's rule).
+const FETCH_RESPONSE_OVERHEAD: usize = 512;
+
+impl ConsumerConfig {
+    /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
+    /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
+    pub fn new(bootstrap: &str) -> Self {
+        ConsumerConfig {
+            client: ClientConfig::new(bootstrap),
+            ..ConsumerConfig::default()
+        }
+    }
+
+    /// Sets one property by its Java or librdkafka name (consumer and
+    /// client properties).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let name = name.trim();
+        if let Some(result) = self.set_declared(name, value) {
+            return result;
+        }
+        match self.client.set_declared(name, value) {
+            Some(result) => result,
+            None => not_declared(Scope::Consumer, name),
+        }
+    }
+
+    /// A validated config from `(name, value)` properties.
+    pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut c = ConsumerConfig::default();
+        for (k, v) in props {
+            c.set(k.as_ref(), v.as_ref())?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Replaces the whole client config.
+    pub fn client(mut self, client: ClientConfig) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Checks every field's range (client ones included), then the
+    /// cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.client.validate()?;
+        self.check_declared()?;
+        if self.heartbeat_interval >= self.session_timeout {
+            return rule(
+                "heartbeat.interval.ms",
+                format!(
+                    "heartbeat.interval.ms ({} ms) must be lower than session.timeout.ms ({} ms)",
+                    self.heartbeat_interval.as_millis(),
+                    self.session_timeout.as_millis()
+                ),
+            );
+        }
+        let fetch_max = usize::try_from(self.fetch_max_bytes).unwrap_or(0);
+        if fetch_max + FETCH_RESPONSE_OVERHEAD > self.client.receive_message_max_bytes {
+            return rule(
+                "fetch.max.bytes",
+                format!(
+                    "fetch.max.bytes ({fetch_max}) + {FETCH_RESPONSE_OVERHEAD} must not exceed \
+                     receive.message.max.bytes ({}): raise receive.message.max.bytes",
+                    self.client.receive_message_max_bytes
+                ),
+            );
+        }
+        if self.group_instance_id.is_some() && self.group_id.is_none() {
+            return rule(
+                "group.instance.id",
+                "group.instance.id requires group.id".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
+    /// [`validate`](Self::validate)s and returns the config.
+    pub fn build(self) -> Result<Self, ConfigError> {
+        self.validate()?;
+        Ok(self)
+    }
+}
