@@ -3,14 +3,22 @@
 # tests need on a fresh machine first:
 #   1. the Python peers and librdkafka's mock cluster  (scripts/setup-python.sh, ~20 s)
 #   2. Apache Kafka 4.4.0 and the Java peer           (scripts/install-kafka.sh, ~1-2 min cold, cached after)
-#   3. cargo clippy --workspace --all-targets -- -D warnings (~15 s warm; the lints
-#      are in the Cargo.toml files: no unwrap/expect/panic in library code)
+#   3. static checks, each run even when another fails (times are warm, 2 cores):
+#      cargo fmt --check, the workspace and the fuzz crate (~1 s);
+#      cargo clippy --workspace --all-targets -- -D warnings (~15 s; the lints
+#      are in the Cargo.toml files: no unwrap/expect/panic in library code);
+#      cargo doc --workspace --no-deps with warnings denied (~15 s);
+#      cargo build --workspace --all-targets: libraries, tests, benches (not a
+#      default member) and examples (~20 s beyond what step 4 builds anyway,
+#      whose test binaries it shares); the fuzz targets build in step 5
 #   4. cargo test over the workspace's default members (brokers start inside the tests:
 #      the mock and a single-node Kafka per test binary that needs them, a
 #      three-node Kafka for the failure tests)
 #   5. the protocol fuzz targets, 60 s each (scripts/fuzz.sh, ~5 min; ~7 the first time)
 # Exits non-zero on any failure. The last line is "test.sh: N passed, N failed, N skipped"
-# (followed by "; clippy FAILED" / "; fuzz FAILED" when those steps failed).
+# (followed by "; fmt FAILED", "; clippy FAILED", "; doc FAILED", "; build FAILED"
+# or "; fuzz FAILED" when those steps failed; a fuzz target that does not build
+# fails step 5).
 #
 # Environment: PUREKAFKA_TEST_BOOTSTRAP adds an external cluster;
 # PUREKAFKA_TEST_TIMEOUT caps the cargo test run in seconds (default 3600);
@@ -40,11 +48,27 @@ KAFKA_HOME="$(./scripts/install-kafka.sh | tail -n 1)" || die "scripts/install-k
 export PUREKAFKA_KAFKA_HOME="$KAFKA_HOME"
 log "kafka: $PUREKAFKA_KAFKA_HOME"
 
-log "step 3/5: cargo clippy --workspace --all-targets -- -D warnings"
-CLIPPY_START=$(date +%s)
-cargo clippy --workspace --all-targets -- -D warnings
-CLIPPY_RC=$?
-log "clippy: exit $CLIPPY_RC in $(( $(date +%s) - CLIPPY_START ))s"
+# check NAME CMD...: runs one static check, logs its exit code and time, and
+# leaves the exit code in CHECK_RC.
+check() {
+  local name="$1" start
+  shift
+  log "step 3/5: $name: $*"
+  start=$(date +%s)
+  "$@"
+  CHECK_RC=$?
+  log "$name: exit $CHECK_RC in $(( $(date +%s) - start ))s"
+}
+check fmt cargo fmt --all --check
+FMT_RC=$CHECK_RC
+check fmt cargo fmt --manifest-path protocol/fuzz/Cargo.toml --check
+[ "$CHECK_RC" -ne 0 ] && FMT_RC=$CHECK_RC
+check clippy cargo clippy --workspace --all-targets -- -D warnings
+CLIPPY_RC=$CHECK_RC
+check doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+DOC_RC=$CHECK_RC
+check build cargo build --workspace --all-targets
+BUILD_RC=$CHECK_RC
 
 log "step 4/5: cargo test (default workspace members)"
 OUT="$(mktemp -t purekafka-test.XXXXXX)"
@@ -83,7 +107,10 @@ else
   FUZZ_RC=$?
 fi
 STEPS=""
+[ "$FMT_RC" -ne 0 ] && STEPS="$STEPS; fmt FAILED"
 [ "$CLIPPY_RC" -ne 0 ] && STEPS="$STEPS; clippy FAILED"
+[ "$DOC_RC" -ne 0 ] && STEPS="$STEPS; doc FAILED"
+[ "$BUILD_RC" -ne 0 ] && STEPS="$STEPS; build FAILED"
 [ "$FUZZ_RC" -ne 0 ] && STEPS="$STEPS; fuzz FAILED"
 
 read -r PASSED FAILED IGNORED < <(awk '/^test result:/ {
