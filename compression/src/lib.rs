@@ -214,15 +214,26 @@ impl std::str::FromStr for Compression {
     }
 }
 
-fn no_level(codec: Compression, level: Option<i32>) -> Result<(), Error> {
-    match level {
-        None => Ok(()),
-        Some(level) => Err(Error::InvalidLevel {
+/// Accepts no level, or one in `codec`'s [`Compression::level_range`];
+/// anything else is [`Error::InvalidLevel`], explained by `valid`.
+fn check_level(codec: Compression, level: Option<i32>, valid: &'static str) -> Result<(), Error> {
+    match (level, codec.level_range()) {
+        (None, _) => Ok(()),
+        (Some(l), Some((min, max))) if (min..=max).contains(&l) => Ok(()),
+        (Some(level), _) => Err(Error::InvalidLevel {
             codec,
             level,
-            valid: "this codec has no compression levels; pass None",
+            valid,
         }),
     }
+}
+
+fn no_level(codec: Compression, level: Option<i32>) -> Result<(), Error> {
+    check_level(
+        codec,
+        level,
+        "this codec has no compression levels; pass None",
+    )
 }
 
 /// Reads `reader` to its end into `out` and returns how many bytes it appended.

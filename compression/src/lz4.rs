@@ -21,7 +21,7 @@ use std::io::Write;
 
 use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
 
-use crate::{Compression, Error, decode_parts, read_capped};
+use crate::{Compression, Error, check_level, decode_parts, read_capped};
 
 const CODEC: Compression = Compression::Lz4;
 pub(crate) const MIN_LEVEL: i32 = 1;
@@ -39,18 +39,12 @@ const FLG_DICT_ID: u8 = 0x01;
 const BLOCK_UNCOMPRESSED_BIT: u32 = 0x8000_0000;
 
 pub(crate) fn compress(input: &[u8], level: Option<i32>, out: &mut Vec<u8>) -> Result<(), Error> {
-    match level {
-        None => {}
-        Some(MIN_LEVEL..=MAX_LEVEL) => {}
-        Some(level) => {
-            return Err(Error::InvalidLevel {
-                codec: CODEC,
-                level,
-                valid: "valid levels are 1..=17 (Kafka's range; lz4_flex has one speed, \
-                        so all levels compress alike)",
-            });
-        }
-    }
+    check_level(
+        CODEC,
+        level,
+        "valid levels are 1..=17 (Kafka's range; lz4_flex has one speed, \
+         so all levels compress alike)",
+    )?;
     let info = FrameInfo::new()
         .block_size(BlockSize::Max64KB)
         .block_mode(BlockMode::Independent)

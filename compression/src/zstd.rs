@@ -20,7 +20,7 @@ use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
 use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 use ruzstd::encoding::CompressionLevel;
 
-use crate::{Compression, Error, decode_parts};
+use crate::{Compression, Error, check_level, decode_parts};
 
 const CODEC: Compression = Compression::Zstd;
 /// `ZSTD_minCLevel()`, the bottom of the Java client's `compression.zstd.level`.
@@ -31,18 +31,12 @@ pub(crate) const MAX_LEVEL: i32 = 22;
 pub(crate) const DEFAULT_LEVEL: i32 = 3;
 
 pub(crate) fn compress(input: &[u8], level: Option<i32>, out: &mut Vec<u8>) -> Result<(), Error> {
-    match level {
-        None => {}
-        Some(MIN_LEVEL..=MAX_LEVEL) => {}
-        Some(level) => {
-            return Err(Error::InvalidLevel {
-                codec: CODEC,
-                level,
-                valid: "valid levels are -131072..=22 (Kafka's range; the pure-Rust encoder \
-                        has one speed, roughly zstd level 1, used for all of them)",
-            });
-        }
-    }
+    check_level(
+        CODEC,
+        level,
+        "valid levels are -131072..=22 (Kafka's range; the pure-Rust encoder \
+         has one speed, roughly zstd level 1, used for all of them)",
+    )?;
     // Only `Fastest` (and `Uncompressed`) are implemented by ruzstd 0.9; any
     // other variant would panic. Writing into a Vec cannot fail.
     ruzstd::encoding::compress(input, &mut *out, CompressionLevel::Fastest);
