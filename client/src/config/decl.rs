@@ -76,6 +76,7 @@ impl From<&str> for Secret {
 
 /// Which config type accepts a property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scope {
     /// [`ClientConfig`](super::ClientConfig): accepted by all three configs.
     Client,

@@ -265,7 +265,20 @@ declare_ignored! {
 }
 
 /// Every declared property: the client ones, then the producer's, then
-/// the consumer's.
+/// the consumer's. The tables in the docs of the config types show the
+/// same.
+///
+/// ```
+/// use purekafka::config::{Scope, properties};
+///
+/// // A table of the producer's own properties, as a tool might print it.
+/// for p in properties().filter(|p| p.scope == Scope::Producer) {
+///     let default = if p.default.is_empty() { "unset" } else { p.default };
+///     println!("{:<45} {:<12} {}", p.name, default, p.doc);
+/// }
+/// let linger = properties().find(|p| p.matches("queue.buffering.max.ms"));
+/// assert_eq!(linger.map(|p| (p.name, p.field)), Some(("linger.ms", "linger")));
+/// ```
 pub fn properties() -> impl Iterator<Item = &'static PropertyInfo> {
     ClientConfig::PROPERTIES
         .iter()
