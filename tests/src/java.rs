@@ -14,7 +14,7 @@
 
 use crate::{
     Acked, Cluster, Codec, Consumed, Error, Record, Result, java_peer_classpath, kafka_home,
-    parse_acked, parse_consumed,
+    parse_all_acked, parse_consumed, peer_input,
 };
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -222,24 +222,9 @@ pub fn java_produce(
         args.push("--abort".into());
     }
     extra_args(&mut args, &opts.extra);
-    let input: String = records
-        .iter()
-        .map(|r| r.to_json().to_string() + "\n")
-        .collect();
     let timeout = Duration::from_secs(60 + records.len() as u64 / 2000);
-    let lines = run_java_peer(cluster, &args, Some(input), timeout)?;
-    let acked = lines
-        .iter()
-        .map(|l| parse_acked(l))
-        .collect::<Result<Vec<_>>>()?;
-    if acked.len() != records.len() {
-        return Err(Error::Peer(format!(
-            "the Java producer acknowledged {} of {} records",
-            acked.len(),
-            records.len()
-        )));
-    }
-    Ok(acked)
+    let lines = run_java_peer(cluster, &args, Some(peer_input(records)), timeout)?;
+    parse_all_acked(&lines, records.len(), "the Java producer")
 }
 
 fn consume_args(topic: &str, opts: &JavaConsume, count: usize) -> Vec<String> {

@@ -844,6 +844,30 @@ pub(crate) fn parse_acked(l: &str) -> Result<Acked> {
     })
 }
 
+/// A peer producer's input: `records` as JSON, one a line.
+pub(crate) fn peer_input(records: &[Record]) -> String {
+    records
+        .iter()
+        .map(|r| r.to_json().to_string() + "\n")
+        .collect()
+}
+
+/// Parses a peer producer's acknowledgement lines; fails unless there is one
+/// for each of the `sent` records. `who` names the peer in the error.
+pub(crate) fn parse_all_acked(lines: &[String], sent: usize, who: &str) -> Result<Vec<Acked>> {
+    let acked = lines
+        .iter()
+        .map(|l| parse_acked(l))
+        .collect::<Result<Vec<_>>>()?;
+    if acked.len() != sent {
+        return Err(Error::Peer(format!(
+            "{who} acknowledged {} of {sent} records",
+            acked.len()
+        )));
+    }
+    Ok(acked)
+}
+
 /// Parses a peer's consumed-record line (peer.py and the Java peer print the same).
 pub(crate) fn parse_consumed(l: &str) -> Result<Consumed> {
     let v = serde_json::from_str::<Json>(l).map_err(|e| Error::Peer(format!("{e}: {l}")))?;
@@ -1932,10 +1956,6 @@ impl Cluster {
         codec: Codec,
         records: &[Record],
     ) -> Result<Vec<Acked>> {
-        let input: String = records
-            .iter()
-            .map(|r| r.to_json().to_string() + "\n")
-            .collect();
         let lines = self.run_peer(
             &[
                 "produce",
@@ -1946,22 +1966,11 @@ impl Cluster {
                 "--compression",
                 codec.flag(),
             ],
-            Some(input),
+            Some(peer_input(records)),
             // kafka-python sends a few tens of thousands of records a second.
             Duration::from_secs(30 + records.len() as u64 / 1000),
         )?;
-        let acked = lines
-            .iter()
-            .map(|l| parse_acked(l))
-            .collect::<Result<Vec<_>>>()?;
-        if acked.len() != records.len() {
-            return Err(Error::Peer(format!(
-                "peer acknowledged {} of {} records",
-                acked.len(),
-                records.len()
-            )));
-        }
-        Ok(acked)
+        parse_all_acked(&lines, records.len(), "peer")
     }
 
     /// Reads `count` records of `topic` from the beginning of every partition
