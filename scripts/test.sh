@@ -10,14 +10,16 @@
 #      cargo doc --workspace --no-deps with warnings denied (~15 s);
 #      cargo build --workspace --all-targets: libraries, tests, benches (not a
 #      default member) and examples (~20 s beyond what step 4 builds anyway,
-#      whose test binaries it shares); the fuzz targets build in step 5
+#      whose test binaries it shares); the fuzz targets build in step 5;
+#      cargo publish --workspace --dry-run: each library crate packages and
+#      builds from its .crate alone (~1-1.5 min warm, ~2 cold; reads crates.io's index)
 #   4. cargo test over the workspace's default members (brokers start inside the tests:
 #      the mock and a single-node Kafka per test binary that needs them, a
 #      three-node Kafka for the failure tests)
 #   5. the protocol fuzz targets, 60 s each (scripts/fuzz.sh, ~5 min; ~7 the first time)
 # Exits non-zero on any failure. The last line is "test.sh: N passed, N failed, N skipped"
-# (followed by "; fmt FAILED", "; clippy FAILED", "; doc FAILED", "; build FAILED"
-# or "; fuzz FAILED" when those steps failed; a fuzz target that does not build
+# (followed by "; fmt FAILED", "; clippy FAILED", "; doc FAILED", "; build FAILED",
+# "; publish FAILED" or "; fuzz FAILED" when those steps failed; a fuzz target that does not build
 # fails step 5).
 #
 # Environment: PUREKAFKA_TEST_BOOTSTRAP adds an external cluster;
@@ -69,6 +71,8 @@ check doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 DOC_RC=$CHECK_RC
 check build cargo build --workspace --all-targets
 BUILD_RC=$CHECK_RC
+check publish cargo publish --workspace --dry-run --allow-dirty --quiet
+PUBLISH_RC=$CHECK_RC
 
 log "step 4/5: cargo test (default workspace members)"
 OUT="$(mktemp -t purekafka-test.XXXXXX)"
@@ -111,6 +115,7 @@ STEPS=""
 [ "$CLIPPY_RC" -ne 0 ] && STEPS="$STEPS; clippy FAILED"
 [ "$DOC_RC" -ne 0 ] && STEPS="$STEPS; doc FAILED"
 [ "$BUILD_RC" -ne 0 ] && STEPS="$STEPS; build FAILED"
+[ "$PUBLISH_RC" -ne 0 ] && STEPS="$STEPS; publish FAILED"
 [ "$FUZZ_RC" -ne 0 ] && STEPS="$STEPS; fuzz FAILED"
 
 read -r PASSED FAILED IGNORED < <(awk '/^test result:/ {
