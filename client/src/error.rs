@@ -63,6 +63,16 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// The TLS handshake failed for a reason another try will not mend: an
+    /// untrusted or expired certificate, a host name the certificate does
+    /// not carry, a refused client certificate, a peer that is not a TLS
+    /// listener. The reason says what to change.
+    #[error("{reason}")]
+    Tls {
+        /// What failed, and what to change.
+        reason: String,
+    },
+
     /// SASL authentication was refused or failed: wrong credentials, a
     /// mechanism the broker does not enable, a rejected token. Not retried:
     /// the configuration must change. (During connection setup it arrives
@@ -295,8 +305,10 @@ impl Error {
         match self {
             Error::Kafka { code, .. } => code.is_retriable(),
             Error::Setup { source, .. } => source.is_retriable(),
+            // TLS's verdict on a live connection (a TLS 1.3 broker refusing
+            // the client certificate) fails the same way again.
+            Error::Io { reason, .. } => !crate::security::tls::is_tls_verdict(reason),
             Error::Connect { .. }
-            | Error::Io { .. }
             | Error::Disconnected { .. }
             | Error::CorrelationMismatch { .. }
             | Error::RequestTimeout { .. }

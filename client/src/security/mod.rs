@@ -1,3 +1,5 @@
-//! Securing broker connections: SASL authentication ([`sasl`]).
+//! Securing broker connections: SASL authentication ([`sasl`]) and TLS
+//! ([`tls`]).
 
 pub mod sasl;
+pub mod tls;
