@@ -2,13 +2,12 @@
 //! machine over real connections, applies assignments to the fetcher, runs
 //! rebalance callbacks, and commits and fetches offsets.
 
+use super::Inner;
 use super::fetch_session::Tp;
 use super::group::{
     Action, Destination, GroupApiVersions, GroupResponse, MemberState, Membership,
     MembershipConfig, OutboundRequest, RequestId,
 };
-use super::{Inner, OffsetSpec, PartState};
-use crate::config::OffsetReset;
 use crate::error::{Error, Result};
 use crate::net::Connection;
 use crate::net::conn::encode_frame_with;
@@ -60,7 +59,8 @@ pub(crate) enum GroupCmd {
     Assign(Vec<Tp>),
     Poll,
     Listener(Arc<dyn RebalanceListener>),
-    /// `offsets: None` commits the stored offsets (`PartState::stored`),
+    /// `offsets: None` commits the stored offsets (see
+    /// `PartitionStates::offsets_to_commit`),
     /// read when the commit is sent: a partition revoked meanwhile is not
     /// committed under the new generation (its new owner may already read
     /// from the older committed offset).
@@ -282,7 +282,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
     let m = match Membership::with_assignor_names(mconf, &names) {
         Ok(m) => m,
         Err(e) => {
-            inner.lock().errors.push_back(e);
+            inner.lock().push_error(e);
             inner.data.notify_waiters();
             return;
         }
@@ -487,11 +487,7 @@ impl Driver {
                     self.m.on_metadata(std::time::Instant::now(), &counts);
                 }
                 Action::CommitBeforeRevoke { partitions } => {
-                    let tps: Vec<Tp> = partitions
-                        .iter()
-                        .map(|(t, p)| (Arc::from(t.as_str()), *p))
-                        .collect();
-                    let offsets = self.stored_offsets(Some(&tps));
+                    let offsets = self.stored_offsets(Some(&tps_of(&partitions)));
                     let deadline = self.deadline();
                     self.start_commit(offsets, Then::CommitDone, deadline);
                 }
@@ -516,7 +512,7 @@ impl Driver {
                     self.call_listener(Callback::Assigned, &added);
                 }
                 Action::Error(e) | Action::Fatal(e) => {
-                    self.inner.lock().errors.push_back(e);
+                    self.inner.lock().push_error(e);
                     self.inner.data.notify_waiters();
                 }
                 Action::Closed => {
@@ -560,8 +556,7 @@ impl Driver {
         );
         self.inner
             .lock()
-            .errors
-            .push_back(Error::CallbackPanicked { callback, message });
+            .push_error(Error::CallbackPanicked { callback, message });
         self.inner.data.notify_waiters();
     }
 
@@ -884,9 +879,8 @@ impl Driver {
                         .iter()
                         .find(|(x, _)| *x == tp)
                         .map(|(_, o)| o.offset)
-                        && let Some(ps) = self.inner.lock().parts.get_mut(&tp)
                     {
-                        ps.committed = Some(om);
+                        self.inner.lock().committed(&tp, om);
                     }
                     continue;
                 }
@@ -957,13 +951,7 @@ impl Driver {
     }
 
     fn remove(&mut self, partitions: &[(String, i32)]) {
-        let mut st = self.inner.lock();
-        for (t, p) in partitions {
-            let tp: Tp = (Arc::from(t.as_str()), *p);
-            st.parts.remove(&tp);
-            super::drop_buffered(&mut st, &tp);
-        }
-        drop(st);
+        self.inner.lock().revoke(&tps_of(partitions));
         self.inner.wake_fetcher.notify_one();
     }
 
@@ -971,38 +959,10 @@ impl Driver {
     /// ones start from the committed offset (looked up now), else
     /// `auto.offset.reset`.
     fn assign(&mut self, partitions: &[(String, i32)]) {
-        let tps: Vec<Tp> = partitions
-            .iter()
-            .map(|(t, p)| (Arc::from(t.as_str()), *p))
-            .collect();
-        let mut added = Vec::new();
-        {
-            let mut st = self.inner.lock();
-            let keep: std::collections::HashSet<&Tp> = tps.iter().collect();
-            let gone: Vec<Tp> = st
-                .parts
-                .keys()
-                .filter(|tp| !keep.contains(tp))
-                .cloned()
-                .collect();
-            for tp in gone {
-                st.parts.remove(&tp);
-                super::drop_buffered(&mut st, &tp);
-            }
-            for tp in &tps {
-                if !st.parts.contains_key(tp) {
-                    st.parts.insert(
-                        tp.clone(),
-                        PartState {
-                            awaiting_committed: true,
-                            ..PartState::default()
-                        },
-                    );
-                    added.push(tp.clone());
-                }
-            }
-        }
+        let tps = tps_of(partitions);
+        let added = self.inner.lock().assign(&tps, true);
         self.inner.cluster.add_topics(tps.iter().map(|tp| &*tp.0));
+        self.inner.wake_fetcher.notify_one();
         if added.is_empty() {
             return;
         }
@@ -1042,17 +1002,10 @@ impl Driver {
         tps: Vec<Tp>,
         attempts: u32,
     ) {
-        let reset = match self.inner.cfg.auto_offset_reset {
-            OffsetReset::Earliest => Some(OffsetSpec::Earliest),
-            OffsetReset::Latest => Some(OffsetSpec::Latest),
-            OffsetReset::None => None,
-        };
-        let mut st = self.inner.lock();
         let committed = match result {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!("OffsetFetch failed: {e}; retrying");
-                drop(st);
                 if let Some(code) = e.code().filter(|c| {
                     matches!(
                         *c,
@@ -1071,37 +1024,20 @@ impl Driver {
                 return;
             }
         };
-        let mut errors = Vec::new();
-        for tp in tps {
-            let Some(ps) = st.parts.get_mut(&tp) else {
-                continue;
-            };
-            if !ps.awaiting_committed {
-                continue;
-            }
-            ps.awaiting_committed = false;
-            match committed.get(&tp) {
-                Some(om) => {
-                    ps.position = Some(om.offset);
-                    ps.committed = Some(om.offset);
-                }
-                None => match reset {
-                    Some(spec) => ps.start_reset(spec),
-                    None => errors.push(Error::Kafka {
-                        code: ErrorCode::OFFSET_OUT_OF_RANGE,
-                        api: "OffsetFetch",
-                        topic: Some(tp.0.to_string()),
-                        partition: Some(tp.1),
-                        message: Some("no committed offset and auto.offset.reset=none".into()),
-                    }),
-                },
-            }
-        }
-        st.errors.extend(errors);
-        drop(st);
+        // A partition seeked (or revoked) since keeps what it has.
+        let applied = self.inner.lock().apply_committed(&tps, &committed);
         self.inner.wake_fetcher.notify_one();
-        self.inner.data.notify_waiters();
+        if applied.wake {
+            self.inner.data.notify_waiters();
+        }
     }
+}
+
+fn tps_of(partitions: &[(String, i32)]) -> Vec<Tp> {
+    partitions
+        .iter()
+        .map(|(t, p)| (Arc::from(t.as_str()), *p))
+        .collect()
 }
 
 async fn coordinator_conn(

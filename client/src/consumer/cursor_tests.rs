@@ -365,7 +365,9 @@ fn a_fetch_ending_in_markers_moves_the_position_past_them() {
 /// `offset + 1`. A batch holding offsets i64::MAX - 1 and i64::MAX is read
 /// without overflowing (debug builds panicked in `poll`, release builds
 /// wrapped the position to i64::MIN): the position saturates at i64::MAX,
-/// and a fetch from there does not read the batch again.
+/// and the cursor says it went past the last offset (so the partition is
+/// not fetched again: see `partitions_tests`). Read from i64::MAX, only the
+/// record there is returned.
 #[test]
 fn a_record_at_the_largest_offset_saturates_the_position_instead_of_overflowing() {
     let base = i64::MAX - 1;
@@ -386,19 +388,22 @@ fn a_record_at_the_largest_offset_saturates_the_position_instead_of_overflowing(
     };
     let mut c = cursor(records.clone(), Vec::new(), base);
     let mut out: Vec<ConsumerEvent> = Vec::new();
+    c.read(1, false, &mut out).unwrap();
+    assert_eq!(offsets(&out), vec![base]);
+    assert!(!c.past_end, "i64::MAX not read yet");
     while !c.done {
         c.read(10, false, &mut out).unwrap();
     }
     assert_eq!(offsets(&out), vec![base, i64::MAX]);
     assert_eq!(c.next_offset, i64::MAX, "the position saturates");
+    assert!(c.past_end);
 
     let mut c = cursor(records, Vec::new(), i64::MAX);
     let mut out: Vec<ConsumerEvent> = Vec::new();
     while !c.done {
         c.read(10, false, &mut out).unwrap();
     }
-    // The position cannot go past i64::MAX: a record there, once read, is
-    // not read again (nor is any before it).
-    assert_eq!(offsets(&out), Vec::<i64>::new(), "read again from i64::MAX");
+    assert_eq!(offsets(&out), vec![i64::MAX], "read from i64::MAX");
     assert_eq!(c.next_offset, i64::MAX);
+    assert!(c.past_end);
 }

@@ -3,9 +3,9 @@
 //! resets positions (ListOffsets) when a partition has none, and hands
 //! completed fetches to `poll` through a bounded buffer.
 
-use super::fetch_session::{FetchSession, PartFetch, Tp};
-use super::{Inner, OffsetSpec, PartState};
-use crate::config::OffsetReset;
+use super::fetch_session::{FetchSession, Tp};
+use super::partitions::{Applied, Fetched, ResetAsk, Sent};
+use super::{Inner, OffsetSpec};
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use purekafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
@@ -13,7 +13,7 @@ use purekafka_protocol::messages::fetch_response::AbortedTransaction;
 use purekafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use purekafka_protocol::messages::{FetchRequest, FetchResponse, ListOffsetsRequest};
 use purekafka_protocol::{ApiKey, ErrorCode, Uuid};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -34,12 +34,12 @@ pub(crate) struct CompletedFetch {
 enum FetchResult {
     Fetch {
         broker: i32,
-        sent: Vec<(Tp, i64, u64)>,
+        sent: Vec<Sent>,
         result: Result<FetchResponse>,
         topic_names: HashMap<Uuid, Arc<str>>,
     },
     Reset {
-        tps: Vec<(Tp, u64)>,
+        asked: Vec<ResetAsk>,
         result: Result<HashMap<Tp, i64>>,
     },
 }
@@ -63,19 +63,6 @@ fn jitter_fraction() -> f64 {
             std::cell::RefCell::new(super::backoff::Jitter::new());
     }
     JITTER.with(|j| j.borrow_mut().next_fraction())
-}
-
-impl PartState {
-    /// A Fetch or ListOffsets for it failed: back off before the next.
-    fn failed(&mut self, cfg: &crate::config::ClientConfig) {
-        self.failures = self.failures.saturating_add(1);
-        self.retry_at = Some(Instant::now() + retry_backoff(cfg, self.failures));
-    }
-
-    fn succeeded(&mut self) {
-        self.failures = 0;
-        self.retry_at = None;
-    }
 }
 
 /// Metadata refreshes asked for by the fetch loop (a leader unknown, a
@@ -141,90 +128,30 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         }
         let md = inner.cluster.metadata();
         let now = Instant::now();
-        // The earliest partition backoff that ends, to look again then.
-        let mut wake_at: Option<Instant> = None;
-        // Positions to reset, and partitions to fetch, grouped by leader.
-        let mut resets: HashMap<i32, Vec<(Tp, OffsetSpec, u64)>> = HashMap::new();
-        let mut fetches: HashMap<i32, BTreeMap<Tp, PartFetch>> = HashMap::new();
-        {
-            let mut st = inner.lock();
-            let buffered: std::collections::HashSet<Tp> =
-                st.buffer.iter().map(|c| c.tp.clone()).collect();
-            let over_budget = st.buffered_bytes >= inner.max_buffer_bytes;
-            for (tp, ps) in st.parts.iter_mut() {
-                if let Some(t) = ps.retry_at.filter(|t| *t > now) {
-                    wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
-                    continue;
-                }
-                let Some(leader) = md.leader(&tp.0, tp.1) else {
-                    refresh.wanted = true;
-                    continue;
-                };
-                if let Some(spec) = ps.reset {
-                    if !ps.reset_in_flight {
-                        ps.reset_in_flight = true;
-                        resets
-                            .entry(leader)
-                            .or_default()
-                            .push((tp.clone(), spec, ps.seek_gen));
-                    }
-                    continue;
-                }
-                let Some(pos) = ps.position else { continue };
-                if ps.paused
-                    || ps.fetch_in_flight
-                    || buffered.contains(tp)
-                    || over_budget
-                    || in_flight.contains(&leader)
-                {
-                    continue;
-                }
-                fetches.entry(leader).or_default().insert(
-                    tp.clone(),
-                    PartFetch {
-                        offset: pos,
-                        max_bytes: inner.cfg.max_partition_fetch_bytes,
-                        leader_epoch: ps.leader_epoch,
-                    },
-                );
-            }
-            for (leader, wanted) in &fetches {
-                for tp in wanted.keys() {
-                    if let Some(ps) = st.parts.get_mut(tp) {
-                        ps.fetch_in_flight = true;
-                    }
-                }
-                in_flight.insert(*leader);
-            }
+        // What to reset and fetch, by leader: the partition state decides.
+        let plan = inner
+            .lock()
+            .plan(now.into_std(), |tp| md.leader(&tp.0, tp.1), &in_flight);
+        if plan.need_metadata {
+            refresh.wanted = true;
         }
+        // The earliest partition backoff that ends, to look again then.
+        let mut wake_at = plan.wake_at.map(Instant::from_std);
         if let Some(t) = refresh.maybe_start(&inner, &refresh_tx, now) {
             wake_at = Some(wake_at.map_or(t, |w| w.min(t)));
         }
-        for (leader, items) in resets {
+        for (leader, asked) in plan.resets {
             let inner = inner.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let tps: Vec<(Tp, u64)> = items.iter().map(|(tp, _, g)| (tp.clone(), *g)).collect();
-                let result = list_offsets(&inner, leader, &items).await;
-                let _ = tx.send(FetchResult::Reset { tps, result });
+                let result = list_offsets(&inner, leader, &asked).await;
+                let _ = tx.send(FetchResult::Reset { asked, result });
             });
         }
-        for (leader, wanted) in fetches {
+        for (leader, (wanted, sent)) in plan.fetches {
+            in_flight.insert(leader);
             let session = sessions.entry(leader).or_default();
             let plan = session.plan(&wanted);
-            let sent: Vec<(Tp, i64, u64)> = {
-                let st = inner.lock();
-                wanted
-                    .iter()
-                    .map(|(tp, pf)| {
-                        (
-                            tp.clone(),
-                            pf.offset,
-                            st.parts.get(tp).map_or(0, |p| p.seek_gen),
-                        )
-                    })
-                    .collect()
-            };
             let inner = inner.clone();
             let tx = tx.clone();
             let md = md.clone();
@@ -251,7 +178,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
                         }
                         handle_fetch(&inner, sent, result, &topic_names)
                     }
-                    FetchResult::Reset { tps, result } => handle_reset(&inner, tps, result),
+                    FetchResult::Reset { asked, result } => handle_reset(&inner, &asked, result),
                 };
                 if outcome.progress {
                     refresh.progress();
@@ -265,15 +192,6 @@ pub(crate) async fn run(inner: Arc<Inner>) {
             _ = crate::time::sleep_until_opt(wake_at) => {}
         }
     }
-}
-
-/// What a Fetch or ListOffsets answer asks of the loop.
-#[derive(Default)]
-struct Outcome {
-    /// Refresh metadata (a leader moved, a partition failed).
-    refresh: bool,
-    /// A partition got an answer without error.
-    progress: bool,
 }
 
 async fn fetch(
@@ -369,35 +287,23 @@ async fn fetch(
     (result, names)
 }
 
-/// Applies a fetch response. A failed request, or a partition's error,
-/// backs that partition off (see [`retry_backoff`]).
+/// Applies a fetch response to the partition state. A failed request, or
+/// a partition's error, backs that partition off (see [`retry_backoff`]).
 fn handle_fetch(
     inner: &Inner,
-    sent: Vec<(Tp, i64, u64)>,
+    sent: Vec<Sent>,
     result: Result<FetchResponse>,
     names: &HashMap<Uuid, Arc<str>>,
-) -> Outcome {
-    let mut st = inner.lock();
-    for (tp, _, _) in &sent {
-        if let Some(ps) = st.parts.get_mut(tp) {
-            ps.fetch_in_flight = false;
-        }
-    }
-    let fail_all = |st: &mut super::State| {
-        for (tp, _, _) in &sent {
-            if let Some(ps) = st.parts.get_mut(tp) {
-                ps.failed(&inner.cfg.client);
-            }
-        }
-    };
+) -> Applied {
+    let now = std::time::Instant::now();
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!("fetch failed: {e}");
-            fail_all(&mut st);
-            return Outcome {
+            inner.lock().fetch_failed(&sent, now, true);
+            return Applied {
                 refresh: true,
-                progress: false,
+                ..Applied::default()
             };
         }
     };
@@ -405,25 +311,22 @@ fn handle_fetch(
     if top != ErrorCode::NONE {
         // A session error resets the session (the next fetch is a full
         // one, which cannot get it again): no backoff for it.
-        if !matches!(
+        let session_error = matches!(
             top,
             ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH
-        ) {
+        );
+        if !session_error {
             tracing::debug!("fetch failed: {top}");
-            fail_all(&mut st);
         }
-        return Outcome {
-            refresh: !matches!(
-                top,
-                ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH
-            ),
-            progress: false,
+        inner.lock().fetch_failed(&sent, now, !session_error);
+        return Applied {
+            refresh: !session_error,
+            ..Applied::default()
         };
     }
-    let sent_at: HashMap<&Tp, (i64, u64)> = sent.iter().map(|(tp, o, g)| (tp, (*o, *g))).collect();
-    let mut refresh = false;
-    let mut progress = false;
-    let mut woke = false;
+    let by_tp: HashMap<&Tp, &Sent> = sent.iter().map(|s| (&s.tp, s)).collect();
+    let mut out = Applied::default();
+    let mut st = inner.lock();
     for t in resp.responses {
         let topic: Arc<str> = if t.topic.is_empty() {
             match names.get(&t.topic_id) {
@@ -435,95 +338,32 @@ fn handle_fetch(
         };
         for p in t.partitions {
             let tp: Tp = (topic.clone(), p.partition_index);
-            let Some(&(fetch_offset, seek_gen)) = sent_at.get(&tp) else {
+            let Some(s) = by_tp.get(&tp) else {
                 continue;
             };
-            let eof_enabled = inner.cfg.enable_partition_eof;
-            let Some(ps) = st.parts.get_mut(&tp) else {
-                continue;
+            let fetched = Fetched {
+                code: ErrorCode(p.error_code),
+                high_watermark: p.high_watermark,
+                last_stable_offset: p.last_stable_offset,
+                records: p.records,
+                aborted: p.aborted_transactions,
             };
-            if ps.seek_gen != seek_gen || ps.position != Some(fetch_offset) {
-                continue; // seeked meanwhile: stale
-            }
-            let code = ErrorCode(p.error_code);
-            if code == ErrorCode::NONE {
-                ps.succeeded();
-                progress = true;
-            }
-            match code {
-                ErrorCode::NONE => {
-                    ps.high_watermark = p.high_watermark;
-                    ps.last_stable_offset = p.last_stable_offset;
-                    let records = p.records.unwrap_or_default();
-                    if records.is_empty() {
-                        if eof_enabled && !ps.eof_sent && fetch_offset >= p.high_watermark {
-                            ps.eof_sent = true;
-                            st.events.push_back(super::ConsumerEvent::PartitionEof {
-                                topic: tp.0.clone(),
-                                partition: tp.1,
-                                offset: fetch_offset,
-                            });
-                            woke = true;
-                        }
-                        continue;
-                    }
-                    let mut aborted = p.aborted_transactions.unwrap_or_default();
-                    aborted.sort_by_key(|a| a.first_offset);
-                    st.buffered_bytes += records.len();
-                    st.buffer.push_back(CompletedFetch {
-                        tp,
-                        fetch_offset,
-                        seek_gen,
-                        records,
-                        aborted,
-                    });
-                    woke = true;
-                }
-                ErrorCode::OFFSET_OUT_OF_RANGE => match inner.cfg.auto_offset_reset {
-                    OffsetReset::Earliest => ps.start_reset(OffsetSpec::Earliest),
-                    OffsetReset::Latest => ps.start_reset(OffsetSpec::Latest),
-                    OffsetReset::None => {
-                        let e = Error::Kafka {
-                            code,
-                            api: "Fetch",
-                            topic: Some(tp.0.to_string()),
-                            partition: Some(tp.1),
-                            message: Some(format!(
-                                "offset {fetch_offset} is out of range and auto.offset.reset=none"
-                            )),
-                        };
-                        ps.position = None;
-                        st.errors.push_back(e);
-                        woke = true;
-                    }
-                },
-                c if c.is_stale_metadata() || c == ErrorCode::OFFSET_NOT_AVAILABLE => {
-                    ps.failed(&inner.cfg.client);
-                    refresh = true;
-                }
-                c => {
-                    tracing::warn!("fetch {}-{}: {c}", tp.0, tp.1);
-                    ps.failed(&inner.cfg.client);
-                    refresh = true;
-                }
-            }
+            out.merge(st.apply_fetched(s, fetched, now));
         }
     }
+    // Partitions the answer left out are fetched again at the next round.
+    st.fetch_done(&sent);
     drop(st);
-    if woke {
+    if out.wake {
         inner.data.notify_waiters();
     }
-    Outcome { refresh, progress }
+    out
 }
 
-async fn list_offsets(
-    inner: &Inner,
-    leader: i32,
-    items: &[(Tp, OffsetSpec, u64)],
-) -> Result<HashMap<Tp, i64>> {
+async fn list_offsets(inner: &Inner, leader: i32, items: &[ResetAsk]) -> Result<HashMap<Tp, i64>> {
     let conn = inner.cluster.broker(leader).await?;
     let mut topics: Vec<ListOffsetsTopic> = Vec::new();
-    for (tp, spec, _) in items {
+    for ResetAsk { tp, spec, .. } in items {
         let ts = match spec {
             OffsetSpec::Earliest => -2,
             OffsetSpec::Latest => -1,
@@ -572,57 +412,18 @@ async fn list_offsets(
     Ok(out)
 }
 
-/// Applies reset results. A failure backs the partitions off (see
-/// [`retry_backoff`]).
-fn handle_reset(inner: &Inner, tps: Vec<(Tp, u64)>, result: Result<HashMap<Tp, i64>>) -> Outcome {
-    let mut st = inner.lock();
-    let mut out = Outcome::default();
-    match result {
-        Ok(offsets) => {
-            for (tp, gen_) in tps {
-                let Some(ps) = st.parts.get_mut(&tp) else {
-                    continue;
-                };
-                ps.reset_in_flight = false;
-                if ps.seek_gen != gen_ {
-                    continue;
-                }
-                match offsets.get(&tp) {
-                    Some(&o) if o >= 0 => {
-                        ps.position = Some(o);
-                        ps.reset = None;
-                        ps.eof_sent = false;
-                        ps.succeeded();
-                        out.progress = true;
-                    }
-                    _ => {
-                        ps.failed(&inner.cfg.client);
-                        out.refresh = true;
-                    }
-                }
-            }
-        }
+/// Applies reset results to the partition state. A failure backs the
+/// partitions off (see [`retry_backoff`]).
+fn handle_reset(inner: &Inner, asked: &[ResetAsk], result: Result<HashMap<Tp, i64>>) -> Applied {
+    let now = std::time::Instant::now();
+    let answer = match &result {
+        Ok(offsets) => Ok(offsets),
         Err(e) => {
             tracing::debug!("ListOffsets failed: {e}");
-            for (tp, _) in tps {
-                if let Some(ps) = st.parts.get_mut(&tp) {
-                    ps.reset_in_flight = false;
-                    ps.failed(&inner.cfg.client);
-                }
-            }
-            out.refresh = true;
+            Err(())
         }
-    }
-    drop(st);
+    };
+    let out = inner.lock().apply_reset(asked, answer, now);
     inner.data.notify_waiters();
     out
-}
-
-impl PartState {
-    pub(crate) fn start_reset(&mut self, spec: OffsetSpec) {
-        self.position = None;
-        self.reset = Some(spec);
-        self.seek_gen = super::next_gen();
-        self.eof_sent = false;
-    }
 }

@@ -35,21 +35,23 @@ mod cursor_tests;
 pub mod fetch_session;
 mod fetcher;
 pub mod group;
+mod partitions;
 pub mod stream;
 
 use coordinator::GroupCmd;
 pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 
-use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
+use crate::config::{ConsumerConfig, IsolationLevel};
 use crate::error::{Error, Result};
 use crate::net::{Cluster, ClusterOptions};
 use bytes::Bytes;
 use fetch_session::Tp;
 use fetcher::CompletedFetch;
+use partitions::{Next, PartitionStates};
 use purekafka_protocol::records::{
     ControlRecordType, DecodeOptions, Headers, RecordBatches, TimestampType,
 };
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -146,145 +148,20 @@ pub enum OffsetSpec {
     Timestamp(i64),
 }
 
-/// A number never handed out before: seek generations are unique across
-/// partitions and assignments, so a fetch or cursor from before a seek, a
-/// revocation or a reassignment can never pass for a current one.
-pub(crate) fn next_gen() -> u64 {
-    static GEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    GEN.fetch_add(1, Ordering::Relaxed)
-}
-
-#[derive(Debug)]
-pub(crate) struct PartState {
-    pub position: Option<i64>,
-    pub leader_epoch: i32,
-    pub paused: bool,
-    pub reset: Option<OffsetSpec>,
-    pub reset_in_flight: bool,
-    pub fetch_in_flight: bool,
-    pub high_watermark: i64,
-    pub last_stable_offset: i64,
-    pub eof_sent: bool,
-    /// Bumped by every seek: fetches made before it are dropped.
-    pub seek_gen: u64,
-    /// The offset last committed (or read from the group) for it.
-    pub committed: Option<i64>,
-    /// Waiting for the group's committed offset (group assignment, or
-    /// `assign()` with a `group.id`); a seek ends the wait.
-    pub awaiting_committed: bool,
-    /// The offset after the last record handed to the application (returned
-    /// by `poll`, or yielded by a stream). Not committable yet: with
-    /// `enable.auto.offset.store`, the next poll (or `commit()`/`close()`)
-    /// releases it into `stored`.
-    pub delivered: Option<i64>,
-    /// The offset auto-commit, `commit()` and `close()` commit: released
-    /// deliveries, or `store_offset`.
-    pub stored: Option<i64>,
-    /// Fetches and ListOffsets for it failed this many times in a row.
-    pub failures: u32,
-    /// After a failure: no Fetch or ListOffsets for it before then
-    /// (`retry.backoff.ms`, doubling up to `retry.backoff.max.ms`).
-    pub retry_at: Option<Instant>,
-}
-
-impl Default for PartState {
-    fn default() -> Self {
-        PartState {
-            position: None,
-            leader_epoch: -1,
-            paused: false,
-            reset: None,
-            reset_in_flight: false,
-            fetch_in_flight: false,
-            high_watermark: -1,
-            last_stable_offset: -1,
-            eof_sent: false,
-            seek_gen: next_gen(),
-            committed: None,
-            awaiting_committed: false,
-            delivered: None,
-            stored: None,
-            failures: 0,
-            retry_at: None,
-        }
-    }
-}
-
-#[derive(Default)]
-pub(crate) struct State {
-    pub parts: BTreeMap<Tp, PartState>,
-    pub buffer: VecDeque<CompletedFetch>,
-    pub buffered_bytes: usize,
-    pub events: VecDeque<ConsumerEvent>,
-    pub errors: VecDeque<Error>,
-    /// A partly read fetch, kept between polls.
-    pub current: Option<Cursor>,
-}
-
-impl State {
-    /// Makes everything handed to the application committable (the
-    /// application asked for more, or commits or closes: it is done with it).
-    pub(crate) fn release_delivered(&mut self) {
-        for ps in self.parts.values_mut() {
-            if ps.delivered.is_some() {
-                ps.stored = ps.delivered;
-            }
-        }
-    }
-
-    /// A stream yielded `offset` of `tp`; `released` is the record it
-    /// yielded before, which the application has now finished (with
-    /// `enable.auto.offset.store`; `None` without).
-    pub(crate) fn yielded(&mut self, tp: &Tp, offset: i64, released: Option<(&Tp, i64)>) {
-        if let Some((prev, at)) = released
-            && let Some(ps) = self.parts.get_mut(prev)
-        {
-            let next = at.saturating_add(1);
-            // Only a delivery of this assignment of the partition.
-            if ps.delivered == Some(next) {
-                ps.stored = Some(next);
-            }
-        }
-        if let Some(ps) = self.parts.get_mut(tp)
-            && ps.position.is_some_and(|p| p > offset)
-        {
-            ps.delivered = Some(offset.saturating_add(1));
-        }
-    }
-
-    /// The stored offsets not committed yet (of `only`, when given).
-    pub(crate) fn offsets_to_commit(&self, only: Option<&[Tp]>) -> Vec<(Tp, OffsetAndMetadata)> {
-        self.parts
-            .iter()
-            .filter(|(tp, _)| only.is_none_or(|o| o.contains(tp)))
-            .filter_map(|(tp, ps)| {
-                let offset = ps.stored?;
-                (Some(offset) != ps.committed).then(|| {
-                    (
-                        tp.clone(),
-                        OffsetAndMetadata {
-                            offset,
-                            metadata: None,
-                        },
-                    )
-                })
-            })
-            .collect()
-    }
-}
-
 pub(crate) struct Inner {
     pub cfg: ConsumerConfig,
     pub cluster: Cluster,
-    state: Mutex<State>,
+    /// The one owner of partition state (see [`partitions`]): the
+    /// application's calls, the fetch loop and the group task all go
+    /// through it, and none awaits while holding the lock.
+    state: Mutex<PartitionStates>,
     pub wake_fetcher: Notify,
     pub data: Notify,
     pub closed: AtomicBool,
-    pub max_buffer_bytes: usize,
 }
 
 impl Inner {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, PartitionStates> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -350,13 +227,12 @@ impl Consumer {
             .unwrap_or(50 << 20)
             .max(1 << 20);
         let inner = Arc::new(Inner {
+            state: Mutex::new(PartitionStates::new(&config, max_buffer_bytes)),
             cfg: config,
             cluster,
-            state: Mutex::new(State::default()),
             wake_fetcher: Notify::new(),
             data: Notify::new(),
             closed: AtomicBool::new(false),
-            max_buffer_bytes,
         });
         tokio::spawn(fetcher::run(inner.clone()));
         let group = if inner.cfg.group_id.is_some() {
@@ -491,29 +367,21 @@ impl Consumer {
             )
             .into());
         }
-        let mut st = self.inner.lock();
-        let ps = st
-            .parts
-            .get_mut(&(Arc::from(topic), partition))
-            .ok_or_else(|| not_assigned(topic, partition))?;
-        ps.stored = Some(offset.saturating_add(1));
-        Ok(())
+        self.inner
+            .lock()
+            .store_offset(&(Arc::from(topic), partition), offset)
     }
 
     /// With `enable.auto.offset.store`: what the application was handed
     /// becomes committable.
     fn release_delivered(&self) {
-        if self.inner.cfg.enable_auto_offset_store {
-            self.inner.lock().release_delivered();
-        }
+        self.inner.lock().release_delivered();
     }
 
     /// A stream handed out `r` (see [`stream::RecordStream`]); `before` is
     /// the record it handed out before, now finished.
     pub(crate) fn yielded(&self, r: &ConsumerRecord, before: Option<&(Tp, i64)>) {
-        let released = before
-            .filter(|_| self.inner.cfg.enable_auto_offset_store)
-            .map(|(tp, o)| (tp, *o));
+        let released = before.map(|(tp, o)| (tp, *o));
         self.inner
             .lock()
             .yielded(&(r.topic.clone(), r.partition), r.offset, released);
@@ -545,54 +413,19 @@ impl Consumer {
     pub fn assign(&self, partitions: &[(&str, i32)]) -> Result<()> {
         let tps = topic_partitions(partitions);
         self.inner.cluster.add_topics(tps.iter().map(|tp| &*tp.0));
-        let spec = match self.inner.cfg.auto_offset_reset {
-            OffsetReset::Earliest => Some(OffsetSpec::Earliest),
-            OffsetReset::Latest => Some(OffsetSpec::Latest),
-            OffsetReset::None => None,
-        };
-        let mut added = Vec::new();
-        {
-            let mut st = self.inner.lock();
-            let wanted: HashSet<&Tp> = tps.iter().collect();
-            st.parts.retain(|tp, _| wanted.contains(tp));
-            st.buffer.retain(|c| wanted.contains(&c.tp));
-            st.buffered_bytes = st.buffer.iter().map(|c| c.records.len()).sum();
-            if st.current.as_ref().is_some_and(|c| !wanted.contains(&c.tp)) {
-                st.current = None;
-            }
-            for tp in tps.iter() {
-                if st.parts.contains_key(tp) {
-                    continue;
-                }
-                let mut ps = PartState::default();
-                match spec {
-                    // The group task looks up the committed offset first.
-                    _ if self.group.is_some() => {
-                        ps.awaiting_committed = true;
-                        added.push(tp.clone());
-                    }
-                    Some(s) => ps.reset = Some(s),
-                    None => st.errors.push_back(Error::Kafka {
-                        code: purekafka_protocol::ErrorCode::OFFSET_OUT_OF_RANGE,
-                        api: "ListOffsets",
-                        topic: Some(tp.0.to_string()),
-                        partition: Some(tp.1),
-                        message: Some("no committed offset and auto.offset.reset=none".into()),
-                    }),
-                }
-                st.parts.insert(tp.clone(), ps);
-            }
-        }
-        if !added.is_empty() {
+        // With a group, the group task looks up the committed offsets first.
+        let added = self.inner.lock().assign(&tps, self.group.is_some());
+        if self.group.is_some() && !added.is_empty() {
             self.group_send("assign", GroupCmd::Assign(added))?;
         }
         self.inner.wake_fetcher.notify_one();
+        self.inner.data.notify_waiters();
         Ok(())
     }
 
     /// The partitions assigned.
     pub fn assignment(&self) -> Vec<(Arc<str>, i32)> {
-        self.inner.lock().parts.keys().cloned().collect()
+        self.inner.lock().assignment()
     }
 
     /// Waits up to `timeout` for records; returns at most `max.poll.records`.
@@ -650,7 +483,7 @@ impl Consumer {
                 if out.is_empty() {
                     return Err(e);
                 }
-                self.inner.lock().errors.push_front(e);
+                self.inner.lock().unread_error(e);
             }
             if !out.is_empty() {
                 self.inner.wake_fetcher.notify_one();
@@ -673,55 +506,29 @@ impl Consumer {
         loop {
             // Take the current cursor, or the next completed fetch, out of the
             // lock; decode without holding it.
-            let mut cursor = {
-                let mut st = self.inner.lock();
-                if let Some(e) = st.errors.pop_front() {
-                    return Some(e);
-                }
-                while let Some(ev) = st.events.pop_front() {
-                    out.event(ev);
-                }
-                match st.current.take() {
-                    Some(c) => c,
-                    None => match st.buffer.pop_front() {
-                        Some(cf) => {
-                            st.buffered_bytes = st.buffered_bytes.saturating_sub(cf.records.len());
-                            Cursor::new(cf, opts)
-                        }
-                        None => return None,
-                    },
-                }
+            let mut cursor = match self.inner.lock().next_read(out, opts) {
+                Next::Error(e) => return Some(e),
+                Next::Read(c) => c,
+                Next::Empty => return None,
             };
             let before = out.len();
             let result = cursor.read(max.saturating_sub(out.len()), read_committed, out);
-            let mut st = self.inner.lock();
-            let valid = st.parts.get(&cursor.tp).is_some_and(|ps| {
-                ps.seek_gen == cursor.seek_gen && ps.position == Some(cursor.start_position)
-            });
-            if !valid {
+            if !self
+                .inner
+                .lock()
+                .finish_read(cursor, deliver, result.is_ok())
+            {
                 // Seeked or unassigned while we read: drop what we read.
                 out.truncate(before);
                 continue;
             }
-            if let Some(ps) = st.parts.get_mut(&cursor.tp) {
-                ps.position = Some(cursor.next_offset.max(cursor.start_position));
-                ps.eof_sent = false;
-                if deliver {
-                    ps.delivered = ps.position;
-                }
-            }
-            cursor.start_position = cursor.next_offset.max(cursor.start_position);
             if let Err(e) = result {
-                let e = Error::Decode {
+                return Some(Error::Decode {
                     broker: "fetch".into(),
                     api: "Fetch",
                     version: -1,
                     source: e,
-                };
-                return Some(e);
-            }
-            if !cursor.done {
-                st.current = Some(cursor);
+                });
             }
             if out.len() >= max {
                 return None;
@@ -731,21 +538,11 @@ impl Consumer {
 
     /// Sets the next offset to read from a partition.
     pub fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<()> {
-        let mut st = self.inner.lock();
-        let tp: Tp = (Arc::from(topic), partition);
-        let ps = st
-            .parts
-            .get_mut(&tp)
-            .ok_or_else(|| not_assigned(topic, partition))?;
-        ps.position = Some(offset);
-        ps.reset = None;
-        ps.seek_gen = next_gen();
-        ps.eof_sent = false;
-        // A seek (in `on_partitions_assigned`, say) wins over the committed
-        // offset being looked up.
-        ps.awaiting_committed = false;
-        drop_buffered(&mut st, &tp);
-        drop(st);
+        // Wins over the committed offset being looked up (a seek in
+        // `on_partitions_assigned`, say) and over a reset under way.
+        self.inner
+            .lock()
+            .seek(&(Arc::from(topic), partition), offset)?;
         self.inner.wake_fetcher.notify_one();
         Ok(())
     }
@@ -761,17 +558,9 @@ impl Consumer {
     }
 
     fn seek_spec(&self, partitions: &[(&str, i32)], spec: OffsetSpec) -> Result<()> {
-        let mut st = self.inner.lock();
-        for tp in topic_partitions(partitions) {
-            let ps = st
-                .parts
-                .get_mut(&tp)
-                .ok_or_else(|| not_assigned(&tp.0, tp.1))?;
-            ps.start_reset(spec);
-            ps.awaiting_committed = false;
-            drop_buffered(&mut st, &tp);
-        }
-        drop(st);
+        self.inner
+            .lock()
+            .seek_to(&topic_partitions(partitions), spec)?;
         self.inner.wake_fetcher.notify_one();
         Ok(())
     }
@@ -785,15 +574,8 @@ impl Consumer {
             let notified = self.inner.data.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let st = self.inner.lock();
-                let ps = st
-                    .parts
-                    .get(&tp)
-                    .ok_or_else(|| not_assigned(topic, partition))?;
-                if let Some(p) = ps.position {
-                    return Ok(p);
-                }
+            if let Some(p) = self.inner.lock().position(&tp)? {
+                return Ok(p);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(Error::RequestTimeout {
@@ -816,44 +598,23 @@ impl Consumer {
     }
 
     fn set_paused(&self, partitions: &[(&str, i32)], paused: bool) -> Result<()> {
-        let mut st = self.inner.lock();
-        for tp in topic_partitions(partitions) {
-            let ps = st
-                .parts
-                .get_mut(&tp)
-                .ok_or_else(|| not_assigned(&tp.0, tp.1))?;
-            ps.paused = paused;
-            if paused {
-                // Keep what was fetched but do not return it until resumed.
-                drop_buffered(&mut st, &tp);
-                if let Some(ps) = st.parts.get_mut(&tp) {
-                    ps.seek_gen = next_gen();
-                }
-            }
-        }
-        drop(st);
+        self.inner
+            .lock()
+            .set_paused(&topic_partitions(partitions), paused)?;
         self.inner.wake_fetcher.notify_one();
         Ok(())
     }
 
     /// Paused partitions.
     pub fn paused(&self) -> Vec<(Arc<str>, i32)> {
-        self.inner
-            .lock()
-            .parts
-            .iter()
-            .filter(|(_, p)| p.paused)
-            .map(|(tp, _)| tp.clone())
-            .collect()
+        self.inner.lock().paused()
     }
 
     /// The high watermark last seen for a partition (-1 before the first fetch).
     pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
         self.inner
             .lock()
-            .parts
-            .get(&(Arc::from(topic), partition))
-            .map(|p| p.high_watermark)
+            .high_watermark(&(Arc::from(topic), partition))
     }
 
     /// Stops the consumer: with a group, commits what the application was
@@ -881,34 +642,20 @@ impl Consumer {
     }
 }
 
-fn not_assigned(topic: &str, partition: i32) -> Error {
-    Error::UnknownPartition {
-        topic: format!("{topic} (not assigned to this consumer)"),
-        partition,
-        count: 0,
-    }
-}
-
-pub(crate) fn drop_buffered(st: &mut State, tp: &Tp) {
-    let before = st.buffer.len();
-    st.buffer.retain(|c| &c.tp != tp);
-    if st.buffer.len() != before {
-        st.buffered_bytes = st.buffer.iter().map(|c| c.records.len()).sum();
-    }
-    if st.current.as_ref().is_some_and(|c| &c.tp == tp) {
-        st.current = None;
-    }
-}
-
 /// Reading position inside one completed fetch.
 pub(crate) struct Cursor {
     tp: Tp,
     seek_gen: u64,
     /// The partition position when reading started.
     start_position: i64,
-    /// The offset after the last record (or skipped batch) read.
+    /// The offset after the last record (or skipped batch) read; saturates
+    /// at `i64::MAX`.
     next_offset: i64,
+    /// The record (or a skipped batch) at `i64::MAX` was read: no offset
+    /// follows, so the partition has nothing left to fetch.
+    past_end: bool,
     batches: RecordBatches,
+    /// The batch being read: its records, timestamp type and last offset.
     records: Option<(purekafka_protocol::records::Records, TimestampType, i64)>,
     aborted: VecDeque<(i64, i64)>,
     aborted_producers: HashSet<i64>,
@@ -920,6 +667,7 @@ impl Cursor {
         Cursor {
             start_position: cf.fetch_offset,
             next_offset: cf.fetch_offset,
+            past_end: false,
             batches: RecordBatches::with_options(cf.records, opts),
             records: None,
             aborted: cf
@@ -934,6 +682,13 @@ impl Cursor {
         }
     }
 
+    /// Moves the position past `last`, the offset of a record or the last
+    /// offset of a skipped batch.
+    fn passed(&mut self, last: i64) {
+        self.next_offset = self.next_offset.max(last.saturating_add(1));
+        self.past_end |= last == i64::MAX;
+    }
+
     /// Appends up to `max` records to `out`.
     fn read<S: Sink>(
         &mut self,
@@ -943,21 +698,22 @@ impl Cursor {
     ) -> Result<(), purekafka_protocol::DecodeError> {
         let mut n = 0;
         while n < max {
-            if let Some((records, ts_type, batch_next)) = self.records.as_mut() {
+            if let Some((records, ts_type, batch_last)) = self.records.as_mut() {
                 match records.next() {
                     Some(r) => {
                         let r = r?;
                         if r.offset < self.start_position {
                             continue; // fetched from inside a batch
                         }
+                        let ts_type = *ts_type;
                         // Saturates: a broker's offset may be i64::MAX.
-                        self.next_offset = r.offset.saturating_add(1);
+                        self.passed(r.offset);
                         out.record(ConsumerRecord {
                             topic: self.tp.0.clone(),
                             partition: self.tp.1,
                             offset: r.offset,
                             timestamp: r.timestamp,
-                            timestamp_type: *ts_type,
+                            timestamp_type: ts_type,
                             key: r.key,
                             value: r.value,
                             headers: r.headers,
@@ -967,7 +723,8 @@ impl Cursor {
                     }
                     None => {
                         // Offsets compacted away at the batch's end are skipped too.
-                        self.next_offset = self.next_offset.max(*batch_next);
+                        let last = *batch_last;
+                        self.passed(last);
                         self.records = None;
                     }
                 }
@@ -978,7 +735,7 @@ impl Cursor {
             };
             let batch = batch?;
             let h = *batch.header();
-            let next = h.next_offset();
+            let last = h.last_offset();
             if read_committed && h.producer_id >= 0 {
                 while let Some(&(first, pid)) = self.aborted.front() {
                     if first > h.last_offset() {
@@ -993,93 +750,23 @@ impl Cursor {
                     {
                         self.aborted_producers.remove(&h.producer_id);
                     }
-                    self.next_offset = self.next_offset.max(next);
+                    self.passed(last);
                     continue;
                 }
                 if h.is_transactional() && self.aborted_producers.contains(&h.producer_id) {
-                    self.next_offset = self.next_offset.max(next);
+                    self.passed(last);
                     continue;
                 }
             }
             if batch.is_control() {
-                self.next_offset = self.next_offset.max(next);
+                self.passed(last);
                 continue;
             }
-            if next <= self.start_position {
-                continue;
+            if last < self.start_position {
+                continue; // entirely before the position
             }
-            self.records = Some((batch.records()?, h.timestamp_type(), next));
+            self.records = Some((batch.records()?, h.timestamp_type(), last));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod offset_store_tests {
-    //! What becomes committable, on the shared state alone (no sockets).
-    use super::*;
-
-    fn tp(p: i32) -> Tp {
-        (Arc::from("t"), p)
-    }
-
-    fn state(parts: &[(i32, i64)]) -> State {
-        let mut st = State::default();
-        for &(p, position) in parts {
-            st.parts.insert(
-                tp(p),
-                PartState {
-                    position: Some(position),
-                    ..PartState::default()
-                },
-            );
-        }
-        st
-    }
-
-    fn to_commit(st: &State) -> Vec<(i32, i64)> {
-        st.offsets_to_commit(None)
-            .into_iter()
-            .map(|(tp, o)| (tp.1, o.offset))
-            .collect()
-    }
-
-    #[test]
-    fn delivered_records_are_committable_only_once_released() {
-        let mut st = state(&[(0, 10), (1, 3)]);
-        if let Some(ps) = st.parts.get_mut(&tp(0)) {
-            ps.delivered = Some(10);
-        }
-        assert!(to_commit(&st).is_empty(), "handed out, not released");
-        st.release_delivered();
-        assert_eq!(to_commit(&st), vec![(0, 10)], "nothing delivered on 1");
-        if let Some(ps) = st.parts.get_mut(&tp(0)) {
-            ps.committed = Some(10);
-        }
-        assert!(to_commit(&st).is_empty(), "already committed");
-    }
-
-    #[test]
-    fn a_yielded_record_is_released_by_the_next_one() {
-        // A poll for the stream read 0..100 (position 100) and delivered nothing.
-        let mut st = state(&[(0, 100)]);
-        st.yielded(&tp(0), 0, None);
-        assert!(to_commit(&st).is_empty());
-        st.yielded(&tp(0), 1, Some((&tp(0), 0)));
-        assert_eq!(to_commit(&st), vec![(0, 1)], "record 0 finished");
-        // commit()/close() release the one being processed too.
-        st.release_delivered();
-        assert_eq!(to_commit(&st), vec![(0, 2)]);
-    }
-
-    #[test]
-    fn a_yield_from_another_assignment_of_the_partition_is_ignored() {
-        // Offset 150 was read before the partition was revoked and assigned
-        // again at 120: it is not this assignment's delivery.
-        let mut st = state(&[(0, 120)]);
-        st.yielded(&tp(0), 150, None);
-        st.yielded(&tp(0), 151, Some((&tp(0), 150)));
-        st.release_delivered();
-        assert!(to_commit(&st).is_empty(), "{:?}", to_commit(&st));
     }
 }
