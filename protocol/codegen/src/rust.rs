@@ -782,33 +782,36 @@ pub fn generate(messages: &[Message]) -> String {
         let _ = writeln!(out, "}}\n");
     }
 
-    // Tables for the property tests.
-    emit_block(
-        &mut out,
-        "/// Every generated message with a function that round-trips a random value at a version.\n#[cfg(test)]\npub(crate) fn roundtrip_table() -> Vec<(&'static str, VersionRange, fn(&mut Gen, i16) -> Result<(), String>)> {\n    vec![",
-        messages.iter().map(|m| {
-            format!(
-                "        ({:?}, <{n} as Message>::VERSIONS, roundtrip_one::<{n}>),",
-                m.name,
-                n = m.name
-            )
-        }),
-        "    ]\n}\n",
-    );
-    emit_block(
-        &mut out,
-        "/// Every generated message's decoder, for the arbitrary-bytes property test.\n#[cfg(test)]\npub(crate) fn decoder_table() -> Vec<(&'static str, VersionRange, fn(&mut Bytes, i16) -> bool)> {\n    vec![",
-        messages.iter().map(|m| {
-            format!(
-                "        ({:?}, <{n} as Message>::VERSIONS, |b, v| <{n} as Message>::decode(b, v).is_ok()),",
-                m.name,
-                n = m.name
-            )
-        }),
-        "    ]\n}\n",
-    );
+    // Tables for the property tests: (doc, signature, entry per message).
+    let tables: [(&str, &str, TableEntry); 2] = [
+        (
+            "Every generated message with a function that round-trips a random value at a version.",
+            "roundtrip_table() -> Vec<(&'static str, VersionRange, fn(&mut Gen, i16) -> Result<(), String>)>",
+            |n| format!("<{n} as Message>::VERSIONS, roundtrip_one::<{n}>"),
+        ),
+        (
+            "Every generated message's decoder, for the arbitrary-bytes property test.",
+            "decoder_table() -> Vec<(&'static str, VersionRange, fn(&mut Bytes, i16) -> bool)>",
+            |n| {
+                format!("<{n} as Message>::VERSIONS, |b, v| <{n} as Message>::decode(b, v).is_ok()")
+            },
+        ),
+    ];
+    for (doc, sig, entry) in tables {
+        emit_block(
+            &mut out,
+            &format!("/// {doc}\n#[cfg(test)]\npub(crate) fn {sig} {{\n    vec!["),
+            messages
+                .iter()
+                .map(|m| format!("        ({:?}, {}),", m.name, entry(&m.name))),
+            "    ]\n}\n",
+        );
+    }
     out
 }
+
+/// The entry of a generated test table after the message's name, from its type name.
+type TableEntry = fn(&str) -> String;
 
 /// One arm of a generated `ApiKey` method, from the API's key and request.
 type ApiArm<'a> = &'a dyn Fn(i16, &Message) -> String;
