@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::net::{Cluster, ClusterOptions};
 use accumulator::{Accumulator, AccumulatorConfig};
 pub use delivery::{Delivered, DeliveryFuture};
-use partitioner::{Partitioner, StickyPartitioner};
+use partitioner::{DefaultPartitioner, Leaders, Partitioner};
 pub use purekafka_protocol::records::Header;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -177,8 +177,7 @@ pub(crate) struct ProducerShared {
     pub(crate) closed: AtomicBool,
     pub(crate) fatal: Mutex<Option<Error>>,
     pub(crate) metrics: Metrics,
-    sticky: Mutex<StickyPartitioner>,
-    user_partitioner: Option<Arc<dyn Partitioner>>,
+    partitioner: DefaultPartitioner,
 }
 
 impl ProducerShared {
@@ -233,6 +232,37 @@ impl std::fmt::Debug for Producer {
         f.debug_struct("Producer")
             .field("cluster", &self.shared.cluster)
             .finish()
+    }
+}
+
+/// Which partitions of a topic have a leader, from the current metadata
+/// (read only when the sticky rule asks).
+struct TopicLeaders<'a> {
+    cluster: &'a Cluster,
+    topic: &'a str,
+}
+
+impl Leaders for TopicLeaders<'_> {
+    fn has_leader(&self, partition: i32) -> bool {
+        self.cluster
+            .metadata()
+            .leader(self.topic, partition)
+            .is_some()
+    }
+
+    fn available(&self) -> Vec<i32> {
+        self.cluster
+            .metadata()
+            .topics
+            .get(self.topic)
+            .map(|t| {
+                t.partitions
+                    .iter()
+                    .filter(|p| p.leader >= 0)
+                    .map(|p| p.id)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -292,8 +322,7 @@ impl Producer {
             closed: AtomicBool::new(false),
             fatal: Mutex::new(None),
             metrics: Metrics::default(),
-            sticky: Mutex::new(StickyPartitioner::new(seed, config.batch_size)),
-            user_partitioner: partitioner,
+            partitioner: DefaultPartitioner::from_config(&config, seed).with_user_opt(partitioner),
             cfg: config,
         });
         tokio::spawn(sender::run(shared.clone()));
@@ -418,61 +447,19 @@ impl Producer {
             return Err(Error::RecordTooLarge { size, max });
         }
         let n = i32::try_from(partitions).unwrap_or(i32::MAX);
-        let partition = match record.partition {
-            Some(p) if p < 0 || p >= n => {
-                return Err(Error::UnknownPartition {
-                    topic: record.topic.to_string(),
-                    partition: p,
-                    count: partitions,
-                });
-            }
-            Some(p) => p,
-            None => {
-                let chosen = sh
-                    .user_partitioner
-                    .as_ref()
-                    .and_then(|up| up.partition(record.topic, record.key, record.value, n));
-                match (chosen, record.key) {
-                    (Some(p), _) if p >= 0 && p < n => p,
-                    (Some(p), _) => {
-                        return Err(Error::UnknownPartition {
-                            topic: record.topic.to_string(),
-                            partition: p,
-                            count: partitions,
-                        });
-                    }
-                    (None, Some(k)) if !sh.cfg.partitioner_ignore_keys => {
-                        partitioner::default_partition(k, n)
-                    }
-                    _ => {
-                        let md = sh.cluster.metadata();
-                        let mut sticky = sh
-                            .sticky
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        match sticky.current(record.topic) {
-                            // The common case: keep the sticky partition while it
-                            // has a leader, with no per-record allocation.
-                            Some(p) if p < n && md.leader(record.topic, p).is_some() => p,
-                            _ => {
-                                let available: Vec<i32> = md
-                                    .topics
-                                    .get(record.topic)
-                                    .map(|t| {
-                                        t.partitions
-                                            .iter()
-                                            .filter(|p| p.leader >= 0)
-                                            .map(|p| p.id)
-                                            .collect()
-                                    })
-                                    .unwrap_or_default();
-                                sticky.partition(record.topic, n, &available)
-                            }
-                        }
-                    }
-                }
-            }
+        let leaders = TopicLeaders {
+            cluster: &sh.cluster,
+            topic: record.topic,
         };
+        let choice = sh.partitioner.partition(
+            record.topic,
+            record.partition,
+            record.key,
+            record.value,
+            n,
+            &leaders,
+        )?;
+        let partition = choice.partition;
         let ts = record.timestamp.unwrap_or_else(now_ms);
         let mut acc = sh.lock_acc();
         if acc.buffered + size > sh.cfg.buffer_memory && acc.buffered > 0 {
@@ -491,12 +478,7 @@ impl Producer {
             Instant::now().into_std(),
         )?;
         drop(acc);
-        if record.partition.is_none() && record.key.is_none() {
-            sh.sticky
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .on_append(record.topic, partition, size);
-        }
+        sh.partitioner.on_append(record.topic, choice, size);
         if full || index == 0 {
             sh.wake.notify_one();
         }

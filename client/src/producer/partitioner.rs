@@ -13,12 +13,13 @@
 //!    the adaptive load statistics): a random partition with a leader, kept
 //!    until `batch.size` bytes have been appended to it, then another one.
 //!
-//! [`DefaultPartitioner`] bundles the four rules.
+//! [`DefaultPartitioner`] bundles the four rules; the producer calls it for
+//! every record.
 
 use crate::config::ProducerConfig;
 use crate::error::Error;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The Java client's `Utils.murmur2`: 32-bit MurmurHash2 with seed
 /// `0x9747b28c`, as Java computes it (wrapping `int` arithmetic, bytes
@@ -350,6 +351,34 @@ impl Partitioner for Murmur2Partitioner {
     }
 }
 
+/// Which partitions of a topic have a leader, as the sticky rule asks it:
+/// first whether the current sticky partition still has one (every keyless
+/// record), and only when it must pick another, the whole list.
+pub trait Leaders {
+    /// Whether `partition` has a leader.
+    fn has_leader(&self, partition: i32) -> bool;
+    /// The partitions that have one (empty: unknown, all are candidates).
+    fn available(&self) -> Vec<i32>;
+}
+
+impl Leaders for [i32] {
+    fn has_leader(&self, partition: i32) -> bool {
+        self.contains(&partition)
+    }
+    fn available(&self) -> Vec<i32> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> Leaders for [i32; N] {
+    fn has_leader(&self, partition: i32) -> bool {
+        self.contains(&partition)
+    }
+    fn available(&self) -> Vec<i32> {
+        self.to_vec()
+    }
+}
+
 /// Which rule chose a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartitionSource {
@@ -375,10 +404,13 @@ pub struct PartitionChoice {
 
 /// The four rules of the module docs: explicit partition, user partitioner,
 /// murmur2 of the key (unless `partitioner.ignore.keys`), sticky.
+///
+/// Shared by every thread that sends: only the sticky rule takes a lock
+/// (the user's partitioner runs without one).
 pub struct DefaultPartitioner {
     ignore_keys: bool,
     user: Option<Arc<dyn Partitioner>>,
-    sticky: StickyPartitioner,
+    sticky: Mutex<StickyPartitioner>,
 }
 
 impl std::fmt::Debug for DefaultPartitioner {
@@ -398,7 +430,7 @@ impl DefaultPartitioner {
         DefaultPartitioner {
             ignore_keys,
             user: None,
-            sticky: StickyPartitioner::new(seed, batch_size),
+            sticky: Mutex::new(StickyPartitioner::new(seed, batch_size)),
         }
     }
 
@@ -413,20 +445,30 @@ impl DefaultPartitioner {
         self
     }
 
+    /// Consults `user`, if any, before the key and sticky rules.
+    pub fn with_user_opt(self, user: Option<Arc<dyn Partitioner>>) -> Self {
+        match user {
+            Some(u) => self.with_user(u),
+            None => self,
+        }
+    }
+
     /// The partition for a record of `topic`.
     ///
-    /// `explicit` is the record's own partition; `available` the partitions
-    /// with a leader (for the sticky rule). Errors: a topic without
-    /// partitions ([`Error::UnknownTopic`]); an explicit or user-chosen
-    /// partition outside `0..num_partitions` ([`Error::UnknownPartition`]).
-    pub fn partition(
-        &mut self,
+    /// `explicit` is the record's own partition; `leaders` says which
+    /// partitions have a leader (for the sticky rule: the current sticky
+    /// partition is kept while it has one, with no allocation). Errors: a
+    /// topic without partitions ([`Error::UnknownTopic`]); an explicit or
+    /// user-chosen partition outside `0..num_partitions`
+    /// ([`Error::UnknownPartition`]).
+    pub fn partition<L: Leaders + ?Sized>(
+        &self,
         topic: &str,
         explicit: Option<i32>,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         num_partitions: i32,
-        available: &[i32],
+        leaders: &L,
     ) -> Result<PartitionChoice, Error> {
         if num_partitions <= 0 {
             return Err(Error::UnknownTopic {
@@ -458,7 +500,12 @@ impl DefaultPartitioner {
                 source: PartitionSource::Key,
             });
         }
-        let partition = self.sticky.partition(topic, num_partitions, available);
+        let mut sticky = self.sticky();
+        let partition = match sticky.current(topic) {
+            // The common case: keep the sticky partition while it has a leader.
+            Some(p) if (0..num_partitions).contains(&p) && leaders.has_leader(p) => p,
+            _ => sticky.partition(topic, num_partitions, &leaders.available()),
+        };
         Ok(PartitionChoice {
             partition,
             source: PartitionSource::Sticky,
@@ -467,15 +514,15 @@ impl DefaultPartitioner {
 
     /// Reports `bytes` appended for a choice; only sticky choices count
     /// towards switching.
-    pub fn on_append(&mut self, topic: &str, choice: PartitionChoice, bytes: usize) {
+    pub fn on_append(&self, topic: &str, choice: PartitionChoice, bytes: usize) {
         if choice.source == PartitionSource::Sticky {
-            self.sticky.on_append(topic, choice.partition, bytes);
+            self.sticky().on_append(topic, choice.partition, bytes);
         }
     }
 
-    /// The sticky partitioner inside.
-    pub fn sticky(&mut self) -> &mut StickyPartitioner {
-        &mut self.sticky
+    /// The sticky partitioner inside, locked.
+    pub fn sticky(&self) -> MutexGuard<'_, StickyPartitioner> {
+        self.sticky.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -745,7 +792,7 @@ mod tests {
 
     #[test]
     fn default_partitioner_rules_in_order() {
-        let mut dp = DefaultPartitioner::new(1, 1000, false);
+        let dp = DefaultPartitioner::new(1, 1000, false);
         // Explicit wins over the key.
         let c = dp
             .partition("t", Some(2), Some(b"21"), None, 12, &[])
@@ -791,22 +838,60 @@ mod tests {
         assert_eq!(dp.sticky().current("t"), None);
     }
 
+    /// Leaders that count how often the full list is asked for.
+    struct Counting {
+        with_leader: Vec<i32>,
+        lists: std::cell::Cell<usize>,
+    }
+
+    impl Leaders for Counting {
+        fn has_leader(&self, partition: i32) -> bool {
+            self.with_leader.contains(&partition)
+        }
+        fn available(&self) -> Vec<i32> {
+            self.lists.set(self.lists.get() + 1);
+            self.with_leader.clone()
+        }
+    }
+
+    #[test]
+    fn the_sticky_rule_lists_leaders_only_when_it_must_pick() {
+        let dp = DefaultPartitioner::new(1, 1 << 20, false);
+        let mut leaders = Counting {
+            with_leader: vec![1, 3],
+            lists: std::cell::Cell::new(0),
+        };
+        let first = dp.partition("t", None, None, None, 4, &leaders).unwrap();
+        assert!([1, 3].contains(&first.partition));
+        for _ in 0..100 {
+            let c = dp.partition("t", None, None, None, 4, &leaders).unwrap();
+            assert_eq!(c, first);
+            dp.on_append("t", c, 10);
+        }
+        assert_eq!(leaders.lists.get(), 1, "listed per record, not per pick");
+        // The sticky partition loses its leader: another is picked.
+        leaders.with_leader.retain(|&p| p != first.partition);
+        let moved = dp.partition("t", None, None, None, 4, &leaders).unwrap();
+        assert_ne!(moved.partition, first.partition);
+        assert_eq!(leaders.lists.get(), 2);
+    }
+
     #[test]
     fn default_partitioner_ignore_keys_uses_sticky() {
-        let mut dp = DefaultPartitioner::new(1, 1 << 20, true);
+        let dp = DefaultPartitioner::new(1, 1 << 20, true);
         let a = dp.partition("t", None, Some(b"x"), None, 64, &[]).unwrap();
         let b = dp.partition("t", None, Some(b"y"), None, 64, &[]).unwrap();
         assert_eq!(a.source, PartitionSource::Sticky);
         assert_eq!(a.partition, b.partition);
         let cfg = ProducerConfig::default().partitioner_ignore_keys(true);
-        let mut dp = DefaultPartitioner::from_config(&cfg, 1);
+        let dp = DefaultPartitioner::from_config(&cfg, 1);
         assert_eq!(
             dp.partition("t", None, Some(b"x"), None, 64, &[])
                 .unwrap()
                 .source,
             PartitionSource::Sticky
         );
-        let mut dp = DefaultPartitioner::from_config(&ProducerConfig::default(), 1);
+        let dp = DefaultPartitioner::from_config(&ProducerConfig::default(), 1);
         assert_eq!(
             dp.partition("t", None, Some(b"x"), None, 64, &[])
                 .unwrap()
@@ -817,7 +902,7 @@ mod tests {
 
     #[test]
     fn default_partitioner_errors() {
-        let mut dp = DefaultPartitioner::new(1, 1000, false);
+        let dp = DefaultPartitioner::new(1, 1000, false);
         match dp.partition("t", Some(12), None, None, 12, &[]) {
             Err(Error::UnknownPartition {
                 topic,
@@ -843,7 +928,7 @@ mod tests {
             Some(b"bad") => Some(n),
             _ => None,
         };
-        let mut dp = DefaultPartitioner::new(1, 1000, false).with_user(Arc::new(user));
+        let dp = DefaultPartitioner::new(1, 1000, false).with_user(Arc::new(user));
         let c = dp.partition("t", None, Some(b"vip"), None, 8, &[]).unwrap();
         assert_eq!(
             c,
@@ -891,7 +976,7 @@ mod tests {
         );
         assert_eq!(p.partition("t", None, Some(b"v"), 100), None);
         assert_eq!(p.partition("t", Some(b"21"), None, 0), None);
-        let mut dp = DefaultPartitioner::new(1, 1000, true).with_user(Arc::new(Murmur2Partitioner));
+        let dp = DefaultPartitioner::new(1, 1000, true).with_user(Arc::new(Murmur2Partitioner));
         let c = dp
             .partition("t", None, Some(b"21"), None, 100, &[])
             .unwrap();
