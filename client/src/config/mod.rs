@@ -82,6 +82,11 @@ pub use values::{
 };
 
 use crate::error::ConfigError;
+use crate::security::sasl::oauthbearer::TokenProvider;
+use crate::security::sasl::props::{
+    parse_jaas_config, parse_mechanism, parse_oauthbearer_config, parse_token_provider,
+};
+use crate::security::sasl::{Mechanism, TokenProviderRef};
 use decl::{any_value, not_declared};
 use purekafka_compression::Compression;
 use std::time::Duration;
@@ -137,8 +142,34 @@ declare_config! {
           int(1000, 2147483647), "100000000",
           "The largest response frame accepted from a broker." },
         { "security.protocol" [] security_protocol: SecurityProtocol,
-          choice(SecurityProtocol, "`plaintext` (`ssl`, `sasl_plaintext`, `sasl_ssl` not supported yet)"),
+          choice(SecurityProtocol, "`plaintext`, `sasl_plaintext` (`ssl`, `sasl_ssl` not supported yet)"),
           "plaintext", "How to talk to brokers." },
+        { "sasl.mechanism" ["sasl.mechanisms"] sasl_mechanism: Option<Mechanism>,
+          custom(parse_mechanism, any_value,
+                 "`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` (not `GSSAPI`: no pure-Rust Kerberos)"),
+          unset, "The SASL mechanism (security.protocol sasl_*); no default.",
+          set(m: Mechanism) => Some(m) },
+        { "sasl.username" [] sasl_username: Option<String>, opt_string(), unset,
+          "The SASL user (PLAIN, SCRAM), or `username=` in sasl.jaas.config." },
+        { "sasl.password" [] sasl_password: Option<Secret>, secret(), unset,
+          "The SASL user's password (PLAIN, SCRAM), or `password=` in sasl.jaas.config." },
+        { secret "sasl.jaas.config" [] sasl_jaas_config: Option<Secret>,
+          custom(parse_jaas_config, any_value,
+                 "`<LoginModule> required key=\"value\" ...;` (PlainLoginModule, ScramLoginModule: `username`, `password`; OAuthBearerLoginModule: `unsecuredLoginStringClaim_sub`)"),
+          unset, "Java's login configuration, read as the Java client reads it.",
+          set(v: &str) => Some(Secret::new(v)) },
+        { secret "sasl.oauthbearer.config" [] sasl_oauthbearer_config: Option<Secret>,
+          custom(parse_oauthbearer_config, any_value,
+                 "`principal=<sub> [lifeSeconds=<n>] [scope=<a,b>] [extension_<k>=<v>]`"),
+          unset, "librdkafka's unsecured OAUTHBEARER tokens (with enable.sasl.oauthbearer.unsecure.jwt).",
+          set(v: &str) => Some(Secret::new(v)) },
+        { "enable.sasl.oauthbearer.unsecure.jwt" [] enable_sasl_oauthbearer_unsecure_jwt: bool,
+          bool(), "false",
+          "Make unsigned OAUTHBEARER tokens from sasl.oauthbearer.config (testing only)." },
+        { "sasl.login.callback.handler.class" [] sasl_token_provider: Option<TokenProviderRef>,
+          custom(parse_token_provider, any_value, "set in code: `sasl_token_provider(Arc<dyn TokenProvider>)`"),
+          unset, "Where OAUTHBEARER tokens come from (async, cached, refreshed before expiry).",
+          set(p: std::sync::Arc<dyn TokenProvider>) => Some(TokenProviderRef(p)) },
         { "allow.auto.create.topics" [] allow_auto_create_topics: bool, bool(), "true",
           "Whether a metadata request may create a missing topic (if the broker allows it)." },
     }
@@ -332,15 +363,20 @@ impl ClientConfig {
     /// Checks every field's range, then the cross-field rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.check_declared()?;
-        if self.security_protocol != SecurityProtocol::Plaintext {
+        if !matches!(
+            self.security_protocol,
+            SecurityProtocol::Plaintext | SecurityProtocol::SaslPlaintext
+        ) {
             return rule(
                 "security.protocol",
                 format!(
-                    "security.protocol={} is not supported yet (only plaintext is)",
+                    "security.protocol={} is not supported yet (plaintext and sasl_plaintext are)",
                     self.security_protocol
                 ),
             );
         }
+        // The SASL settings hang together (mechanism, credentials).
+        crate::security::sasl::SaslConfig::from_client(self)?;
         for (name, low, max_name, max) in [
             (
                 "reconnect.backoff.ms",

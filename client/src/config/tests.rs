@@ -177,7 +177,15 @@ fn property_info_says_what_the_docs_say() {
             .values
             .starts_with("comma-separated list of `range`")
     );
-    assert!(properties().all(|p| !p.secret), "no secret property yet");
+    let secret: Vec<&str> = properties().filter(|p| p.secret).map(|p| p.name).collect();
+    for name in [
+        "sasl.password",
+        "sasl.jaas.config",
+        "sasl.oauthbearer.config",
+    ] {
+        assert!(secret.contains(&name), "{name} is not marked secret");
+    }
+    assert!(!secret.contains(&"sasl.username"));
 }
 
 /// A config declared like the real ones, with secrets.
@@ -521,7 +529,7 @@ fn property_of_the_other_client_type() {
 
 #[test]
 fn ssl_and_sasl_properties_are_not_supported_yet() {
-    for name in ["ssl.ca.location", "sasl.mechanism", "sasl.jaas.config"] {
+    for name in ["ssl.ca.location", "sasl.kerberos.service.name"] {
         assert_mentions(&producer_err(name, "x"), name, &["not supported yet"]);
         assert_mentions(&consumer_err(name, "x"), name, &["not supported yet"]);
     }
@@ -724,7 +732,6 @@ fn client_validation_rules() {
     assert!(ok.validate().is_ok());
     for (p, name) in [
         (SecurityProtocol::Ssl, "ssl"),
-        (SecurityProtocol::SaslPlaintext, "sasl_plaintext"),
         (SecurityProtocol::SaslSsl, "sasl_ssl"),
     ] {
         let e = ok.clone().security_protocol(p).validate().unwrap_err();
@@ -734,6 +741,13 @@ fn client_validation_rules() {
             &[&format!("security.protocol={name} is not supported yet")],
         );
     }
+    // SASL needs a mechanism (and credentials: security::sasl's tests).
+    let e = ok
+        .clone()
+        .security_protocol(SecurityProtocol::SaslPlaintext)
+        .validate()
+        .unwrap_err();
+    assert_mentions(&e, "sasl.mechanism", &["needs sasl.mechanism"]);
     let e = ok
         .clone()
         .max_in_flight_requests_per_connection(0)

@@ -46,7 +46,15 @@ impl ClusterOptions {
                 // Setup steps 2 and 4 (see net::setup): the TLS and SASL
                 // configuration builds these.
                 tls: None,
-                sasl: None,
+                // One session for all of the client's connections (an
+                // OAUTHBEARER token is shared); validate() checked it.
+                sasl: match crate::security::sasl::SaslSession::from_client(c) {
+                    Ok(s) => s.map(|s| s as Arc<dyn crate::net::SaslStep>),
+                    Err(e) => {
+                        tracing::error!("SASL settings: {e}");
+                        None
+                    }
+                },
             },
             reconnect_backoff: c.reconnect_backoff,
             reconnect_backoff_max: c.reconnect_backoff_max,
@@ -300,6 +308,9 @@ impl Cluster {
                     slot.conn = Some(c.clone());
                     return Ok(c);
                 }
+                // A refused login or certificate fails the same way on every
+                // bootstrap server: the user must change the configuration.
+                Err(e) if !e.is_retriable() => return Err(e),
                 Err(e) => {
                     tracing::debug!("bootstrap server {addr}: {e}");
                     last_error = e.to_string();

@@ -1876,6 +1876,26 @@ impl Membership {
     }
 
     fn fatal(&mut self, error: Error) {
+        // A denied group names the group (the broker's message does not).
+        let error = match error {
+            Error::Kafka {
+                code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+                api,
+                topic,
+                partition,
+                message,
+            } => Error::Kafka {
+                code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
+                api,
+                topic,
+                partition,
+                message: Some(match message.filter(|m| !m.is_empty()) {
+                    Some(m) => format!("group {}: {m}", self.config.group_id),
+                    None => format!("group {}", self.config.group_id),
+                }),
+            },
+            e => e,
+        };
         tracing::error!(group = %self.config.group_id, %error, "group membership failed");
         self.lose_all();
         self.in_flight.clear();

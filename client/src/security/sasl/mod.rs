@@ -27,7 +27,10 @@
 mod driver;
 pub mod jaas;
 pub mod oauthbearer;
+pub(crate) mod props;
 pub mod scram;
+
+pub use props::TokenProviderRef;
 
 use crate::error::ConfigError;
 use oauthbearer::{OAuthBearerClient, OAuthBearerToken, TokenCache, TokenProvider};
@@ -40,34 +43,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A secret string (password, token). `Debug` and `Display` print
-/// `[redacted]`; [`Secret::expose`] is the only way to the text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
-
-impl Secret {
-    /// Wraps `s`.
-    pub fn new(s: impl AsRef<str>) -> Self {
-        Secret(Arc::from(s.as_ref()))
-    }
-
-    /// The secret text, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use crate::config::Secret;
 
 /// A SASL mechanism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +200,7 @@ impl SaslConfig {
         Ok(())
     }
 
-    fn set_jaas(&mut self, text: &str) -> Result<(), String> {
+    pub(crate) fn set_jaas(&mut self, text: &str) -> Result<(), String> {
         let e = jaas::parse(text).map_err(|r| format!("invalid value: {r}"))?;
         let opt = |k: &str| e.options.get(k).cloned();
         match e.module.as_str() {
@@ -281,13 +257,22 @@ impl SaslConfig {
         Ok(())
     }
 
-    /// librdkafka's unsecured tokens: `sasl.oauthbearer.config` =
-    /// `principal=<sub> [lifeSeconds=<n>] [scope=<a,b>] [extension_<k>=<v>]`,
-    /// used when `enable.sasl.oauthbearer.unsecure.jwt=true`.
     fn apply_unsecured_config(&mut self) -> Result<(), String> {
         let (true, Some(text)) = (self.unsecure_jwt, self.unsecured_config.as_deref()) else {
             return Ok(());
         };
+        let (p, ext) = SaslConfig::unsecured_provider(text)?;
+        self.token_provider = Some(Arc::new(p));
+        self.oauthbearer_extensions = ext;
+        Ok(())
+    }
+
+    /// librdkafka's unsecured tokens: `sasl.oauthbearer.config` =
+    /// `principal=<sub> [lifeSeconds=<n>] [scope=<a,b>] [extension_<k>=<v>]`,
+    /// used when `enable.sasl.oauthbearer.unsecure.jwt=true`.
+    pub(crate) fn unsecured_provider(
+        text: &str,
+    ) -> Result<(oauthbearer::UnsecuredTokenProvider, Vec<(String, String)>), String> {
         let mut principal = None;
         let mut p = oauthbearer::UnsecuredTokenProvider::new("");
         let mut ext = Vec::new();
@@ -319,9 +304,7 @@ impl SaslConfig {
             return Err("principal=<name> is required".into());
         };
         p.principal = principal;
-        self.token_provider = Some(Arc::new(p));
-        self.oauthbearer_extensions = ext;
-        Ok(())
+        Ok((p, ext))
     }
 
     /// Checks that the mechanism has what it needs.

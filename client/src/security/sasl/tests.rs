@@ -307,3 +307,93 @@ fn secrets_never_appear_in_debug_or_errors() {
     );
     assert!(!format!("{x:?}").contains(t.value.expose()));
 }
+
+#[test]
+fn client_configs_take_the_sasl_properties() {
+    use crate::config::{ConsumerConfig, ProducerConfig, SecurityProtocol};
+    let pw = "Kq2-distinctive-jaas-pw";
+    let jaas = format!(
+        r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="{pw}";"#
+    );
+    let c = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanisms", "SCRAM-SHA-256"),
+        ("sasl.jaas.config", jaas.as_str()),
+    ])
+    .unwrap();
+    let s = SaslConfig::from_client(&c.client).unwrap().unwrap();
+    assert_eq!(s.mechanism, Some(Mechanism::ScramSha256));
+    assert_eq!(s.username.as_deref(), Some("alice"));
+    assert_eq!(s.password.as_ref().map(Secret::expose), Some(pw));
+    assert!(!format!("{c:?}").contains(pw));
+    // sasl.username / sasl.password win over the JAAS text.
+    let c = ConsumerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "PLAIN"),
+        ("sasl.jaas.config", jaas.as_str()),
+        ("sasl.username", "bob"),
+        ("sasl.password", "other"),
+    ])
+    .unwrap();
+    let s = SaslConfig::from_client(&c.client).unwrap().unwrap();
+    assert_eq!(s.username.as_deref(), Some("bob"));
+    // A bad JAAS text fails at set(), without showing the password.
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("sasl.jaas.config", &jaas[..jaas.len() - 1]),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("sasl.jaas.config"), "{e}");
+    assert!(!format!("{e} {e:?}").contains(pw), "{e:?}");
+    // Missing credentials are caught by validate().
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "SCRAM-SHA-512"),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("sasl.username"), "{e}");
+    // No SASL protocol: no SASL session, whatever else is set.
+    let c = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("sasl.mechanism", "PLAIN"),
+    ])
+    .unwrap();
+    assert!(SaslConfig::from_client(&c.client).unwrap().is_none());
+    // librdkafka's unsecured tokens, and a provider set in code.
+    let c = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("security.protocol", "SASL_PLAINTEXT"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+        ("sasl.oauthbearer.config", "principal=alice extension_x=1"),
+    ])
+    .unwrap();
+    let s = SaslConfig::from_client(&c.client).unwrap().unwrap();
+    assert!(s.token_provider.is_some());
+    assert_eq!(s.oauthbearer_extensions, vec![("x".into(), "1".into())]);
+    let provider: Arc<dyn oauthbearer::TokenProvider> =
+        Arc::new(oauthbearer::UnsecuredTokenProvider::new("carol"));
+    let c = ProducerConfig::new("h:1")
+        .security_protocol(SecurityProtocol::SaslPlaintext)
+        .sasl_mechanism(Mechanism::OAuthBearer)
+        .sasl_token_provider(provider.clone())
+        .build()
+        .unwrap();
+    let s = SaslConfig::from_client(&c.client).unwrap().unwrap();
+    assert!(s.token_provider.is_some());
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("sasl.login.callback.handler.class", "com.example.Handler"),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("sasl_token_provider"), "{e}");
+    let e = ProducerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("sasl.mechanism", "GSSAPI"),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("Kerberos"), "{e}");
+}
