@@ -72,24 +72,106 @@ pub fn encode_request<R: Request>(
     version: i16,
     request: &R,
 ) -> Result<(), EncodeError> {
+    let start = buf.len();
+    buf.put_i32(0);
+    write_request_header(buf, R::KEY, version, correlation_id, client_id)?;
+    request.encode(buf, version)?;
+    patch_size(buf, start, 0)
+}
+
+/// Writes the request header of `api` at `version` (v1 or v2, as the
+/// version asks).
+fn write_request_header(
+    buf: &mut BytesMut,
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+) -> Result<(), EncodeError> {
     let header = RequestHeader {
-        request_api_key: R::KEY as i16,
+        request_api_key: api as i16,
         request_api_version: version,
         correlation_id,
         client_id: client_id.map(str::to_owned),
         unknown_tagged_fields: Vec::new(),
     };
-    let start = buf.len();
-    buf.put_i32(0);
-    header.encode(buf, R::KEY.request_header_version(version))?;
-    request.encode(buf, version)?;
-    patch_size(buf, start)
+    header.encode(buf, api.request_header_version(version))
+}
+
+/// A request whose body is encoded and whose frame head (size and header,
+/// with the correlation id) is written when it is sent: a connection
+/// assigns correlation ids in the order it writes requests, so the body can
+/// be encoded anywhere beforehand, once, and go to the socket as it is.
+///
+/// On the wire a request is `head(correlation id) ++ body`:
+/// [`EncodedRequest::write_head`] writes the head.
+#[derive(Debug, Clone)]
+pub struct EncodedRequest {
+    api: ApiKey,
+    version: i16,
+    body: Bytes,
+}
+
+impl EncodedRequest {
+    /// Encodes `request`'s body at `version`.
+    pub fn new<R: Request>(request: &R, version: i16) -> Result<Self, EncodeError> {
+        Self::with(R::KEY, version, |buf| request.encode(buf, version))
+    }
+
+    /// Encodes a body of `api` at `version` that `write` appends (for
+    /// requests whose type is chosen at run time).
+    pub fn with<F>(api: ApiKey, version: i16, write: F) -> Result<Self, EncodeError>
+    where
+        F: FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+    {
+        let mut buf = BytesMut::with_capacity(256);
+        write(&mut buf)?;
+        Ok(EncodedRequest {
+            api,
+            version,
+            body: buf.freeze(),
+        })
+    }
+
+    /// The API.
+    pub fn api(&self) -> ApiKey {
+        self.api
+    }
+
+    /// The version the body is encoded at.
+    pub fn version(&self) -> i16 {
+        self.version
+    }
+
+    /// The encoded body (after the header).
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Appends the frame's head to `buf`: the size of the whole frame and
+    /// the request header with `correlation_id`. The body must follow it.
+    pub fn write_head(
+        &self,
+        buf: &mut BytesMut,
+        correlation_id: i32,
+        client_id: Option<&str>,
+    ) -> Result<(), EncodeError> {
+        let start = buf.len();
+        buf.put_i32(0);
+        write_request_header(buf, self.api, self.version, correlation_id, client_id)?;
+        patch_size(buf, start, self.body.len())
+    }
 }
 
 /// Fills in the size field of the frame that starts at `start`: the caller
-/// put a 4-byte placeholder there, then the header and body.
-fn patch_size(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
-    let size = buf.len().saturating_sub(start).saturating_sub(4);
+/// put a 4-byte placeholder there, then the header and body, except for
+/// `more` bytes that will follow in another buffer.
+fn patch_size(buf: &mut BytesMut, start: usize, more: usize) -> Result<(), EncodeError> {
+    let size = buf
+        .len()
+        .saturating_sub(start)
+        .saturating_sub(4)
+        .saturating_add(more);
     let size = i32::try_from(size).map_err(|_| EncodeError::TooLong {
         what: "frame",
         len: size,
@@ -116,7 +198,7 @@ pub fn encode_response(
     };
     header.encode(buf, response.api_key().response_header_version(version))?;
     response.encode(buf, version)?;
-    patch_size(buf, start)
+    patch_size(buf, start, 0)
 }
 
 /// The correlation id at the start of a response frame (before the API is known).
@@ -175,7 +257,7 @@ pub fn encode_request_any(
     let version = header.request_api_version;
     header.encode(buf, request.api_key().request_header_version(version))?;
     request.encode(buf, version)?;
-    patch_size(buf, start)
+    patch_size(buf, start, 0)
 }
 
 #[cfg(test)]
@@ -237,6 +319,27 @@ mod tests {
         assert_eq!(&frame[8..10], &[0xff, 0xff], "null client id");
         let (_, body) = decode_request(frame).unwrap();
         assert!(matches!(body, AnyRequest::Metadata(_)));
+    }
+
+    #[test]
+    fn an_encoded_request_with_its_head_is_the_frame_encode_request_writes() {
+        let req = MetadataRequest {
+            topics: Some(vec![]),
+            ..Default::default()
+        };
+        for version in [4, 12] {
+            let mut whole = BytesMut::new();
+            encode_request(&mut whole, 41, Some("cid"), version, &req).unwrap();
+            let enc = EncodedRequest::new(&req, version).unwrap();
+            assert_eq!((enc.api(), enc.version()), (ApiKey::Metadata, version));
+            let mut head = BytesMut::new();
+            enc.write_head(&mut head, 41, Some("cid")).unwrap();
+            head.extend_from_slice(enc.body());
+            assert_eq!(head, whole, "v{version}");
+            let frame = decode_frame(&mut head, DEFAULT_MAX_FRAME).unwrap().unwrap();
+            let (h, _) = decode_request(frame).unwrap();
+            assert_eq!(h.correlation_id, 41);
+        }
     }
 
     #[test]

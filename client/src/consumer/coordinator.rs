@@ -1074,7 +1074,7 @@ async fn send_group_request(
     };
     let api = req.request.api_key();
     let version = req.version;
-    let frame = encode_frame_with(api, version, &inner.cfg.client.client_id, |buf| {
+    let frame = encode_frame_with(api, version, |buf| {
         req.request.encode(buf, version)
     })?;
     let timeout = req
@@ -1083,7 +1083,7 @@ async fn send_group_request(
             t.max(inner.cfg.client.request_timeout)
         });
     let body = conn
-        .submit(frame, api, version, timeout)
+        .submit(frame, timeout)
         .await?
         .response()
         .await?;

@@ -275,12 +275,12 @@ async fn fetch(
         rack_id: cfg.client.client_rack.clone().unwrap_or_default(),
         ..Default::default()
     };
-    let frame = match crate::net::conn::encode_frame(&req, version, &cfg.client.client_id) {
+    let frame = match crate::net::conn::encode_frame(&req, version) {
         Ok(f) => f,
         Err(e) => return (Err(e), names),
     };
     let timeout = cfg.client.request_timeout + max_wait;
-    let result = match conn.submit(frame, ApiKey::Fetch, version, timeout).await {
+    let result = match conn.submit(frame, timeout).await {
         Ok(p) => p.decode::<FetchRequest>().await,
         Err(e) => Err(e),
     };

@@ -43,6 +43,7 @@ impl ClusterOptions {
                 max_in_flight: c.max_in_flight_requests_per_connection,
                 connect_timeout: c.socket_connection_setup_timeout,
                 max_response_size: c.receive_message_max_bytes,
+                max_idle: Some(c.connections_max_idle),
                 // Setup steps 2 and 4 (see net::setup): the TLS and SASL
                 // configuration builds these.
                 tls: None,

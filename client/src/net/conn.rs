@@ -1,31 +1,40 @@
-//! One connection to one broker.
+//! One connection to one broker: the handle, and the task that drives the
+//! socket.
 //!
-//! A single task owns the socket. Callers hand it encoded request frames
-//! through a channel and await the response on a oneshot; the task assigns
-//! correlation ids, pipelines up to `max.in.flight.requests.per.connection`
-//! requests, matches responses (Kafka answers in order on a connection), and
-//! enforces `request.timeout.ms`. When the socket fails, every request in
-//! flight fails with an error — none hangs. Dropping a response future is
-//! safe: the answer is discarded when it arrives.
+//! A single task owns the socket. Callers encode a request's body
+//! ([`encode_frame`]) and hand it to the task through a channel; the answer
+//! comes back on a oneshot. The task is a thin driver over the sans-IO
+//! [`Pipeline`] (`net/pipeline.rs`), which assigns correlation ids, writes
+//! frame heads, pipelines up to `max.in.flight.requests.per.connection`
+//! requests, matches responses, enforces `request.timeout.ms` and
+//! `connections.max.idle.ms`, and fails every pending request when the
+//! socket fails (none hangs). The driver moves bytes: it writes the core's
+//! output with vectored writes (a record batch goes from the request body
+//! to the socket without another copy), reads into a buffer the core
+//! parses, sleeps until the core's next deadline, and delivers the core's
+//! completions. Dropping a response future is safe: the answer is
+//! discarded when it arrives. When every handle is dropped, the task
+//! finishes what is in flight, closes the socket and ends.
 //!
 //! The task runs over any [`Transport`] (plain TCP, or the stream a
 //! [`TlsStep`] returns); how a connection is set up, and where TLS and SASL
 //! plug in, is described in [`crate::net::setup`].
 
 use crate::error::{Error, Result};
+use crate::net::pipeline::{Action, Outgoing, Pipeline, PipelineOptions};
 use crate::net::setup::{
     BoxTransport, SaslStep, SetupStep, TlsStep, Transport, host_of, step_error, tcp_connect,
 };
-use bytes::{BufMut, Bytes, BytesMut};
-use purekafka_protocol::frame::{decode_frame, decode_response_header};
+use bytes::{Bytes, BytesMut};
+use purekafka_protocol::frame::EncodedRequest;
 use purekafka_protocol::messages::ApiVersionsRequest;
 use purekafka_protocol::version::{ApiVersionsOutcome, BrokerVersions, decode_api_versions};
 use purekafka_protocol::{ApiKey, Message, Request};
-use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -42,6 +51,10 @@ pub struct ConnOptions {
     pub connect_timeout: Duration,
     /// Largest response frame accepted (`receive.message.max.bytes`).
     pub max_response_size: usize,
+    /// `connections.max.idle.ms`: a connection with nothing in flight for
+    /// this long closes itself (the pool connects again on next use);
+    /// `None` keeps it open.
+    pub max_idle: Option<Duration>,
     /// Setup step 2: the TLS handshake (`security.protocol` SSL or
     /// SASL_SSL); `None` for plaintext.
     pub tls: Option<Arc<dyn TlsStep>>,
@@ -58,32 +71,19 @@ impl Default for ConnOptions {
             max_in_flight: 5,
             connect_timeout: Duration::from_secs(10),
             max_response_size: 100_000_000,
+            max_idle: Some(Duration::from_millis(540_000)),
             tls: None,
             sasl: None,
         }
     }
 }
 
-/// A request frame waiting to be written.
-struct Command {
-    /// The whole frame (size prefix included) with a zero correlation id.
-    frame: Bytes,
-    api: ApiKey,
-    timeout: Duration,
-    /// `None` for requests the broker does not answer (acks=0 produce).
-    reply: Option<oneshot::Sender<Result<Bytes>>>,
-    /// For unanswered requests: told (with an empty body) once the frame is
-    /// in the socket.
-    written: Option<oneshot::Sender<Result<Bytes>>>,
-}
+/// Who waits for a request: its response body, or (for a request without
+/// response) an empty body once it is written.
+type Reply = oneshot::Sender<Result<Bytes>>;
 
-struct InFlight {
-    correlation_id: i32,
-    api: ApiKey,
-    deadline: Instant,
-    timeout: Duration,
-    reply: oneshot::Sender<Result<Bytes>>,
-}
+/// A request on its way to the socket task.
+type Command = Outgoing<Reply>;
 
 /// A handle to a broker connection; cheap to clone.
 #[derive(Clone)]
@@ -153,15 +153,23 @@ impl Connection {
         let broker: Arc<str> = Arc::from(broker);
         let closed = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel(opts.max_in_flight.max(1) * 4);
+        let core = Pipeline::new(
+            PipelineOptions {
+                broker: broker.clone(),
+                client_id: Some(opts.client_id.clone()),
+                max_in_flight: opts.max_in_flight,
+                max_response_size: opts.max_response_size,
+                max_idle: opts.max_idle,
+            },
+            Instant::now(),
+        );
         let task = ConnTask {
-            stream: Box::new(stream),
+            core,
             rx,
-            broker: broker.clone(),
+            held: None,
             closed: closed.clone(),
-            max_in_flight: opts.max_in_flight.max(1),
-            max_response_size: opts.max_response_size,
         };
-        tokio::spawn(task.run());
+        tokio::spawn(task.run(Box::new(stream)));
         Connection {
             tx,
             broker,
@@ -181,11 +189,7 @@ impl Connection {
         };
         for _ in 0..3 {
             let body = self
-                .send_frame(
-                    encode_frame(&req, version, &self.opts.client_id)?,
-                    ApiKey::ApiVersions,
-                    version,
-                )
+                .send_encoded(encode_frame(&req, version)?, self.opts.request_timeout)
                 .await?;
             match decode_api_versions(body, version)
                 .map_err(|e| self.decode_error(ApiKey::ApiVersions, version, e))?
@@ -241,74 +245,54 @@ impl Connection {
 
     /// Sends `req` at `version` and decodes the response.
     pub async fn send_versioned<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
-        let frame = encode_frame(req, version, &self.opts.client_id)?;
-        let body = self.send_frame(frame, R::KEY, version).await?;
-        <R::Response as Message>::decode(&mut body.clone(), version)
-            .map_err(|e| self.decode_error(R::KEY, version, e))
+        self.submit_request(req, version).await?.decode::<R>().await
     }
 
     /// Sends a request the broker will not answer (acks=0 produce); resolves
     /// once the frame has been written to the socket (as the Java client
     /// considers an acks=0 record sent).
     pub async fn send_no_response<R: Request>(&self, req: &R, version: i16) -> Result<()> {
-        let frame = encode_frame(req, version, &self.opts.client_id)?;
-        let (tx, rx) = oneshot::channel();
-        let cmd = Command {
-            frame,
-            api: R::KEY,
+        let (reply, rx) = oneshot::channel();
+        let cmd = Outgoing {
+            request: encode_frame(req, version)?,
             timeout: self.opts.request_timeout,
-            reply: None,
-            written: Some(tx),
+            expects_response: false,
+            auth: false,
+            token: reply,
         };
         self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
         rx.await.map_err(|_| self.disconnected())?.map(drop)
     }
 
-    /// Sends an encoded frame; returns the response body (after the header).
-    pub async fn send_frame(&self, frame: Bytes, api: ApiKey, version: i16) -> Result<Bytes> {
-        self.send_frame_timeout(frame, api, version, self.opts.request_timeout)
-            .await
+    /// Sends an encoded request with a timeout (fetches add their wait time
+    /// to `request.timeout.ms`); returns the response body (after the
+    /// header).
+    pub async fn send_encoded(&self, request: EncodedRequest, timeout: Duration) -> Result<Bytes> {
+        self.submit(request, timeout).await?.response().await
     }
 
-    /// As [`Connection::send_frame`], with a per-request timeout (fetches add
-    /// their wait time to it).
-    pub async fn send_frame_timeout(
-        &self,
-        frame: Bytes,
-        api: ApiKey,
-        version: i16,
-        timeout: Duration,
-    ) -> Result<Bytes> {
-        self.submit(frame, api, version, timeout)
-            .await?
-            .response()
-            .await
-    }
-
-    /// Queues a request frame for the socket and returns at once with a
+    /// Queues an encoded request for the socket and returns at once with a
     /// handle to its response. Requests submitted one after another from one
     /// task reach the broker in that order (the producer relies on this to
     /// keep a partition's batches in sequence).
     pub async fn submit(
         &self,
-        frame: Bytes,
-        api: ApiKey,
-        version: i16,
+        request: EncodedRequest,
         timeout: Duration,
     ) -> Result<PendingResponse> {
+        let version = request.version();
         let (reply, rx) = oneshot::channel();
-        let cmd = Command {
-            frame,
-            api,
+        let cmd = Outgoing {
+            request,
             timeout,
-            reply: Some(reply),
-            written: None,
+            expects_response: true,
+            auth: false,
+            token: reply,
         };
         self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
         Ok(PendingResponse {
             rx,
             conn: self.clone(),
-            api,
             version,
         })
     }
@@ -319,8 +303,7 @@ impl Connection {
         req: &R,
         version: i16,
     ) -> Result<PendingResponse> {
-        let frame = encode_frame(req, version, &self.opts.client_id)?;
-        self.submit(frame, R::KEY, version, self.opts.request_timeout)
+        self.submit(encode_frame(req, version)?, self.opts.request_timeout)
             .await
     }
 
@@ -350,40 +333,28 @@ impl Connection {
     }
 }
 
-/// Encodes a request frame whose body `write` appends (for callers holding
-/// a request of a type chosen at run time), with a zero correlation id.
-pub fn encode_frame_with<F>(api: ApiKey, version: i16, client_id: &str, write: F) -> Result<Bytes>
+/// Encodes the body of `api` at `version` that `write` appends (for callers
+/// holding a request of a type chosen at run time). The connection writes
+/// the header when it sends it.
+pub fn encode_frame_with<F>(api: ApiKey, version: i16, write: F) -> Result<EncodedRequest>
 where
     F: FnOnce(&mut BytesMut) -> std::result::Result<(), purekafka_protocol::EncodeError>,
 {
-    let header = purekafka_protocol::messages::RequestHeader {
-        request_api_key: api as i16,
-        request_api_version: version,
-        correlation_id: 0,
-        client_id: Some(client_id.to_string()),
-        unknown_tagged_fields: Vec::new(),
-    };
-    let mut buf = BytesMut::with_capacity(256);
-    buf.put_i32(0);
-    let enc = |source| Error::Encode {
+    EncodedRequest::with(api, version, write).map_err(|source| Error::Encode {
         api: api.name(),
         version,
         source,
-    };
-    header
-        .encode(&mut buf, api.request_header_version(version))
-        .map_err(enc)?;
-    write(&mut buf).map_err(enc)?;
-    let size = i32::try_from(buf.len() - 4).map_err(|_| Error::Encode {
-        api: api.name(),
+    })
+}
+
+/// Encodes `req`'s body at `version` (the connection writes the header, with
+/// its correlation id, when it sends it).
+pub fn encode_frame<R: Request>(req: &R, version: i16) -> Result<EncodedRequest> {
+    EncodedRequest::new(req, version).map_err(|source| Error::Encode {
+        api: R::KEY.name(),
         version,
-        source: purekafka_protocol::EncodeError::TooLong {
-            what: "frame",
-            len: buf.len(),
-        },
-    })?;
-    buf[0..4].copy_from_slice(&size.to_be_bytes());
-    Ok(buf.freeze())
+        source,
+    })
 }
 
 /// A response on its way (see [`Connection::submit`]); dropping it is safe.
@@ -391,17 +362,13 @@ where
 pub struct PendingResponse {
     rx: oneshot::Receiver<Result<Bytes>>,
     conn: Connection,
-    api: ApiKey,
     version: i16,
 }
 
 impl PendingResponse {
     /// The response body (after its header).
     pub async fn response(self) -> Result<Bytes> {
-        let mut frame = self.rx.await.map_err(|_| self.conn.disconnected())??;
-        decode_response_header(&mut frame, self.api, self.version)
-            .map_err(|e| self.conn.decode_error(self.api, self.version, e))?;
-        Ok(frame)
+        self.rx.await.map_err(|_| self.conn.disconnected())?
     }
 
     /// The response, decoded as `R`'s response.
@@ -413,226 +380,139 @@ impl PendingResponse {
     }
 }
 
-/// Encodes `req` as a whole frame with a zero correlation id (the socket task
-/// fills it in).
-pub fn encode_frame<R: Request>(req: &R, version: i16, client_id: &str) -> Result<Bytes> {
-    let mut buf = BytesMut::with_capacity(256);
-    purekafka_protocol::frame::encode_request(&mut buf, 0, Some(client_id), version, req).map_err(
-        |source| Error::Encode {
-            api: R::KEY.name(),
-            version,
-            source,
-        },
-    )?;
-    Ok(buf.freeze())
-}
-
+/// The socket task: moves bytes between the socket and the core.
 struct ConnTask {
-    stream: BoxTransport,
+    core: Pipeline<Reply>,
     rx: mpsc::Receiver<Command>,
-    broker: Arc<str>,
+    /// A request the core could not take yet.
+    held: Option<Command>,
     closed: Arc<AtomicBool>,
-    max_in_flight: usize,
-    max_response_size: usize,
 }
 
-/// Bytes of queued output above which no new request is taken.
-const MAX_PENDING_WRITE: usize = 4 * 1024 * 1024;
+/// Slices handed to one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// Writes as much of the core's output as the socket takes now (how many
+/// bytes), or, with nothing left to write, flushes the transport (`None`).
+async fn write_some(
+    wr: &mut WriteHalf<BoxTransport>,
+    core: &Pipeline<Reply>,
+) -> std::io::Result<Option<usize>> {
+    if !core.has_output() {
+        return wr.flush().await.map(|()| None);
+    }
+    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+    let n = core.output(&mut slices);
+    wr.write_vectored(slices.get(..n).unwrap_or_default())
+        .await
+        .map(Some)
+}
 
 impl ConnTask {
-    async fn run(mut self) {
-        let err = self.serve().await;
+    async fn run(mut self, stream: BoxTransport) {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut rbuf = BytesMut::with_capacity(64 * 1024);
+        let mut handles_gone = false;
+        let mut needs_flush = false;
+        let (error, graceful) = loop {
+            let mut close = None;
+            while let Some(action) = self.core.poll_action() {
+                match action {
+                    Action::Complete(reply, result) => {
+                        let _ = reply.send(result);
+                    }
+                    // Wired by SASL re-authentication (KIP-368).
+                    Action::ReadyToReauthenticate => {}
+                    Action::Close { error, idle } => close = Some((error, idle)),
+                }
+            }
+            if let Some((error, idle)) = close {
+                if idle {
+                    tracing::debug!(
+                        "closing the idle connection to {} (connections.max.idle.ms)",
+                        self.core.broker()
+                    );
+                }
+                break (error, idle || handles_gone);
+            }
+            if let Some(cmd) = self.held.take()
+                && let Err(cmd) = self.core.submit(cmd, Instant::now())
+            {
+                self.held = Some(cmd);
+            }
+            if handles_gone && self.held.is_none() && self.core.is_quiet() {
+                self.core.close();
+                continue;
+            }
+            let can_take = !handles_gone && self.held.is_none() && self.core.can_accept(false);
+            let has_output = self.core.has_output();
+            let wake = self.core.next_wakeup();
+            tokio::select! {
+                cmd = self.rx.recv(), if can_take => match cmd {
+                    Some(cmd) => {
+                        if let Err(cmd) = self.core.submit(cmd, Instant::now()) {
+                            self.held = Some(cmd);
+                        }
+                    }
+                    None => handles_gone = true,
+                },
+                res = write_some(&mut wr, &self.core), if has_output || needs_flush => match res {
+                    Ok(Some(0)) => self.core.fail(self.io_error(std::io::ErrorKind::WriteZero.into())),
+                    Ok(Some(n)) => {
+                        self.core.written(n, Instant::now());
+                        needs_flush = true;
+                    }
+                    Ok(None) => needs_flush = false,
+                    Err(e) => self.core.fail(self.io_error(e)),
+                },
+                res = rd.read_buf(&mut rbuf) => match res {
+                    Ok(0) => self.core.fail(Error::Disconnected { broker: self.broker() }),
+                    Ok(_) => self.core.received(&mut rbuf, Instant::now()),
+                    Err(e) => self.core.fail(self.io_error(e)),
+                },
+                _ = crate::time::sleep_until_opt(wake) => {
+                    // A request queued just as the connection went idle is
+                    // taken, not failed.
+                    while self.held.is_none() && !handles_gone && self.core.can_accept(false) {
+                        match self.rx.try_recv() {
+                            Ok(cmd) => {
+                                if let Err(cmd) = self.core.submit(cmd, Instant::now()) {
+                                    self.held = Some(cmd);
+                                }
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.core.timer(Instant::now());
+                }
+            }
+        };
         self.closed.store(true, Ordering::Relaxed);
         // Fail whatever is still queued.
         self.rx.close();
-        while let Ok(cmd) = self.rx.try_recv() {
-            for r in cmd.reply.into_iter().chain(cmd.written) {
-                let _ = r.send(Err(err.clone()));
-            }
+        for cmd in self
+            .held
+            .take()
+            .into_iter()
+            .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
+        {
+            let _ = cmd.token.send(Err(error.clone()));
+        }
+        if graceful {
+            // Nothing is in flight: say goodbye (a TLS close_notify), but
+            // never wait long for a peer that does not read.
+            let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
         }
     }
 
-    /// Runs until the connection fails or every handle is dropped; fails the
-    /// requests in flight and returns the error for queued ones.
-    async fn serve(&mut self) -> Error {
-        let (mut rd, mut wr) = tokio::io::split(&mut self.stream);
-        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
-        let mut rbuf = BytesMut::with_capacity(64 * 1024);
-        let mut wbuf = BytesMut::with_capacity(64 * 1024);
-        let mut next_id: i32 = 1;
-        let broker = self.broker.clone();
-        // Unanswered requests waiting for their bytes to reach the socket.
-        let mut written: Vec<oneshot::Sender<Result<Bytes>>> = Vec::new();
-        // Correlation ids of recent requests sent without expecting an answer
-        // (acks=0). Kafka sends none, but librdkafka's mock answers them
-        // anyway: such a response is dropped instead of failing the connection.
-        let mut unanswered: VecDeque<i32> = VecDeque::new();
-        let fail_all = |in_flight: &mut VecDeque<InFlight>, e: &Error| {
-            for f in in_flight.drain(..) {
-                let _ = f.reply.send(Err(e.clone()));
-            }
-        };
-        let mut handles_gone = false;
-        // While output waits, the time by which the socket must take some of
-        // it: a broker that stops reading must not wedge the connection
-        // (acks=0 requests have no response deadline of their own).
-        let mut write_stall: Option<(Instant, Duration)> = None;
-        loop {
-            let deadline = in_flight
-                .iter()
-                .map(|f| f.deadline)
-                .chain(write_stall.map(|(at, _)| at))
-                .min();
-            let can_take = !handles_gone
-                && in_flight.len() < self.max_in_flight
-                && wbuf.len() < MAX_PENDING_WRITE;
-            if handles_gone && in_flight.is_empty() && wbuf.is_empty() {
-                let _ = wr.shutdown().await;
-                return Error::Disconnected {
-                    broker: broker.to_string(),
-                };
-            }
-            tokio::select! {
-                cmd = self.rx.recv(), if can_take => {
-                    let Some(cmd) = cmd else {
-                        handles_gone = true;
-                        continue;
-                    };
-                    let id = next_id;
-                    next_id = next_id.wrapping_add(1).max(1);
-                    if write_stall.is_none() {
-                        write_stall = Some((Instant::now() + cmd.timeout, cmd.timeout));
-                    }
-                    let start = wbuf.len();
-                    wbuf.put_slice(&cmd.frame);
-                    // Frame layout: size(4) api(2) version(2) correlation(4).
-                    if let Some(slot) = wbuf.get_mut(start + 8..start + 12) {
-                        slot.copy_from_slice(&id.to_be_bytes());
-                    }
-                    if let Some(w) = cmd.written {
-                        written.push(w);
-                    }
-                    if cmd.reply.is_none() {
-                        if unanswered.len() >= 1024 {
-                            unanswered.pop_front();
-                        }
-                        unanswered.push_back(id);
-                    }
-                    if let Some(reply) = cmd.reply {
-                        in_flight.push_back(InFlight {
-                            correlation_id: id,
-                            api: cmd.api,
-                            deadline: Instant::now() + cmd.timeout,
-                            timeout: cmd.timeout,
-                            reply,
-                        });
-                    }
-                }
-                res = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => {
-                    if let Err(e) = res {
-                        let e = Error::Io { broker: broker.to_string(), reason: Arc::new(e) };
-                        fail_all(&mut in_flight, &e);
-                        for w in written.drain(..) {
-                            let _ = w.send(Err(e.clone()));
-                        }
-                        return e;
-                    }
-                    if wbuf.is_empty() {
-                        write_stall = None;
-                        for w in written.drain(..) {
-                            let _ = w.send(Ok(Bytes::new()));
-                        }
-                    } else if let Some((_, t)) = write_stall {
-                        // Progress: the broker reads; give it a new period.
-                        write_stall = Some((Instant::now() + t, t));
-                    }
-                }
-                res = rd.read_buf(&mut rbuf) => {
-                    match res {
-                        Ok(0) => {
-                            let e = Error::Disconnected { broker: broker.to_string() };
-                            fail_all(&mut in_flight, &e);
-                            return e;
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            let e = Error::Io { broker: broker.to_string(), reason: Arc::new(e) };
-                            fail_all(&mut in_flight, &e);
-                            return e;
-                        }
-                    }
-                    loop {
-                        let frame = match decode_frame(&mut rbuf, self.max_response_size) {
-                            Ok(Some(f)) => f,
-                            Ok(None) => break,
-                            Err(e) => {
-                                let api = in_flight.front().map(|f| f.api.name()).unwrap_or("unknown");
-                                let e = Error::Decode { broker: broker.to_string(), api, version: -1, source: e };
-                                fail_all(&mut in_flight, &e);
-                                return e;
-                            }
-                        };
-                        let corr = frame.get(0..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-                        if in_flight.front().map(|f| f.correlation_id) != corr
-                            && let Some(pos) = unanswered.iter().position(|id| Some(*id) == corr)
-                        {
-                            unanswered.remove(pos);
-                            continue;
-                        }
-                        match in_flight.pop_front() {
-                            Some(f) if Some(f.correlation_id) == corr => {
-                                let _ = f.reply.send(Ok(frame));
-                            }
-                            other => {
-                                let e = Error::Connect {
-                                    broker: broker.to_string(),
-                                    reason: format!(
-                                        "response correlation id {corr:?} does not match the request in flight ({:?})",
-                                        other.as_ref().map(|f| f.correlation_id)
-                                    ),
-                                };
-                                if let Some(f) = other {
-                                    let _ = f.reply.send(Err(e.clone()));
-                                }
-                                fail_all(&mut in_flight, &e);
-                                return e;
-                            }
-                        }
-                    }
-                }
-                _ = crate::time::sleep_until_opt(deadline) => {
-                    // Kafka answers in order, so a request that timed out
-                    // blocks the ones behind it: close the connection, as the
-                    // Java client does.
-                    let now = Instant::now();
-                    if let Some((at, t)) = write_stall
-                        && at <= now
-                    {
-                        let e = Error::RequestTimeout {
-                            broker: broker.to_string(),
-                            api: "socket write (the broker stopped reading)",
-                            timeout: t,
-                        };
-                        fail_all(&mut in_flight, &e);
-                        for w in written.drain(..) {
-                            let _ = w.send(Err(e.clone()));
-                        }
-                        return e;
-                    }
-                    let mut timed_out = None;
-                    for f in in_flight.drain(..) {
-                        let e = if f.deadline <= now {
-                            let e = Error::RequestTimeout { broker: broker.to_string(), api: f.api.name(), timeout: f.timeout };
-                            timed_out.get_or_insert(e.clone());
-                            e
-                        } else {
-                            Error::Disconnected { broker: broker.to_string() }
-                        };
-                        let _ = f.reply.send(Err(e));
-                    }
-                    return timed_out.unwrap_or(Error::Disconnected { broker: broker.to_string() });
-                }
-            }
+    fn broker(&self) -> String {
+        self.core.broker().to_string()
+    }
+
+    fn io_error(&self, e: std::io::Error) -> Error {
+        Error::Io {
+            broker: self.broker(),
+            reason: Arc::new(e),
         }
     }
 }
@@ -642,7 +522,81 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
     use super::*;
-    use purekafka_protocol::messages::JoinGroupRequest;
+    use crate::net::test_broker::TestBroker;
+    use crate::net::{Cluster, ClusterOptions};
+    use purekafka_protocol::messages::{JoinGroupRequest, MetadataRequest};
+
+    async fn eventually(what: &str, f: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if f() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never: {what}");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_last_handle_closes_the_socket_and_ends_the_task() {
+        let b = TestBroker::start().await;
+        let conn = Connection::connect(&b.addr, "b", ConnOptions::default())
+            .await
+            .unwrap();
+        let other = conn.clone();
+        other.send(&MetadataRequest::default()).await.unwrap();
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(b.closed.load(Ordering::SeqCst), 0, "one handle is left");
+        drop(other);
+        eventually("the broker sees the socket closed", || {
+            b.closed.load(Ordering::SeqCst) == 1
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_closes_and_the_pool_connects_again_on_next_use() {
+        let b = TestBroker::start().await;
+        let cluster = Cluster::connect(ClusterOptions {
+            bootstrap: vec![b.addr.clone()],
+            conn: ConnOptions {
+                max_idle: Some(Duration::from_millis(300)),
+                ..ConnOptions::default()
+            },
+            reconnect_backoff: Duration::from_millis(10),
+            reconnect_backoff_max: Duration::from_millis(100),
+            metadata_max_age: Duration::from_secs(300),
+            allow_auto_create_topics: false,
+        })
+        .await
+        .unwrap();
+        let conn = cluster.any_broker().await.unwrap();
+        // Busy: requests keep it open past the idle time.
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            conn.send(&MetadataRequest::default()).await.unwrap();
+        }
+        assert!(!conn.is_closed());
+        // Idle: it closes itself.
+        eventually("the idle connection closes", || conn.is_closed()).await;
+        assert_eq!(b.closed.load(Ordering::SeqCst), 1);
+        // The pool connects again on next use.
+        cluster.refresh_metadata().await.unwrap();
+        assert_eq!(b.accepted.load(Ordering::SeqCst), 2);
+        // And a connection without an idle limit stays open.
+        let keep = Connection::connect(
+            &b.addr,
+            "b",
+            ConnOptions {
+                max_idle: None,
+                ..ConnOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!keep.is_closed());
+    }
 
     /// Issue #10 item 12: a field the negotiated version cannot carry is an
     /// encoding error naming the API, the version and the field, not a
@@ -655,7 +609,7 @@ mod tests {
             protocol_type: "consumer".into(),
             ..Default::default()
         };
-        let err = encode_frame(&req, 4, "c").expect_err("v4 has no group.instance.id");
+        let err = encode_frame(&req, 4).expect_err("v4 has no group.instance.id");
         match &err {
             Error::Encode {
                 api: "JoinGroup",
@@ -669,6 +623,6 @@ mod tests {
             text.contains("JoinGroup v4") && text.contains("GroupInstanceId"),
             "{text}"
         );
-        encode_frame(&req, 5, "c").unwrap();
+        encode_frame(&req, 5).unwrap();
     }
 }

@@ -28,8 +28,16 @@
 //!
 //! Re-authentication on a live connection (KIP-368) needs the connection to
 //! hold back new requests, let those in flight finish, run the exchange,
-//! then let requests flow again: the connection core has an explicit state
-//! for it (see `net/pipeline.rs`).
+//! then let requests flow again: the connection core has explicit states
+//! for it ([`Pipeline::pause_for_reauth`], [`State::Draining`],
+//! [`State::Reauthenticating`] in which only `auth` requests are taken,
+//! [`Pipeline::resume`]); the socket task still has to route the SASL
+//! requests past the held-back ones and call these.
+//!
+//! [`Pipeline::pause_for_reauth`]: crate::net::pipeline::Pipeline::pause_for_reauth
+//! [`Pipeline::resume`]: crate::net::pipeline::Pipeline::resume
+//! [`State::Draining`]: crate::net::pipeline::State::Draining
+//! [`State::Reauthenticating`]: crate::net::pipeline::State::Reauthenticating
 
 use crate::error::{Error, Result};
 use crate::net::conn::Connection;

@@ -19,6 +19,8 @@ pub(crate) struct TestBroker {
     pub addr: String,
     /// Connections accepted so far.
     pub accepted: Arc<AtomicUsize>,
+    /// Connections the client closed so far.
+    pub closed: Arc<AtomicUsize>,
 }
 
 impl TestBroker {
@@ -26,15 +28,20 @@ impl TestBroker {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let accepted = Arc::new(AtomicUsize::new(0));
-        let c = accepted.clone();
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (c, gone) = (accepted.clone(), closed.clone());
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
+                let gone = gone.clone();
                 tokio::spawn(async move {
                     let mut buf = BytesMut::new();
                     loop {
                         match s.read_buf(&mut buf).await {
-                            Ok(0) | Err(_) => return,
+                            Ok(0) | Err(_) => {
+                                gone.fetch_add(1, Ordering::SeqCst);
+                                return;
+                            }
                             Ok(_) => {}
                         }
                         while let Some(frame) = decode_frame(&mut buf, 1 << 20).unwrap() {
@@ -70,6 +77,10 @@ impl TestBroker {
                 });
             }
         });
-        TestBroker { addr, accepted }
+        TestBroker {
+            addr,
+            accepted,
+            closed,
+        }
     }
 }
