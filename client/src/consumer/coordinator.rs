@@ -1074,19 +1074,13 @@ async fn send_group_request(
     };
     let api = req.request.api_key();
     let version = req.version;
-    let frame = encode_frame_with(api, version, |buf| {
-        req.request.encode(buf, version)
-    })?;
+    let frame = encode_frame_with(api, version, |buf| req.request.encode(buf, version))?;
     let timeout = req
         .min_timeout
         .map_or(inner.cfg.client.request_timeout, |t| {
             t.max(inner.cfg.client.request_timeout)
         });
-    let body = conn
-        .submit(frame, timeout)
-        .await?
-        .response()
-        .await?;
+    let body = conn.submit(frame, timeout).await?.response().await?;
     match GroupResponse::decode(api, version, body.clone()) {
         Some(Ok(r)) => Ok(r),
         // librdkafka's mock answers a failed SyncGroup with a null assignment,
