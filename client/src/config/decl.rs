@@ -723,10 +723,12 @@ pub(crate) fn not_declared(scope: Scope, name: &str) -> Result<(), ConfigError> 
         return Ok(());
     }
     if name.starts_with("ssl.") || name.starts_with("sasl.") {
-        return Err(ConfigError::new(
-            name,
-            "this SSL/SASL property is not supported yet",
-        ));
+        // Often a Java property purekafka has no use for yet, sometimes a typo.
+        let reason = match suggest(name, known_names(scope)) {
+            Some(s) => format!("this SSL/SASL property is not supported yet; did you mean {s}?"),
+            None => "this SSL/SASL property is not supported yet".to_owned(),
+        };
+        return Err(ConfigError::new(name, reason));
     }
     if let Some(other) = super::properties().find(|p| p.matches(name)) {
         let reason = match (scope, other.scope) {

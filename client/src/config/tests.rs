@@ -536,6 +536,19 @@ fn ssl_and_sasl_properties_are_not_supported_yet() {
 }
 
 #[test]
+fn a_misspelt_ssl_or_sasl_property_gets_a_suggestion() {
+    let e = producer_err("sasl.pasword", "hunter2");
+    assert_mentions(
+        &e,
+        "sasl.pasword",
+        &["not supported yet", "did you mean sasl.password?"],
+    );
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+    let e = consumer_err("ssl.zzzzzzzzzzzzzzzzzzzz", "v");
+    assert!(!e.reason.contains("did you mean"), "{e}");
+}
+
+#[test]
 fn ignored_properties_are_accepted_and_change_nothing() {
     for (name, _) in IGNORED_PROPERTIES {
         let mut p = ProducerConfig::new("h:1");
