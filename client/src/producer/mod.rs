@@ -283,8 +283,8 @@ impl Producer {
         config: ProducerConfig,
         partitioner: Option<Arc<dyn Partitioner>>,
     ) -> Result<Producer> {
-        // build() applies the Java rule (idempotence off by itself when acks
-        // or retries rule it out and the user did not ask for it), then validates.
+        // build() validates; is_idempotent() applies the Java rule (idempotence
+        // off by itself when acks or retries rule it out and the user did not ask for it).
         let config = config.build()?;
         if config.transactional_id.is_some() {
             return Err(Error::Unsupported("transactional.id (transactions)"));
