@@ -14,7 +14,9 @@
 //! parses, sleeps until the core's next deadline, and delivers the core's
 //! completions. Dropping a response future is safe: the answer is
 //! discarded when it arrives. When every handle is dropped, the task
-//! finishes what is in flight, closes the socket and ends.
+//! finishes what is in flight, closes the socket and ends. With a SASL
+//! session lifetime, the task re-authenticates on schedule (KIP-368; see
+//! [`crate::net::setup`]).
 //!
 //! The task runs over any [`Transport`] (plain TCP, or the stream a
 //! [`TlsStep`] returns); how a connection is set up, and where TLS and SASL
@@ -30,6 +32,7 @@ use purekafka_protocol::frame::EncodedRequest;
 use purekafka_protocol::messages::ApiVersionsRequest;
 use purekafka_protocol::version::{ApiVersionsOutcome, BrokerVersions, decode_api_versions};
 use purekafka_protocol::{ApiKey, Message, Request};
+use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,10 +88,29 @@ type Reply = oneshot::Sender<Result<Bytes>>;
 /// A request on its way to the socket task.
 type Command = Outgoing<Reply>;
 
+/// Messages to the socket task that bypass the request queue.
+enum Control {
+    /// A request of a SASL exchange: taken while re-authenticating, when
+    /// other requests are held back.
+    Auth(Command),
+    /// The session expires: re-authenticate after this long (the versions
+    /// are for the exchange's handle).
+    Schedule {
+        after: Duration,
+        versions: Arc<BrokerVersions>,
+    },
+    /// A re-authentication ended: with the new session's lifetime (resume),
+    /// or failed (close).
+    Reauthenticated(Result<Option<Duration>>),
+}
+
 /// A handle to a broker connection; cheap to clone.
 #[derive(Clone)]
 pub struct Connection {
     tx: mpsc::Sender<Command>,
+    ctl: mpsc::UnboundedSender<Control>,
+    /// Requests go through `ctl` as part of a SASL exchange.
+    auth: bool,
     broker: Arc<str>,
     versions: Arc<BrokerVersions>,
     closed: Arc<AtomicBool>,
@@ -140,9 +162,17 @@ impl Connection {
             .map_err(|e| step_error(broker, SetupStep::ApiVersions, e))?;
         conn.versions = Arc::new(versions);
         if let Some(sasl) = conn.opts.sasl.clone() {
-            sasl.authenticate(&conn)
+            let lifetime = sasl
+                .authenticate(&conn)
                 .await
                 .map_err(|e| step_error(broker, SetupStep::Sasl, e))?;
+            if let Some(lifetime) = lifetime {
+                // KIP-368: the socket task re-authenticates before it ends.
+                let _ = conn.ctl.send(Control::Schedule {
+                    after: crate::security::sasl::reauth_after(lifetime),
+                    versions: conn.versions.clone(),
+                });
+            }
         }
         Ok(conn)
     }
@@ -153,6 +183,8 @@ impl Connection {
         let broker: Arc<str> = Arc::from(broker);
         let closed = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel(opts.max_in_flight.max(1) * 4);
+        let (ctl, ctl_rx) = mpsc::unbounded_channel();
+        let opts = Arc::new(opts);
         let core = Pipeline::new(
             PipelineOptions {
                 broker: broker.clone(),
@@ -167,15 +199,27 @@ impl Connection {
             core,
             rx,
             held: None,
+            ctl_rx,
+            auth_held: VecDeque::new(),
+            reauth: Reauth {
+                tx: tx.downgrade(),
+                ctl: ctl.clone(),
+                broker: broker.clone(),
+                closed: closed.clone(),
+                opts: opts.clone(),
+                versions: None,
+            },
             closed: closed.clone(),
         };
         tokio::spawn(task.run(Box::new(stream)));
         Connection {
             tx,
+            ctl,
+            auth: false,
             broker,
             versions: Arc::new(BrokerVersions::default()),
             closed,
-            opts: Arc::new(opts),
+            opts,
         }
     }
 
@@ -257,10 +301,10 @@ impl Connection {
             request: encode_frame(req, version)?,
             timeout: self.opts.request_timeout,
             expects_response: false,
-            auth: false,
+            auth: self.auth,
             token: reply,
         };
-        self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
+        self.enqueue(cmd).await?;
         rx.await.map_err(|_| self.disconnected())?.map(drop)
     }
 
@@ -286,10 +330,10 @@ impl Connection {
             request,
             timeout,
             expects_response: true,
-            auth: false,
+            auth: self.auth,
             token: reply,
         };
-        self.tx.send(cmd).await.map_err(|_| self.disconnected())?;
+        self.enqueue(cmd).await?;
         Ok(PendingResponse {
             rx,
             conn: self.clone(),
@@ -305,6 +349,17 @@ impl Connection {
     ) -> Result<PendingResponse> {
         self.submit(encode_frame(req, version)?, self.opts.request_timeout)
             .await
+    }
+
+    /// Hands `cmd` to the socket task: a SASL exchange's past the queue.
+    async fn enqueue(&self, cmd: Command) -> Result<()> {
+        if self.auth {
+            self.ctl
+                .send(Control::Auth(cmd))
+                .map_err(|_| self.disconnected())
+        } else {
+            self.tx.send(cmd).await.map_err(|_| self.disconnected())
+        }
     }
 
     /// Options this connection was made with.
@@ -386,7 +441,52 @@ struct ConnTask {
     rx: mpsc::Receiver<Command>,
     /// A request the core could not take yet.
     held: Option<Command>,
+    ctl_rx: mpsc::UnboundedReceiver<Control>,
+    /// SASL exchange requests the core could not take yet.
+    auth_held: VecDeque<Command>,
+    reauth: Reauth,
     closed: Arc<AtomicBool>,
+}
+
+/// What the socket task needs to run a re-authentication (KIP-368) on its
+/// own connection. The request sender is weak: the task must not keep
+/// itself alive.
+struct Reauth {
+    tx: mpsc::WeakSender<Command>,
+    ctl: mpsc::UnboundedSender<Control>,
+    broker: Arc<str>,
+    closed: Arc<AtomicBool>,
+    opts: Arc<ConnOptions>,
+    versions: Option<Arc<BrokerVersions>>,
+}
+
+impl Reauth {
+    /// Runs the SASL exchange again, on a handle whose requests pass the
+    /// held-back ones; its end comes back as [`Control::Reauthenticated`].
+    /// `false` if there is nothing to run it with.
+    fn start(&self) -> bool {
+        let (Some(sasl), Some(versions), Some(tx)) = (
+            self.opts.sasl.clone(),
+            self.versions.clone(),
+            self.tx.upgrade(),
+        ) else {
+            return false;
+        };
+        let conn = Connection {
+            tx,
+            ctl: self.ctl.clone(),
+            auth: true,
+            broker: self.broker.clone(),
+            versions,
+            closed: self.closed.clone(),
+            opts: self.opts.clone(),
+        };
+        tokio::spawn(async move {
+            let r = sasl.authenticate(&conn).await;
+            let _ = conn.ctl.send(Control::Reauthenticated(r));
+        });
+        true
+    }
 }
 
 /// Slices handed to one vectored write.
@@ -421,8 +521,11 @@ impl ConnTask {
                     Action::Complete(reply, result) => {
                         let _ = reply.send(result);
                     }
-                    // Wired by SASL re-authentication (KIP-368).
-                    Action::ReadyToReauthenticate => {}
+                    Action::ReadyToReauthenticate => {
+                        if !self.reauth.start() {
+                            self.core.resume();
+                        }
+                    }
                     Action::Close { error, idle } => close = Some((error, idle)),
                 }
             }
@@ -434,6 +537,12 @@ impl ConnTask {
                     );
                 }
                 break (error, idle || handles_gone);
+            }
+            while let Some(cmd) = self.auth_held.pop_front() {
+                if let Err(cmd) = self.core.submit(cmd, Instant::now()) {
+                    self.auth_held.push_front(cmd);
+                    break;
+                }
             }
             if let Some(cmd) = self.held.take()
                 && let Err(cmd) = self.core.submit(cmd, Instant::now())
@@ -448,6 +557,7 @@ impl ConnTask {
             let has_output = self.core.has_output();
             let wake = self.core.next_wakeup();
             tokio::select! {
+                Some(ctl) = self.ctl_rx.recv() => self.control(ctl),
                 cmd = self.rx.recv(), if can_take => match cmd {
                     Some(cmd) => {
                         if let Err(cmd) = self.core.submit(cmd, Instant::now()) {
@@ -490,18 +600,51 @@ impl ConnTask {
         self.closed.store(true, Ordering::Relaxed);
         // Fail whatever is still queued.
         self.rx.close();
-        for cmd in self
+        self.ctl_rx.close();
+        let auth = std::iter::from_fn(|| match self.ctl_rx.try_recv() {
+            Ok(Control::Auth(cmd)) => Some(Some(cmd)),
+            Ok(_) => Some(None),
+            Err(_) => None,
+        })
+        .flatten();
+        let queued: Vec<Command> = self
             .held
             .take()
             .into_iter()
+            .chain(self.auth_held.drain(..))
+            .chain(auth)
             .chain(std::iter::from_fn(|| self.rx.try_recv().ok()))
-        {
+            .collect();
+        for cmd in queued {
             let _ = cmd.token.send(Err(error.clone()));
         }
         if graceful {
             // Nothing is in flight: say goodbye (a TLS close_notify), but
             // never wait long for a peer that does not read.
             let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
+        }
+    }
+
+    fn control(&mut self, ctl: Control) {
+        let now = Instant::now();
+        match ctl {
+            Control::Auth(cmd) => self.auth_held.push_back(cmd),
+            Control::Schedule { after, versions } => {
+                self.reauth.versions = Some(versions);
+                self.core.schedule_reauth(now + after);
+            }
+            Control::Reauthenticated(Ok(lifetime)) => {
+                self.core.resume();
+                if let Some(l) = lifetime {
+                    self.core
+                        .schedule_reauth(now + crate::security::sasl::reauth_after(l));
+                }
+            }
+            Control::Reauthenticated(Err(e)) => {
+                let e = step_error(self.core.broker(), SetupStep::Sasl, e);
+                tracing::warn!("re-authentication failed, closing the connection: {e}");
+                self.core.fail(e);
+            }
         }
     }
 
@@ -534,6 +677,77 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("never: {what}");
+    }
+
+    /// A SASL step whose exchange is a Metadata request; sessions last
+    /// `lifetime`; the `fail_at`-th run fails.
+    #[derive(Debug)]
+    struct FakeSasl {
+        runs: std::sync::atomic::AtomicUsize,
+        lifetime: Duration,
+        fail_at: usize,
+    }
+
+    impl crate::net::SaslStep for FakeSasl {
+        fn authenticate<'a>(
+            &'a self,
+            conn: &'a Connection,
+        ) -> crate::net::StepFuture<'a, Option<Duration>> {
+            Box::pin(async move {
+                conn.send(&MetadataRequest::default()).await?;
+                let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+                if n == self.fail_at {
+                    return Err(Error::Unsupported("test SASL refusal"));
+                }
+                Ok(Some(self.lifetime))
+            })
+        }
+    }
+
+    fn sasl_opts(sasl: &Arc<FakeSasl>) -> ConnOptions {
+        ConnOptions {
+            sasl: Some(sasl.clone()),
+            ..ConnOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_task_re_authenticates_before_each_session_ends() {
+        let b = TestBroker::start().await;
+        let sasl = Arc::new(FakeSasl {
+            runs: 0.into(),
+            lifetime: Duration::from_millis(300),
+            fail_at: 0,
+        });
+        let conn = Connection::connect(&b.addr, "b", sasl_opts(&sasl))
+            .await
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_millis(1200) {
+            conn.send(&MetadataRequest::default()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let runs = sasl.runs.load(Ordering::SeqCst);
+        // Once at setup, then every 255-285 ms.
+        assert!((4..=6).contains(&runs), "{runs} exchanges");
+        assert!(!conn.is_closed());
+        assert_eq!(b.accepted.load(Ordering::SeqCst), 1, "one connection");
+    }
+
+    #[tokio::test]
+    async fn a_failed_re_authentication_closes_the_connection() {
+        let b = TestBroker::start().await;
+        let sasl = Arc::new(FakeSasl {
+            runs: 0.into(),
+            lifetime: Duration::from_millis(100),
+            fail_at: 2,
+        });
+        let conn = Connection::connect(&b.addr, "b", sasl_opts(&sasl))
+            .await
+            .unwrap();
+        eventually("the connection closes", || conn.is_closed()).await;
+        let e = conn.send(&MetadataRequest::default()).await.unwrap_err();
+        assert!(matches!(e, Error::Disconnected { .. }), "{e:?}");
     }
 
     #[tokio::test]

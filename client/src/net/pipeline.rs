@@ -156,6 +156,8 @@ pub struct Pipeline<T> {
     /// broker has stopped reading; and the period to restart it with.
     write_stall: Option<(Instant, Duration)>,
     last_active: Instant,
+    /// When to re-authenticate (KIP-368), if the session has a lifetime.
+    reauth_at: Option<Instant>,
     actions: VecDeque<Action<T>>,
     closed_error: Option<Error>,
 }
@@ -178,6 +180,7 @@ impl<T> Pipeline<T> {
             written_waiters: VecDeque::new(),
             write_stall: None,
             last_active: now,
+            reauth_at: None,
             actions: VecDeque::new(),
             closed_error: None,
         }
@@ -495,15 +498,18 @@ impl<T> Pipeline<T> {
             .max_idle
             .filter(|_| self.state == State::Open && self.is_quiet())
             .map(|d| self.last_active + d);
+        let reauth = self.reauth_at.filter(|_| self.state == State::Open);
         self.in_flight
             .iter()
             .map(|f| f.deadline)
             .chain(self.write_stall.map(|(at, _)| at))
             .chain(idle)
+            .chain(reauth)
             .min()
     }
 
-    /// Time passed: fails what timed out, closes an idle connection.
+    /// Time passed: fails what timed out, closes an idle connection, starts
+    /// a scheduled re-authentication.
     pub fn timer(&mut self, now: Instant) {
         if self.state == State::Closed {
             return;
@@ -540,6 +546,10 @@ impl<T> Pipeline<T> {
             let e = first.unwrap_or_else(|| self.disconnected());
             return self.close_rest(e, false);
         }
+        if self.state == State::Open && self.reauth_at.is_some_and(|at| at <= now) {
+            self.reauth_at = None;
+            return self.pause_for_reauth();
+        }
         if let Some(idle) = self.opts.max_idle
             && self.state == State::Open
             && self.is_quiet()
@@ -565,6 +575,13 @@ impl<T> Pipeline<T> {
             self.state = State::Draining;
             self.check_drained();
         }
+    }
+
+    /// Re-authenticate at `at` (the session lifetime the broker granted,
+    /// less a margin): [`Pipeline::timer`] then pauses as
+    /// [`Pipeline::pause_for_reauth`] does.
+    pub fn schedule_reauth(&mut self, at: Instant) {
+        self.reauth_at = Some(at);
     }
 
     /// Ends re-authentication: requests flow again.

@@ -471,3 +471,28 @@ fn reauthentication_waits_for_in_flight_and_takes_only_auth_requests() {
         Some(Action::ReadyToReauthenticate)
     ));
 }
+
+#[test]
+fn a_scheduled_reauthentication_pauses_at_its_time() {
+    let t0 = Instant::now();
+    let mut p = Pipeline::new(opts(5), t0);
+    p.schedule_reauth(t0 + 10 * SEC);
+    p.submit(metadata(1, 30 * SEC), t0).unwrap();
+    let sent = write_all(&mut p, t0);
+    assert_eq!(p.next_wakeup(), Some(t0 + 10 * SEC));
+    p.timer(t0 + 9 * SEC);
+    assert_eq!(p.state(), &State::Open);
+    p.timer(t0 + 10 * SEC);
+    assert_eq!(
+        p.state(),
+        &State::Draining,
+        "waits for the request in flight"
+    );
+    let mut buf = response_frame(sent[0].0, ApiKey::Metadata, 12);
+    p.received(&mut buf, t0 + 11 * SEC);
+    let (done, other) = completions(&mut p);
+    assert!(matches!(done[..], [(1, Ok(_))]));
+    assert!(matches!(other[..], [Action::ReadyToReauthenticate]));
+    p.resume();
+    assert_eq!(p.next_wakeup(), None, "once per schedule");
+}

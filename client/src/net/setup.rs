@@ -26,13 +26,15 @@
 //! [`SetupStep`], with the step's own error inside (whether it is worth
 //! retrying is the inner error's call: [`Error::is_retriable`]).
 //!
-//! Re-authentication on a live connection (KIP-368) needs the connection to
-//! hold back new requests, let those in flight finish, run the exchange,
-//! then let requests flow again: the connection core has explicit states
-//! for it ([`Pipeline::pause_for_reauth`], [`State::Draining`],
-//! [`State::Reauthenticating`] in which only `auth` requests are taken,
-//! [`Pipeline::resume`]); the socket task still has to route the SASL
-//! requests past the held-back ones and call these.
+//! Re-authentication on a live connection (KIP-368): when step 4 returns a
+//! session lifetime, the socket task schedules the exchange again at 85-95%
+//! of it. Then the connection core holds back new requests
+//! ([`Pipeline::pause_for_reauth`], [`State::Draining`]), lets those in
+//! flight finish, and in [`State::Reauthenticating`] takes only the
+//! exchange's requests (the task runs the same [`SaslStep`] on a handle
+//! whose requests bypass the queue) until [`Pipeline::resume`]. A failed
+//! re-authentication closes the connection with an [`Error::Setup`] naming
+//! the SASL step.
 //!
 //! [`Pipeline::pause_for_reauth`]: crate::net::pipeline::Pipeline::pause_for_reauth
 //! [`Pipeline::resume`]: crate::net::pipeline::Pipeline::resume
