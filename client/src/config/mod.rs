@@ -87,6 +87,11 @@ use crate::security::sasl::props::{
     parse_jaas_config, parse_mechanism, parse_oauthbearer_config, parse_token_provider,
 };
 use crate::security::sasl::{Mechanism, TokenProviderRef};
+use crate::security::tls::{
+    CryptoProviderRef, EndpointIdentification, RustlsConfigRef, TlsSettings, TlsVersion,
+    parse_crypto_provider, parse_enabled_protocols, parse_endpoint_identification,
+    parse_rustls_config,
+};
 use decl::{any_value, not_declared};
 use purekafka_compression::Compression;
 use std::time::Duration;
@@ -142,8 +147,36 @@ declare_config! {
           int(1000, 2147483647), "100000000",
           "The largest response frame accepted from a broker." },
         { "security.protocol" [] security_protocol: SecurityProtocol,
-          choice(SecurityProtocol, "`plaintext`, `sasl_plaintext` (`ssl`, `sasl_ssl` not supported yet)"),
+          choice(SecurityProtocol, "`plaintext`, `ssl`, `sasl_plaintext`, `sasl_ssl`"),
           "plaintext", "How to talk to brokers." },
+        { "ssl.ca.location" [] ssl_ca_location: Option<String>, opt_string(), unset,
+          "CA certificates to trust: a PEM file or a directory of them; unset (and no ssl.ca.pem): the platform's roots." },
+        { "ssl.ca.pem" [] ssl_ca_pem: Option<String>, opt_string(), unset,
+          "CA certificates to trust, as inline PEM." },
+        { "ssl.certificate.location" [] ssl_certificate_location: Option<String>, opt_string(), unset,
+          "The client's certificate chain (PEM file), for brokers that require one." },
+        { "ssl.certificate.pem" [] ssl_certificate_pem: Option<String>, opt_string(), unset,
+          "The client's certificate chain, as inline PEM." },
+        { "ssl.key.location" [] ssl_key_location: Option<String>, opt_string(), unset,
+          "The client certificate's private key (PEM: PKCS#8, PKCS#1, SEC1 or encrypted PKCS#8)." },
+        { "ssl.key.pem" [] ssl_key_pem: Option<Secret>, secret(), unset,
+          "The client certificate's private key, as inline PEM." },
+        { "ssl.key.password" [] ssl_key_password: Option<Secret>, secret(), unset,
+          "The password of an encrypted private key (ENCRYPTED PRIVATE KEY)." },
+        { "ssl.endpoint.identification.algorithm" [] ssl_endpoint_identification_algorithm: EndpointIdentification,
+          custom(parse_endpoint_identification, any_value, "`https`, `none` or empty (no host check)"),
+          "https", "`https`: the broker's certificate must name the host connected to (bootstrap, then advertised)." },
+        { "ssl.enabled.protocols" [] ssl_enabled_protocols: Vec<TlsVersion>,
+          custom(parse_enabled_protocols, any_value, "comma-separated `TLSv1.2`, `TLSv1.3`"),
+          "TLSv1.2,TLSv1.3", "The TLS versions offered." },
+        { "ssl.provider" [] ssl_crypto_provider: Option<CryptoProviderRef>,
+          custom(parse_crypto_provider, any_value, "set in code: `ssl_crypto_provider(Arc<rustls::crypto::CryptoProvider>)`"),
+          unset, "The rustls crypto provider; unset: the process default if installed, else graviola.",
+          set(p: std::sync::Arc<rustls::crypto::CryptoProvider>) => Some(CryptoProviderRef(p)) },
+        { "ssl.engine.factory.class" [] ssl_rustls_config: Option<RustlsConfigRef>,
+          custom(parse_rustls_config, any_value, "set in code: `ssl_rustls_config(Arc<rustls::ClientConfig>)`"),
+          unset, "A complete rustls ClientConfig, used instead of every other ssl.* property.",
+          set(c: std::sync::Arc<rustls::ClientConfig>) => Some(RustlsConfigRef(c)) },
         { "sasl.mechanism" ["sasl.mechanisms"] sasl_mechanism: Option<Mechanism>,
           custom(parse_mechanism, any_value,
                  "`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` (not `GSSAPI`: no pure-Rust Kerberos)"),
@@ -363,17 +396,10 @@ impl ClientConfig {
     /// Checks every field's range, then the cross-field rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.check_declared()?;
-        if !matches!(
-            self.security_protocol,
-            SecurityProtocol::Plaintext | SecurityProtocol::SaslPlaintext
-        ) {
-            return rule(
-                "security.protocol",
-                format!(
-                    "security.protocol={} is not supported yet (plaintext and sasl_plaintext are)",
-                    self.security_protocol
-                ),
-            );
+        // The TLS settings build: files read, key decrypted, key and
+        // certificate matching (security.protocol ssl and sasl_ssl).
+        if let Some(tls) = TlsSettings::from_client(self) {
+            tls.connector()?;
         }
         // The SASL settings hang together (mechanism, credentials).
         crate::security::sasl::SaslConfig::from_client(self)?;

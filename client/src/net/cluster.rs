@@ -46,7 +46,7 @@ impl ClusterOptions {
                 max_idle: Some(c.connections_max_idle),
                 // Setup steps 2 and 4 (see net::setup): the TLS and SASL
                 // configuration builds these.
-                tls: None,
+                tls: crate::security::tls::tls_step(c),
                 // One session for all of the client's connections (an
                 // OAUTHBEARER token is shared); validate() checked it.
                 sasl: match crate::security::sasl::SaslSession::from_client(c) {

@@ -211,6 +211,82 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
+/// `ssl.provider`'s value: a rustls crypto provider, set in code
+/// ([`ClientConfig::ssl_crypto_provider`](crate::config::ClientConfig)).
+/// Configs compare equal when they hold the same provider.
+#[derive(Clone)]
+pub struct CryptoProviderRef(pub Arc<CryptoProvider>);
+
+impl fmt::Debug for CryptoProviderRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CryptoProvider")
+    }
+}
+
+impl PartialEq for CryptoProviderRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CryptoProviderRef {}
+
+/// `ssl.engine.factory.class`'s value: a complete rustls client
+/// configuration, set in code, used instead of every other `ssl.*`
+/// property. `Debug` shows nothing of it (rustls' own `Debug` reaches the
+/// client's key).
+#[derive(Clone)]
+pub struct RustlsConfigRef(pub Arc<ClientConfig>);
+
+impl fmt::Debug for RustlsConfigRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("rustls::ClientConfig")
+    }
+}
+
+impl PartialEq for RustlsConfigRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RustlsConfigRef {}
+
+/// Parses `ssl.endpoint.identification.algorithm`.
+pub(crate) fn parse_endpoint_identification(s: &str) -> Result<EndpointIdentification, String> {
+    EndpointIdentification::parse(s)
+}
+
+/// Parses `ssl.enabled.protocols`.
+pub(crate) fn parse_enabled_protocols(s: &str) -> Result<Vec<TlsVersion>, String> {
+    TlsVersion::parse_list(s)
+}
+
+/// `ssl.provider` cannot name a provider as a string (Java's names JCA
+/// providers): empty is accepted, anything else says to set it in code.
+pub(crate) fn parse_crypto_provider(s: &str) -> Result<Option<CryptoProviderRef>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    Err(
+        "a crypto provider cannot be named here: set a rustls CryptoProvider in code \
+         (ClientConfig::ssl_crypto_provider); unset, graviola is used"
+            .into(),
+    )
+}
+
+/// `ssl.engine.factory.class` likewise: a rustls `ClientConfig` is set in code.
+pub(crate) fn parse_rustls_config(s: &str) -> Result<Option<RustlsConfigRef>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    Err(
+        "a class cannot be loaded by name here: set a rustls ClientConfig in code \
+         (ClientConfig::ssl_rustls_config)"
+            .into(),
+    )
+}
+
 /// The crypto provider used when none is set: the process-wide rustls
 /// default if the application installed one, else graviola.
 fn default_provider() -> Option<Arc<CryptoProvider>> {
@@ -253,6 +329,31 @@ fn graviola_cpu_ok() -> bool {
 }
 
 impl TlsSettings {
+    /// The TLS settings of a client config: `None` unless
+    /// `security.protocol` is `ssl` or `sasl_ssl`.
+    pub fn from_client(c: &crate::config::ClientConfig) -> Option<TlsSettings> {
+        use crate::config::SecurityProtocol;
+        if !matches!(
+            c.security_protocol,
+            SecurityProtocol::Ssl | SecurityProtocol::SaslSsl
+        ) {
+            return None;
+        }
+        Some(TlsSettings {
+            ca_location: c.ssl_ca_location.as_ref().map(PathBuf::from),
+            ca_pem: c.ssl_ca_pem.clone(),
+            certificate_location: c.ssl_certificate_location.as_ref().map(PathBuf::from),
+            certificate_pem: c.ssl_certificate_pem.clone(),
+            key_location: c.ssl_key_location.as_ref().map(PathBuf::from),
+            key_pem: c.ssl_key_pem.clone(),
+            key_password: c.ssl_key_password.clone(),
+            endpoint_identification: c.ssl_endpoint_identification_algorithm,
+            versions: c.ssl_enabled_protocols.clone(),
+            crypto_provider: c.ssl_crypto_provider.as_ref().map(|p| p.0.clone()),
+            rustls_config: c.ssl_rustls_config.as_ref().map(|r| r.0.clone()),
+        })
+    }
+
     /// Builds the connector every connection of a client shares: reads the
     /// certificate and key files, decrypts the key, checks that the key
     /// matches the certificate. Errors name the property at fault.
@@ -787,6 +888,29 @@ impl TlsStep for TlsConnector {
             let stream = self.connect(tcp, host).await?;
             Ok(Box::new(TlsTransport { inner: stream }) as BoxTransport)
         })
+    }
+}
+
+/// The TLS step of a client's connections, if its `security.protocol`
+/// wants TLS. [`ClientConfig::validate`](crate::config::ClientConfig::validate)
+/// has built the connector once already; should it fail now (a key file
+/// removed since), every handshake fails with that configuration error
+/// rather than the client falling back to plaintext.
+pub(crate) fn tls_step(c: &crate::config::ClientConfig) -> Option<Arc<dyn TlsStep>> {
+    let settings = TlsSettings::from_client(c)?;
+    Some(match settings.connector() {
+        Ok(connector) => Arc::new(connector),
+        Err(e) => Arc::new(BrokenTls(e)),
+    })
+}
+
+/// The TLS step of a client whose TLS settings do not build.
+#[derive(Debug)]
+struct BrokenTls(ConfigError);
+
+impl TlsStep for BrokenTls {
+    fn handshake<'a>(&'a self, _tcp: TcpStream, _host: &'a str) -> StepFuture<'a, BoxTransport> {
+        Box::pin(async move { Err(Error::Config(self.0.clone())) })
     }
 }
 
