@@ -9,11 +9,12 @@
 #      are in the Cargo.toml files: no unwrap/expect/panic in library code);
 #      cargo doc --workspace --no-deps with warnings denied (~15 s);
 #      cargo build --workspace --all-targets: libraries, tests, benches (not a
-#      default member) and examples (~20 s beyond what step 4 builds anyway,
-#      whose test binaries it shares); the fuzz targets build in step 5;
+#      default member) and examples (3 s when nothing changed; after a change
+#      to client/, the benches' and examples' links beyond what step 4 needs
+#      anyway: step 4 reuses what it built); the fuzz targets build in step 5;
 #      cargo publish --workspace --dry-run: each library crate packages and
 #      builds from its .crate alone (~1-1.5 min warm, ~2 cold; reads crates.io's index)
-#   4. cargo test over the workspace's default members (brokers start inside the tests:
+#   4. cargo test --workspace (brokers start inside the tests:
 #      the mock and a single-node Kafka per test binary that needs them, a
 #      three-node Kafka for the failure tests)
 #   5. the protocol fuzz targets, 60 s each (scripts/fuzz.sh, ~5 min; ~7 the first time)
@@ -74,12 +75,15 @@ BUILD_RC=$CHECK_RC
 check publish cargo publish --workspace --dry-run --allow-dirty --quiet
 PUBLISH_RC=$CHECK_RC
 
-log "step 4/5: cargo test (default workspace members)"
+log "step 4/5: cargo test --workspace"
 OUT="$(mktemp -t purekafka-test.XXXXXX)"
 trap 'rm -f "$OUT"' EXIT
 # Brokers are children of the test binaries and stop when those exit (their
 # stdin pipe closes), so a timeout or a crash here leaves none behind.
-timeout -k 30 "${PUREKAFKA_TEST_TIMEOUT:-3600}" cargo test --no-fail-fast 2>&1 | tee "$OUT"
+# --workspace, like step 3's build: the benches' criterion turns on serde's
+# "alloc" feature, so a run over the default members alone would compile
+# purekafka and everything above it a second time.
+timeout -k 30 "${PUREKAFKA_TEST_TIMEOUT:-3600}" cargo test --workspace --no-fail-fast 2>&1 | tee "$OUT"
 RC=${PIPESTATUS[0]}
 [ "$RC" -eq 124 ] && log "cargo test exceeded ${PUREKAFKA_TEST_TIMEOUT:-3600}s and was stopped"
 
