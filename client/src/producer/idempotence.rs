@@ -494,10 +494,13 @@ impl Idempotence {
             }
             Response::Failed(e) => {
                 d.refresh_metadata = true;
-                // Only a failure to connect proves the request never left.
+                // Only a failure to connect (or to set the connection up:
+                // TLS, ApiVersions, SASL) proves the request never left.
                 d.possibly_written = !matches!(
                     e,
-                    Error::Connect { .. } | Error::BootstrapUnreachable { .. }
+                    Error::Connect { .. }
+                        | Error::BootstrapUnreachable { .. }
+                        | Error::Setup { .. }
                 );
                 // An answer that does not decode says nothing of the batch's
                 // fate. With idempotence a resend is safe (the broker drops
