@@ -275,6 +275,20 @@ fn json_default(v: &Value) -> Option<String> {
     }
 }
 
+/// Records an error at `path` when `ours` and `theirs` (of `what`) differ within `range`.
+fn same_versions(
+    path: &str,
+    what: &str,
+    ours: Versions,
+    theirs: Versions,
+    range: Versions,
+    errs: &mut Vec<String>,
+) {
+    if within(ours, range) != within(theirs, range) {
+        errs.push(format!("{path}: {what} {ours}, schema has {theirs}"));
+    }
+}
+
 /// The versions of `v` inside `range`.
 fn within(v: Versions, range: Versions) -> Versions {
     v.intersect(range)
@@ -323,24 +337,12 @@ fn compare_fields(
             errs.push(format!("{p}: type {}, schema has {tty}", o.ty));
         }
         let tv = versions(t.get("versions"));
-        if within(o.versions, range) != within(tv, range) {
-            errs.push(format!("{p}: versions {}, schema has {tv}", o.versions));
-        }
+        same_versions(&p, "versions", o.versions, tv, range, errs);
         let live = within(tv, range);
         let tn = versions(t.get("nullableVersions"));
-        if within(o.nullable, live) != within(tn, live) {
-            errs.push(format!(
-                "{p}: nullable versions {}, schema has {tn}",
-                o.nullable
-            ));
-        }
+        same_versions(&p, "nullable versions", o.nullable, tn, live, errs);
         let ttagged = versions(t.get("taggedVersions"));
-        if within(o.tagged, live) != within(ttagged, live) {
-            errs.push(format!(
-                "{p}: tagged versions {}, schema has {ttagged}",
-                o.tagged
-            ));
-        }
+        same_versions(&p, "tagged versions", o.tagged, ttagged, live, errs);
         let ttag = t.get("tag").and_then(Value::as_u64).map(|n| n as u32);
         if o.tag != ttag && !(within(o.tagged, live).is_empty() && within(ttagged, live).is_empty())
         {
@@ -400,12 +402,7 @@ fn compare_message(
         ));
     }
     let f = versions(theirs.get("flexibleVersions"));
-    if within(ours.flexible, range) != within(f, range) {
-        errs.push(format!(
-            "{n}: flexible versions {}, schema has {f}",
-            ours.flexible
-        ));
-    }
+    same_versions(n, "flexible versions", ours.flexible, f, range, errs);
     let dep = theirs.get("deprecatedVersions").map(|d| versions(Some(d)));
     let dep_in = |d: Option<Versions>| within(d.unwrap_or(Versions::NONE), range);
     if dep_in(ours.deprecated) != dep_in(dep) {
@@ -451,13 +448,8 @@ fn compare_message(
     }
     for (o, t) in ocommons.into_iter().zip(&tcommons) {
         let tv = versions(t.get("versions"));
-        if within(o.versions, range) != within(tv, range) {
-            errs.push(format!(
-                "{n}.{}: versions {}, schema has {tv}",
-                o.name, o.versions
-            ));
-        }
         let p = format!("{n}.{}", o.name);
+        same_versions(&p, "versions", o.versions, tv, range, errs);
         compare_fields(
             &p,
             &o.fields,
