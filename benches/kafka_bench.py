@@ -23,6 +23,10 @@ client, for purekafka its set-up (the runtime, key formatting); it is the
 figure both can be measured by. purekafka's own timed-section figure is
 printed beside it. The broker runs in its own process and is not counted.
 
+TLS: every measurement runs twice, over PLAINTEXT and over TLS (the
+SSL_NOAUTH listener: server-authenticated TLS, which Java and purekafka
+both verify, with TLS 1.3 negotiated), on the same broker.
+
 Usage: .venv/bin/python benches/kafka_bench.py [records]      (default 1000000)
 Needs: scripts/install-kafka.sh (Kafka 4.4.0 and the tools), a release build
 of the bench binaries (this script runs cargo build --release for them).
@@ -65,12 +69,13 @@ def main():
                     "--bin", "produce_bench", "--bin", "consume_bench"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="purekafka-kbench-")
     kafka = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "kafka_cluster.py"), "--home", home,
-                              "--dir", work, "--nodes", "1", "--no-security", "--heap", "1g"],
+                              "--dir", work, "--nodes", "1", "--heap", "1g"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = kafka.stdout.readline()
     if not line.startswith("READY "):
         sys.exit("kafka_bench: Kafka did not start: %s" % line)
-    bootstrap = json.loads(line[6:])["bootstrap"]
+    ready = json.loads(line[6:])
+    ca = ready["certs"]["ca"]
 
     def cmd(**c):
         kafka.stdin.write(json.dumps(c) + "\n")
@@ -79,34 +84,65 @@ def main():
         if not r.startswith("OK"):
             sys.exit("kafka_bench: %s: %s" % (c, r))
 
-    pure_t, java_t = "bench-purekafka", "bench-java"
+    rows = []
+    for transport in ("PLAINTEXT", "SSL"):
+        measure(transport, cmd, home, ready, ca, rows)
+
+    kafka.stdin.close()
+    kafka.wait(30)
+    print("%d x (~10 B key + 100 B value), acks=all, idempotent, linger.ms=5, batch.size=16384, %d partitions, "
+          "one Apache Kafka 4.4.0 node on this machine" % (N, PARTITIONS))
+    print("| | transport | client | records/s | MB/s | CPU-s / M (process) | CPU-s / M (timed part) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for what, transport, who, rps, mbs, cpu_m, own_m in rows:
+        print("| %s | %s | %s | %s | %.1f | %.2f | %s |" % (what, transport, who, "{:,.0f}".format(rps), mbs, cpu_m,
+                                                         "%.2f" % own_m if own_m is not None else "-"))
+    for transport in ("PLAINTEXT", "SSL"):
+        for what in ("produce", "consume"):
+            pk = [r for r in rows if r[:2] == (what, transport) and r[2] == "purekafka"][0]
+            jv = [r for r in rows if r[:2] == (what, transport) and r[2] != "purekafka"][0]
+            print("%s %s: purekafka/Java records/s %.2fx, process CPU per record %.2fx" % (
+                what, transport, pk[3] / jv[3], pk[5] / jv[5]))
+
+
+def measure(transport, cmd, home, ready, ca, rows):
+    """One produce and one consume per client over `transport`; appends rows."""
+    tls = transport == "SSL"
+    bootstrap = ready["listeners"]["SSL_NOAUTH" if tls else "PLAINTEXT"]
+    suffix = "-tls" if tls else ""
+    pure_t, java_t = "bench-purekafka" + suffix, "bench-java" + suffix
     for t in (pure_t, java_t):
         cmd(cmd="create_topic", topic=t, partitions=PARTITIONS)
+    java_tls = (["security.protocol=SSL", "ssl.truststore.type=PEM", "ssl.truststore.location=" + ca]
+                if tls else [])
+    java_conf = os.path.join(tempfile.mkdtemp(prefix="purekafka-kbench-java-"), "client.properties")
+    with open(java_conf, "w") as f:
+        f.write("".join(p + "\n" for p in java_tls))
     java = ["java", "-Xms512m", "-Xmx512m", "-XX:+UseG1GC",
             "-Dlog4j2.configurationFile=" + os.path.join(home, "conf", "log4j2-tools.properties"),
             "-cp", os.path.join(home, "lib", "*")]
     bench = lambda name: os.path.join(ROOT, "target", "release", name)  # noqa: E731
     env = dict(os.environ, PUREKAFKA_BENCH_KEY_BYTES="java", PUREKAFKA_BENCH_BATCH_SIZE="16384",
-               PUREKAFKA_BENCH_PARTITIONS=str(PARTITIONS))
-    rows = []
+               PUREKAFKA_BENCH_PARTITIONS=str(PARTITIONS),
+               PUREKAFKA_BENCH_PROPERTIES="security.protocol=ssl;ssl.ca.location=" + ca if tls else "")
 
     out, wall, cpu = timed([bench("produce_bench"), str(N), bootstrap], dict(env, PUREKAFKA_BENCH_TOPIC=pure_t))
     m = re.search(r": (\d+) records/s, [\d.]+ MB/s, client CPU ([\d.]+) s", out)
     if not m:
         sys.exit("kafka_bench: produce_bench said:\n" + out)
     rps, own = float(m.group(1)), float(m.group(2))
-    rows.append(("produce", "purekafka", rps, rps * 110 / 1e6, cpu / (N / 1e6), own / (N / 1e6)))
+    rows.append(("produce", transport, "purekafka", rps, rps * 110 / 1e6, cpu / (N / 1e6), own / (N / 1e6)))
 
     out, wall, cpu = timed(java + ["org.apache.kafka.tools.ProducerPerformance", "--bootstrap-server", bootstrap,
                                    "--topic", java_t, "--num-records", str(N), "--record-size", "100",
                                    "--throughput", "-1", "--key-distribution", "random",
                                    "--record-key-range", "2000000000", "--command-property",
-                                   "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"])
+                                   "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"] + java_tls)
     m = re.findall(r"(\d+) records sent, ([\d.]+) records/sec", out)
     if not m:
         sys.exit("kafka_bench: ProducerPerformance said:\n" + out)
     rps = float(m[-1][1])
-    rows.append(("produce", "Java 4.4.0", rps, rps * 110 / 1e6, cpu / (N / 1e6), None))
+    rows.append(("produce", transport, "Java 4.4.0", rps, rps * 110 / 1e6, cpu / (N / 1e6), None))
 
     out, wall, cpu = timed([bench("consume_bench"), str(N), bootstrap, str(PARTITIONS)],
                            dict(env, PUREKAFKA_BENCH_TOPIC=pure_t))
@@ -114,33 +150,18 @@ def main():
     if not m:
         sys.exit("kafka_bench: consume_bench said:\n" + out)
     rps, own = float(m.group(1)), float(m.group(3))
-    rows.append(("consume", "purekafka", rps, float(m.group(2)), cpu / (N / 1e6), own / (N / 1e6)))
+    rows.append(("consume", transport, "purekafka", rps, float(m.group(2)), cpu / (N / 1e6), own / (N / 1e6)))
 
     out, wall, cpu = timed(java + ["org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap,
-                                   "--topic", pure_t, "--num-records", str(N), "--group", "bench-java-group",
-                                   "--timeout", "120000"])
+                                   "--topic", pure_t, "--num-records", str(N), "--group", "bench-java-group" + suffix,
+                                   "--timeout", "120000", "--command-config", java_conf])
     # CSV: start, end, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
     m = [l for l in out.splitlines() if re.match(r"^\d{4}-\d\d-\d\d", l)]
     if not m:
         sys.exit("kafka_bench: ConsumerPerformance said:\n" + out)
     f = [x.strip() for x in m[-1].split(",")]
     rps, mbs = float(f[5]), float(f[3]) * 1.048576  # its MB are MiB
-    rows.append(("consume", "Java 4.4.0", rps, mbs, cpu / (N / 1e6), None))
-
-    kafka.stdin.close()
-    kafka.wait(30)
-    print("%d x (~10 B key + 100 B value), acks=all, idempotent, linger.ms=5, batch.size=16384, %d partitions, "
-          "one Apache Kafka 4.4.0 node on this machine" % (N, PARTITIONS))
-    print("| | client | records/s | MB/s | CPU-s / M (process) | CPU-s / M (timed part) |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for what, who, rps, mbs, cpu_m, own_m in rows:
-        print("| %s | %s | %s | %.1f | %.2f | %s |" % (what, who, "{:,.0f}".format(rps), mbs, cpu_m,
-                                                    "%.2f" % own_m if own_m is not None else "-"))
-    for what in ("produce", "consume"):
-        pk = [r for r in rows if r[0] == what and r[1] == "purekafka"][0]
-        jv = [r for r in rows if r[0] == what and r[1] != "purekafka"][0]
-        print("%s: purekafka/Java records/s %.2fx, process CPU per record %.2fx" % (
-            what, pk[2] / jv[2], pk[4] / jv[4]))
+    rows.append(("consume", transport, "Java 4.4.0", rps, mbs, cpu / (N / 1e6), None))
 
 
 if __name__ == "__main__":

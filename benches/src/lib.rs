@@ -36,3 +36,16 @@ pub fn start_broker(target: &str) -> (Option<Cluster>, String) {
         other => (None, other.to_string()),
     }
 }
+
+/// Extra client properties for the bench binaries, from
+/// `PUREKAFKA_BENCH_PROPERTIES` (`name=value` pairs separated by `;`), e.g.
+/// `security.protocol=ssl;ssl.ca.location=/path/ca.crt` for the SSL rows of
+/// `benches/kafka_bench.py`.
+pub fn extra_properties() -> Vec<(String, String)> {
+    std::env::var("PUREKAFKA_BENCH_PROPERTIES")
+        .unwrap_or_default()
+        .split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}

@@ -97,6 +97,9 @@ fn main() {
         cfg.set("compression.type", "none").expect("compression.type");
         cfg.linger = Duration::from_millis(5);
         cfg.batch_size = 256 * 1024;
+        for (k, v) in purekafka_benches::extra_properties() {
+            cfg.set(&k, &v).expect(&k);
+        }
         let producer = Producer::new(cfg).await.expect("producer");
         let value = [b'x'; 100];
         let t0 = Instant::now();
@@ -124,6 +127,9 @@ fn main() {
         cfg.auto_offset_reset = OffsetReset::Earliest;
         cfg.max_poll_records = max_poll_records;
         cfg.fetch_max_wait = Duration::from_millis(fetch_max_wait_ms);
+        for (k, v) in purekafka_benches::extra_properties() {
+            cfg.set(&k, &v).expect(&k);
+        }
         let consumer = Consumer::new(cfg).await.expect("consumer");
         let parts: Vec<(&str, i32)> = (0..p).map(|i| (topic.as_str(), i)).collect();
         let mut first_offset = vec![i64::MAX; partitions];

@@ -14,7 +14,8 @@
 //! created), `PUREKAFKA_BENCH_PARTITIONS` (6), `PUREKAFKA_BENCH_KEY_BYTES`
 //! (4; 16 writes random 16-digit decimal keys, as the Java tool's
 //! `--key-distribution random --record-key-range 10^16` does),
-//! `PUREKAFKA_BENCH_BATCH_SIZE` (262144).
+//! `PUREKAFKA_BENCH_BATCH_SIZE` (262144), `PUREKAFKA_BENCH_PROPERTIES` (more
+//! client properties, `k=v;k=v`: TLS for the SSL rows).
 
 use purekafka::config::{Acks, ProducerConfig};
 use purekafka::producer::{Producer, ProducerRecord};
@@ -75,6 +76,9 @@ fn main() {
         cfg.enable_idempotence = Some(true);
         cfg.linger = Duration::from_millis(5);
         cfg.batch_size = batch_size;
+        for (k, v) in purekafka_benches::extra_properties() {
+            cfg.set(&k, &v).expect(&k);
+        }
         let producer = Producer::new(cfg).await.expect("producer");
         // Warm up: metadata, producer id, connections.
         producer.send(ProducerRecord::to(&topic).value("warm-up")).await.expect("send").await.expect("ack");
