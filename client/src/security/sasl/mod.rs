@@ -13,7 +13,7 @@
 //!   until the mechanism is done; it reads error codes and the session
 //!   lifetime a broker sets (`connections.max.reauth.ms`, KIP-368) and says
 //!   when to re-authenticate ([`reauth_after`]);
-//! - [`authenticate`]: the async driver that runs an exchange over a
+//! - [`SaslSession::run`]: the async driver that runs an exchange over a
 //!   connection (on connect, for every connection of a client, and again
 //!   before the session expires).
 //!
