@@ -194,7 +194,7 @@ pub enum Error {
         max: usize,
     },
 
-    /// `try_send` found the producer's buffer full (`buffer.memory`).
+    /// `try_enqueue` found the producer's buffer full (`buffer.memory`).
     #[error("producer queue is full (buffer.memory of {buffer_memory} bytes in use)")]
     QueueFull {
         /// The configured buffer size.

@@ -16,7 +16,8 @@
 //! let producer: TypedProducer<String, Order> =
 //!     TypedProducer::new(Producer::new(ProducerConfig::new("localhost:9092")).await?);
 //! let key = "customer-7".to_string();
-//! producer.send("orders", Some(&key), Some(&Order { id: 1, amount_cents: 995 })).await?.await?;
+//! let written = producer.send("orders", Some(&key), Some(&Order { id: 1, amount_cents: 995 })).await?;
+//! println!("order 1 at offset {}", written.offset);
 //!
 //! let mut cfg = ConsumerConfig::new("localhost:9092");
 //! cfg.auto_offset_reset = OffsetReset::Earliest;
@@ -45,7 +46,9 @@
 
 use crate::consumer::{Consumer, ConsumerRecord};
 use crate::error::{Error, Result};
-use crate::producer::{DeliveryFuture, Header, MetricsSnapshot, Producer, ProducerRecord};
+use crate::producer::{
+    Delivered, DeliveryFuture, Header, MetricsSnapshot, Producer, ProducerRecord,
+};
 use bytes::Bytes;
 use purekafka_protocol::records::{Headers, TimestampType};
 use std::marker::PhantomData;
@@ -342,17 +345,12 @@ where
         }
     }
 
-    /// Serializes `key` and `value` and sends them to `topic` (partition
-    /// chosen by the partitioner from the serialized key). Waits as
-    /// [`Producer::send`] does; the [`DeliveryFuture`] resolves on
-    /// acknowledgement. A serializer's error is returned before anything is
-    /// sent.
-    pub async fn send(
-        &self,
-        topic: &str,
-        key: Option<&K>,
-        value: Option<&V>,
-    ) -> Result<DeliveryFuture> {
+    /// Serializes `key` and `value`, sends them to `topic` (partition chosen
+    /// by the partitioner from the serialized key) and waits for the broker's
+    /// acknowledgement, as [`Producer::send`] does. A serializer's error is
+    /// returned before anything is sent. To send many records at once, use
+    /// [`enqueue`](Self::enqueue).
+    pub async fn send(&self, topic: &str, key: Option<&K>, value: Option<&V>) -> Result<Delivered> {
         self.send_record(TypedProducerRecord {
             topic,
             partition: None,
@@ -365,15 +363,19 @@ where
     }
 
     /// As [`send`](Self::send), with a partition, headers or timestamp.
-    pub async fn send_record(
-        &self,
-        record: TypedProducerRecord<'_, K, V>,
-    ) -> Result<DeliveryFuture> {
+    pub async fn send_record(&self, record: TypedProducerRecord<'_, K, V>) -> Result<Delivered> {
+        self.enqueue(record).await?.await
+    }
+
+    /// Serializes the record and enqueues it without waiting for the broker,
+    /// as [`Producer::enqueue`] does: the [`DeliveryFuture`] resolves on
+    /// acknowledgement. The form for throughput (records share batches).
+    pub async fn enqueue(&self, record: TypedProducerRecord<'_, K, V>) -> Result<DeliveryFuture> {
         let mut kbuf = self.bufs.take();
         let mut vbuf = self.bufs.take();
         let (has_key, has_value) = self.serialize(&record, &mut kbuf.buf, &mut vbuf.buf)?;
         self.producer
-            .send(raw_record(
+            .enqueue(raw_record(
                 &record,
                 has_key.then_some(&kbuf.buf),
                 has_value.then_some(&vbuf.buf),
@@ -381,13 +383,13 @@ where
             .await
     }
 
-    /// As [`send_record`](Self::send_record) without waiting (see
-    /// [`Producer::try_send`]).
-    pub fn try_send(&self, record: TypedProducerRecord<'_, K, V>) -> Result<DeliveryFuture> {
+    /// As [`enqueue`](Self::enqueue) without waiting at all (see
+    /// [`Producer::try_enqueue`]).
+    pub fn try_enqueue(&self, record: TypedProducerRecord<'_, K, V>) -> Result<DeliveryFuture> {
         let mut kbuf = self.bufs.take();
         let mut vbuf = self.bufs.take();
         let (has_key, has_value) = self.serialize(&record, &mut kbuf.buf, &mut vbuf.buf)?;
-        self.producer.try_send(raw_record(
+        self.producer.try_enqueue(raw_record(
             &record,
             has_key.then_some(&kbuf.buf),
             has_value.then_some(&vbuf.buf),

@@ -35,7 +35,7 @@ async fn produce(p: &Producer, topic: &str, partition: i32, tag: &str, n: usize)
     for i in 0..n {
         let v = format!("{tag}-{i}");
         fs.push(
-            p.send(ProducerRecord::to(topic).partition(partition).value(&v))
+            p.enqueue(ProducerRecord::to(topic).partition(partition).value(&v))
                 .await
                 .unwrap(),
         );

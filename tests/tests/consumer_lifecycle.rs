@@ -45,7 +45,7 @@ async fn produce(bootstrap: &str, topic: &str, partitions: i32, per_partition: u
         for i in 0..per_partition {
             let v = format!("v{i}");
             acks.push(
-                p.send(ProducerRecord::to(topic).partition(partition).value(&v))
+                p.enqueue(ProducerRecord::to(topic).partition(partition).value(&v))
                     .await
                     .unwrap(),
             );

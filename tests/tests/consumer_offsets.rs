@@ -38,7 +38,7 @@ async fn produce(bootstrap: &str, topic: &str, partition: i32, n: usize) {
     for i in 0..n {
         let v = format!("v{i}");
         acks.push(
-            p.send(ProducerRecord::to(topic).partition(partition).value(&v))
+            p.enqueue(ProducerRecord::to(topic).partition(partition).value(&v))
                 .await
                 .unwrap(),
         );

@@ -20,7 +20,7 @@ async fn produce(bootstrap: &str, topic: &str, partitions: i32, n: usize, tag: &
     for i in 0..n {
         let v = format!("{tag}-{i}");
         acks.push(
-            p.send(
+            p.enqueue(
                 ProducerRecord::to(topic)
                     .partition(i as i32 % partitions)
                     .value(&v),

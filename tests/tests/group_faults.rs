@@ -63,7 +63,7 @@ fn group_member_recovers_from_coordinator_faults_without_losing_records() {
                 // Not waiting for the delivery: records keep flowing.
                 drop(
                     producer
-                        .send(ProducerRecord::to(&topic).key(&v).value(&v))
+                        .enqueue(ProducerRecord::to(&topic).key(&v).value(&v))
                         .await
                         .unwrap(),
                 );
@@ -195,7 +195,7 @@ fn group_member_survives_its_coordinator_node_being_killed() {
                 // Not waiting for the delivery: records keep flowing.
                 drop(
                     producer
-                        .send(ProducerRecord::to(&topic).key(&v).value(&v))
+                        .enqueue(ProducerRecord::to(&topic).key(&v).value(&v))
                         .await
                         .unwrap(),
                 );

@@ -158,7 +158,7 @@ fn run(broker: &Broker, strategy: AssignmentStrategy) {
             let k = format!("k{i}");
             let v = format!("v{i}");
             // Not waiting for the delivery: the stream goes on.
-            drop(producer.send(ProducerRecord::to(&topic).key(&k).value(&v)).await.unwrap());
+            drop(producer.enqueue(ProducerRecord::to(&topic).key(&k).value(&v)).await.unwrap());
             if i % 500 == 499 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }

@@ -115,7 +115,7 @@ fn acks_0_to_a_broker_that_stops_reading_fails_the_records_instead_of_hanging() 
         let mut futures = Vec::new();
         // Far more than the socket buffers hold: the writes must stall.
         for _ in 0..4_000 {
-            match p.send(ProducerRecord::to("stalled").value(&value)).await {
+            match p.enqueue(ProducerRecord::to("stalled").value(&value)).await {
                 Ok(f) => futures.push(f),
                 Err(_) => break, // buffer.memory full and max.block.ms passed
             }

@@ -226,7 +226,7 @@ async fn purekafka_produce(
         if let Some(v) = &r.value {
             pr = pr.value(v);
         }
-        futures.push(producer.send(pr).await.unwrap());
+        futures.push(producer.enqueue(pr).await.unwrap());
     }
     producer.flush().await.unwrap();
     let mut out = Vec::with_capacity(sent.len());
@@ -458,7 +458,7 @@ fn share_a_group(broker: &Cluster, java_protocol: &str) {
             let r = ProducerRecord::to(&topic)
                 .partition((i % 6) as i32)
                 .value(&v);
-            sent.push(producer.send(r).await.unwrap());
+            sent.push(producer.enqueue(r).await.unwrap());
         }
         producer.flush().await.unwrap();
         for (i, d) in sent.into_iter().enumerate() {

@@ -66,7 +66,7 @@ async fn produce(bootstrap: &str, topic: &str, acks: Acks, n: usize) -> (Vec<(i3
         let k = format!("key-{i}");
         let v = value(acks, i);
         futures.push(
-            p.send(ProducerRecord::to(topic).key(&k).value(&v))
+            p.enqueue(ProducerRecord::to(topic).key(&k).value(&v))
                 .await
                 .unwrap(),
         );
@@ -107,8 +107,6 @@ fn run(broker: &Broker, acks: Acks) {
                 .unwrap();
             for part in 0..PARTITIONS as i32 {
                 p.send(ProducerRecord::to(&topic).partition(part).value("warm-up"))
-                    .await
-                    .unwrap()
                     .await
                     .unwrap();
             }
@@ -253,7 +251,7 @@ fn a_callback_can_send_again(broker) {
             p.send_with_callback(ProducerRecord::to(&topic).value("first"), move |r| {
                 r.unwrap();
                 let _ = p2.metrics();
-                let second = p2.try_send(ProducerRecord::to(&t2).value("second"));
+                let second = p2.try_enqueue(ProducerRecord::to(&t2).value("second"));
                 let _ = tx.send(second.map(drop));
             })
             .await

@@ -53,7 +53,7 @@ fn oversize_record_unknown_partition_and_send_after_close(broker) {
         let p = Producer::new(cfg).await.unwrap();
         let big = vec![0u8; 20_000];
         let e = p
-            .send(ProducerRecord::to(&topic).value(&big))
+            .enqueue(ProducerRecord::to(&topic).value(&big))
             .await
             .unwrap_err();
         assert!(
@@ -62,26 +62,22 @@ fn oversize_record_unknown_partition_and_send_after_close(broker) {
         );
         assert!(e.to_string().contains("max.request.size"), "{e}");
         let e = p
-            .send(ProducerRecord::to(&topic).value("x").partition(7))
+            .enqueue(ProducerRecord::to(&topic).value("x").partition(7))
             .await
             .unwrap_err();
         assert!(e.to_string().contains("no partition 7"), "{e}");
         // A good record still goes through after the bad ones.
         let d = p
-            .send(ProducerRecord::to(&topic).value("ok"))
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+            .send(ProducerRecord::to(&topic).value("ok")).await.unwrap();
         assert!(d.offset >= 0);
         p.close(Duration::from_secs(5)).await.unwrap();
         let e = p
-            .send(ProducerRecord::to(&topic).value("late"))
+            .enqueue(ProducerRecord::to(&topic).value("late"))
             .await
             .unwrap_err();
         assert!(matches!(e, Error::Closed(_)), "{e}");
         let e = p
-            .try_send(ProducerRecord::to(&topic).value("late"))
+            .try_enqueue(ProducerRecord::to(&topic).value("late"))
             .unwrap_err();
         assert!(matches!(e, Error::Closed(_)), "{e}");
     });
@@ -89,7 +85,7 @@ fn oversize_record_unknown_partition_and_send_after_close(broker) {
 }
 
 #[test]
-fn full_buffer_blocks_send_and_fails_try_send() {
+fn full_buffer_blocks_enqueue_and_fails_try_enqueue() {
     let broker = Broker::mock_private(1).unwrap();
     let topic = unique_topic("full-buffer");
     broker.create_topic(&topic, 1).unwrap();
@@ -101,8 +97,6 @@ fn full_buffer_blocks_send_and_fails_try_send() {
         let p = Producer::new(cfg).await.unwrap();
         p.send(ProducerRecord::to(&topic).value("warm-up"))
             .await
-            .unwrap()
-            .await
             .unwrap();
         // The broker stops answering: the buffer fills up.
         broker.set_rtt(-1, 3000).unwrap();
@@ -110,7 +104,7 @@ fn full_buffer_blocks_send_and_fails_try_send() {
         let mut futures = Vec::new();
         let mut queue_full = false;
         for _ in 0..200 {
-            match p.try_send(ProducerRecord::to(&topic).value(&v)) {
+            match p.try_enqueue(ProducerRecord::to(&topic).value(&v)) {
                 Ok(f) => futures.push(f),
                 Err(Error::QueueFull { .. }) => {
                     queue_full = true;
@@ -119,10 +113,10 @@ fn full_buffer_blocks_send_and_fails_try_send() {
                 Err(e) => panic!("{e}"),
             }
         }
-        assert!(queue_full, "try_send never reported a full buffer");
+        assert!(queue_full, "try_enqueue never reported a full buffer");
         let start = Instant::now();
         let e = p
-            .send(ProducerRecord::to(&topic).value(&v))
+            .enqueue(ProducerRecord::to(&topic).value(&v))
             .await
             .unwrap_err();
         assert!(matches!(e, Error::MaxBlockTimeout { .. }), "{e}");

@@ -161,7 +161,7 @@ fn no_record_lost_or_reordered_under_faults() {
                 let k = format!("k{}", i % 1000);
                 futures.push(
                     producer
-                        .send(ProducerRecord::to(&topic).key(&k).value(&v))
+                        .enqueue(ProducerRecord::to(&topic).key(&k).value(&v))
                         .await
                         .unwrap(),
                 );
@@ -396,7 +396,7 @@ fn order_holds_under_sustained_faults_on_a_broker_that_checks_no_sequences() {
                 let k = format!("k{}", i % 1000);
                 futures.push(
                     producer
-                        .send(ProducerRecord::to(&topic).key(&k).value(&v))
+                        .enqueue(ProducerRecord::to(&topic).key(&k).value(&v))
                         .await
                         .unwrap(),
                 );

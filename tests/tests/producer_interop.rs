@@ -57,7 +57,7 @@ async fn produce(
         if i % 50 != 0 {
             r = r.value(&v);
         }
-        futures.push((i, producer.send(r).await.unwrap()));
+        futures.push((i, producer.enqueue(r).await.unwrap()));
     }
     producer.flush().await.unwrap();
     let mut order: HashMap<i32, Vec<(i64, usize)>> = HashMap::new();

@@ -31,7 +31,7 @@ fn dropping_the_last_producer_handle_delivers_what_was_sent_then_closes_its_conn
             let v = format!("v{i}");
             futures.push(
                 clone
-                    .send(ProducerRecord::to(&topic).value(&v))
+                    .enqueue(ProducerRecord::to(&topic).value(&v))
                     .await
                     .unwrap(),
             );
@@ -107,7 +107,7 @@ fn a_panicking_delivery_callback_does_not_stop_the_producer() {
         // The producer still works.
         let d = tokio::time::timeout(
             Duration::from_secs(10),
-            p.send(ProducerRecord::to(&topic).value("after"))
+            p.enqueue(ProducerRecord::to(&topic).value("after"))
                 .await
                 .unwrap(),
         )
@@ -132,14 +132,16 @@ fn close_timing_out_says_which_records_were_possibly_written() {
         // Warm up (metadata, producer id), then the broker goes slow.
         p.send(ProducerRecord::to(&topic).value("warm"))
             .await
-            .unwrap()
-            .await
             .unwrap();
         broker.set_rtt(-1, 5_000).unwrap();
         let mut futures = Vec::new();
         for i in 0..50 {
             let v = format!("v{i}");
-            futures.push(p.send(ProducerRecord::to(&topic).value(&v)).await.unwrap());
+            futures.push(
+                p.enqueue(ProducerRecord::to(&topic).value(&v))
+                    .await
+                    .unwrap(),
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let e = p.close(Duration::from_millis(300)).await.unwrap_err();
@@ -180,7 +182,7 @@ fn a_producer_id_refused_for_authorization_fails_those_records_and_recovers_once
         cfg.client.retry_backoff_max = Duration::from_millis(300);
         let p = Producer::new(cfg).await.unwrap();
         let first = p
-            .send(ProducerRecord::to(&topic).value("denied"))
+            .enqueue(ProducerRecord::to(&topic).value("denied"))
             .await
             .unwrap();
         let e = tokio::time::timeout(Duration::from_secs(10), first)
@@ -198,7 +200,7 @@ fn a_producer_id_refused_for_authorization_fails_those_records_and_recovers_once
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let f = p
-                .send(ProducerRecord::to(&topic).value("later"))
+                .enqueue(ProducerRecord::to(&topic).value("later"))
                 .await
                 .expect("the producer stayed fatal after a refused producer id");
             match tokio::time::timeout(Duration::from_secs(10), f)
@@ -244,11 +246,7 @@ fn an_idle_producer_refreshes_metadata_every_metadata_max_age() {
         )
         .await
         .unwrap();
-        p.send(ProducerRecord::to(&topic).value("x"))
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        p.send(ProducerRecord::to(&topic).value("x")).await.unwrap();
         broker.start_request_tracking().unwrap();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let n = broker

@@ -64,7 +64,7 @@ fn killing_partition_leaders_loses_nothing_acknowledged_and_keeps_each_partition
             pending.push((
                 i,
                 part,
-                p.send(ProducerRecord::to(&topic).partition(part).value(&v))
+                p.enqueue(ProducerRecord::to(&topic).partition(part).value(&v))
                     .await
                     .unwrap(),
             ));

@@ -92,29 +92,29 @@ fn structs_round_trip_and_a_bad_record_is_a_per_record_error(broker) {
     rt().block_on(async {
         let producer = Producer::new(ProducerConfig::new(broker.bootstrap())).await.unwrap();
         let typed: TypedProducer<OrderKey, Order> = TypedProducer::new(producer.clone());
-        let mut acks = Vec::new();
-        // Offsets 0..3: typed.
+        // Offsets 0..3: typed, each awaited until written.
         for i in 0..3 {
-            acks.push(typed.send(&topic, Some(&key(i)), Some(&order(i))).await.unwrap());
+            let d = typed.send(&topic, Some(&key(i)), Some(&order(i))).await.unwrap();
+            assert_eq!(d.offset, i as i64);
         }
-        // Offset 3: a value that is not JSON, sent untyped.
+        let mut acks = Vec::new();
+        // Offset 3: a value that is not JSON, sent untyped (enqueued, awaited below).
         let bad_key = serde_json::to_vec(&key(3)).unwrap();
-        acks.push(producer.send(ProducerRecord::to(&topic).key(&bad_key).value(b"{\"id\": 3, oops")).await.unwrap());
+        acks.push(producer.enqueue(ProducerRecord::to(&topic).key(&bad_key).value(b"{\"id\": 3, oops")).await.unwrap());
         // Offset 4: a key that is not JSON with a good value.
         let good_value = serde_json::to_vec(&order(4)).unwrap();
-        acks.push(producer.send(ProducerRecord::to(&topic).key(b"\xff\xfe").value(&good_value)).await.unwrap());
+        acks.push(producer.enqueue(ProducerRecord::to(&topic).key(b"\xff\xfe").value(&good_value)).await.unwrap());
         // Offset 5: headers, partition and timestamp through the record builder.
         let headers = [Header::new("trace", Some("abc".into()))];
         let (k5, v5) = (key(5), order(5));
         let rec = TypedProducerRecord::to(&topic).key(&k5).value(&v5).partition(0).headers(&headers).timestamp(1_700_000_000_005);
-        acks.push(typed.send_record(rec).await.unwrap());
-        // Offset 6: a tombstone (null value), offset 7: null key.
-        acks.push(typed.send(&topic, Some(&key(6)), None).await.unwrap());
-        acks.push(typed.send(&topic, None, Some(&order(7))).await.unwrap());
-        typed.flush().await.unwrap();
+        assert_eq!(typed.send_record(rec).await.unwrap().offset, 5);
         for (i, a) in acks.into_iter().enumerate() {
-            assert_eq!(a.await.unwrap().offset, i as i64);
+            assert_eq!(a.await.unwrap().offset, i as i64 + 3);
         }
+        // Offset 6: a tombstone (null value), offset 7: null key.
+        assert_eq!(typed.send(&topic, Some(&key(6)), None).await.unwrap().offset, 6);
+        assert_eq!(typed.send(&topic, None, Some(&order(7))).await.unwrap().offset, 7);
 
         let c: TypedConsumer<OrderKey, Order> = TypedConsumer::new(consumer(broker.bootstrap(), &topic, 1).await);
         let got = poll_n(&c, 8).await;
@@ -174,7 +174,7 @@ fn serialization_errors_send_nothing_and_unsized_types_work(broker) {
         let v = Unjsonable { by_pair: [((1, 2), 3)].into_iter().collect() };
         let e = bad.send(&topic, Some("k"), Some(&v)).await.unwrap_err();
         assert!(matches!(&e, Error::Serialization(m) if m.starts_with("value: ") && m.contains(&topic) && m.contains("key must be a string")), "{e}");
-        let e = bad.try_send(TypedProducerRecord::to(&topic).key("k").value(&v)).unwrap_err();
+        let e = bad.try_enqueue(TypedProducerRecord::to(&topic).key("k").value(&v)).unwrap_err();
         assert!(matches!(e, Error::Serialization(_)), "{e}");
 
         // Text keys, byte values: unsized types, no JSON.
@@ -182,7 +182,7 @@ fn serialization_errors_send_nothing_and_unsized_types_work(broker) {
         let mut acks = Vec::new();
         for i in 0..20u8 {
             let k = format!("k{i}");
-            acks.push(text.send_record(TypedProducerRecord::to(&topic).key(k.as_str()).value(&[i, 0, 255][..]).partition(1)).await.unwrap());
+            acks.push(text.enqueue(TypedProducerRecord::to(&topic).key(k.as_str()).value(&[i, 0, 255][..]).partition(1)).await.unwrap());
         }
         text.flush().await.unwrap();
         for (i, a) in acks.into_iter().enumerate() {

@@ -106,7 +106,7 @@ fn main() {
         for i in 0..n {
             let key = (i as u32).to_be_bytes();
             let _delivery = producer
-                .send(ProducerRecord::to(&topic).partition(i as i32 % p).key(&key).value(&value))
+                .enqueue(ProducerRecord::to(&topic).partition(i as i32 % p).key(&key).value(&value))
                 .await
                 .expect("send");
         }

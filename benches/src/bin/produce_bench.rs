@@ -81,13 +81,13 @@ fn main() {
         }
         let producer = Producer::new(cfg).await.expect("producer");
         // Warm up: metadata, producer id, connections.
-        producer.send(ProducerRecord::to(&topic).value("warm-up")).await.expect("send").await.expect("ack");
+        producer.send(ProducerRecord::to(&topic).value("warm-up")).await.expect("ack");
         let value = [b'x'; 100];
         let cpu0 = cpu_seconds();
         let t0 = Instant::now();
         let mut last = None;
         for (i, key) in keys.iter().enumerate() {
-            let f = producer.send(ProducerRecord::to(&topic).key(key).value(&value)).await.expect("send");
+            let f = producer.enqueue(ProducerRecord::to(&topic).key(key).value(&value)).await.expect("send");
             if i + 1 == n {
                 last = Some(f);
             }

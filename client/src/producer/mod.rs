@@ -6,9 +6,18 @@
 //! use purekafka::producer::{Producer, ProducerRecord};
 //!
 //! let producer = Producer::new(ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092")])?).await?;
-//! let delivery = producer.send(ProducerRecord::to("events").key("user-1").value("{\"clicked\":true}")).await?;
-//! let done = delivery.await?;
+//! // One await: the record is acknowledged (or failed) when `send` returns.
+//! let done = producer.send(ProducerRecord::to("events").key("user-1").value("{\"clicked\":true}")).await?;
 //! println!("written to {}-{} at offset {}", done.topic, done.partition, done.offset);
+//!
+//! // Pipelining: enqueue many, then await their deliveries.
+//! let mut pending = Vec::new();
+//! for i in 0..100u32 {
+//!     pending.push(producer.enqueue(ProducerRecord::to("events").value(&i.to_be_bytes())).await?);
+//! }
+//! for delivery in pending {
+//!     delivery.await?;
+//! }
 //! producer.close(std::time::Duration::from_secs(30)).await?;
 //! # Ok(()) }
 //! ```
@@ -21,10 +30,20 @@
 //! `max.in.flight.requests.per.connection=1` if order matters without
 //! idempotence.
 //!
-//! `send` waits only for buffer space (`buffer.memory`, up to `max.block.ms`)
-//! and the topic's metadata; it returns a [`DeliveryFuture`] that resolves
-//! when the broker acknowledges the record. Records are copied once, into
-//! their batch.
+//! Three ways to send, as in the Java client:
+//! - [`Producer::send`] waits until the broker acknowledges the record and
+//!   returns where it was written (Java's `send(record).get()`). Simple, but
+//!   one record at a time per task: use it where each record must be known
+//!   written before the next step.
+//! - [`Producer::enqueue`] waits only for buffer space (`buffer.memory`, up
+//!   to `max.block.ms`) and the topic's metadata, and returns a
+//!   [`DeliveryFuture`] to await later (Java's `send(record)` keeping the
+//!   `Future`). Many records then share batches and requests: use it for
+//!   throughput. [`Producer::try_enqueue`] does not wait at all.
+//! - [`Producer::send_with_callback`] enqueues and calls a closure with the
+//!   delivery report (Java's `send(record, callback)`).
+//!
+//! Records are copied once, into their batch.
 
 pub mod accumulator;
 pub mod delivery;
@@ -332,17 +351,25 @@ impl Producer {
         })
     }
 
-    /// Sends a record, waiting up to `max.block.ms` for buffer space and the
-    /// topic's metadata. The returned future resolves when the record is
-    /// acknowledged; dropping it does not cancel the send.
-    pub async fn send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
-        self.enqueue(record).await
+    /// Sends a record and waits until the broker acknowledges it (or it fails
+    /// for good): Java's `send(record).get()`. Returns where the record was
+    /// written.
+    ///
+    /// Waiting for each record before sending the next puts one record in
+    /// each request; to send many records at once, [`enqueue`](Self::enqueue)
+    /// them and await their [`DeliveryFuture`]s afterwards. Cancelling this
+    /// future (dropping it) after the record was enqueued does not cancel the
+    /// send.
+    pub async fn send(&self, record: ProducerRecord<'_>) -> Result<Delivered> {
+        self.enqueue(record).await?.await
     }
 
-    /// Sends a record without waiting: a full buffer is [`Error::QueueFull`],
-    /// unknown topic metadata is fetched in the background and the call fails
-    /// with the reason if it is not cached yet.
-    pub fn try_send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
+    /// As [`enqueue`](Self::enqueue) without waiting at all: a full buffer is
+    /// [`Error::QueueFull`], and unknown topic metadata is fetched in the
+    /// background while the call fails with [`Error::UnknownTopic`] (retry
+    /// later). For callers that must not block, such as a callback or a
+    /// bounded event loop.
+    pub fn try_enqueue(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let md = self.shared.cluster.metadata();
         let Some(topic) = md
             .topics
@@ -362,7 +389,10 @@ impl Producer {
         self.append(record, topic.partitions.len())
     }
 
-    /// Sends a record and calls `callback` with its delivery report.
+    /// Enqueues a record as [`enqueue`](Self::enqueue) does and calls
+    /// `callback` with its delivery report (Java's `send(record, callback)`).
+    /// The callback may run on the producer's background task: keep it short
+    /// and never block in it.
     pub async fn send_with_callback<F>(&self, record: ProducerRecord<'_>, callback: F) -> Result<()>
     where
         F: FnOnce(Result<Delivered>) + Send + 'static,
@@ -378,7 +408,15 @@ impl Producer {
         Ok(())
     }
 
-    async fn enqueue(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
+    /// Enqueues a record for sending, waiting up to `max.block.ms` for buffer
+    /// space and the topic's metadata but not for the broker: the returned
+    /// [`DeliveryFuture`] resolves when the record is acknowledged. Dropping
+    /// it does not cancel the send (fire and forget).
+    ///
+    /// This is the form for throughput (Java's `send(record)` keeping the
+    /// `Future`): enqueue many records, then await their futures (or
+    /// [`flush`](Self::flush)), and they travel in shared batches.
+    pub async fn enqueue(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let max_block = self.shared.cfg.max_block;
         let deadline = Instant::now() + max_block;
         let md = self.shared.cluster.metadata();

@@ -9,7 +9,7 @@
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::Consumer;
 use purekafka::producer::Producer;
-use purekafka::serde::{TypedConsumer, TypedProducer, Utf8String};
+use purekafka::serde::{TypedConsumer, TypedProducer, TypedProducerRecord, Utf8String};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -78,9 +78,14 @@ async fn run(bootstrap: &str, topic: &str, n: u64) -> purekafka::Result<()> {
             price_cents: ((i * 104_729) % 100_000) as u32,
             path: format!("/p/{}", (i * 31) % 5000),
         };
+        // Enqueued, not awaited one by one: the events share batches.
         last = Some(
             producer
-                .send(topic, Some(user.as_str()), Some(&event))
+                .enqueue(
+                    TypedProducerRecord::to(topic)
+                        .key(user.as_str())
+                        .value(&event),
+                )
                 .await?,
         );
     }

@@ -77,7 +77,7 @@ pub fn round_trip(c: &Cluster, listener: &str, mechanism: &str, user: &str, n: u
         for i in 0..n {
             let v = format!("{mechanism}-{i}");
             acks.push(
-                p.send(ProducerRecord::to(&topic).key(&v).value(&v))
+                p.enqueue(ProducerRecord::to(&topic).key(&v).value(&v))
                     .await
                     .unwrap(),
             );
