@@ -104,8 +104,6 @@ fn a_producer_keeps_its_connections_across_re_authentication() {
             let v = n.to_string();
             p.send(ProducerRecord::to(&topic).value(&v))
                 .await
-                .unwrap()
-                .await
                 .unwrap_or_else(|e| panic!("record {n} at {:?}: {e}", t0.elapsed()));
             n += 1;
             if t0.elapsed() > Duration::from_secs(2) {
