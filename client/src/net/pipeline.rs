@@ -361,6 +361,9 @@ impl<T> Pipeline<T> {
             let frame = match decode_frame(buf, self.opts.max_response_size) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
+                Err(_) if crate::security::tls::looks_like_tls_record(buf) => {
+                    return self.fail(crate::security::tls::plaintext_to_tls_error());
+                }
                 Err(source) => {
                     let (api, version) = self
                         .in_flight

@@ -914,6 +914,24 @@ impl TlsStep for BrokenTls {
     }
 }
 
+/// Whether bytes a plaintext connection received begin like a TLS record
+/// (an alert or a handshake message, TLS 1.0 to 1.3): the broker's port
+/// speaks TLS. As a Kafka frame these would announce over 350 MB, more
+/// than any broker sends, so nothing real is mistaken for them.
+pub(crate) fn looks_like_tls_record(received: &[u8]) -> bool {
+    matches!(received, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
+}
+
+/// The error for a plaintext connection the broker answered in TLS.
+pub(crate) fn plaintext_to_tls_error() -> Error {
+    Error::Tls {
+        reason: "the broker answered in TLS, not with a Kafka response: this is a TLS \
+                 listener, so set security.protocol=ssl (or sasl_ssl) and the ssl.* trust \
+                 settings"
+            .into(),
+    }
+}
+
 /// A TLS verdict that ended a connection after the handshake: the reason
 /// says what it means. Not worth retrying ([`is_tls_verdict`]).
 #[derive(Debug)]

@@ -384,3 +384,19 @@ fn a_supplied_crypto_provider_is_used() {
     let e = s.connector().unwrap_err();
     assert_eq!(e.property, "ssl.enabled.protocols", "{e}");
 }
+
+#[test]
+fn a_tls_record_is_told_from_a_kafka_frame() {
+    // What Kafka's SSL listener sends a plaintext client: an alert record.
+    assert!(looks_like_tls_record(&[
+        0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x0a
+    ]));
+    assert!(looks_like_tls_record(&[0x16, 0x03, 0x01]));
+    // Kafka frames: a size prefix far below 0x15030000.
+    assert!(!looks_like_tls_record(&[0x00, 0x00, 0x01, 0x00]));
+    assert!(!looks_like_tls_record(&[0x15, 0x04, 0x00]));
+    assert!(!looks_like_tls_record(&[0x15]));
+    let e = plaintext_to_tls_error();
+    assert!(!e.is_retriable());
+    assert!(e.to_string().contains("security.protocol=ssl"), "{e}");
+}
