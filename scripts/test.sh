@@ -72,7 +72,18 @@ check doc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 DOC_RC=$CHECK_RC
 check build cargo build --workspace --all-targets
 BUILD_RC=$CHECK_RC
-check publish cargo publish --workspace --dry-run --allow-dirty --quiet
+# The dry run's verify step treats the packaged crates as registry packages,
+# and cargo never re-reads a registry package of an unchanged version: a
+# second run would reuse the first run's extracted sources (in
+# $CARGO_HOME/registry/src/-<hash>/, the temporary registry's cache) and its
+# build of them. So our crates' extracted copies go first, and the check gets
+# a target dir of its own (dependencies stay cached there) from which our
+# crates are cleaned; the shared target dir's builds are left alone.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/purekafka-*
+PUBLISH_TARGET="${CARGO_TARGET_DIR:-$REPO/target}/publish-check"
+cargo clean --quiet --target-dir "$PUBLISH_TARGET" -p purekafka -p purekafka-protocol \
+  -p purekafka-compression -p purekafka-codegen 2>/dev/null || true
+check publish cargo publish --workspace --dry-run --allow-dirty --quiet --target-dir "$PUBLISH_TARGET"
 PUBLISH_RC=$CHECK_RC
 
 log "step 4/5: cargo test --workspace"
