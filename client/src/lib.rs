@@ -1,10 +1,34 @@
 //! purekafka: a Kafka client written entirely in Rust.
 //!
+//! ```no_run
+//! use purekafka::{Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord};
+//! use std::time::Duration;
+//!
+//! # async fn demo() -> purekafka::Result<()> {
+//! let producer = Producer::new(ProducerConfig::new("localhost:9092")).await?;
+//! let written = producer.send(ProducerRecord::to("events").value("hello")).await?;
+//! println!("{}-{}@{}", written.topic, written.partition, written.offset);
+//!
+//! let mut cfg = ConsumerConfig::new("localhost:9092");
+//! cfg.group_id = Some("my-app".into());
+//! let consumer = Consumer::new(cfg).await?;
+//! consumer.subscribe(&["events"])?;
+//! for record in consumer.poll(Duration::from_secs(1)).await? {
+//!     println!("{}-{}@{}: {:?}", record.topic, record.partition, record.offset, record.value);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The types an application names are re-exported here; the modules hold
+//! the rest:
 //! - [`config`]: typed configuration, and the Java/librdkafka property names.
 //! - [`net`]: connections (one task per socket), the broker pool, metadata.
 //! - [`producer`]: batching, partitioning, idempotent delivery.
 //! - [`consumer`]: fetching, consumer groups, offsets.
-//! - [`security`]: SASL authentication.
+//! - [`security`]: TLS and SASL.
+//! - [`serde`]: typed producers and consumers.
+
+#![deny(missing_docs)]
 
 pub mod config;
 pub mod consumer;
@@ -15,5 +39,13 @@ pub mod security;
 pub mod serde;
 mod time;
 
+pub use config::{
+    Acks, AssignmentStrategy, ConsumerConfig, IsolationLevel, OffsetReset, ProducerConfig,
+    SecurityProtocol,
+};
+pub use consumer::{Consumer, ConsumerRecord};
 pub use error::{Error, Result};
+pub use producer::{Delivered, DeliveryFuture, Producer, ProducerRecord};
+pub use purekafka_compression::Compression;
 pub use purekafka_protocol::error_code::ErrorCode;
+pub use purekafka_protocol::records::{Header, Headers, TimestampType};

@@ -29,6 +29,8 @@
 //! # Ok::<(), purekafka_compression::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod error;
 mod gzip;
 mod lz4;

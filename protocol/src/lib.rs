@@ -10,6 +10,8 @@
 //!
 //! No tokio, no clock, no sockets.
 
+#![deny(missing_docs)]
+
 pub mod codec;
 pub mod error;
 pub mod error_code;
@@ -19,7 +21,7 @@ pub mod records;
 pub mod version;
 
 /// Every generated message, one module per message, re-exported by name.
-#[allow(missing_docs, clippy::all, unused_imports, unused_mut)]
+#[allow(clippy::all, unused_imports, unused_mut)]
 pub mod messages {
     include!(concat!(env!("OUT_DIR"), "/messages.rs"));
 }

@@ -257,11 +257,6 @@ impl Accumulator {
         }
     }
 
-    /// The settings.
-    pub fn config(&self) -> &AccumulatorConfig {
-        &self.cfg
-    }
-
     /// The idempotence state machine (producer id, epoch, sequences).
     pub fn idempotence(&self) -> &Idempotence {
         &self.idem
@@ -271,6 +266,7 @@ impl Accumulator {
     /// partition takes them in [`drain`](Self::drain) once nothing of it is
     /// in flight under the old ones: its sequences restart at 0 and queued
     /// batches that had a sequence are renumbered in order.
+    #[cfg(test)]
     pub fn set_producer(&mut self, producer_id: i64, epoch: i16) {
         self.idem.on_producer_id(Ok(ProducerId {
             id: producer_id,
@@ -289,11 +285,13 @@ impl Accumulator {
     }
 
     /// The producer id and epoch in use.
+    #[cfg(test)]
     pub fn producer(&self) -> Option<ProducerId> {
         self.idem.producer()
     }
 
     /// Batches in flight.
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }

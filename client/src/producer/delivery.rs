@@ -124,6 +124,7 @@ impl BatchShared {
     }
 
     /// The batch's outcome, once complete.
+    #[cfg(test)]
     pub fn result(&self) -> Option<&Result<RecordMetadata, Error>> {
         self.result.get()
     }

@@ -134,6 +134,7 @@ pub struct PartitionState {
 
 impl PartitionState {
     /// Batches of this partition in flight.
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }
@@ -251,12 +252,8 @@ impl Idempotence {
         }
     }
 
-    /// Whether idempotence is on.
-    pub fn enabled(&self) -> bool {
-        self.cfg.enabled
-    }
-
     /// Where the producer id stands.
+    #[cfg(test)]
     pub fn state(&self) -> ProducerIdState {
         self.state
     }
@@ -270,11 +267,13 @@ impl Idempotence {
     }
 
     /// Epoch bumps so far (and new ids asked for when the epoch ran out).
+    #[cfg(test)]
     pub fn epoch_bumps(&self) -> u64 {
         self.epoch_bumps
     }
 
     /// Batches in flight, all partitions.
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.in_flight
     }

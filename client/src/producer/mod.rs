@@ -45,9 +45,9 @@
 //!
 //! Records are copied once, into their batch.
 
-pub mod accumulator;
-pub mod delivery;
-pub mod idempotence;
+mod accumulator;
+mod delivery;
+mod idempotence;
 pub mod partitioner;
 mod sender;
 
