@@ -163,12 +163,10 @@ fn a_group_is_denied_naming_the_group_then_allowed_once_granted() {
     });
 }
 
-// Known consumer defect: a subscribed topic the broker denies
-// (TOPIC_AUTHORIZATION_FAILED in Metadata) is never reported; poll returns
-// nothing forever. Java's poll throws TopicAuthorizationException. Run with
-// `-- --ignored` once the consumer reports it.
+// A subscribed topic the broker denies (TOPIC_AUTHORIZATION_FAILED in
+// Metadata) is reported by poll, as Java's poll throws
+// TopicAuthorizationException; before, poll returned nothing forever.
 #[test]
-#[ignore = "the consumer does not report a denied subscribed topic yet"]
 fn a_consumer_denied_the_topic_fails_naming_the_topic() {
     let c = Cluster::kafka();
     require!(c, Feature::Acls);

@@ -560,8 +560,38 @@ impl Driver {
         self.inner.data.notify_waiters();
     }
 
+    /// The partition counts of the subscribed `topics` the metadata knows.
+    /// A subscribed topic the broker refuses to describe
+    /// (TOPIC_AUTHORIZATION_FAILED) is also reported to `poll`, once per
+    /// metadata refresh, as the Java consumer throws
+    /// `TopicAuthorizationException`: without it the application would wait
+    /// forever for records that never come.
     fn partition_counts(&self, topics: &[String]) -> BTreeMap<String, i32> {
         let md = self.inner.cluster.metadata();
+        let denied: Vec<&String> = topics
+            .iter()
+            .filter(|t| {
+                md.topics
+                    .get(t.as_str())
+                    .is_some_and(|i| i.error == ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            })
+            .collect();
+        if !denied.is_empty() {
+            let mut inner = self.inner.lock();
+            for t in denied {
+                inner.push_error(Error::Kafka {
+                    code: ErrorCode::TOPIC_AUTHORIZATION_FAILED,
+                    api: "Metadata",
+                    topic: Some(t.clone()),
+                    partition: None,
+                    message: Some(format!(
+                        "not authorized to read topic {t}: grant this client's principal READ and DESCRIBE on it, or unsubscribe"
+                    )),
+                });
+            }
+            drop(inner);
+            self.inner.data.notify_waiters();
+        }
         topics
             .iter()
             .filter_map(|t| {
