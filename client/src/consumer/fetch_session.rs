@@ -72,11 +72,13 @@ pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
 
 impl FetchSession {
     /// A session that will start with a full fetch.
+    #[cfg(test)]
     pub fn new() -> Self {
         FetchSession::default()
     }
 
     /// A client that never uses sessions (every fetch full, epoch -1).
+    #[cfg(test)]
     pub fn disabled() -> Self {
         FetchSession {
             disabled: true,
@@ -169,11 +171,6 @@ impl FetchSession {
         self.id = 0;
         self.epoch = 0;
         self.held.clear();
-    }
-
-    /// The session id (0 when there is none).
-    pub fn id(&self) -> i32 {
-        self.id
     }
 }
 

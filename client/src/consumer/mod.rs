@@ -32,7 +32,7 @@ pub(crate) mod backoff;
 mod coordinator;
 #[cfg(test)]
 mod cursor_tests;
-pub mod fetch_session;
+mod fetch_session;
 mod fetcher;
 pub mod group;
 mod partitions;

@@ -113,6 +113,7 @@ pub struct MembershipConfig {
 
 impl MembershipConfig {
     /// The Java consumer's defaults for `group_id`.
+    #[cfg(test)]
     pub fn new(group_id: impl Into<String>) -> Self {
         MembershipConfig {
             group_id: group_id.into(),
@@ -583,6 +584,7 @@ impl Membership {
     }
 
     /// The partitions the member owns now.
+    #[cfg(test)]
     pub fn assignment(&self) -> &BTreeSet<TopicPartition> {
         &self.owned
     }
@@ -593,11 +595,13 @@ impl Membership {
     }
 
     /// Whether this member leads the current generation.
+    #[cfg(test)]
     pub fn is_leader(&self) -> bool {
         self.is_leader
     }
 
     /// The rebalance protocol in use.
+    #[cfg(test)]
     pub fn rebalance_protocol(&self) -> RebalanceProtocol {
         self.protocol
     }

@@ -1,48 +1,53 @@
 //! Consumer groups, classic protocol (JoinGroup / SyncGroup / Heartbeat).
 //!
-//! - [`protocol`]: the `consumer` protocol's embedded subscription and
+//! Public here: the [`Assignor`] trait (a custom assignor is a user extension
+//! point, as in Java), the built-in assignors and [`TopicPartition`]. The
+//! membership state machine and its requests are internal; the notes below
+//! say how the consumer drives them.
+//!
+//! - `protocol`: the `consumer` protocol's embedded subscription and
 //!   assignment formats.
 //! - [`assignor`]: the [`Assignor`] trait and the `range`, `roundrobin` and
 //!   `cooperative-sticky` assignors.
-//! - [`membership`]: the sans-IO membership state machine ([`Membership`]):
-//!   inputs with a caller-supplied `now`, [`Action`]s out.
-//! - [`requests`]: the requests it asks the driver to send, and where.
+//! - `membership`: the sans-IO membership state machine (`Membership`):
+//!   inputs with a caller-supplied `now`, `Action`s out.
+//! - `requests`: the requests it asks the driver to send, and where.
 //!
-//! # Driving a [`Membership`]
+//! # Driving a `Membership`
 //!
 //! The consumer's group task owns the state machine and loops:
 //!
 //! 1. After every input (application call, response, failure, metadata,
-//!    timer), drain [`Membership::next_action`] and act, in order:
-//!    - [`Action::Send`]: encode `request` at `version`, send it to
+//!    timer), drain `Membership::next_action` and act, in order:
+//!    - `Action::Send`: encode `request` at `version`, send it to
 //!      `destination` (any broker, or the coordinator's `host:port`, ideally
 //!      on a connection of its own), with a timeout of at least
 //!      `min_timeout`. Report the decoded response with
-//!      [`Membership::on_response`] (see [`GroupResponse::decode`]), or any
+//!      `Membership::on_response` (see `GroupResponse::decode`), or any
 //!      failure (connection, timeout, undecodable bytes) with
-//!      [`Membership::on_request_failed`], quoting `id`. Never retry: the
+//!      `Membership::on_request_failed`, quoting `id`. Never retry: the
 //!      state machine does.
-//!    - [`Action::NeedMetadata`]: get partition counts for the topics (cache
-//!      or a Metadata request) and call [`Membership::on_metadata`].
-//!    - [`Action::CommitBeforeRevoke`]: commit the consumed offsets of the
-//!      partitions (OffsetCommit to [`Membership::coordinator`], with
-//!      [`Membership::commit_generation`]), then [`Membership::commit_done`].
-//!    - [`Action::Revoked`], [`Action::Lost`], [`Action::Assigned`]: stop or
+//!    - `Action::NeedMetadata`: get partition counts for the topics (cache
+//!      or a Metadata request) and call `Membership::on_metadata`.
+//!    - `Action::CommitBeforeRevoke`: commit the consumed offsets of the
+//!      partitions (OffsetCommit to `Membership::coordinator`, with
+//!      `Membership::commit_generation`), then `Membership::commit_done`.
+//!    - `Action::Revoked`, `Action::Lost`, `Action::Assigned`: stop or
 //!      start fetching, and run the application's rebalance callbacks
 //!      (`Assigned`: revoked first, then added).
-//!    - [`Action::Error`]: surface to the application; [`Action::Fatal`]:
-//!      surface and stop; [`Action::Closed`]: close is done.
-//! 2. Call [`Membership::poll`] whenever the application polls.
-//! 3. Sleep until [`Membership::next_timeout`] (or the next input), then call
-//!    [`Membership::handle_timeout`].
-//! 4. Keep fresh metadata for [`Membership::metadata_topics`] and pass
-//!    changes to [`Membership::on_metadata`]; feed group-level errors of
-//!    OffsetCommit / OffsetFetch to [`Membership::on_coordinator_error`].
+//!    - `Action::Error`: surface to the application; `Action::Fatal`:
+//!      surface and stop; `Action::Closed`: close is done.
+//! 2. Call `Membership::poll` whenever the application polls.
+//! 3. Sleep until `Membership::next_timeout` (or the next input), then call
+//!    `Membership::handle_timeout`.
+//! 4. Keep fresh metadata for `Membership::metadata_topics` and pass
+//!    changes to `Membership::on_metadata`; feed group-level errors of
+//!    OffsetCommit / OffsetFetch to `Membership::on_coordinator_error`.
 
 pub mod assignor;
-pub mod membership;
-pub mod protocol;
-pub mod requests;
+pub(crate) mod membership;
+pub(crate) mod protocol;
+pub(crate) mod requests;
 mod sticky;
 
 #[cfg(test)]
@@ -56,9 +61,7 @@ pub use assignor::{
     Assignor, CooperativeStickyAssignor, GroupAssignment, MemberId, MemberSubscription,
     RangeAssignor, RebalanceProtocol, RoundRobinAssignor,
 };
-pub use membership::{Action, Generation, MemberState, Membership, MembershipConfig};
-pub use protocol::{Assignment, Subscription};
-pub use requests::{
-    Coordinator, Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest,
-    RequestId,
+pub(crate) use membership::{Action, MemberState, Membership, MembershipConfig};
+pub(crate) use requests::{
+    Coordinator, Destination, GroupApiVersions, GroupResponse, OutboundRequest, RequestId,
 };

@@ -107,11 +107,6 @@ impl GroupRequest {
         }
     }
 
-    /// The API's name, for errors and logs.
-    pub fn api_name(&self) -> &'static str {
-        api_name(self.api_key())
-    }
-
     /// Encodes the body (no header) at `version`.
     pub fn encode(&self, buf: &mut BytesMut, version: i16) -> Result<(), EncodeError> {
         match self {
