@@ -9,12 +9,31 @@
 //!    ([`default_partition`], byte-identical to the Java client's
 //!    `BuiltInPartitioner.partitionForKey`), unless `partitioner.ignore.keys`;
 //! 4. a keyless record goes to the topic's *sticky* partition
-//!    ([`StickyPartitioner`], KIP-794's uniform sticky partitioner without
+//!    (`StickyPartitioner`, KIP-794's uniform sticky partitioner without
 //!    the adaptive load statistics): a random partition with a leader, kept
 //!    until `batch.size` bytes have been appended to it, then another one.
 //!
-//! [`DefaultPartitioner`] bundles the four rules; the producer calls it for
+//! `DefaultPartitioner` bundles the four rules; the producer calls it for
 //! every record.
+//!
+//! ```
+//! use purekafka::producer::partitioner::{Partitioner, default_partition};
+//! use purekafka::{Producer, ProducerConfig};
+//! use std::sync::Arc;
+//!
+//! // Keys starting with "vip-" go to partition 0; others take the default rules.
+//! let vip_first = |_topic: &str, key: Option<&[u8]>, _value: Option<&[u8]>, _n: i32| {
+//!     key.filter(|k| k.starts_with(b"vip-")).map(|_| 0)
+//! };
+//! assert_eq!(vip_first.partition("t", Some(b"vip-7"), None, 6), Some(0));
+//! // Where the Java client puts a key among 6 partitions:
+//! let java = default_partition(b"user-1", 6);
+//! assert!((0..6).contains(&java));
+//! # async fn demo(vip_first: Arc<dyn Partitioner>) -> purekafka::Result<()> {
+//! let producer = Producer::with_partitioner(ProducerConfig::new("localhost:9092"), Some(vip_first)).await?;
+//! # drop(producer);
+//! # Ok(()) }
+//! ```
 
 use crate::config::ProducerConfig;
 use crate::error::Error;
@@ -90,7 +109,7 @@ pub fn default_partition(key: &[u8], num_partitions: i32) -> i32 {
 /// A small, fast, seedable PRNG (xorshift64*): enough to spread sticky
 /// partitions, deterministic for tests. Not for anything secret.
 #[derive(Debug, Clone)]
-pub struct XorShift64 {
+pub(crate) struct XorShift64 {
     state: u64,
 }
 
@@ -106,15 +125,6 @@ impl XorShift64 {
         XorShift64 {
             state: if z == 0 { 0x2545_f491_4f6c_dd1d } else { z },
         }
-    }
-
-    /// A generator seeded from the system clock.
-    pub fn from_time() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        XorShift64::new(nanos)
     }
 
     /// The next 64 random bits.
@@ -158,7 +168,7 @@ struct Sticky {
 /// picks another one (a different one when more than one is available). This
 /// fills one batch at a time instead of a tiny batch per partition.
 #[derive(Debug, Clone)]
-pub struct StickyPartitioner {
+pub(crate) struct StickyPartitioner {
     batch_size: usize,
     rng: XorShift64,
     topics: HashMap<String, Sticky>,
@@ -237,6 +247,7 @@ impl StickyPartitioner {
     /// Switches `topic` away from `partition` now, if it is the sticky one
     /// (for example when its batch was closed before `batch.size` bytes,
     /// because a record did not fit).
+    #[cfg(test)]
     pub fn on_new_batch(&mut self, topic: &str, partition: i32) {
         if let Some(state) = self.topics.get_mut(topic)
             && state.current == Some(partition)
@@ -255,6 +266,7 @@ impl StickyPartitioner {
     }
 
     /// Forgets `topic` (for example when it is no longer produced to).
+    #[cfg(test)]
     pub fn remove_topic(&mut self, topic: &str) {
         self.topics.remove(topic);
     }
@@ -354,7 +366,7 @@ impl Partitioner for Murmur2Partitioner {
 /// Which partitions of a topic have a leader, as the sticky rule asks it:
 /// first whether the current sticky partition still has one (every keyless
 /// record), and only when it must pick another, the whole list.
-pub trait Leaders {
+pub(crate) trait Leaders {
     /// Whether `partition` has a leader.
     fn has_leader(&self, partition: i32) -> bool;
     /// The partitions that have one (empty: unknown, all are candidates).
@@ -381,7 +393,7 @@ impl<const N: usize> Leaders for [i32; N] {
 
 /// Which rule chose a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartitionSource {
+pub(crate) enum PartitionSource {
     /// The record named its partition.
     Explicit,
     /// The user's [`Partitioner`].
@@ -395,7 +407,7 @@ pub enum PartitionSource {
 
 /// A partition and the rule that chose it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PartitionChoice {
+pub(crate) struct PartitionChoice {
     /// The partition, in `0..num_partitions`.
     pub partition: i32,
     /// The rule.
@@ -407,7 +419,7 @@ pub struct PartitionChoice {
 ///
 /// Shared by every thread that sends: only the sticky rule takes a lock
 /// (the user's partitioner runs without one).
-pub struct DefaultPartitioner {
+pub(crate) struct DefaultPartitioner {
     ignore_keys: bool,
     user: Option<Arc<dyn Partitioner>>,
     sticky: Mutex<StickyPartitioner>,
