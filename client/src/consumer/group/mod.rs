@@ -5,6 +5,52 @@
 //! membership state machine and its requests are internal; the notes below
 //! say how the consumer drives them.
 //!
+//! ```
+//! use purekafka::consumer::group::{
+//!     Assignor, GroupAssignment, MemberSubscription, RebalanceProtocol, Subscription,
+//! };
+//! use std::collections::BTreeMap;
+//!
+//! /// Every partition to the member whose id sorts first.
+//! #[derive(Debug)]
+//! struct AllToFirst;
+//!
+//! impl Assignor for AllToFirst {
+//!     fn name(&self) -> &'static str {
+//!         "all-to-first"
+//!     }
+//!     fn protocol(&self) -> RebalanceProtocol {
+//!         RebalanceProtocol::Eager
+//!     }
+//!     fn assign(
+//!         &self,
+//!         partitions_per_topic: &BTreeMap<String, i32>,
+//!         members: &[MemberSubscription],
+//!     ) -> purekafka::Result<GroupAssignment> {
+//!         let mut out: GroupAssignment =
+//!             members.iter().map(|m| (m.member_id.clone(), Vec::new())).collect();
+//!         if let Some(first) = out.keys().next().cloned() {
+//!             let all = partitions_per_topic
+//!                 .iter()
+//!                 .flat_map(|(t, n)| (0..*n).map(move |p| (t.clone(), p)))
+//!                 .collect();
+//!             out.insert(first, all);
+//!         }
+//!         Ok(out)
+//!     }
+//! }
+//!
+//! let member = |id: &str| MemberSubscription {
+//!     member_id: id.into(),
+//!     group_instance_id: None,
+//!     subscription: Subscription { topics: vec!["t".into()], ..Subscription::default() },
+//! };
+//! let plan = AllToFirst.assign(&BTreeMap::from([("t".into(), 2)]), &[member("b"), member("a")])?;
+//! assert_eq!(plan["a"], vec![("t".to_string(), 0), ("t".to_string(), 1)]);
+//! assert!(plan["b"].is_empty());
+//! # Ok::<(), purekafka::Error>(())
+//! ```
+//!
 //! - `protocol`: the `consumer` protocol's embedded subscription and
 //!   assignment formats.
 //! - [`assignor`]: the [`Assignor`] trait and the `range`, `roundrobin` and
@@ -62,6 +108,9 @@ pub use assignor::{
     RangeAssignor, RebalanceProtocol, RoundRobinAssignor,
 };
 pub(crate) use membership::{Action, MemberState, Membership, MembershipConfig};
+/// A member's subscription as an [`Assignor`] sees it (Java's
+/// `ConsumerPartitionAssignor.Subscription`).
+pub use protocol::Subscription;
 pub(crate) use requests::{
     Coordinator, Destination, GroupApiVersions, GroupResponse, OutboundRequest, RequestId,
 };
