@@ -4,6 +4,21 @@
 //! version, the topic and partition. Kafka's own error codes arrive as
 //! [`ErrorCode`]s inside [`Error::Kafka`]; [`Error::is_retriable`] says whether
 //! trying again can help.
+//!
+//! ```no_run
+//! use purekafka::{Error, ErrorCode, Producer, ProducerRecord};
+//!
+//! # async fn demo(producer: Producer) {
+//! match producer.send(ProducerRecord::to("events").value("x")).await {
+//!     Ok(written) => println!("at offset {}", written.offset),
+//!     Err(Error::Kafka { code: ErrorCode::TOPIC_AUTHORIZATION_FAILED, topic, .. }) => {
+//!         eprintln!("not allowed to write to {topic:?}: grant WRITE on it");
+//!     }
+//!     Err(e) if e.is_retriable() => eprintln!("transient, try again: {e}"),
+//!     Err(e) => eprintln!("failed for good: {e}"),
+//! }
+//! # }
+//! ```
 
 use purekafka_protocol::error_code::ErrorCode;
 use purekafka_protocol::version::NoCommonVersion;
