@@ -81,6 +81,9 @@ async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<Atom
     while !stop.load(Ordering::Relaxed) {
         let recs = match c.poll(Duration::from_millis(100)).await {
             Ok(r) => r,
+            // The member that leaves mid-stream is closed: its task ends
+            // (it used to spin here, printing, and starve the others).
+            Err(purekafka::Error::Closed(_)) => break,
             Err(e) => {
                 eprintln!("member {id}: poll: {e}");
                 continue;
