@@ -886,7 +886,13 @@ impl TlsStep for TlsConnector {
     fn handshake<'a>(&'a self, tcp: TcpStream, host: &'a str) -> StepFuture<'a, BoxTransport> {
         Box::pin(async move {
             let stream = self.connect(tcp, host).await?;
-            Ok(Box::new(TlsTransport { inner: stream }) as BoxTransport)
+            let refusable = stream.get_ref().1.protocol_version()
+                == Some(rustls::ProtocolVersion::TLSv1_3)
+                && !self.config.client_auth_cert_resolver.has_certs();
+            Ok(Box::new(TlsTransport {
+                inner: stream,
+                closed_means_no_cert: refusable,
+            }) as BoxTransport)
         })
     }
 }
@@ -979,6 +985,23 @@ fn explain_late(e: std::io::Error) -> std::io::Error {
 /// the handshake explained ([`explain_late`]).
 struct TlsTransport {
     inner: tokio_rustls::client::TlsStream<TcpStream>,
+    /// TLS 1.3 without a client certificate, and nothing read yet: a broker
+    /// that requires one refuses only after the handshake, with an alert and
+    /// a close, and the alert can be lost (our first request meets the
+    /// closed socket, its reset discards what we had not read). A close
+    /// before the first byte is then that refusal.
+    closed_means_no_cert: bool,
+}
+
+fn refused_without_cert() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        TlsVerdict(
+            "the broker closed the TLS session before answering anything: it most likely \
+             requires a client certificate (ssl.certificate.location + ssl.key.location)"
+                .into(),
+        ),
+    )
 }
 
 impl AsyncRead for TlsTransport {
@@ -987,9 +1010,31 @@ impl AsyncRead for TlsTransport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner)
             .poll_read(cx, buf)
-            .map_err(explain_late)
+            .map_err(explain_late);
+        if self.closed_means_no_cert {
+            match &r {
+                Poll::Ready(Ok(())) if buf.filled().len() == before => {
+                    return Poll::Ready(Err(refused_without_cert()));
+                }
+                Poll::Ready(Ok(())) => self.closed_means_no_cert = false,
+                Poll::Ready(Err(e))
+                    if !is_tls_verdict(e)
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ConnectionReset
+                                | std::io::ErrorKind::ConnectionAborted
+                                | std::io::ErrorKind::UnexpectedEof
+                        ) =>
+                {
+                    return Poll::Ready(Err(refused_without_cert()));
+                }
+                _ => {}
+            }
+        }
+        r
     }
 }
 
