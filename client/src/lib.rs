@@ -43,7 +43,7 @@ pub use config::{
     Acks, AssignmentStrategy, ConsumerConfig, IsolationLevel, OffsetReset, ProducerConfig,
     SecurityProtocol,
 };
-pub use consumer::{Consumer, ConsumerRecord};
+pub use consumer::{Consumer, ConsumerGroupMetadata, ConsumerRecord};
 pub use error::{Error, Result};
 pub use producer::{Delivered, DeliveryFuture, Producer, ProducerRecord};
 pub use purekafka_compression::Compression;

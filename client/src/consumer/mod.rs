@@ -35,11 +35,13 @@ mod cursor_tests;
 mod fetch_session;
 mod fetcher;
 pub mod group;
+mod group_metadata;
 mod partitions;
 pub mod stream;
 
 use coordinator::GroupCmd;
 pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
+pub use group_metadata::ConsumerGroupMetadata;
 
 use crate::config::{ConsumerConfig, IsolationLevel};
 use crate::error::{Error, Result};
