@@ -28,12 +28,9 @@ use std::time::Duration;
 
 /// APIs a Kafka broker lists on its client listener that a client never
 /// sends, as (API key, Kafka's name, why).
+/// (WriteTxnMarkers is not one: the admin client's `abort_transaction`
+/// sends it, as Java's `Admin.abortTransaction` does.)
 const NOT_FOR_CLIENTS: &[(i16, &str, &str)] = &[
-    (
-        27,
-        "WriteTxnMarkers",
-        "sent by the transaction coordinator to partition leaders",
-    ),
     (
         83,
         "InitializeShareGroupState",

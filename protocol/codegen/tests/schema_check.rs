@@ -39,11 +39,9 @@ use std::path::PathBuf;
 const KAFKA_VERSION: &str = "4.4.0";
 
 /// APIs on the broker listener that a client never sends, with the reason.
+/// (WriteTxnMarkers is not one: the admin client's `abort_transaction` sends
+/// it to a partition leader, as Java's `Admin.abortTransaction` does.)
 const NOT_FOR_CLIENTS: &[(&str, &str)] = &[
-    (
-        "WriteTxnMarkers",
-        "sent by the transaction coordinator to partition leaders",
-    ),
     (
         "InitializeShareGroupState",
         "sent by brokers to the share coordinator",
