@@ -15,10 +15,19 @@ Subcommands:
                [--acks A] [--input FILE]     records from FILE or stdin;
                prints one line per record acknowledged:
                {"topic":..,"partition":..,"offset":..}
+               confluent only: --transactional-id ID sends every record in
+               one transaction and commits it (--abort: aborts it, printing
+               the acks of the aborted records); --hold keeps it open until
+               told: the records end at a line "hold", their acks are
+               printed, then {"event":"open"}; a line "commit" or "abort"
+               (end of input aborts) ends it, then {"event":"committed"} or
+               {"event":"aborted"}.
   consume      --bootstrap B --topic T --count N [--client C] [--timeout S]
                reads N records from every partition from the beginning
                (no consumer group, no commits) and prints them, ordered by
                partition then offset; exit 2 if fewer than N arrived in time.
+               --isolation-level read_committed|read_uncommitted (default
+               read_uncommitted, as the Java peer).
   create-topic --bootstrap B --topic T --partitions N [--replication R]
                CreateTopics through kafka-python's admin client
                (real brokers and tansu; the mock has no admin API).
@@ -74,11 +83,13 @@ def parse_api_version(s):
         fail("--api-version must look like 2.3.0, got %r" % s)
 
 
-def read_records(path):
+def read_records(path, stop_at=None):
     src = sys.stdin if path in (None, "-") else open(path, encoding="utf-8")
     out = []
     for n, line in enumerate(src, 1):
         line = line.strip()
+        if stop_at is not None and line == stop_at:
+            break
         if not line:
             continue
         try:
@@ -116,7 +127,14 @@ def kp_common(args):
 
 
 def produce(args):
-    recs = read_records(args.input)
+    txn = args.transactional_id
+    if (args.abort or args.hold) and not txn:
+        fail("--abort and --hold need --transactional-id")
+    if args.abort and args.hold:
+        fail("--abort and --hold exclude each other")
+    if txn and args.client != "confluent":
+        fail("--transactional-id needs --client confluent")
+    recs = read_records(args.input, "hold" if args.hold else None)
     comp = None if args.compression == "none" else args.compression
     deadline = time.monotonic() + args.timeout
     acked = []
@@ -166,8 +184,13 @@ def produce(args):
                 "acks": args.acks,
                 "message.timeout.ms": int(args.timeout * 1000),
                 "linger.ms": 5,
+                # librdkafka wants message.timeout.ms <= transaction.timeout.ms.
+                **({"transactional.id": txn, "transaction.timeout.ms": max(60000, int(args.timeout * 1000))} if txn else {}),
             }
         )
+        if txn:
+            p.init_transactions(max(0.1, deadline - time.monotonic()))
+            p.begin_transaction()
         results = [None] * len(recs)
 
         def cb(i):
@@ -198,7 +221,25 @@ def produce(args):
             if err is not None:
                 fail("confluent-kafka produce failed: %s" % err)
             acked.append({"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()})
-    for a in acked:
+        if txn:
+            abort = args.abort
+            if args.hold:
+                for a in acked:
+                    emit(a)
+                emit({"event": "open"})
+                cmd = sys.stdin.readline().strip()
+                if cmd not in ("commit", "abort", ""):
+                    p.abort_transaction(max(0.1, deadline - time.monotonic()))
+                    fail("--hold wants 'commit' or 'abort', got %r (aborted)" % cmd)
+                abort = cmd != "commit"
+            left = max(0.1, deadline - time.monotonic())
+            if abort:
+                p.abort_transaction(left)
+            else:
+                p.commit_transaction(left)
+            if args.hold:
+                emit({"event": "aborted" if abort else "committed"})
+    for a in [] if args.hold else acked:
         emit(a)
     print("peer: %s produced %d records to %s" % (args.client, len(acked), args.topic), file=sys.stderr)
 
@@ -213,7 +254,13 @@ def consume(args):
         from kafka import KafkaConsumer, TopicPartition
 
         # A short fetch wait: tansu holds every Fetch for at least half of it.
-        c = KafkaConsumer(group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20, **kp_common(args))
+        c = KafkaConsumer(
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            isolation_level=args.isolation_level,
+            **kp_common(args),
+        )
         parts = None
         while time.monotonic() < deadline:
             parts = c.partitions_for_topic(args.topic)
@@ -255,6 +302,7 @@ def consume(args):
                 "client.id": "purekafka-peer",
                 # A short fetch wait: tansu holds every Fetch for at least half of it.
                 "fetch.wait.max.ms": 20,
+                "isolation.level": args.isolation_level,
             }
         )
         parts = None
@@ -367,9 +415,13 @@ def main():
     p.add_argument("--compression", choices=["none", "gzip", "snappy", "lz4", "zstd"], default="none")
     p.add_argument("--acks", choices=["all", "-1", "1", "0"], default="all")
     p.add_argument("--input")
+    p.add_argument("--transactional-id")
+    p.add_argument("--abort", action="store_true")
+    p.add_argument("--hold", action="store_true")
     p = sub.add_parser("consume")
     common(p)
     p.add_argument("--count", type=int, required=True)
+    p.add_argument("--isolation-level", choices=["read_committed", "read_uncommitted"], default="read_uncommitted")
     p = sub.add_parser("create-topic")
     common(p)
     p.add_argument("--partitions", type=int, default=1)

@@ -16,7 +16,7 @@
  * Subcommands:
  *   produce --bootstrap B --topic T [--compression none|gzip|snappy|lz4|zstd]
  *           [--acks 0|1|all] [--idempotence true|false] [--linger-ms N]
- *           [--transactional-id ID [--abort] [--offsets-group G]] [--timeout S] [-X key=value ...]
+ *           [--transactional-id ID [--abort | --hold] [--offsets-group G]] [--timeout S] [-X key=value ...]
  *       Sends the records read from stdin and prints, in input order, one line
  *       per acknowledged record: {"topic":..,"partition":..,"offset":..}.
  *       With --transactional-id: init, begin, send all, flush, then commit
@@ -24,6 +24,11 @@
  *       --offsets-group G also commits offset 0 of partition 0 for group G in
  *       the transaction (sendOffsetsToTransaction), as a consume-transform-
  *       produce loop would.
+ *       --hold keeps the transaction open until told: the records end at a
+ *       line "hold" on stdin; once they are acknowledged (their acks printed)
+ *       it prints {"event":"open"} and waits for a line "commit" or "abort"
+ *       (end of input aborts), ends the transaction that way and prints
+ *       {"event":"committed"} or {"event":"aborted"}.
  *   consume --bootstrap B --topic T --count N [--group G]
  *           [--group-protocol classic|consumer]
  *           [--isolation-level read_committed|read_uncommitted]
@@ -139,7 +144,7 @@ public final class JavaPeer {
                 throw fail("usage: JavaPeer produce|consume|admin --bootstrap B --topic T ... (see the header of JavaPeer.java)");
             }
             Set<String> flags = switch (argv[0]) {
-                case "produce" -> Set.of("--abort");
+                case "produce" -> Set.of("--abort", "--hold");
                 case "consume" -> Set.of("--commit", "--until-eof");
                 case "admin", "share-consume" -> Set.of();
                 default -> throw fail("unknown subcommand " + argv[0] + " (produce, consume, share-consume, admin)");
@@ -217,13 +222,17 @@ public final class JavaPeer {
 
     // --- produce ----------------------------------------------------------
 
-    static List<ProducerRecord<byte[], byte[]>> readRecords(String topic) throws Exception {
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    static final BufferedReader STDIN = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+
+    /** Records from stdin, up to its end or a line equal to stopAt (null: none). */
+    static List<ProducerRecord<byte[], byte[]>> readRecords(String topic, String stopAt) throws Exception {
+        BufferedReader in = STDIN;
         List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
         String line;
         int n = 0;
         while ((line = in.readLine()) != null) {
             n++;
+            if (line.equals(stopAt)) break;
             if (line.isBlank()) continue;
             try {
                 JsonNode r = JSON.readTree(line);
@@ -257,9 +266,11 @@ public final class JavaPeer {
         String txId = opts.get("--transactional-id");
         boolean abort = opts.containsKey("--abort");
         if (abort && txId == null) throw fail("--abort needs --transactional-id");
+        boolean hold = opts.containsKey("--hold");
+        if (hold && (txId == null || abort)) throw fail("--hold needs --transactional-id and no --abort");
         String offsetsGroup = opts.get("--offsets-group");
         if (offsetsGroup != null && txId == null) throw fail("--offsets-group needs --transactional-id");
-        List<ProducerRecord<byte[], byte[]>> recs = readRecords(topic);
+        List<ProducerRecord<byte[], byte[]>> recs = readRecords(topic, hold ? "hold" : null);
 
         Properties p = new Properties();
         p.setProperty("bootstrap.servers", need(opts, "--bootstrap"));
@@ -300,12 +311,29 @@ public final class JavaPeer {
                 producer.sendOffsetsToTransaction(Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(0)),
                         new ConsumerGroupMetadata(offsetsGroup));
             }
+            if (hold) {
+                for (RecordMetadata m : acked) {
+                    ObjectNode o = JSON.createObjectNode();
+                    o.put("topic", m.topic());
+                    o.put("partition", m.partition());
+                    o.put("offset", m.offset());
+                    emit(o);
+                }
+                emit(JSON.createObjectNode().put("event", "open"));
+                String cmd = STDIN.readLine();
+                abort = !"commit".equals(cmd);
+                if (cmd != null && !cmd.equals("commit") && !cmd.equals("abort")) {
+                    producer.abortTransaction();
+                    throw fail("--hold wants \"commit\" or \"abort\", got " + cmd + " (aborted)");
+                }
+            }
             if (txId != null) {
                 if (abort) producer.abortTransaction();
                 else producer.commitTransaction();
             }
+            if (hold) emit(JSON.createObjectNode().put("event", abort ? "aborted" : "committed"));
         }
-        for (RecordMetadata m : acked) {
+        for (RecordMetadata m : hold ? List.<RecordMetadata>of() : acked) {
             ObjectNode o = JSON.createObjectNode();
             o.put("topic", m.topic());
             o.put("partition", m.partition());
