@@ -312,6 +312,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         // Before the actions: what it sends may ask for the coordinator.
         d.flush_waiting(Instant::now());
         d.drain_actions().await;
+        d.publish_group_metadata();
         let now = Instant::now();
         if let Some(t) = exit_by
             && (d.left || now >= t)
@@ -469,6 +470,31 @@ impl Driver {
             });
             self.versions_set = true;
         }
+    }
+
+    /// Publishes the member's generation for `Consumer::group_metadata` when
+    /// a new stable one begins.
+    fn publish_group_metadata(&self) {
+        let Some((generation_id, member_id)) = self.m.commit_generation() else {
+            return;
+        };
+        let mut published = self
+            .inner
+            .group_metadata
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if published
+            .as_ref()
+            .is_some_and(|g| g.generation_id == generation_id && g.member_id == member_id)
+        {
+            return;
+        }
+        *published = Some(super::ConsumerGroupMetadata {
+            group_id: self.m.group_id().to_owned(),
+            generation_id,
+            member_id: member_id.to_owned(),
+            group_instance_id: self.m.group_instance_id().map(str::to_owned),
+        });
     }
 
     async fn drain_actions(&mut self) {

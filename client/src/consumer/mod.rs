@@ -160,6 +160,9 @@ pub(crate) struct Inner {
     pub wake_fetcher: Notify,
     pub data: Notify,
     pub closed: AtomicBool,
+    /// The group's last stable generation, as the group task published it
+    /// (it owns the membership; this is a copy for [`Consumer::group_metadata`]).
+    pub group_metadata: Mutex<Option<ConsumerGroupMetadata>>,
 }
 
 impl Inner {
@@ -235,6 +238,7 @@ impl Consumer {
             wake_fetcher: Notify::new(),
             data: Notify::new(),
             closed: AtomicBool::new(false),
+            group_metadata: Mutex::new(None),
         });
         tokio::spawn(fetcher::run(inner.clone()));
         let group = if inner.cfg.group_id.is_some() {
@@ -288,6 +292,35 @@ impl Consumer {
     /// Leaves the subscription (partitions are revoked).
     pub fn unsubscribe(&self) -> Result<()> {
         self.group_send("unsubscribe", GroupCmd::Unsubscribe)
+    }
+
+    /// The consumer's place in its group, for
+    /// [`Producer::send_offsets_to_transaction`](crate::producer::Producer::send_offsets_to_transaction)
+    /// (Java's `groupMetadata()`): the group id, `group.instance.id`, and the
+    /// generation id (with `group.protocol=consumer`, the member epoch) and
+    /// member id of the last generation the member joined. Before the first
+    /// join: generation -1 and no member id. Take it just before committing
+    /// a transaction: it changes with every rebalance, and the coordinator
+    /// refuses offsets from an older generation (KIP-447). Fails without
+    /// `group.id`.
+    pub fn group_metadata(&self) -> Result<ConsumerGroupMetadata> {
+        let Some(group_id) = &self.inner.cfg.group_id else {
+            return Err(crate::error::ConfigError::new(
+                "group.id",
+                "is required for the consumer's group metadata",
+            )
+            .into());
+        };
+        let published = self
+            .inner
+            .group_metadata
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        Ok(published.unwrap_or_else(|| ConsumerGroupMetadata {
+            group_instance_id: self.inner.cfg.group_instance_id.clone(),
+            ..ConsumerGroupMetadata::new(group_id.clone())
+        }))
     }
 
     /// Sets the callbacks run when the group assigns, revokes or loses partitions.
