@@ -78,7 +78,8 @@ mod values;
 
 pub use decl::{PropertyInfo, Scope, Secret};
 pub use values::{
-    Acks, AssignmentStrategy, IsolationLevel, OffsetReset, SecurityProtocol, parse_host_port,
+    Acks, AssignmentStrategy, GroupProtocol, IsolationLevel, OffsetReset, SecurityProtocol,
+    parse_host_port,
 };
 
 use crate::error::ConfigError;
@@ -301,6 +302,11 @@ declare_config! {
           "The assignors this member supports, in order of preference (Java 4.0's default)." },
         { "enable.partition.eof" [] enable_partition_eof: bool, bool(), "false",
           "Report reaching the end of a partition." },
+        { "group.protocol" [] group_protocol: GroupProtocol,
+          choice(GroupProtocol, "`classic`, `consumer`"), "classic",
+          "The group protocol: `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848, Kafka 4.0+: the broker assigns, incrementally)." },
+        { "group.remote.assignor" [] group_remote_assignor: Option<String>, opt_string(), unset,
+          "With group.protocol=consumer: the broker's assignor (`uniform`, `range`); unset: the broker's default." },
     }
 }
 
@@ -672,6 +678,64 @@ impl ConsumerConfig {
                 "group.instance.id",
                 "group.instance.id requires group.id".to_owned(),
             );
+        }
+        self.check_group_protocol()
+    }
+
+    /// Java's rule for `group.protocol=consumer`: the settings of the
+    /// classic protocol that the broker now owns (session timeout,
+    /// heartbeat interval, assignment) are refused rather than ignored. A
+    /// field is taken as set when it differs from its default (a config
+    /// does not remember which properties were given). With
+    /// `group.protocol=classic`, `group.remote.assignor` is refused.
+    fn check_group_protocol(&self) -> Result<(), ConfigError> {
+        let d = ConsumerConfig::default();
+        match self.group_protocol {
+            GroupProtocol::Consumer => {
+                let moved = [
+                    (
+                        "session.timeout.ms",
+                        self.session_timeout != d.session_timeout,
+                        "the broker's group.consumer.session.timeout.ms",
+                    ),
+                    (
+                        "heartbeat.interval.ms",
+                        self.heartbeat_interval != d.heartbeat_interval,
+                        "the broker's group.consumer.heartbeat.interval.ms",
+                    ),
+                    (
+                        "partition.assignment.strategy",
+                        self.partition_assignment_strategy != d.partition_assignment_strategy,
+                        "group.remote.assignor (uniform or range)",
+                    ),
+                ];
+                for (name, set, instead) in moved {
+                    if set {
+                        return rule(
+                            name,
+                            format!(
+                                "{name} is not supported with group.protocol=consumer: the \
+                                 broker decides it there; use {instead}, or group.protocol=classic"
+                            ),
+                        );
+                    }
+                }
+                if self.group_remote_assignor.as_deref() == Some("") {
+                    return rule(
+                        "group.remote.assignor",
+                        "group.remote.assignor must not be empty".to_owned(),
+                    );
+                }
+            }
+            GroupProtocol::Classic if self.group_remote_assignor.is_some() => {
+                return rule(
+                    "group.remote.assignor",
+                    "group.remote.assignor needs group.protocol=consumer (with the classic \
+                     protocol, assignors are set by partition.assignment.strategy)"
+                        .to_owned(),
+                );
+            }
+            GroupProtocol::Classic => {}
         }
         Ok(())
     }

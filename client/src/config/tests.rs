@@ -1293,3 +1293,50 @@ fn fractional_linger_is_librdkafka_compatible() {
     assert!(p.set("linger.ms", "2147483648").is_err());
     assert!(p.set("linger.ms", "-0.5").is_err());
 }
+
+#[test]
+fn group_protocol_consumer_refuses_classic_only_settings() {
+    let c = ConsumerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("group.id", "g"),
+        ("group.protocol", "consumer"),
+        ("group.remote.assignor", "range"),
+    ])
+    .unwrap();
+    assert_eq!(c.group_protocol, GroupProtocol::Consumer);
+    assert_eq!(c.group_remote_assignor.as_deref(), Some("range"));
+    assert_eq!(
+        ConsumerConfig::default().group_protocol,
+        GroupProtocol::Classic
+    );
+    for (name, value) in [
+        ("session.timeout.ms", "10000"),
+        ("heartbeat.interval.ms", "1000"),
+        ("partition.assignment.strategy", "roundrobin"),
+    ] {
+        let e = ConsumerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("group.id", "g"),
+            ("group.protocol", "consumer"),
+            (name, value),
+        ])
+        .unwrap_err();
+        assert_eq!(e.property, name, "{e}");
+        assert!(e.reason.contains("group.protocol=consumer"), "{e}");
+        // The same settings are fine with the classic protocol.
+        ConsumerConfig::from_properties([
+            ("bootstrap.servers", "h:1"),
+            ("group.id", "g"),
+            (name, value),
+        ])
+        .unwrap();
+    }
+    let e = ConsumerConfig::from_properties([
+        ("bootstrap.servers", "h:1"),
+        ("group.remote.assignor", "uniform"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.property, "group.remote.assignor", "{e}");
+    let e = ConsumerConfig::from_properties([("group.protocol", "next")]).unwrap_err();
+    assert!(e.to_string().contains("classic or consumer"), "{e}");
+}

@@ -389,3 +389,34 @@ pub(crate) fn check_bootstrap(servers: &Vec<String>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `group.protocol`: which consumer group protocol a member speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GroupProtocol {
+    /// `classic`: JoinGroup / SyncGroup, the client-side assignors of
+    /// `partition.assignment.strategy`.
+    #[default]
+    Classic,
+    /// `consumer`: KIP-848's ConsumerGroupHeartbeat; the broker assigns
+    /// (`group.remote.assignor`) and rebalances are incremental (Kafka 4.0+).
+    Consumer,
+}
+
+impl GroupProtocol {
+    /// The property value: `classic` or `consumer`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        }
+    }
+}
+
+impl Choice for GroupProtocol {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        (GroupProtocol::Classic.name(), GroupProtocol::Classic),
+        (GroupProtocol::Consumer.name(), GroupProtocol::Consumer),
+    ];
+}
+
+from_str_by_choice!(GroupProtocol, "group.protocol");
