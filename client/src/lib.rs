@@ -38,6 +38,7 @@ pub mod producer;
 pub mod security;
 pub mod serde;
 mod time;
+mod topic_partition;
 
 pub use config::{
     Acks, AssignmentStrategy, ConsumerConfig, IsolationLevel, OffsetReset, ProducerConfig,
@@ -49,3 +50,4 @@ pub use producer::{Delivered, DeliveryFuture, Producer, ProducerRecord};
 pub use purekafka_compression::Compression;
 pub use purekafka_protocol::error_code::ErrorCode;
 pub use purekafka_protocol::records::{Header, Headers, TimestampType};
+pub use topic_partition::TopicPartition;

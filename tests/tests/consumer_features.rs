@@ -2,6 +2,7 @@
 //! matching topics picked up), pause/resume, out-of-range positions reset by
 //! `auto.offset.reset`, `seek_to_end`, and committed offsets with metadata.
 
+use purekafka::TopicPartition;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord, OffsetAndMetadata, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
@@ -66,36 +67,34 @@ async fn poll_until(
 }
 
 /// (topic, partition) -> offsets, in the order read.
-fn by_partition(recs: &[ConsumerRecord]) -> BTreeMap<(String, i32), Vec<i64>> {
-    let mut m: BTreeMap<(String, i32), Vec<i64>> = BTreeMap::new();
+fn by_partition(recs: &[ConsumerRecord]) -> BTreeMap<TopicPartition, Vec<i64>> {
+    let mut m: BTreeMap<TopicPartition, Vec<i64>> = BTreeMap::new();
     for r in recs {
-        m.entry((r.topic.to_string(), r.partition))
-            .or_default()
-            .push(r.offset);
+        m.entry(r.topic_partition()).or_default().push(r.offset);
     }
     m
 }
 
 #[derive(Default)]
-struct Assigned(Mutex<BTreeSet<(String, i32)>>);
+struct Assigned(Mutex<BTreeSet<TopicPartition>>);
 
 impl RebalanceListener for Assigned {
-    fn on_partitions_assigned(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_assigned(&self, partitions: &[TopicPartition]) {
         self.0.lock().unwrap().extend(partitions.iter().cloned());
     }
-    fn on_partitions_revoked(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_revoked(&self, partitions: &[TopicPartition]) {
         let mut a = self.0.lock().unwrap();
         for p in partitions {
             a.remove(p);
         }
     }
-    fn on_partitions_lost(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_lost(&self, partitions: &[TopicPartition]) {
         self.on_partitions_revoked(partitions);
     }
 }
 
-fn tps(list: &[(&str, i32)]) -> BTreeSet<(String, i32)> {
-    list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
+    list.iter().map(TopicPartition::from).collect()
 }
 
 purekafka_integration::on_mock_and_kafka! {
@@ -129,11 +128,7 @@ fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones(broker) {
         let got = [got, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
         let want_ab = tps(&[(&a, 0), (&a, 1), (&b, 0), (&b, 1), (&b, 2)]);
         assert_eq!(*listener.0.lock().unwrap(), want_ab, "assigned partitions");
-        let assignment: BTreeSet<(String, i32)> = c
-            .assignment()
-            .into_iter()
-            .map(|(t, p)| (t.to_string(), p))
-            .collect();
+        let assignment: BTreeSet<TopicPartition> = c.assignment().into_iter().collect();
         assert_eq!(assignment, want_ab, "Consumer::assignment");
         let parts = by_partition(&got);
         assert_eq!(
@@ -186,9 +181,9 @@ fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones(broker) {
             by_partition(&more)
         );
         let mut want_all = want_ab.clone();
-        want_all.insert((late.clone(), 0));
+        want_all.insert(TopicPartition::new(late.as_str(), 0));
         assert_eq!(*listener.0.lock().unwrap(), want_all);
-        assert!(c.assignment().iter().all(|(t, _)| **t != *other));
+        assert!(c.assignment().iter().all(|tp| tp.topic() != other));
         c.close().await.unwrap();
         p.close(Duration::from_secs(5)).await.unwrap();
     });
@@ -219,13 +214,13 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
         .await;
         assert!(before.iter().any(|x| x.partition == 1));
         c.pause(&[(topic.as_str(), 1)]).unwrap();
-        assert_eq!(c.paused(), vec![(Arc::from(topic.as_str()), 1)]);
+        assert_eq!(c.paused(), vec![TopicPartition::new(topic.as_str(), 1)]);
         let p1_before: Vec<i64> = before
             .iter()
             .filter(|r| r.partition == 1)
             .map(|r| r.offset)
             .collect();
-        let paused_at = c.position(&topic, 1).await.unwrap();
+        let paused_at = c.position((&topic, 1)).await.unwrap();
         assert_eq!(
             paused_at,
             p1_before.last().unwrap() + 1,
@@ -255,7 +250,7 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
             "paused partition 1 returned offsets {leaked:?}"
         );
         assert_eq!(
-            c.position(&topic, 1).await.unwrap(),
+            c.position((&topic, 1)).await.unwrap(),
             paused_at,
             "the paused position moved"
         );
@@ -271,12 +266,12 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
         before.extend(after);
         let parts = by_partition(&before);
         assert_eq!(
-            parts[&(topic.clone(), 0)],
+            parts[&TopicPartition::new(topic.as_str(), 0)],
             (0..N as i64).collect::<Vec<_>>(),
             "partition 0: lost or duplicated"
         );
         assert_eq!(
-            parts[&(topic.clone(), 1)],
+            parts[&TopicPartition::new(topic.as_str(), 1)],
             (0..N as i64 + 10).collect::<Vec<_>>(),
             "partition 1: lost or duplicated"
         );
@@ -307,8 +302,8 @@ fn out_of_range_position_resets_to_earliest(broker) {
             .await
             .unwrap();
         c.assign(&[(topic.as_str(), 0)]).unwrap();
-        c.seek(&topic, 0, 1_000_000).unwrap();
-        assert_eq!(c.position(&topic, 0).await.unwrap(), 1_000_000);
+        c.seek((&topic, 0), 1_000_000).unwrap();
+        assert_eq!(c.position((&topic, 0)).await.unwrap(), 1_000_000);
         let got = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 20).await;
         let got = [got, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
         let offsets: Vec<i64> = got.iter().map(|r| r.offset).collect();
@@ -318,7 +313,7 @@ fn out_of_range_position_resets_to_earliest(broker) {
             "after OFFSET_OUT_OF_RANGE with earliest"
         );
         assert_eq!(value(&got[0]), "old-0");
-        assert_eq!(c.position(&topic, 0).await.unwrap(), 20);
+        assert_eq!(c.position((&topic, 0)).await.unwrap(), 20);
         c.close().await.unwrap();
     });
 }
@@ -338,14 +333,14 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
             .unwrap();
         c.assign(&[(topic.as_str(), 0)]).unwrap();
         // Let the first (latest) reset land, then jump out of range.
-        assert_eq!(c.position(&topic, 0).await.unwrap(), 20);
-        c.seek(&topic, 0, 1_000_000).unwrap();
+        assert_eq!(c.position((&topic, 0)).await.unwrap(), 20);
+        c.seek((&topic, 0), 1_000_000).unwrap();
         let mut old = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             old.extend(c.poll(Duration::from_millis(100)).await.unwrap());
             // position() waits while the reset is in flight.
-            let pos = c.position(&topic, 0).await.unwrap();
+            let pos = c.position((&topic, 0)).await.unwrap();
             if pos != 1_000_000 {
                 assert_eq!(pos, 20, "reset to latest: the high watermark");
                 break;
@@ -361,7 +356,7 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
             "latest returned old records: {:?}",
             by_partition(&old)
         );
-        assert_eq!(c.high_watermark(&topic, 0), Some(20));
+        assert_eq!(c.high_watermark((&topic, 0)), Some(20));
         // Only what is written now is read.
         produce(&p, &topic, 0, "new", 5).await;
         let got = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 5).await;
@@ -378,7 +373,7 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
             .await
             .unwrap();
         c.assign(&[(topic.as_str(), 0)]).unwrap();
-        assert_eq!(c.position(&topic, 0).await.unwrap(), 25);
+        assert_eq!(c.position((&topic, 0)).await.unwrap(), 25);
         c.close().await.unwrap();
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::None))
             .await
@@ -386,7 +381,7 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
         c.assign(&[(topic.as_str(), 0)]).unwrap();
         let e = c.poll(Duration::from_secs(1)).await.unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::OFFSET_OUT_OF_RANGE), "{e}");
-        c.seek(&topic, 0, 1_000_000).unwrap();
+        c.seek((&topic, 0), 1_000_000).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         let e = loop {
             match c.poll(Duration::from_millis(200)).await {
@@ -422,8 +417,8 @@ fn seek_to_end_reads_only_new_records(broker) {
         let both = [(topic.as_str(), 0), (topic.as_str(), 1)];
         c.assign(&both).unwrap();
         c.seek_to_end(&both).unwrap();
-        assert_eq!(c.position(&topic, 0).await.unwrap(), 30);
-        assert_eq!(c.position(&topic, 1).await.unwrap(), 12);
+        assert_eq!(c.position((&topic, 0)).await.unwrap(), 30);
+        assert_eq!(c.position((&topic, 1)).await.unwrap(), 12);
         let old = c.poll(Duration::from_millis(500)).await.unwrap();
         assert!(
             old.is_empty(),
@@ -435,8 +430,8 @@ fn seek_to_end_reads_only_new_records(broker) {
         let got = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 11).await;
         let got = [got, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
         let parts = by_partition(&got);
-        assert_eq!(parts[&(topic.clone(), 0)], (30..38).collect::<Vec<_>>());
-        assert_eq!(parts[&(topic.clone(), 1)], (12..15).collect::<Vec<_>>());
+        assert_eq!(parts[&TopicPartition::new(topic.as_str(), 0)], (30..38).collect::<Vec<_>>());
+        assert_eq!(parts[&TopicPartition::new(topic.as_str(), 1)], (12..15).collect::<Vec<_>>());
         assert_eq!(got.len(), 11);
         assert!(got.iter().all(|r| value(r).starts_with("new")));
         // And back to the beginning of one partition: all of it again.
@@ -444,7 +439,7 @@ fn seek_to_end_reads_only_new_records(broker) {
         let again = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 15).await;
         let again = [again, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
         assert_eq!(
-            by_partition(&again)[&(topic.clone(), 1)],
+            by_partition(&again)[&TopicPartition::new(topic.as_str(), 1)],
             (0..15).collect::<Vec<_>>()
         );
         assert_eq!(again.len(), 15, "partition 0 read again");
@@ -479,18 +474,16 @@ fn committed_offset_and_metadata_round_trip_in_a_group(broker) {
         assert!(none.is_empty(), "committed before any commit: {none:?}");
 
         let committed = c
-            .commit_offsets(&[
+            .commit_offsets([
                 (
-                    topic.as_str(),
-                    0,
+                    (topic.as_str(), 0),
                     OffsetAndMetadata {
                         offset: 5,
                         metadata: Some("m".into()),
                     },
                 ),
                 (
-                    topic.as_str(),
-                    1,
+                    (topic.as_str(), 1),
                     OffsetAndMetadata {
                         offset: 0,
                         metadata: None,
@@ -500,7 +493,7 @@ fn committed_offset_and_metadata_round_trip_in_a_group(broker) {
             .await
             .unwrap();
         let committed: BTreeMap<i32, OffsetAndMetadata> =
-            committed.into_iter().map(|((_, p), o)| (p, o)).collect();
+            committed.into_iter().map(|(tp, o)| (tp.partition, o)).collect();
         assert_eq!(
             committed[&0],
             OffsetAndMetadata {
@@ -512,10 +505,10 @@ fn committed_offset_and_metadata_round_trip_in_a_group(broker) {
             .committed(&[(topic.as_str(), 0), (topic.as_str(), 1)])
             .await
             .unwrap();
-        let read0 = &read[&(Arc::from(topic.as_str()), 0)];
+        let read0 = &read[&TopicPartition::new(topic.as_str(), 0)];
         assert_eq!(read0.offset, 5);
         assert_eq!(read0.metadata.as_deref(), Some("m"));
-        let read1 = &read[&(Arc::from(topic.as_str()), 1)];
+        let read1 = &read[&TopicPartition::new(topic.as_str(), 1)];
         assert_eq!(read1.offset, 0);
         assert!(
             read1.metadata.as_deref().unwrap_or("").is_empty(),
@@ -536,7 +529,7 @@ fn committed_offset_and_metadata_round_trip_in_a_group(broker) {
         );
         let read = c2.committed(&[(topic.as_str(), 0)]).await.unwrap();
         assert_eq!(
-            read.get(&(Arc::from(topic.as_str()), 0)),
+            read.get(&TopicPartition::new(topic.as_str(), 0)),
             Some(&OffsetAndMetadata {
                 offset: 5,
                 metadata: Some("m".into())

@@ -151,7 +151,7 @@ fn starting_inside_a_compressed_batch_and_partition_eof() {
         cfg.fetch_max_wait = Duration::from_millis(50);
         let c = Consumer::new(cfg).await.unwrap();
         c.assign(&[(topic.as_str(), 0)]).unwrap();
-        c.seek(&topic, 0, 37).unwrap();
+        c.seek((&topic, 0), 37).unwrap();
         let mut got = Vec::new();
         let mut eof = None;
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -178,10 +178,10 @@ fn starting_inside_a_compressed_batch_and_partition_eof() {
             assert_eq!(g.value.as_deref(), w.value.as_deref());
         }
         assert_eq!(eof, Some(100), "partition EOF at the high watermark");
-        assert_eq!(c.position(&topic, 0).await.unwrap(), 100);
+        assert_eq!(c.position((&topic, 0)).await.unwrap(), 100);
         // seek_to_beginning rewinds.
         c.seek_to_beginning(&[(topic.as_str(), 0)]).unwrap();
-        assert_eq!(c.position(&topic, 0).await.unwrap(), 0);
+        assert_eq!(c.position((&topic, 0)).await.unwrap(), 0);
         let first = loop {
             let recs = c.poll(Duration::from_secs(5)).await.unwrap();
             if let Some(r) = recs.into_iter().next() {

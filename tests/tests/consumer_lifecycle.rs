@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use purekafka::Error;
+use purekafka::TopicPartition;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
@@ -58,7 +59,7 @@ async fn produce(bootstrap: &str, topic: &str, partitions: i32, per_partition: u
 }
 
 fn owned(c: &Consumer) -> BTreeSet<i32> {
-    c.assignment().into_iter().map(|(_, p)| p).collect()
+    c.assignment().into_iter().map(|tp| tp.partition).collect()
 }
 
 /// Panics in every callback, after noting which ran.
@@ -68,15 +69,15 @@ struct Panicking {
 }
 
 impl RebalanceListener for Panicking {
-    fn on_partitions_assigned(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_assigned(&self, partitions: &[TopicPartition]) {
         self.calls.lock().unwrap().push("assigned");
         panic!("listener bug (assigned {partitions:?})");
     }
-    fn on_partitions_revoked(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_revoked(&self, partitions: &[TopicPartition]) {
         self.calls.lock().unwrap().push("revoked");
         panic!("listener bug (revoked {partitions:?})");
     }
-    fn on_partitions_lost(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_lost(&self, partitions: &[TopicPartition]) {
         self.calls.lock().unwrap().push("lost");
         panic!("listener bug (lost {partitions:?})");
     }

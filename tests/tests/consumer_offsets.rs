@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::StreamExt;
+use purekafka::TopicPartition;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord, OffsetAndMetadata, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
@@ -70,7 +71,7 @@ async fn committed(c: &Consumer, topic: &str, partition: i32) -> Option<i64> {
     c.committed(&[(topic, partition)])
         .await
         .unwrap()
-        .get(&(Arc::from(topic), partition))
+        .get(&TopicPartition::new(topic, partition))
         .map(|o| o.offset)
 }
 
@@ -112,8 +113,8 @@ fn assigned_consumer_with_a_group_commits_and_resumes_from_the_committed_offset(
         // No subscribe: commit and committed go to the group's coordinator.
         let c = Consumer::new(cfg.clone()).await.unwrap();
         c.assign(&[(t, 0), (t, 1)]).unwrap();
-        let done = c.commit_offsets(&[(t, 0, om(5))]).await.unwrap();
-        assert_eq!(done, vec![((Arc::from(t), 0), om(5))]);
+        let done = c.commit_offsets([((t, 0), om(5))]).await.unwrap();
+        assert_eq!(done, vec![(TopicPartition::new(t, 0), om(5))]);
         assert_eq!(committed(&c, t, 0).await, Some(5));
         assert_eq!(committed(&c, t, 1).await, None);
         c.close().await.unwrap();
@@ -122,8 +123,8 @@ fn assigned_consumer_with_a_group_commits_and_resumes_from_the_committed_offset(
         // and at auto.offset.reset (latest: 10) where nothing is committed.
         let c = Consumer::new(cfg).await.unwrap();
         c.assign(&[(t, 0), (t, 1)]).unwrap();
-        assert_eq!(c.position(t, 0).await.unwrap(), 5, "partition 0 resumes at the commit");
-        assert_eq!(c.position(t, 1).await.unwrap(), 10, "partition 1 starts at latest");
+        assert_eq!(c.position((t, 0)).await.unwrap(), 5, "partition 0 resumes at the commit");
+        assert_eq!(c.position((t, 1)).await.unwrap(), 10, "partition 1 starts at latest");
         let got: Vec<ConsumerRecord> = poll_batches(&c, 5, Duration::from_secs(15))
             .await
             .concat();
@@ -131,7 +132,7 @@ fn assigned_consumer_with_a_group_commits_and_resumes_from_the_committed_offset(
         assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), (5..10).collect::<Vec<_>>());
         // commit() commits what poll returned.
         let done = c.commit().await.unwrap();
-        assert!(done.contains(&((Arc::from(t), 0), om(10))), "{done:?}");
+        assert!(done.contains(&(TopicPartition::new(t, 0), om(10))), "{done:?}");
         assert_eq!(committed(&c, t, 0).await, Some(10));
         c.close().await.unwrap();
     });
@@ -162,7 +163,7 @@ fn auto_commit_commits_only_records_a_later_poll_released(broker) {
             "committed {before:?} while records from {last_start} were being processed"
         );
         // store_offset belongs to enable.auto.offset.store=false.
-        assert!(c.store_offset(t, 0, 3).is_err());
+        assert!(c.store_offset((t, 0), 3).is_err());
         // The next poll releases them; the next auto-commit commits them.
         c.poll(Duration::from_millis(50)).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -203,17 +204,17 @@ fn without_auto_offset_store_only_stored_offsets_are_committed(broker) {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(committed(&c, t, 0).await, None, "committed without a store");
         assert!(c.commit().await.unwrap().is_empty(), "commit() without a store");
-        assert!(c.store_offset(t, 7, 3).is_err(), "a partition not assigned");
+        assert!(c.store_offset((t, 7), 3).is_err(), "a partition not assigned");
         // The record at offset 4 is processed: 5 is committable.
-        c.store_offset(t, 0, 4).unwrap();
+        c.store_offset((t, 0), 4).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         while committed(&c, t, 0).await != Some(5) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(committed(&c, t, 0).await, Some(5), "auto-commit of the stored offset");
-        c.store_offset(t, 0, 6).unwrap();
+        c.store_offset((t, 0), 6).unwrap();
         let done = c.commit().await.unwrap();
-        assert_eq!(done, vec![((Arc::from(t), 0), om(7))]);
+        assert_eq!(done, vec![(TopicPartition::new(t, 0), om(7))]);
         c.close().await.unwrap();
         assert_eq!(
             committed_by_a_new_member(broker, &group, t, 0).await,
@@ -246,7 +247,7 @@ fn stream_commits_only_records_it_yielded(broker) {
         }
         assert_eq!(offsets, (0..10).collect::<Vec<_>>());
         let done = c.commit().await.unwrap();
-        assert_eq!(done, vec![((Arc::from(t), 0), om(10))]);
+        assert_eq!(done, vec![(TopicPartition::new(t, 0), om(10))]);
         assert_eq!(committed(&c, t, 0).await, Some(10));
         drop(stream);
         c.close().await.unwrap();
@@ -280,10 +281,10 @@ struct SeekOnAssign {
 }
 
 impl RebalanceListener for SeekOnAssign {
-    fn on_partitions_assigned(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_assigned(&self, partitions: &[TopicPartition]) {
         let c = self.consumer.get().unwrap();
-        for (t, p) in partitions {
-            c.seek(t, *p, self.offset).unwrap();
+        for tp in partitions {
+            c.seek(tp, self.offset).unwrap();
         }
     }
 }
@@ -300,7 +301,7 @@ fn seek_in_on_partitions_assigned_is_not_overwritten_by_the_committed_offset(bro
         let c = Consumer::new(group_config(broker.bootstrap(), &group)).await.unwrap();
         c.subscribe(&[t]).unwrap();
         poll_batches(&c, 20, Duration::from_secs(20)).await;
-        c.commit_offsets(&[(t, 0, om(3))]).await.unwrap();
+        c.commit_offsets([((t, 0), om(3))]).await.unwrap();
         c.close().await.unwrap();
 
         let c = Consumer::new(group_config(broker.bootstrap(), &group)).await.unwrap();
@@ -352,7 +353,7 @@ fn commit_during_a_rebalance_fails_fast_and_does_not_stall_the_join(broker) {
         }
         assert!(a.assignment().is_empty(), "joined without m rejoining");
         let t0 = Instant::now();
-        let r = tokio::time::timeout(Duration::from_secs(5), a.commit_offsets(&[(t, 0, om(1))]))
+        let r = tokio::time::timeout(Duration::from_secs(5), a.commit_offsets([((t, 0), om(1))]))
             .await
             .expect("a commit during the rebalance waited behind the join");
         let e = r.expect_err("a commit during the rebalance succeeded");
@@ -381,8 +382,8 @@ fn commit_during_a_rebalance_fails_fast_and_does_not_stall_the_join(broker) {
             rm.unwrap();
         }
         assert_eq!((a.assignment().len(), m.assignment().len()), (1, 1));
-        let (ta, pa) = a.assignment()[0].clone();
-        a.commit_offsets(&[(&ta, pa, om(0))]).await.unwrap();
+        let tp = a.assignment()[0].clone();
+        a.commit_offsets([(tp, om(0))]).await.unwrap();
         a.close().await.unwrap();
         m.close().await.unwrap();
     });

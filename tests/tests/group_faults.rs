@@ -121,8 +121,8 @@ fn group_member_recovers_from_coordinator_faults_without_losing_records() {
             if !recs.is_empty() {
                 match c.commit().await {
                     Ok(done) => {
-                        for ((_, p), o) in done {
-                            let e = committed.entry(p).or_insert(0);
+                        for (tp, o) in done {
+                            let e = committed.entry(tp.partition).or_insert(0);
                             *e = (*e).max(o.offset);
                         }
                     }
@@ -241,8 +241,8 @@ fn group_member_survives_its_coordinator_node_being_killed() {
                         if restarted {
                             commits_after_restart += 1;
                         }
-                        for ((_, p), o) in done {
-                            let e = committed.entry(p).or_insert(0);
+                        for (tp, o) in done {
+                            let e = committed.entry(tp.partition).or_insert(0);
                             *e = (*e).max(o.offset);
                         }
                     }

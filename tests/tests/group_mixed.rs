@@ -60,7 +60,7 @@ fn purekafka_and_kafka_python_share_a_group() {
                 assignment = c
                     .assignment()
                     .into_iter()
-                    .map(|(_, p)| p)
+                    .map(|tp| tp.partition)
                     .collect::<Vec<i32>>();
             }
         }

@@ -2,6 +2,7 @@
 //! members, members joining and leaving mid-stream, commits after
 //! processing, and no committed record processed twice.
 
+use purekafka::TopicPartition;
 use purekafka::config::{AssignmentStrategy, ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
@@ -30,20 +31,20 @@ enum Ev {
 
 #[derive(Default)]
 struct Listener {
-    assigned: Mutex<Vec<(String, i32)>>,
+    assigned: Mutex<Vec<TopicPartition>>,
     revoked: AtomicUsize,
 }
 
 impl RebalanceListener for Listener {
-    fn on_partitions_assigned(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_assigned(&self, partitions: &[TopicPartition]) {
         self.assigned.lock().unwrap().extend_from_slice(partitions);
     }
-    fn on_partitions_revoked(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_revoked(&self, partitions: &[TopicPartition]) {
         let mut a = self.assigned.lock().unwrap();
         a.retain(|p| !partitions.contains(p));
         self.revoked.fetch_add(partitions.len(), Ordering::Relaxed);
     }
-    fn on_partitions_lost(&self, partitions: &[(String, i32)]) {
+    fn on_partitions_lost(&self, partitions: &[TopicPartition]) {
         self.assigned
             .lock()
             .unwrap()
@@ -106,10 +107,10 @@ async fn member(id: usize, c: Consumer, log: Arc<Mutex<Vec<Ev>>>, stop: Arc<Atom
         match c.commit().await {
             Ok(committed) => {
                 let mut l = log.lock().unwrap();
-                for ((_, p), o) in committed {
+                for (tp, o) in committed {
                     l.push(Ev::Committed {
                         member: id,
-                        partition: p,
+                        partition: tp.partition,
                         next: o.offset,
                     });
                 }
@@ -169,9 +170,9 @@ fn run(broker: &Broker, strategy: AssignmentStrategy) {
                 // The three members split the twelve partitions.
                 let deadline = Instant::now() + Duration::from_secs(40);
                 loop {
-                    let sets: Vec<Vec<(String, i32)>> = listeners.iter().map(|l| l.assigned.lock().unwrap().clone()).collect();
+                    let sets: Vec<Vec<TopicPartition>> = listeners.iter().map(|l| l.assigned.lock().unwrap().clone()).collect();
                     let total: usize = sets.iter().map(Vec::len).sum();
-                    let distinct: HashSet<&(String, i32)> = sets.iter().flatten().collect();
+                    let distinct: HashSet<&TopicPartition> = sets.iter().flatten().collect();
                     if total == 12 && distinct.len() == 12 && sets.iter().all(|s| !s.is_empty()) {
                         split_checked = true;
                         break;

@@ -423,7 +423,7 @@ fn share_a_group(broker: &Cluster, java_protocol: &str) {
         c.subscribe(&[topic.as_str()]).unwrap();
         let mut ours: Vec<ConsumerRecord> = Vec::new();
         let mine = |c: &Consumer| -> BTreeSet<i32> {
-            c.assignment().into_iter().map(|(_, p)| p).collect()
+            c.assignment().into_iter().map(|tp| tp.partition).collect()
         };
 
         // Both members in, the six partitions split between them.
@@ -534,7 +534,7 @@ fn share_a_group(broker: &Cluster, java_protocol: &str) {
         }
         // Both committed where they stopped: 100 records into each partition.
         let offsets: BTreeMap<i32, i64> =
-            committed.iter().map(|((_, p), o)| (*p, o.offset)).collect();
+            committed.iter().map(|(tp, o)| (tp.partition, o.offset)).collect();
         let want: BTreeMap<i32, i64> = (0..6).map(|p| (p, (n / 6) as i64)).collect();
         assert_eq!(offsets, want, "committed offsets of the group");
     });

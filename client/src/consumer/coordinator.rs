@@ -8,6 +8,7 @@ use super::group::{
     Action, Destination, GroupApiVersions, GroupResponse, MemberState, Membership,
     MembershipConfig, OutboundRequest, RequestId,
 };
+use crate::TopicPartition;
 use crate::error::{Error, Result};
 use crate::net::Connection;
 use crate::net::conn::encode_frame_with;
@@ -33,12 +34,12 @@ use tokio::time::Instant;
 /// naming the callback.
 pub trait RebalanceListener: Send + Sync {
     /// Partitions newly assigned (always called after a rebalance, maybe empty).
-    fn on_partitions_assigned(&self, _partitions: &[(String, i32)]) {}
+    fn on_partitions_assigned(&self, _partitions: &[TopicPartition]) {}
     /// Partitions given up; their offsets were committed first when
     /// `enable.auto.commit` is on.
-    fn on_partitions_revoked(&self, _partitions: &[(String, i32)]) {}
+    fn on_partitions_revoked(&self, _partitions: &[TopicPartition]) {}
     /// Partitions lost (another member may own them now): do not commit them.
-    fn on_partitions_lost(&self, _partitions: &[(String, i32)]) {}
+    fn on_partitions_lost(&self, _partitions: &[TopicPartition]) {}
 }
 
 /// An offset to commit, with optional metadata.
@@ -78,7 +79,7 @@ pub(crate) enum GroupCmd {
 }
 
 /// Offsets a commit stored, by partition.
-pub type Committed = Vec<((Arc<str>, i32), OffsetAndMetadata)>;
+pub type Committed = Vec<(TopicPartition, OffsetAndMetadata)>;
 
 type CoordCache = Arc<tokio::sync::Mutex<Option<(i32, Connection)>>>;
 
@@ -513,7 +514,7 @@ impl Driver {
                     self.m.on_metadata(std::time::Instant::now(), &counts);
                 }
                 Action::CommitBeforeRevoke { partitions } => {
-                    let offsets = self.stored_offsets(Some(&tps_of(&partitions)));
+                    let offsets = self.stored_offsets(Some(&partitions));
                     let deadline = self.deadline();
                     self.start_commit(offsets, Then::CommitDone, deadline);
                 }
@@ -557,7 +558,7 @@ impl Driver {
     /// stop heartbeats and revocations). The partitions were already given
     /// up or taken (the callback runs after); the panic is logged and the
     /// next `poll` returns it as [`Error::CallbackPanicked`].
-    fn call_listener(&self, cb: Callback, partitions: &[(String, i32)]) {
+    fn call_listener(&self, cb: Callback, partitions: &[TopicPartition]) {
         let Some(l) = self.listener.clone() else {
             return;
         };
@@ -858,16 +859,16 @@ impl Driver {
         let mut topics: Vec<OffsetCommitRequestTopic> = Vec::new();
         for (tp, om) in &offsets {
             let p = OffsetCommitRequestPartition {
-                partition_index: tp.1,
+                partition_index: tp.partition,
                 committed_offset: om.offset,
                 committed_leader_epoch: -1,
                 committed_metadata: om.metadata.clone(),
                 ..Default::default()
             };
-            match topics.iter_mut().find(|t| t.name == *tp.0) {
+            match topics.iter_mut().find(|t| t.name == *tp.topic) {
                 Some(t) => t.partitions.push(p),
                 None => topics.push(OffsetCommitRequestTopic {
-                    name: tp.0.to_string(),
+                    name: tp.topic.to_string(),
                     partitions: vec![p],
                     ..Default::default()
                 }),
@@ -930,7 +931,7 @@ impl Driver {
             for p in t.partitions {
                 let code = ErrorCode(p.error_code);
                 if code == ErrorCode::NONE {
-                    let tp: Tp = (Arc::from(t.name.as_str()), p.partition_index);
+                    let tp = Tp::new(t.name.as_str(), p.partition_index);
                     if let Some(om) = offsets
                         .iter()
                         .find(|(x, _)| *x == tp)
@@ -1006,18 +1007,19 @@ impl Driver {
         });
     }
 
-    fn remove(&mut self, partitions: &[(String, i32)]) {
-        self.inner.lock().revoke(&tps_of(partitions));
+    fn remove(&mut self, partitions: &[Tp]) {
+        self.inner.lock().revoke(partitions);
         self.inner.wake_fetcher.notify_one();
     }
 
     /// Applies a new assignment: kept partitions keep their positions; new
     /// ones start from the committed offset (looked up now), else
     /// `auto.offset.reset`.
-    fn assign(&mut self, partitions: &[(String, i32)]) {
-        let tps = tps_of(partitions);
-        let added = self.inner.lock().assign(&tps, true);
-        self.inner.cluster.add_topics(tps.iter().map(|tp| &*tp.0));
+    fn assign(&mut self, tps: &[Tp]) {
+        let added = self.inner.lock().assign(tps, true);
+        self.inner
+            .cluster
+            .add_topics(tps.iter().map(|tp| &*tp.topic));
         self.inner.wake_fetcher.notify_one();
         if added.is_empty() {
             return;
@@ -1087,13 +1089,6 @@ impl Driver {
             self.inner.data.notify_waiters();
         }
     }
-}
-
-fn tps_of(partitions: &[(String, i32)]) -> Vec<Tp> {
-    partitions
-        .iter()
-        .map(|(t, p)| (Arc::from(t.as_str()), *p))
-        .collect()
 }
 
 async fn coordinator_conn(
@@ -1178,7 +1173,7 @@ async fn fetch_committed_standalone(
     let version = conn.version_for(ApiKey::OffsetFetch)?.min(9);
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for tp in tps {
-        by_topic.entry(&tp.0).or_default().push(tp.1);
+        by_topic.entry(&tp.topic).or_default().push(tp.partition);
     }
     let req = if version >= 8 {
         OffsetFetchRequest {
@@ -1270,7 +1265,7 @@ async fn fetch_committed_standalone(
         }
         if offset >= 0 {
             out.insert(
-                (Arc::from(topic.as_str()), partition),
+                Tp::new(topic.as_str(), partition),
                 OffsetAndMetadata { offset, metadata },
             );
         }

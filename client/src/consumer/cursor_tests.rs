@@ -9,7 +9,6 @@ use purekafka_protocol::messages::fetch_response::AbortedTransaction;
 use purekafka_protocol::records::{
     Compression, ControlRecord, ControlRecordType, DecodeOptions, RecordBatchBuilder,
 };
-use std::sync::Arc;
 
 const TS: i64 = 1_700_000_000_000;
 const P1: i64 = 1001; // commits its transaction
@@ -222,7 +221,7 @@ const COMMITTED: &[(i64, &str)] = &[
 
 fn cursor(records: Bytes, aborted: Vec<AbortedTransaction>, fetch_offset: i64) -> Cursor {
     let cf = CompletedFetch {
-        tp: (Arc::from("t"), 0),
+        tp: crate::TopicPartition::new("t", 0),
         fetch_offset,
         seek_gen: 1,
         records,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A partition in a fetch: topic and index.
-pub type Tp = (Arc<str>, i32);
+pub type Tp = crate::TopicPartition;
 
 /// What is asked of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,10 +43,10 @@ pub struct FetchPlan {
 
 fn topics_of(wanted: &BTreeMap<Tp, PartFetch>) -> Vec<Arc<str>> {
     let mut out: Vec<Arc<str>> = Vec::new();
-    for (t, _) in wanted.keys() {
+    for tp in wanted.keys() {
         // BTreeMap order keeps one topic's partitions together.
-        if out.last() != Some(t) {
-            out.push(t.clone());
+        if out.last() != Some(&tp.topic) {
+            out.push(tp.topic.clone());
         }
     }
     out
@@ -179,7 +179,7 @@ mod tests {
     use super::*;
 
     fn tp(p: i32) -> Tp {
-        (Arc::from("t"), p)
+        Tp::new("t", p)
     }
 
     fn pf(offset: i64) -> PartFetch {
@@ -217,7 +217,7 @@ mod tests {
         // partition, the broker answers with new data by topic id only, and
         // the data was dropped (forever: the session offset never moved).
         let mut s = FetchSession::new();
-        let other = (Arc::<str>::from("u"), 0);
+        let other = Tp::new("u", 0);
         let want = BTreeMap::from([(tp(0), pf(5)), (tp(1), pf(5)), (other.clone(), pf(1))]);
         s.plan(&want);
         s.on_response(0, 9);

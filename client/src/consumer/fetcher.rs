@@ -129,9 +129,11 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         let md = inner.cluster.metadata();
         let now = Instant::now();
         // What to reset and fetch, by leader: the partition state decides.
-        let plan = inner
-            .lock()
-            .plan(now.into_std(), |tp| md.leader(&tp.0, tp.1), &in_flight);
+        let plan = inner.lock().plan(
+            now.into_std(),
+            |tp| md.leader(&tp.topic, tp.partition),
+            &in_flight,
+        );
         if plan.need_metadata {
             refresh.wanted = true;
         }
@@ -214,8 +216,8 @@ async fn fetch(
         && plan
             .send
             .iter()
-            .map(|(tp, _)| &tp.0)
-            .chain(plan.forget.iter().map(|tp| &tp.0))
+            .map(|(tp, _)| &tp.topic)
+            .chain(plan.forget.iter().map(|tp| &tp.topic))
             .any(|t| id_of(t).is_zero())
     {
         version = 12;
@@ -223,19 +225,19 @@ async fn fetch(
     let mut topics: Vec<FetchTopic> = Vec::new();
     for (tp, pf) in &plan.send {
         let part = FetchPartition {
-            partition: tp.1,
+            partition: tp.partition,
             current_leader_epoch: pf.leader_epoch,
             fetch_offset: pf.offset,
             partition_max_bytes: pf.max_bytes,
             ..Default::default()
         };
-        match topics.last_mut().filter(|t| t.topic == *tp.0) {
+        match topics.last_mut().filter(|t| t.topic == *tp.topic) {
             Some(t) => t.partitions.push(part),
             None => {
-                let id = id_of(&tp.0);
-                names.insert(id, tp.0.clone());
+                let id = id_of(&tp.topic);
+                names.insert(id, tp.topic.clone());
                 topics.push(FetchTopic {
-                    topic: tp.0.to_string(),
+                    topic: tp.topic.to_string(),
                     topic_id: id,
                     partitions: vec![part],
                     ..Default::default()
@@ -245,12 +247,12 @@ async fn fetch(
     }
     let mut forgotten: Vec<ForgottenTopic> = Vec::new();
     for tp in &plan.forget {
-        match forgotten.last_mut().filter(|t| t.topic == *tp.0) {
-            Some(t) => t.partitions.push(tp.1),
+        match forgotten.last_mut().filter(|t| t.topic == *tp.topic) {
+            Some(t) => t.partitions.push(tp.partition),
             None => forgotten.push(ForgottenTopic {
-                topic: tp.0.to_string(),
-                topic_id: id_of(&tp.0),
-                partitions: vec![tp.1],
+                topic: tp.topic.to_string(),
+                topic_id: id_of(&tp.topic),
+                partitions: vec![tp.partition],
                 ..Default::default()
             }),
         }
@@ -337,7 +339,7 @@ fn handle_fetch(
             Arc::from(t.topic.as_str())
         };
         for p in t.partitions {
-            let tp: Tp = (topic.clone(), p.partition_index);
+            let tp = Tp::new(topic.clone(), p.partition_index);
             let Some(s) = by_tp.get(&tp) else {
                 continue;
             };
@@ -370,15 +372,15 @@ async fn list_offsets(inner: &Inner, leader: i32, items: &[ResetAsk]) -> Result<
             OffsetSpec::Timestamp(t) => *t,
         };
         let part = ListOffsetsPartition {
-            partition_index: tp.1,
+            partition_index: tp.partition,
             timestamp: ts,
             current_leader_epoch: -1,
             ..Default::default()
         };
-        match topics.iter_mut().find(|t| t.name == *tp.0) {
+        match topics.iter_mut().find(|t| t.name == *tp.topic) {
             Some(t) => t.partitions.push(part),
             None => topics.push(ListOffsetsTopic {
-                name: tp.0.to_string(),
+                name: tp.topic.to_string(),
                 partitions: vec![part],
                 ..Default::default()
             }),
@@ -406,7 +408,7 @@ async fn list_offsets(inner: &Inner, leader: i32, items: &[ResetAsk]) -> Result<
                     message: None,
                 });
             }
-            out.insert((topic.clone(), p.partition_index), p.offset);
+            out.insert(Tp::new(topic.clone(), p.partition_index), p.offset);
         }
     }
     Ok(out)

@@ -43,6 +43,7 @@ use coordinator::GroupCmd;
 pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 pub use group_metadata::ConsumerGroupMetadata;
 
+use crate::TopicPartition;
 use crate::config::{ConsumerConfig, IsolationLevel};
 use crate::error::{Error, Result};
 use crate::net::{Cluster, ClusterOptions};
@@ -80,6 +81,13 @@ pub struct ConsumerRecord {
     pub value: Option<Bytes>,
     /// Headers.
     pub headers: Headers,
+}
+
+impl ConsumerRecord {
+    /// The record's topic and partition.
+    pub fn topic_partition(&self) -> TopicPartition {
+        TopicPartition::new(self.topic.clone(), self.partition)
+    }
 }
 
 /// What `poll_events` returns: records, and partition-EOF notices when
@@ -216,11 +224,8 @@ impl std::fmt::Debug for Consumer {
     }
 }
 
-fn topic_partitions<'a>(parts: impl IntoIterator<Item = &'a (&'a str, i32)>) -> Vec<Tp> {
-    parts
-        .into_iter()
-        .map(|(t, p)| (Arc::from(*t), *p))
-        .collect()
+fn topic_partitions(parts: impl IntoIterator<Item = impl Into<TopicPartition>>) -> Vec<Tp> {
+    parts.into_iter().map(Into::into).collect()
 }
 
 impl Consumer {
@@ -356,18 +361,18 @@ impl Consumer {
         )
     }
 
-    /// Commits explicit offsets (the next offset to read) with metadata. A
-    /// consumer that uses [`Consumer::assign`] commits without a generation
-    /// (as Java's does); a subscribed one fails at once during a rebalance
-    /// (see [`Consumer::commit`]).
+    /// Commits explicit offsets (the next offset to read) with metadata, as
+    /// Java's `commitSync(Map<TopicPartition, OffsetAndMetadata>)`: pairs of
+    /// a partition (a [`TopicPartition`] or a `(topic, partition)` tuple)
+    /// and its offset, from a slice, an array or a map. A consumer that uses
+    /// [`Consumer::assign`] commits without a generation (as Java's does); a
+    /// subscribed one fails at once during a rebalance (see
+    /// [`Consumer::commit`]).
     pub async fn commit_offsets(
         &self,
-        offsets: &[(&str, i32, OffsetAndMetadata)],
+        offsets: impl IntoIterator<Item = (impl Into<TopicPartition>, OffsetAndMetadata)>,
     ) -> Result<Committed> {
-        let offsets = offsets
-            .iter()
-            .map(|(t, p, o)| ((Arc::from(*t), *p), o.clone()))
-            .collect();
+        let offsets = offsets.into_iter().map(|(tp, o)| (tp.into(), o)).collect();
         self.commit_offsets_inner(Some(offsets)).await
     }
 
@@ -386,15 +391,15 @@ impl Consumer {
         rx.await.map_err(|_| Error::Closed("consumer"))?
     }
 
-    /// Makes the record at `offset` of `topic`/`partition` (and those
-    /// before it) committable: auto-commit, [`Consumer::commit`] and
+    /// Makes the record at `offset` of a partition (and those before it)
+    /// committable: auto-commit, [`Consumer::commit`] and
     /// [`Consumer::close`] commit `offset + 1`, the next offset to read.
     /// Call it once the application has processed the record. This is
     /// librdkafka's `rd_kafka_offset_store`: it requires
     /// `enable.auto.offset.store=false` (with the default `true`, records
     /// become committable when the next `poll` releases them), and the
     /// partition must be assigned.
-    pub fn store_offset(&self, topic: &str, partition: i32, offset: i64) -> Result<()> {
+    pub fn store_offset(&self, partition: impl Into<TopicPartition>, offset: i64) -> Result<()> {
         if self.inner.cfg.enable_auto_offset_store {
             return Err(crate::error::ConfigError::new(
                 "enable.auto.offset.store",
@@ -402,9 +407,7 @@ impl Consumer {
             )
             .into());
         }
-        self.inner
-            .lock()
-            .store_offset(&(Arc::from(topic), partition), offset)
+        self.inner.lock().store_offset(&partition.into(), offset)
     }
 
     /// With `enable.auto.offset.store`: what the application was handed
@@ -419,15 +422,15 @@ impl Consumer {
         let released = before.map(|(tp, o)| (tp, *o));
         self.inner
             .lock()
-            .yielded(&(r.topic.clone(), r.partition), r.offset, released);
+            .yielded(&r.topic_partition(), r.offset, released);
     }
 
     /// The group's committed offsets for these partitions (absent: none).
     /// Works without `subscribe` or `assign`, as long as `group.id` is set.
     pub async fn committed(
         &self,
-        partitions: &[(&str, i32)],
-    ) -> Result<std::collections::HashMap<(Arc<str>, i32), OffsetAndMetadata>> {
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+    ) -> Result<std::collections::HashMap<TopicPartition, OffsetAndMetadata>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.group_send(
             "read committed offsets",
@@ -445,9 +448,14 @@ impl Consumer {
     /// else from `auto.offset.reset`; without one, from `auto.offset.reset`.
     /// With a `group.id`, commits work as with `subscribe` (they are sent
     /// without a generation, as Java's `assign` does).
-    pub fn assign(&self, partitions: &[(&str, i32)]) -> Result<()> {
+    pub fn assign(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+    ) -> Result<()> {
         let tps = topic_partitions(partitions);
-        self.inner.cluster.add_topics(tps.iter().map(|tp| &*tp.0));
+        self.inner
+            .cluster
+            .add_topics(tps.iter().map(TopicPartition::topic));
         // With a group, the group task looks up the committed offsets first.
         let added = self.inner.lock().assign(&tps, self.group.is_some());
         if self.group.is_some() && !added.is_empty() {
@@ -459,7 +467,7 @@ impl Consumer {
     }
 
     /// The partitions assigned.
-    pub fn assignment(&self) -> Vec<(Arc<str>, i32)> {
+    pub fn assignment(&self) -> Vec<TopicPartition> {
         self.inner.lock().assignment()
     }
 
@@ -572,27 +580,35 @@ impl Consumer {
     }
 
     /// Sets the next offset to read from a partition.
-    pub fn seek(&self, topic: &str, partition: i32, offset: i64) -> Result<()> {
+    pub fn seek(&self, partition: impl Into<TopicPartition>, offset: i64) -> Result<()> {
         // Wins over the committed offset being looked up (a seek in
         // `on_partitions_assigned`, say) and over a reset under way.
-        self.inner
-            .lock()
-            .seek(&(Arc::from(topic), partition), offset)?;
+        self.inner.lock().seek(&partition.into(), offset)?;
         self.inner.wake_fetcher.notify_one();
         Ok(())
     }
 
     /// Reads these partitions from their first offset.
-    pub fn seek_to_beginning(&self, partitions: &[(&str, i32)]) -> Result<()> {
+    pub fn seek_to_beginning(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+    ) -> Result<()> {
         self.seek_spec(partitions, OffsetSpec::Earliest)
     }
 
     /// Reads these partitions from their end (only new records).
-    pub fn seek_to_end(&self, partitions: &[(&str, i32)]) -> Result<()> {
+    pub fn seek_to_end(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+    ) -> Result<()> {
         self.seek_spec(partitions, OffsetSpec::Latest)
     }
 
-    fn seek_spec(&self, partitions: &[(&str, i32)], spec: OffsetSpec) -> Result<()> {
+    fn seek_spec(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+        spec: OffsetSpec,
+    ) -> Result<()> {
         self.inner
             .lock()
             .seek_to(&topic_partitions(partitions), spec)?;
@@ -602,8 +618,8 @@ impl Consumer {
 
     /// The next offset `poll` will return for a partition, waiting (up to
     /// `request.timeout.ms`) while it is being looked up.
-    pub async fn position(&self, topic: &str, partition: i32) -> Result<i64> {
-        let tp: Tp = (Arc::from(topic), partition);
+    pub async fn position(&self, partition: impl Into<TopicPartition>) -> Result<i64> {
+        let tp: Tp = partition.into();
         let deadline = Instant::now() + self.inner.cfg.client.request_timeout;
         loop {
             let notified = self.inner.data.notified();
@@ -623,16 +639,26 @@ impl Consumer {
     }
 
     /// Stops fetching these partitions (positions are kept).
-    pub fn pause(&self, partitions: &[(&str, i32)]) -> Result<()> {
+    pub fn pause(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+    ) -> Result<()> {
         self.set_paused(partitions, true)
     }
 
     /// Resumes fetching these partitions.
-    pub fn resume(&self, partitions: &[(&str, i32)]) -> Result<()> {
+    pub fn resume(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+    ) -> Result<()> {
         self.set_paused(partitions, false)
     }
 
-    fn set_paused(&self, partitions: &[(&str, i32)], paused: bool) -> Result<()> {
+    fn set_paused(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+        paused: bool,
+    ) -> Result<()> {
         self.inner
             .lock()
             .set_paused(&topic_partitions(partitions), paused)?;
@@ -641,15 +667,13 @@ impl Consumer {
     }
 
     /// Paused partitions.
-    pub fn paused(&self) -> Vec<(Arc<str>, i32)> {
+    pub fn paused(&self) -> Vec<TopicPartition> {
         self.inner.lock().paused()
     }
 
     /// The high watermark last seen for a partition (-1 before the first fetch).
-    pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.inner
-            .lock()
-            .high_watermark(&(Arc::from(topic), partition))
+    pub fn high_watermark(&self, partition: impl Into<TopicPartition>) -> Option<i64> {
+        self.inner.lock().high_watermark(&partition.into())
     }
 
     /// Stops the consumer: with a group, commits what the application was
@@ -744,8 +768,8 @@ impl Cursor {
                         // Saturates: a broker's offset may be i64::MAX.
                         self.passed(r.offset);
                         out.record(ConsumerRecord {
-                            topic: self.tp.0.clone(),
-                            partition: self.tp.1,
+                            topic: self.tp.topic.clone(),
+                            partition: self.tp.partition,
                             offset: r.offset,
                             timestamp: r.timestamp,
                             timestamp_type: ts_type,

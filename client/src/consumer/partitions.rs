@@ -232,8 +232,8 @@ fn no_position(
             errors.push_back(Error::Kafka {
                 code: ErrorCode::OFFSET_OUT_OF_RANGE,
                 api,
-                topic: Some(tp.0.to_string()),
-                partition: Some(tp.1),
+                topic: Some(tp.topic.to_string()),
+                partition: Some(tp.partition),
                 message: Some(format!(
                     "{why} and auto.offset.reset=none: seek to set the position"
                 )),
@@ -244,8 +244,8 @@ fn no_position(
 
 fn not_assigned(tp: &Tp) -> Error {
     Error::UnknownPartition {
-        topic: format!("{} (not assigned to this consumer)", tp.0),
-        partition: tp.1,
+        topic: format!("{} (not assigned to this consumer)", tp.topic),
+        partition: tp.partition,
         count: 0,
     }
 }
@@ -671,8 +671,8 @@ impl PartitionStates {
                     {
                         ps.eof_sent = true;
                         self.events.push_back(ConsumerEvent::PartitionEof {
-                            topic: tp.0.clone(),
-                            partition: tp.1,
+                            topic: tp.topic.clone(),
+                            partition: tp.partition,
                             offset: sent.offset,
                         });
                         out.wake = true;
@@ -698,7 +698,7 @@ impl PartitionStates {
             }
             c => {
                 if !(c.is_stale_metadata() || c == ErrorCode::OFFSET_NOT_AVAILABLE) {
-                    tracing::warn!("fetch {}-{}: {c}", tp.0, tp.1);
+                    tracing::warn!("fetch {}-{}: {c}", tp.topic, tp.partition);
                 }
                 out.refresh = true;
                 self.failed(tp, now);

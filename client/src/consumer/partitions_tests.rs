@@ -5,10 +5,9 @@
 use super::*;
 use crate::config::{ConsumerConfig, OffsetReset};
 use purekafka_protocol::records::{Compression, RecordBatchBuilder};
-use std::sync::Arc;
 
 fn tp(p: i32) -> Tp {
-    (Arc::from("t"), p)
+    Tp::new("t", p)
 }
 
 fn config(reset: OffsetReset) -> ConsumerConfig {
@@ -30,7 +29,7 @@ fn fetch_offsets(p: &Plan) -> Vec<(i32, i64)> {
     let mut v: Vec<(i32, i64)> = p
         .fetches
         .values()
-        .flat_map(|(w, _)| w.iter().map(|(tp, f)| (tp.1, f.offset)))
+        .flat_map(|(w, _)| w.iter().map(|(tp, f)| (tp.partition, f.offset)))
         .collect();
     v.sort();
     v
@@ -41,7 +40,7 @@ fn resets(p: &Plan) -> Vec<(i32, OffsetSpec)> {
         .resets
         .values()
         .flatten()
-        .map(|a| (a.tp.1, a.spec))
+        .map(|a| (a.tp.partition, a.spec))
         .collect();
     v.sort_by_key(|x| x.0);
     v
@@ -51,7 +50,7 @@ fn sent_of(p: &Plan, part: i32) -> Sent {
     p.fetches
         .values()
         .flat_map(|(_, s)| s.iter())
-        .find(|s| s.tp.1 == part)
+        .find(|s| s.tp.partition == part)
         .cloned()
         .unwrap()
 }
@@ -131,7 +130,7 @@ fn at(position: i64) -> PartitionStates {
 fn to_commit(st: &PartitionStates) -> Vec<(i32, i64)> {
     st.offsets_to_commit(None)
         .into_iter()
-        .map(|(tp, o)| (tp.1, o.offset))
+        .map(|(tp, o)| (tp.partition, o.offset))
         .collect()
 }
 
@@ -401,7 +400,7 @@ fn one_fetch_per_partition_and_none_to_a_busy_leader() {
     st.seek(&tp(1), 0).unwrap();
     let now = Instant::now();
     let busy: HashSet<i32> = [2].into_iter().collect();
-    let p = st.plan(now, |tp| Some(if tp.1 == 0 { 1 } else { 2 }), &busy);
+    let p = st.plan(now, |tp| Some(if tp.partition == 0 { 1 } else { 2 }), &busy);
     assert_eq!(fetch_offsets(&p), vec![(0, 0)]);
     assert!(
         fetch_offsets(&plan(&mut st, now)) == vec![(1, 0)],

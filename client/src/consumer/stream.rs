@@ -16,12 +16,12 @@
 //! ```
 
 use super::{Consumer, ConsumerRecord};
+use crate::TopicPartition;
 use crate::error::Result;
 use futures_core::Stream;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -55,7 +55,7 @@ pub struct RecordStream {
     timeout: Duration,
     batch: std::vec::IntoIter<ConsumerRecord>,
     /// The record yielded last: finished once the next is asked for.
-    last: Option<((Arc<str>, i32), i64)>,
+    last: Option<(TopicPartition, i64)>,
     pending: Option<PollFuture>,
     done: bool,
 }
@@ -120,7 +120,7 @@ impl Stream for RecordStream {
             }
             if let Some(r) = this.batch.next() {
                 this.consumer.yielded(&r, this.last.as_ref());
-                this.last = Some(((r.topic.clone(), r.partition), r.offset));
+                this.last = Some((r.topic_partition(), r.offset));
                 return Poll::Ready(Some(Ok(r)));
             }
             if this.closed() {
@@ -165,16 +165,14 @@ impl Drop for RecordStream {
         }
         // Give back what was read but not handed out: the consumer's position
         // is already past it.
-        let mut first: HashMap<(Arc<str>, i32), i64> = HashMap::new();
+        let mut first: HashMap<TopicPartition, i64> = HashMap::new();
         for r in self.batch.as_slice() {
-            let at = first
-                .entry((r.topic.clone(), r.partition))
-                .or_insert(r.offset);
+            let at = first.entry(r.topic_partition()).or_insert(r.offset);
             *at = (*at).min(r.offset);
         }
-        for ((topic, partition), offset) in first {
+        for (tp, offset) in first {
             // Fails only for a partition no longer assigned: nothing to give back then.
-            let _ = self.consumer.seek(&topic, partition, offset);
+            let _ = self.consumer.seek(tp, offset);
         }
     }
 }

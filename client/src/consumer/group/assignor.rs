@@ -171,6 +171,7 @@ impl Assignor for RangeAssignor {
             if n <= 0 {
                 continue;
             }
+            let name: std::sync::Arc<str> = topic.into();
             let c = consumers.len() as i32;
             let per = n / c;
             let extra = n % c;
@@ -179,7 +180,8 @@ impl Assignor for RangeAssignor {
                 let start = per * i + i.min(extra);
                 let len = per + i32::from(i < extra);
                 if let Some(parts) = assignment.get_mut(*member) {
-                    parts.extend((start..start + len).map(|p| (topic.to_string(), p)));
+                    parts
+                        .extend((start..start + len).map(|p| TopicPartition::new(name.clone(), p)));
                 }
             }
         }
@@ -220,6 +222,7 @@ impl Assignor for RoundRobinAssignor {
             let Some(&n) = partitions_per_topic.get(topic) else {
                 continue;
             };
+            let name: std::sync::Arc<str> = topic.into();
             for p in 0..n.max(0) {
                 // Skip members not subscribed to the topic; some member is.
                 let Some(offset) = (0..members.len())
@@ -229,7 +232,7 @@ impl Assignor for RoundRobinAssignor {
                 };
                 let chosen = (next + offset) % members.len();
                 if let Some(parts) = assignment.get_mut(&members[chosen].member_id) {
-                    parts.push((topic.to_string(), p));
+                    parts.push(TopicPartition::new(name.clone(), p));
                 }
                 next = (chosen + 1) % members.len();
             }
@@ -266,7 +269,7 @@ pub(crate) mod tests {
     }
 
     fn tps(list: &[(&str, i32)]) -> Vec<TopicPartition> {
-        let mut v: Vec<TopicPartition> = list.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        let mut v: Vec<TopicPartition> = list.iter().map(TopicPartition::from).collect();
         v.sort();
         v
     }
@@ -510,13 +513,14 @@ pub(crate) mod tests {
         let mut seen = BTreeSet::new();
         assert_eq!(got.len(), members.len());
         for m in members {
-            for (t, p) in &got[&m.member_id] {
+            for tp in &got[&m.member_id] {
                 assert!(
-                    m.subscription.topics.contains(t),
-                    "{} got unsubscribed {t}",
-                    m.member_id
+                    m.subscription.topics.iter().any(|t| **t == *tp.topic),
+                    "{} got unsubscribed {}",
+                    m.member_id,
+                    tp.topic
                 );
-                assert!(seen.insert((t.clone(), *p)), "{t}-{p} assigned twice");
+                assert!(seen.insert(tp.clone()), "{tp} assigned twice");
             }
         }
         let subscribed: BTreeSet<&String> = members

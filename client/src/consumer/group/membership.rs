@@ -1123,7 +1123,7 @@ impl Membership {
                 let gone: Vec<TopicPartition> = self
                     .owned
                     .iter()
-                    .filter(|(t, _)| !self.subscription.contains(t))
+                    .filter(|tp| !self.subscription.contains(&*tp.topic))
                     .cloned()
                     .collect();
                 if !gone.is_empty() {
@@ -1582,11 +1582,11 @@ impl Membership {
             self.assignment_snapshot = None;
         }
         let assigned: BTreeSet<TopicPartition> = assignment.partitions.into_iter().collect();
-        if let Some((t, _)) = assigned
+        if let Some(tp) = assigned
             .iter()
-            .find(|(t, _)| !self.subscription.contains(t))
+            .find(|tp| !self.subscription.contains(&*tp.topic))
         {
-            tracing::info!(group = %self.config.group_id, topic = %t, "assignment does not match the subscription; rejoining");
+            tracing::info!(group = %self.config.group_id, topic = %tp.topic, "assignment does not match the subscription; rejoining");
             self.request_rejoin("received assignment does not match the current subscription");
             self.start_join(now);
             return;
@@ -1931,8 +1931,7 @@ fn validate_cooperative(
                     ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
                     "SyncGroup",
                     Some(format!(
-                        "assignor gave {}-{} to {member} while {o} still owns it (cooperative protocol)",
-                        tp.0, tp.1
+                        "assignor gave {tp} to {member} while {o} still owns it (cooperative protocol)"
                     )),
                 ));
             }

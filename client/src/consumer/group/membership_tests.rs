@@ -24,7 +24,7 @@ const SEC: Duration = Duration::from_secs(1);
 const FIRST_RETRY: Duration = Duration::from_millis(120);
 
 fn tp(t: &str, p: i32) -> TopicPartition {
-    (t.to_string(), p)
+    TopicPartition::new(t, p)
 }
 
 fn tps(list: &[(&str, i32)]) -> Vec<TopicPartition> {
@@ -517,7 +517,7 @@ fn cooperative_leader_holds_back_moving_partitions() {
         by["c"].is_empty(),
         "c must wait for the revocations: {by:?}"
     );
-    assert!(by["a"].iter().all(|p| p.1 < 3) && by["b"].iter().all(|p| p.1 >= 3));
+    assert!(by["a"].iter().all(|p| p.partition < 3) && by["b"].iter().all(|p| p.partition >= 3));
 }
 
 #[test]

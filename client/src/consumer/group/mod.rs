@@ -9,6 +9,7 @@
 //! use purekafka::consumer::group::{
 //!     Assignor, GroupAssignment, MemberSubscription, RebalanceProtocol, Subscription,
 //! };
+//! use purekafka::TopicPartition;
 //! use std::collections::BTreeMap;
 //!
 //! /// Every partition to the member whose id sorts first.
@@ -32,7 +33,7 @@
 //!         if let Some(first) = out.keys().next().cloned() {
 //!             let all = partitions_per_topic
 //!                 .iter()
-//!                 .flat_map(|(t, n)| (0..*n).map(move |p| (t.clone(), p)))
+//!                 .flat_map(|(t, n)| (0..*n).map(move |p| TopicPartition::new(t.as_str(), p)))
 //!                 .collect();
 //!             out.insert(first, all);
 //!         }
@@ -46,7 +47,7 @@
 //!     subscription: Subscription { topics: vec!["t".into()], ..Subscription::default() },
 //! };
 //! let plan = AllToFirst.assign(&BTreeMap::from([("t".into(), 2)]), &[member("b"), member("a")])?;
-//! assert_eq!(plan["a"], vec![("t".to_string(), 0), ("t".to_string(), 1)]);
+//! assert_eq!(plan["a"], [TopicPartition::new("t", 0), TopicPartition::new("t", 1)]);
 //! assert!(plan["b"].is_empty());
 //! # Ok::<(), purekafka::Error>(())
 //! ```
@@ -99,9 +100,7 @@ mod sticky;
 #[cfg(test)]
 mod membership_tests;
 
-/// A topic and partition: Java's `TopicPartition`, ordered by topic then
-/// partition.
-pub type TopicPartition = (String, i32);
+pub use crate::TopicPartition;
 
 pub use assignor::{
     Assignor, CooperativeStickyAssignor, GroupAssignment, MemberId, MemberSubscription,

@@ -53,17 +53,32 @@ pub struct Assignment {
 /// out. Callers pass sorted input to get sorted output.
 fn group_by_topic(partitions: &[TopicPartition]) -> Vec<(&str, Vec<i32>)> {
     let mut out: Vec<(&str, Vec<i32>)> = Vec::new();
-    for (topic, p) in partitions {
-        match out.iter_mut().find(|(t, _)| *t == topic.as_str()) {
+    for tp in partitions {
+        let p = tp.partition;
+        match out.iter_mut().find(|(t, _)| *t == tp.topic()) {
             Some((_, ps)) => {
-                if !ps.contains(p) {
-                    ps.push(*p)
+                if !ps.contains(&p) {
+                    ps.push(p)
                 }
             }
-            None => out.push((topic.as_str(), vec![*p])),
+            None => out.push((tp.topic(), vec![p])),
         }
     }
     out
+}
+
+/// The embedded formats' topic-grouped partitions, one `TopicPartition` each.
+fn flatten<T>(by_topic: Vec<T>, split: impl Fn(T) -> (String, Vec<i32>)) -> Vec<TopicPartition> {
+    by_topic
+        .into_iter()
+        .flat_map(|t| {
+            let (topic, partitions) = split(t);
+            let topic: std::sync::Arc<str> = topic.into();
+            partitions
+                .into_iter()
+                .map(move |p| TopicPartition::new(topic.clone(), p))
+        })
+        .collect()
 }
 
 fn version_prefix(buf: &mut Bytes, what: &'static str, max: i16) -> Result<i16, DecodeError> {
@@ -120,14 +135,7 @@ impl Subscription {
         let max = ConsumerProtocolSubscription::VERSIONS.max;
         let version = version_prefix(&mut bytes, ConsumerProtocolSubscription::NAME, max)?;
         let msg = ConsumerProtocolSubscription::decode(&mut bytes, version)?;
-        let owned_partitions = msg
-            .owned_partitions
-            .into_iter()
-            .flat_map(|tp| {
-                let topic = tp.topic;
-                tp.partitions.into_iter().map(move |p| (topic.clone(), p))
-            })
-            .collect();
+        let owned_partitions = flatten(msg.owned_partitions, |t| (t.topic, t.partitions));
         Ok(Subscription {
             topics: msg.topics,
             user_data: msg.user_data,
@@ -174,14 +182,7 @@ impl Assignment {
         let max = ConsumerProtocolAssignment::VERSIONS.max;
         let version = version_prefix(&mut bytes, ConsumerProtocolAssignment::NAME, max)?;
         let msg = ConsumerProtocolAssignment::decode(&mut bytes, version)?;
-        let partitions = msg
-            .assigned_partitions
-            .into_iter()
-            .flat_map(|tp| {
-                let topic = tp.topic;
-                tp.partitions.into_iter().map(move |p| (topic.clone(), p))
-            })
-            .collect();
+        let partitions = flatten(msg.assigned_partitions, |t| (t.topic, t.partitions));
         Ok(Assignment {
             partitions,
             user_data: msg.user_data,
@@ -195,7 +196,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn tp(t: &str, p: i32) -> TopicPartition {
-        (t.to_string(), p)
+        TopicPartition::new(t, p)
     }
 
     #[test]
@@ -298,7 +299,7 @@ mod tests {
 
     fn arb_tps() -> impl Strategy<Value = Vec<TopicPartition>> {
         proptest::collection::btree_set(("[a-c]{1,3}", 0i32..20), 0..12)
-            .prop_map(|s| s.into_iter().collect())
+            .prop_map(|s| s.into_iter().map(TopicPartition::from).collect())
     }
 
     proptest! {

@@ -116,8 +116,8 @@ pub(crate) fn sticky_assign(
     let mut claims: Vec<Vec<(usize, i32)>> = vec![Vec::new(); n];
     for (i, x) in members.iter().enumerate() {
         let generation = member_generation(x);
-        for (t, p) in &x.subscription.owned_partitions {
-            if let Some(q) = index_of(t, *p)
+        for tp in &x.subscription.owned_partitions {
+            if let Some(q) = index_of(tp.topic(), tp.partition)
                 && !claims[q].iter().any(|(j, _)| *j == i)
             {
                 claims[q].push((i, generation));
@@ -153,7 +153,7 @@ pub(crate) fn sticky_assign(
             if cooperative && owner[q] != Some(i) && claims[q].iter().any(|(j, _)| *j != i) {
                 continue;
             }
-            entry.push((parts[q].0.to_string(), parts[q].1));
+            entry.push(crate::TopicPartition::new(parts[q].0, parts[q].1));
         }
         entry.sort();
     }
@@ -302,7 +302,10 @@ mod tests {
             group_instance_id: None,
             subscription: Subscription {
                 topics: topics.iter().map(|t| t.to_string()).collect(),
-                owned_partitions: owned.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
+                owned_partitions: owned
+                    .iter()
+                    .map(|&(t, p)| TopicPartition::new(t, p))
+                    .collect(),
                 generation_id: generation,
                 ..Default::default()
             },
@@ -314,7 +317,9 @@ mod tests {
     }
 
     fn tps(list: &[(&str, i32)]) -> Vec<TopicPartition> {
-        list.iter().map(|(t, p)| (t.to_string(), *p)).collect()
+        list.iter()
+            .map(|&(t, p)| TopicPartition::new(t, p))
+            .collect()
     }
 
     #[test]
@@ -384,7 +389,7 @@ mod tests {
             true,
         );
         let all: Vec<&TopicPartition> = got.values().flatten().collect();
-        assert!(!all.contains(&&("t".to_string(), 0)), "{got:?}");
+        assert!(!all.contains(&&TopicPartition::new("t", 0)), "{got:?}");
     }
 
     #[test]
@@ -524,9 +529,9 @@ mod tests {
             super::super::assignor::tests::check_complete(&c, &ms, &got);
             // No partition could move to an eligible member with 2+ fewer.
             for (from, list) in &got {
-                for (t, _) in list {
+                for tp in list {
                     for m in &ms {
-                        if m.subscription.topics.contains(t) {
+                        if m.subscription.topics.iter().any(|t| **t == *tp.topic) {
                             prop_assert!(got[&m.member_id].len() + 2 > got[from].len());
                         }
                     }
