@@ -21,6 +21,7 @@
 //!
 //! The types an application names are re-exported here; the modules hold
 //! the rest:
+//! - [`admin`]: the admin client: topics, configs, groups, offsets, ACLs...
 //! - [`config`]: typed configuration, and the Java/librdkafka property names.
 //! - [`net`]: connections (one task per socket), the broker pool, metadata.
 //! - [`producer`]: batching, partitioning, idempotent delivery.
@@ -30,6 +31,7 @@
 
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod config;
 pub mod consumer;
 pub mod error;
@@ -40,6 +42,8 @@ pub mod serde;
 mod time;
 mod topic_partition;
 
+pub use admin::Admin;
+pub use config::AdminConfig;
 pub use config::{
     Acks, AssignmentStrategy, ConsumerConfig, IsolationLevel, OffsetReset, ProducerConfig,
     SecurityProtocol,

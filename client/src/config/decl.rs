@@ -84,15 +84,18 @@ pub enum Scope {
     Producer,
     /// [`ConsumerConfig`](super::ConsumerConfig) only.
     Consumer,
+    /// [`AdminConfig`](super::AdminConfig) only.
+    Admin,
 }
 
 impl Scope {
-    /// `client`, `producer` or `consumer`.
+    /// `client`, `producer`, `consumer` or `admin`.
     pub const fn name(self) -> &'static str {
         match self {
             Scope::Client => "client",
             Scope::Producer => "producer",
             Scope::Consumer => "consumer",
+            Scope::Admin => "admin",
         }
     }
 }
@@ -543,6 +546,7 @@ macro_rules! declare_config {
         $(#[$cmeta:meta])* client ClientConfig { $($c:tt),* $(,)? }
         $(#[$pmeta:meta])* producer ProducerConfig { $($p:tt),* $(,)? }
         $(#[$kmeta:meta])* consumer ConsumerConfig { $($k:tt),* $(,)? }
+        $(#[$ameta:meta])* admin AdminConfig { $($a:tt),* $(,)? }
     ) => {
         declare_config!(@struct ClientConfig, Client, [$(#[$cmeta])*], [], [], [], $($c)*);
         declare_config!(@struct ProducerConfig, Producer, [$(#[$pmeta])*],
@@ -561,6 +565,14 @@ macro_rules! declare_config {
             [client: ClientConfig::default(),],
             [$($c)*],
             $($k)*);
+        declare_config!(@struct AdminConfig, Admin, [$(#[$ameta])*],
+            [
+                /// Connection settings (shared by every client type).
+                pub client: ClientConfig,
+            ],
+            [client: ClientConfig::default(),],
+            [$($c)*],
+            $($a)*);
     };
 
     (@struct $S:ident, $scope:ident, [$($meta:tt)*], [$($head:tt)*], [$($head_default:tt)*],
@@ -737,6 +749,9 @@ pub(crate) fn not_declared(scope: Scope, name: &str) -> Result<(), ConfigError> 
             }
             (Scope::Client, Scope::Consumer) => {
                 "is a consumer property: set it on ConsumerConfig".to_owned()
+            }
+            (Scope::Client, Scope::Admin) => {
+                "is an admin client property: set it on AdminConfig".to_owned()
             }
             (_, theirs) => format!(
                 "is a {} property, not a {} property",

@@ -308,6 +308,16 @@ declare_config! {
         { "group.remote.assignor" [] group_remote_assignor: Option<String>, opt_string(), unset,
           "With group.protocol=consumer: the broker's assignor (`uniform`, `range`); unset: the broker's default." },
     }
+
+    /// Admin client settings.
+    ///
+    /// Accepts the [`ClientConfig`] properties too (`request.timeout.ms`,
+    /// `retry.backoff.ms` and `retry.backoff.max.ms` among them: one
+    /// request's timeout and the waits between an admin call's retries).
+    admin AdminConfig {
+        { "default.api.timeout.ms" [] default_api_timeout: Duration, ms(0, 2147483647), "60000",
+          "How long an admin call may take, retries included, unless its options say otherwise." },
+    }
 }
 
 declare_ignored! {
@@ -334,8 +344,8 @@ declare_ignored! {
     "debug" => "use tracing filters",
 }
 
-/// Every declared property: the client ones, then the producer's, then
-/// the consumer's. The tables in the docs of the config types show the
+/// Every declared property: the client ones, then the producer's, the
+/// consumer's and the admin client's. The tables in the docs of the config types show the
 /// same.
 ///
 /// ```
@@ -354,6 +364,7 @@ pub fn properties() -> impl Iterator<Item = &'static PropertyInfo> {
         .iter()
         .chain(ProducerConfig::PROPERTIES)
         .chain(ConsumerConfig::PROPERTIES)
+        .chain(AdminConfig::PROPERTIES)
 }
 
 /// The error of a cross-field rule that does not hold.
@@ -745,4 +756,99 @@ impl ConsumerConfig {
         self.validate()?;
         Ok(self)
     }
+}
+
+// ---------------------------------------------------------------------------
+// AdminConfig
+// ---------------------------------------------------------------------------
+
+impl AdminConfig {
+    /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
+    /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
+    pub fn new(bootstrap: &str) -> Self {
+        AdminConfig {
+            client: ClientConfig::new(bootstrap),
+            ..AdminConfig::default()
+        }
+    }
+
+    /// Sets one property by its Java or librdkafka name (admin and client
+    /// properties).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let name = name.trim();
+        if let Some(result) = self.set_declared(name, value) {
+            return result;
+        }
+        match self.client.set_declared(name, value) {
+            Some(result) => result,
+            None => not_declared(Scope::Admin, name),
+        }
+    }
+
+    /// A validated config from `(name, value)` properties.
+    pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut c = AdminConfig::default();
+        for (k, v) in props {
+            c.set(k.as_ref(), v.as_ref())?;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Replaces the whole client config.
+    pub fn client(mut self, client: ClientConfig) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// Checks every field's range (client ones included).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.client.validate()?;
+        self.check_declared()
+    }
+
+    /// [`validate`](Self::validate)s and returns the config.
+    pub fn build(self) -> Result<Self, ConfigError> {
+        self.validate()?;
+        Ok(self)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ShareAcknowledgementMode
+// ---------------------------------------------------------------------------
+
+/// `share.acknowledgement.mode`: how a [`ShareConsumer`](crate::share::ShareConsumer)
+/// acknowledges records (KIP-932).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ShareAcknowledgementMode {
+    /// `implicit`: every record a poll returned is accepted at the next
+    /// poll (or commit, or close).
+    #[default]
+    Implicit,
+    /// `explicit`: the application acknowledges each record (accept,
+    /// release, reject) before polling again.
+    Explicit,
+}
+
+impl ShareAcknowledgementMode {
+    /// The property value: `implicit` or `explicit`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ShareAcknowledgementMode::Implicit => "implicit",
+            ShareAcknowledgementMode::Explicit => "explicit",
+        }
+    }
+}
+
+impl decl::Choice for ShareAcknowledgementMode {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("implicit", ShareAcknowledgementMode::Implicit),
+        ("explicit", ShareAcknowledgementMode::Explicit),
+    ];
 }

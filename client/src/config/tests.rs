@@ -71,6 +71,12 @@ fn set_on_default(scope: Scope, name: &str, value: &str) -> Result<String, Confi
             assert_eq!(c, ConsumerConfig::default(), "{name}={value:?}");
             format!("{c:?}")
         }
+        Scope::Admin => {
+            let mut c = AdminConfig::default();
+            c.set(name, value)?;
+            assert_eq!(c, AdminConfig::default(), "{name}={value:?}");
+            format!("{c:?}")
+        }
     })
 }
 

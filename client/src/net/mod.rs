@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod conn;
+pub(crate) mod coordinator;
 pub mod pipeline;
 pub mod setup;
 #[cfg(test)]

@@ -1,0 +1,546 @@
+//! The admin client: Java's `Admin`, for applications and tools.
+//!
+//! [`Admin`] creates, lists, describes and deletes topics, reads and alters
+//! configs, inspects consumer groups (their members, committed offsets and
+//! lag), resets or deletes offsets, lists partition offsets and deletes
+//! records, and so on. One [`Admin`] shares its connections among its
+//! calls; it is cheap to clone.
+//!
+//! ```no_run
+//! use purekafka::admin::NewTopic;
+//! use purekafka::{Admin, AdminConfig};
+//!
+//! # async fn demo() -> purekafka::Result<()> {
+//! let admin = Admin::new(AdminConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("default.api.timeout.ms", "30000"),
+//! ])?).await?;
+//! let created = admin
+//!     .create_topics([NewTopic::new("events", 6, 3).config("retention.ms", "86400000")])
+//!     .await?;
+//! for (topic, outcome) in &created {
+//!     match outcome {
+//!         Ok(t) => println!("{topic}: created, id {}", t.topic_id),
+//!         Err(e) => eprintln!("{topic}: {e}"),
+//!     }
+//! }
+//! for t in admin.list_topics().await? {
+//!     println!("{}", t.name);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Calls and results
+//!
+//! Every call has an options struct where Kafka has options (a timeout,
+//! `validate_only`, ...) and a `*_with` form taking it; the plain form uses
+//! the defaults. A call about several resources (topics, groups, config
+//! resources) returns one outcome per resource, a map from the resource to
+//! its `Result`: one topic's failure does not hide the others' outcomes.
+//! The outer `Result` fails only for the call as a whole (no broker
+//! reachable within the timeout, a request the broker cannot take).
+//! A per-resource error is an [`Error::Kafka`] naming the resource, the API
+//! and the broker's code and message. [`AllOk::all`] turns a map of
+//! outcomes into one `Result`.
+//!
+//! # Routing and retries
+//!
+//! Each request goes where Kafka wants it ([`Target`]): most to any broker
+//! (under KRaft, a broker forwards topic and config changes to the
+//! controller), group requests to the group's coordinator (found with the
+//! one FindCoordinator lookup, `net::coordinator`), partition requests to
+//! the partition's leader. A call retries, with `retry.backoff.ms` doubling
+//! up to `retry.backoff.max.ms`, on retriable network errors, on
+//! NOT_CONTROLLER (after a metadata refresh), and when a coordinator moved
+//! or is loading (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE: looked up
+//! again; COORDINATOR_LOAD_IN_PROGRESS), until its timeout: the call's
+//! option or `default.api.timeout.ms`. One request waits at most
+//! `request.timeout.ms`. Versions are negotiated per broker (ApiVersions).
+//!
+//! # For the families' code (crate-internal)
+//!
+//! A family (`topics.rs`, `acls.rs`, ...) is an `impl Admin` block that
+//! builds a request, sends it with [`Admin::call`] (or
+//! [`Admin::call_until`] / [`Admin::call_with`] for a deadline, a check of
+//! the response's top-level error, or a request built per version) and
+//! turns the response into typed per-resource results.
+
+use crate::config::AdminConfig;
+use crate::consumer::backoff::Retries;
+use crate::error::{Error, Result};
+use crate::net::cluster::{Cluster, ClusterOptions};
+use crate::net::conn::{Connection, encode_frame};
+use crate::net::coordinator::{CoordinatorType, Coordinators, RetryPolicy, coordinator_connection};
+use purekafka_protocol::frame::EncodedRequest;
+use purekafka_protocol::{ErrorCode, Request};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+// The call families, one file each; their public types are re-exported
+// here (`purekafka::admin::NewTopic`).
+pub mod acls;
+pub mod scram;
+pub mod topics;
+
+pub use acls::*;
+pub use scram::*;
+pub use topics::*;
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(dead_code)] // Controller, Broker and Coordinator: for the families landing next
+pub(crate) enum Target {
+    /// Any broker (a live connection if there is one): metadata, topic and
+    /// config changes (forwarded to the controller under KRaft), ACLs,
+    /// FindCoordinator, ListGroups of one broker...
+    Any,
+    /// The controller as metadata names it (under KRaft, a broker chosen by
+    /// the cluster); NOT_CONTROLLER refreshes metadata and retries.
+    Controller,
+    /// One broker by node id: a partition leader, a broker's own configs
+    /// or log dirs.
+    Broker(i32),
+    /// The coordinator of a group or transactional id, looked up (and
+    /// cached); NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE forget it and
+    /// look again.
+    Coordinator(CoordinatorType, String),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Any => f.write_str("any broker"),
+            Target::Controller => f.write_str("the controller"),
+            Target::Broker(id) => write!(f, "broker {id}"),
+            Target::Coordinator(t, k) => write!(f, "the coordinator of {} '{k}'", t.noun()),
+        }
+    }
+}
+
+/// A map of per-resource outcomes, as the admin calls return them.
+pub trait AllOk<K, T> {
+    /// Every value, or the first error (in key order).
+    fn all(self) -> Result<BTreeMap<K, T>>;
+}
+
+impl<K: Ord, T> AllOk<K, T> for BTreeMap<K, Result<T>> {
+    fn all(self) -> Result<BTreeMap<K, T>> {
+        self.into_iter().map(|(k, r)| r.map(|v| (k, v))).collect()
+    }
+}
+
+struct Inner {
+    cluster: Cluster,
+    config: AdminConfig,
+    coordinators: Coordinators,
+}
+
+/// The admin client (Java's `Admin`); cheap to clone. See the
+/// [module docs](self).
+#[derive(Clone)]
+pub struct Admin {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("cluster", &self.inner.cluster)
+            .finish()
+    }
+}
+
+/// The remaining time until `deadline` in whole milliseconds, for a
+/// request's own `timeoutMs` field (at least 1, at most `i32::MAX`).
+pub(crate) fn remaining_ms(deadline: Instant) -> i32 {
+    let ms = deadline
+        .saturating_duration_since(Instant::now())
+        .as_millis();
+    i32::try_from(ms).unwrap_or(i32::MAX).max(1)
+}
+
+/// A Kafka error for one named resource (a group, a config resource...)
+/// that is not a topic: `what` names it in the message.
+pub(crate) fn resource_error(
+    code: ErrorCode,
+    api: &'static str,
+    what: &str,
+    message: Option<&str>,
+) -> Error {
+    Error::Kafka {
+        code,
+        api,
+        topic: None,
+        partition: None,
+        message: Some(match message.filter(|m| !m.is_empty()) {
+            Some(m) => format!("{what}: {m}"),
+            None => what.to_string(),
+        }),
+    }
+}
+
+/// A Kafka error for a topic (and partition), with the broker's message.
+pub(crate) fn topic_error(
+    code: ErrorCode,
+    api: &'static str,
+    topic: &str,
+    partition: Option<i32>,
+    message: Option<&str>,
+) -> Error {
+    Error::Kafka {
+        code,
+        api,
+        topic: Some(topic.to_string()),
+        partition,
+        message: message.filter(|m| !m.is_empty()).map(str::to_string),
+    }
+}
+
+/// Whether a top-level (or per-resource) code calls for another try of
+/// the request, with what to do first.
+fn is_retriable_code(code: ErrorCode) -> bool {
+    code == ErrorCode::NOT_CONTROLLER
+        || code == ErrorCode::NOT_COORDINATOR
+        || code == ErrorCode::COORDINATOR_NOT_AVAILABLE
+        || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+        || code.is_retriable()
+}
+
+impl Admin {
+    /// Connects to the cluster (`bootstrap.servers`) and loads its
+    /// metadata. The config is validated first.
+    pub async fn new(config: AdminConfig) -> Result<Admin> {
+        config.validate()?;
+        let mut opts = ClusterOptions::from_config(&config.client);
+        // An admin client never creates a topic by asking about it.
+        opts.allow_auto_create_topics = false;
+        let cluster = Cluster::connect(opts).await?;
+        Ok(Admin {
+            inner: Arc::new(Inner {
+                cluster,
+                config,
+                coordinators: Coordinators::default(),
+            }),
+        })
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &AdminConfig {
+        &self.inner.config
+    }
+
+    #[allow(dead_code)] // for the families landing next
+    pub(crate) fn cluster(&self) -> &Cluster {
+        &self.inner.cluster
+    }
+
+    /// The deadline of a call started now: its own `timeout`, else
+    /// `default.api.timeout.ms`.
+    pub(crate) fn deadline(&self, timeout: Option<Duration>) -> Instant {
+        Instant::now() + timeout.unwrap_or(self.inner.config.default_api_timeout)
+    }
+
+    /// The retry policy of a call ending at `deadline`.
+    pub(crate) fn retry_policy(&self, deadline: Instant) -> RetryPolicy {
+        RetryPolicy {
+            backoff: self.inner.config.client.retry_backoff,
+            backoff_max: self.inner.config.client.retry_backoff_max,
+            deadline: deadline.into_std(),
+        }
+    }
+
+    /// The coordinator cache (for families that batch a lookup of many
+    /// groups).
+    #[allow(dead_code)] // for the families landing next
+    pub(crate) fn coordinators(&self) -> &Coordinators {
+        &self.inner.coordinators
+    }
+
+    /// A connection to `target`.
+    pub(crate) async fn connection(
+        &self,
+        target: &Target,
+        deadline: Instant,
+    ) -> Result<Connection> {
+        let cluster = &self.inner.cluster;
+        match target {
+            Target::Any => cluster.any_broker().await,
+            Target::Controller => {
+                let id = cluster.metadata().controller;
+                if id >= 0 {
+                    cluster.broker(id).await
+                } else {
+                    cluster.any_broker().await
+                }
+            }
+            Target::Broker(id) => {
+                if !cluster.metadata().brokers.contains_key(id) {
+                    cluster.refresh_metadata().await?;
+                }
+                cluster.broker(*id).await
+            }
+            Target::Coordinator(kind, key) => {
+                let c = self
+                    .inner
+                    .coordinators
+                    .find(cluster, *kind, key, self.retry_policy(deadline))
+                    .await?;
+                match coordinator_connection(cluster, &c).await {
+                    Ok(conn) => Ok(conn),
+                    Err(e) => {
+                        self.inner.coordinators.forget(*kind, key);
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// What to do before retrying `target` after `code`.
+    async fn prepare_retry(&self, target: &Target, code: Option<ErrorCode>) {
+        match (target, code) {
+            (Target::Coordinator(kind, key), Some(c))
+                if c == ErrorCode::NOT_COORDINATOR || c == ErrorCode::COORDINATOR_NOT_AVAILABLE =>
+            {
+                self.inner.coordinators.forget(*kind, key);
+            }
+            // A connection failure: the coordinator may have moved.
+            (Target::Coordinator(kind, key), None) => self.inner.coordinators.forget(*kind, key),
+            (_, Some(c)) if c == ErrorCode::NOT_CONTROLLER || c.is_stale_metadata() => {
+                if let Err(e) = self.inner.cluster.refresh_metadata().await {
+                    tracing::debug!("admin: metadata refresh before a retry failed: {e}");
+                }
+            }
+            (Target::Controller | Target::Broker(_), None) => {
+                if let Err(e) = self.inner.cluster.refresh_metadata().await {
+                    tracing::debug!("admin: metadata refresh before a retry failed: {e}");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends `req` to `target` and returns the response, retrying
+    /// retriable failures until `default.api.timeout.ms`.
+    #[allow(dead_code)] // for the families landing next
+    pub(crate) async fn call<R: Request>(&self, target: Target, req: &R) -> Result<R::Response> {
+        self.call_until(target, req, self.deadline(None), |_| None)
+            .await
+    }
+
+    /// [`call`](Self::call) until `deadline`; `retry_on` reads a response
+    /// and returns the top-level error code that calls for another try
+    /// (NOT_CONTROLLER, NOT_COORDINATOR, ...; only retriable ones are
+    /// retried), or `None` to take it. A response still failing at the
+    /// deadline is returned as it is, for the caller to report its errors.
+    pub(crate) async fn call_until<R: Request>(
+        &self,
+        target: Target,
+        req: &R,
+        deadline: Instant,
+        retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
+    ) -> Result<R::Response> {
+        self.call_inner::<R>(&target, deadline, &|v| encode_frame(req, v), &retry_on)
+            .await
+            .map(|(resp, _)| resp)
+    }
+
+    /// [`call_until`](Self::call_until) with a request built for the
+    /// version negotiated with the broker it goes to (`build(version)`);
+    /// returns the response and that version.
+    pub(crate) async fn call_with<R: Request>(
+        &self,
+        target: Target,
+        deadline: Instant,
+        build: impl Fn(i16) -> Result<R>,
+        retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
+    ) -> Result<(R::Response, i16)> {
+        self.call_inner::<R>(
+            &target,
+            deadline,
+            &|v| encode_frame(&build(v)?, v),
+            &retry_on,
+        )
+        .await
+    }
+
+    async fn call_inner<R: Request>(
+        &self,
+        target: &Target,
+        deadline: Instant,
+        encode: &dyn Fn(i16) -> Result<EncodedRequest>,
+        retry_on: &dyn Fn(&R::Response) -> Option<ErrorCode>,
+    ) -> Result<(R::Response, i16)> {
+        let api = R::KEY.name();
+        let request_timeout = self.inner.config.client.request_timeout;
+        let mut retries = Retries::default();
+        // The last failure: a response whose error called for a retry, or
+        // a retriable error. At the deadline it is the call's answer.
+        let mut last: Option<Result<(R::Response, i16)>> = None;
+        loop {
+            if Instant::now() >= deadline {
+                return last.unwrap_or(Err(Error::RequestTimeout {
+                    broker: target.to_string(),
+                    api,
+                    timeout: self.inner.config.default_api_timeout,
+                }));
+            }
+            let attempt = async {
+                let conn = self.connection(target, deadline).await?;
+                let version = conn.version_for(R::KEY)?;
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let resp = conn
+                    .submit(encode(version)?, request_timeout.min(remaining))
+                    .await?
+                    .decode::<R>()
+                    .await?;
+                Ok::<_, Error>((resp, version))
+            };
+            let Ok(outcome) = tokio::time::timeout_at(deadline, attempt).await else {
+                continue;
+            };
+            let code = match outcome {
+                Ok((resp, version)) => match retry_on(&resp) {
+                    Some(code) if is_retriable_code(code) => {
+                        tracing::debug!(%target, api, %code, "admin: retrying");
+                        last = Some(Ok((resp, version)));
+                        Some(code)
+                    }
+                    _ => return Ok((resp, version)),
+                },
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(%target, api, "admin: retrying after {e}");
+                    last = Some(Err(e));
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            self.prepare_retry(target, code).await;
+            let wait = retries.failed(
+                self.inner.config.client.retry_backoff,
+                self.inner.config.client.retry_backoff_max,
+            );
+            tokio::time::sleep_until((Instant::now() + wait).min(deadline)).await;
+        }
+    }
+
+    /// Per-resource retries: `round(keys)` sends one request for `keys` and
+    /// returns each key's outcome; keys whose error `retry` accepts (and is
+    /// retriable) go again, after a backoff, until `deadline`. A later
+    /// round failing as a whole fails only the keys it carried. A key the
+    /// broker did not answer fails naming it.
+    pub(crate) async fn per_resource<K, T, F, Fut>(
+        &self,
+        api: &'static str,
+        keys: impl IntoIterator<Item = K>,
+        deadline: Instant,
+        retry: impl Fn(&Error) -> bool,
+        mut round: F,
+    ) -> Result<BTreeMap<K, Result<T>>>
+    where
+        K: Ord + Clone + std::fmt::Display,
+        F: FnMut(Vec<K>) -> Fut,
+        Fut: std::future::Future<Output = Result<BTreeMap<K, Result<T>>>>,
+    {
+        let mut pending: Vec<K> = keys.into_iter().collect();
+        pending.sort();
+        pending.dedup();
+        let mut done = BTreeMap::new();
+        let mut retries = Retries::default();
+        let mut first = true;
+        while !pending.is_empty() {
+            let mut results = match round(pending.clone()).await {
+                Ok(r) => r,
+                Err(e) if first => return Err(e),
+                Err(e) => pending
+                    .iter()
+                    .map(|k| (k.clone(), Err(e.clone())))
+                    .collect(),
+            };
+            first = false;
+            let last_round = Instant::now() >= deadline;
+            let mut again = Vec::new();
+            for k in pending {
+                match results.remove(&k) {
+                    Some(Err(e)) if !last_round && e.is_retriable() && retry(&e) => {
+                        tracing::debug!(api, resource = %k, "admin: retrying after {e}");
+                        done.insert(k.clone(), Err(e));
+                        again.push(k);
+                    }
+                    Some(r) => {
+                        done.insert(k, r);
+                    }
+                    None => {
+                        let e = resource_error(
+                            ErrorCode::UNKNOWN_SERVER_ERROR,
+                            api,
+                            &k.to_string(),
+                            Some("the broker sent no result for it"),
+                        );
+                        done.insert(k, Err(e));
+                    }
+                }
+            }
+            pending = again;
+            if !pending.is_empty() {
+                let wait = retries.failed(
+                    self.inner.config.client.retry_backoff,
+                    self.inner.config.client.retry_backoff_max,
+                );
+                tokio::time::sleep_until((Instant::now() + wait).min(deadline)).await;
+            }
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_config_takes_admin_and_client_properties() {
+        let c = AdminConfig::from_properties([
+            ("bootstrap.servers", "localhost:9092"),
+            ("default.api.timeout.ms", "15000"),
+            ("request.timeout.ms", "5000"),
+            ("retry.backoff.ms", "50"),
+            ("retry.backoff.max.ms", "800"),
+        ])
+        .unwrap();
+        assert_eq!(c.default_api_timeout, Duration::from_secs(15));
+        assert_eq!(c.client.request_timeout, Duration::from_secs(5));
+        assert_eq!(c.client.retry_backoff, Duration::from_millis(50));
+        assert_eq!(c.client.retry_backoff_max, Duration::from_millis(800));
+        assert_eq!(
+            AdminConfig::default().default_api_timeout,
+            Duration::from_secs(60)
+        );
+        let e = AdminConfig::from_properties([
+            ("bootstrap.servers", "localhost:9092"),
+            ("linger.ms", "5"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.property, "linger.ms");
+        assert!(e.reason.contains("producer property"), "{e}");
+        let mut client = crate::config::ClientConfig::default();
+        let e = client.set("default.api.timeout.ms", "1").unwrap_err();
+        assert!(e.reason.contains("AdminConfig"), "{e}");
+    }
+
+    #[test]
+    fn all_ok_is_the_first_error_or_every_value() {
+        let mut m: BTreeMap<String, Result<i32>> = BTreeMap::new();
+        m.insert("a".into(), Ok(1));
+        m.insert("b".into(), Ok(2));
+        assert_eq!(m.clone().all().unwrap().len(), 2);
+        m.insert(
+            "c".into(),
+            Err(Error::kafka(ErrorCode::INVALID_CONFIG, "X")),
+        );
+        assert_eq!(m.all().unwrap_err().code(), Some(ErrorCode::INVALID_CONFIG));
+    }
+}
