@@ -150,7 +150,7 @@ fn starting_inside_a_compressed_batch_and_partition_eof() {
         cfg.enable_partition_eof = true;
         cfg.fetch_max_wait = Duration::from_millis(50);
         let c = Consumer::new(cfg).await.unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         c.seek((&topic, 0), 37).unwrap();
         let mut got = Vec::new();
         let mut eof = None;
@@ -180,7 +180,7 @@ fn starting_inside_a_compressed_batch_and_partition_eof() {
         assert_eq!(eof, Some(100), "partition EOF at the high watermark");
         assert_eq!(c.position((&topic, 0)).await.unwrap(), 100);
         // seek_to_beginning rewinds.
-        c.seek_to_beginning(&[(topic.as_str(), 0)]).unwrap();
+        c.seek_to_beginning([(topic.as_str(), 0)]).unwrap();
         assert_eq!(c.position((&topic, 0)).await.unwrap(), 0);
         let first = loop {
             let recs = c.poll(Duration::from_secs(5)).await.unwrap();
@@ -201,7 +201,7 @@ fn auto_offset_reset_none_names_the_partition() {
         let mut cfg = ConsumerConfig::new(broker.bootstrap());
         cfg.auto_offset_reset = OffsetReset::None;
         let c = Consumer::new(cfg).await.unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         let e = c.poll(Duration::from_secs(2)).await.unwrap_err();
         let s = e.to_string();
         assert!(
