@@ -7,7 +7,8 @@
 # Layout of $PUREKAFKA_CACHE/kafka-4.4.0 (default ~/.cache/purekafka/kafka-4.4.0):
 #   lib/        every runtime jar (kafka_2.13, kafka-tools, kafka-clients, log4j2 + slf4j binding)
 #   conf/       log4j2 configs for the broker and the tools
-#   peer/       JavaPeer.class, the Java reference client (scripts/java/JavaPeer.java)
+#   peer/       JavaPeer.class, the Java reference client (scripts/java/JavaPeer.java),
+#               and JavaSharePeer.class, its share group member (scripts/java/JavaSharePeer.java)
 # Reused when scripts/kafka/pom.xml and the peer source are unchanged (a stamp
 # holds their hashes). Cold: ~1-2 minutes of downloads; warm: under a second.
 set -euo pipefail
@@ -17,6 +18,7 @@ CACHE="${PUREKAFKA_CACHE:-${HOME:?HOME is unset; set PUREKAFKA_CACHE}/.cache/pur
 DEST="$CACHE/kafka-$VERSION"
 POM="$REPO/scripts/kafka/pom.xml"
 PEER_SRC="$REPO/scripts/java/JavaPeer.java"
+SHARE_PEER_SRC="$REPO/scripts/java/JavaSharePeer.java"
 say() { echo "install-kafka.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 
@@ -26,7 +28,7 @@ command -v mvn >/dev/null 2>&1 || die "mvn is not on PATH: Kafka is resolved fro
 JV="$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')"
 case "$JV" in 1.*|9|10|11|12|13|14|15|16) die "java $JV is too old: Kafka $VERSION brokers need Java 17+";; esac
 
-STAMP_WANT="$( (cat "$POM" "$REPO/scripts/kafka/"*.properties; if [ -f "$PEER_SRC" ]; then cat "$PEER_SRC"; fi) | sha256sum | cut -d" " -f1)"
+STAMP_WANT="$( (cat "$POM" "$REPO/scripts/kafka/"*.properties; if [ -f "$PEER_SRC" ]; then cat "$PEER_SRC"; fi; if [ -f "$SHARE_PEER_SRC" ]; then cat "$SHARE_PEER_SRC"; fi) | sha256sum | cut -d" " -f1)"
 if [ -f "$DEST/.stamp" ] && [ "$(cat "$DEST/.stamp")" = "$STAMP_WANT" ] && [ -f "$DEST/lib/kafka_2.13-$VERSION.jar" ]; then
   echo "$DEST"
   exit 0
@@ -59,6 +61,11 @@ if [ -f "$PEER_SRC" ]; then
   mkdir -p "$TMP/peer"
   javac -nowarn -d "$TMP/peer" -cp "$TMP/lib/*" "$PEER_SRC" >"$TMP/javac.log" 2>&1 \
     || { cat "$TMP/javac.log" >&2; die "javac could not compile $PEER_SRC"; }
+fi
+if [ -f "$SHARE_PEER_SRC" ]; then
+  mkdir -p "$TMP/peer"
+  javac -nowarn -d "$TMP/peer" -cp "$TMP/lib/*" "$SHARE_PEER_SRC" >"$TMP/javac.log" 2>&1 \
+    || { cat "$TMP/javac.log" >&2; die "javac could not compile $SHARE_PEER_SRC"; }
 fi
 
 rm -rf "$DEST.old"

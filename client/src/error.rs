@@ -287,6 +287,19 @@ pub enum Error {
     #[error("producer is in a fatal state: {0}")]
     Fatal(String),
 
+    /// A share consumer's call that its state does not allow: polling
+    /// again with records of the last poll unacknowledged (explicit mode),
+    /// acknowledging a record the last poll did not return or one
+    /// acknowledged already, `acknowledge` in implicit mode. Nothing
+    /// changed; `reason` says what to do.
+    #[error("{operation}: {reason}")]
+    ShareConsumerState {
+        /// The call refused (`poll`, `acknowledge`).
+        operation: &'static str,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// A callback of the application's panicked. The client contained the
     /// panic and carried on (a rebalance still completed, partitions were
     /// still given up); this reports it.

@@ -26,6 +26,7 @@
 //! - [`net`]: connections (one task per socket), the broker pool, metadata.
 //! - [`producer`]: batching, partitioning, idempotent delivery.
 //! - [`consumer`]: fetching, consumer groups, offsets.
+//! - [`share`]: share groups (KIP-932): queue-like consumption, per-record acknowledgement.
 //! - [`security`]: TLS and SASL.
 //! - [`serde`]: typed producers and consumers.
 
@@ -39,6 +40,7 @@ pub mod net;
 pub mod producer;
 pub mod security;
 pub mod serde;
+pub mod share;
 mod time;
 mod topic_partition;
 
@@ -54,4 +56,5 @@ pub use producer::{Delivered, DeliveryFuture, Producer, ProducerRecord};
 pub use purekafka_compression::Compression;
 pub use purekafka_protocol::error_code::ErrorCode;
 pub use purekafka_protocol::records::{Header, Headers, TimestampType};
+pub use share::{AcknowledgeType, ShareConsumer, ShareRecord};
 pub use topic_partition::TopicPartition;

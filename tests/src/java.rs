@@ -422,3 +422,246 @@ impl Drop for JavaGroupMember {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Share groups: scripts/java/JavaSharePeer.java (KafkaShareConsumer)
+
+/// The command that runs `JavaSharePeer <args> --bootstrap <cluster> --timeout <s>`.
+fn java_share_peer_command(cluster: &Cluster, args: &[&str], timeout: Duration) -> Result<Command> {
+    let cp = java_peer_classpath()?;
+    let home = kafka_home()?;
+    if !home.join("peer").join("JavaSharePeer.class").exists() {
+        return Err(Error::NotInstalled(format!(
+            "the Java share peer is not compiled ({} missing): run ./scripts/install-kafka.sh",
+            home.join("peer").join("JavaSharePeer.class").display()
+        )));
+    }
+    let log4j = home.join("conf").join("log4j2-tools.properties");
+    let mut cmd = Command::new(java_binary());
+    cmd.arg("-XX:TieredStopAtLevel=1")
+        .arg("-XX:+UseSerialGC")
+        .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
+        .arg("-cp")
+        .arg(cp)
+        .arg("JavaSharePeer")
+        .args(args)
+        .arg("--bootstrap")
+        .arg(cluster.bootstrap())
+        .arg("--timeout")
+        .arg(timeout.as_secs().max(1).to_string());
+    Ok(cmd)
+}
+
+/// Sets configs of a group with IncrementalAlterConfigs through the Java
+/// admin client (`share.auto.offset.reset`, `share.record.lock.duration.ms`).
+pub fn java_group_config(cluster: &Cluster, group: &str, configs: &[(&str, &str)]) -> Result<()> {
+    let sets: Vec<String> = configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut args = vec!["group-config", "--group", group];
+    for s in &sets {
+        args.push("--set");
+        args.push(s);
+    }
+    let timeout = Duration::from_secs(30);
+    let mut cmd = java_share_peer_command(cluster, &args, timeout)?;
+    cmd.stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .map_err(|e| Error::Peer(format!("cannot run JavaSharePeer: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Peer(format!(
+            "JavaSharePeer group-config ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        )))
+    }
+}
+
+/// One record a [`JavaShareMember`] received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShareConsumed {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The broker's delivery count.
+    pub delivery_count: i64,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// How the member acknowledged it: `accept`, `release` or `reject`;
+    /// `held` for a record it took after [`JavaShareMember::hang`] and never
+    /// acknowledged.
+    pub ack: String,
+}
+
+#[derive(Default)]
+struct ShareMemberState {
+    records: Vec<ShareConsumed>,
+    assigned: bool,
+    hanging: bool,
+    bad_line: Option<String>,
+}
+
+/// A Java `KafkaShareConsumer` running in the background as a member of a
+/// share group (`JavaSharePeer member`): explicit acknowledgement by the
+/// record's value (`release...` released on the first delivery, `reject...`
+/// rejected, anything else accepted), `commitSync` after every poll.
+pub struct JavaShareMember {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    state: Arc<Mutex<ShareMemberState>>,
+    reader: Option<JoinHandle<()>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl JavaShareMember {
+    /// Starts a member of `group` reading `topic`, for at most `timeout`,
+    /// with `extra` consumer properties.
+    pub fn start(
+        cluster: &Cluster,
+        topic: &str,
+        group: &str,
+        extra: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<JavaShareMember> {
+        let props: Vec<String> = extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut args = vec!["member", "--topic", topic, "--group", group];
+        for p in &props {
+            args.push("-X");
+            args.push(p);
+        }
+        let mut child = spawn(java_share_peer_command(cluster, &args, timeout)?)?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Io("no stdout".into()))?;
+        let stderr = read_all(
+            child
+                .stderr
+                .take()
+                .ok_or_else(|| Error::Io("no stderr".into()))?,
+        );
+        let state = Arc::new(Mutex::new(ShareMemberState::default()));
+        let st = Arc::clone(&state);
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let parsed = serde_json::from_str::<crate::Json>(&line).ok();
+                let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(v) = parsed else {
+                    s.bad_line = Some(line);
+                    continue;
+                };
+                match v.get("event").and_then(|e| e.as_str()) {
+                    Some("assigned") => s.assigned = true,
+                    Some("hanging") => s.hanging = true,
+                    Some(_) => s.bad_line = Some(line),
+                    None => {
+                        let rec = (|| {
+                            Some(ShareConsumed {
+                                partition: i32::try_from(v.get("partition")?.as_i64()?).ok()?,
+                                offset: v.get("offset")?.as_i64()?,
+                                delivery_count: v.get("delivery_count")?.as_i64()?,
+                                value: match v.get("value")? {
+                                    crate::Json::Null => None,
+                                    crate::Json::String(b) => Some(crate::b64::decode(b).ok()?),
+                                    _ => return None,
+                                },
+                                ack: v.get("ack")?.as_str()?.to_owned(),
+                            })
+                        })();
+                        match rec {
+                            Some(r) => s.records.push(r),
+                            None => s.bad_line = Some(line),
+                        }
+                    }
+                }
+            }
+        });
+        Ok(JavaShareMember {
+            child,
+            stdin,
+            state,
+            reader: Some(reader),
+            stderr: Some(stderr),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ShareMemberState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether its first poll has returned (it has joined the group).
+    pub fn polled(&self) -> bool {
+        self.state().assigned
+    }
+
+    /// The records it has received so far.
+    pub fn records(&self) -> Vec<ShareConsumed> {
+        self.state().records.clone()
+    }
+
+    /// Tells it to stop polling and acknowledging, keeping its process and
+    /// connections: what it holds is redelivered after the lock times out.
+    pub fn hang(&mut self) -> Result<()> {
+        let s = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| Error::Peer("the member's stdin is closed".into()))?;
+        s.write_all(b"hang\n")?;
+        s.flush()?;
+        Ok(())
+    }
+
+    /// Whether it has stopped polling after [`hang`](Self::hang).
+    pub fn hanging(&self) -> bool {
+        self.state().hanging
+    }
+
+    /// Kills the process (SIGKILL): no close, no final acknowledgements.
+    pub fn kill(mut self) -> Vec<ShareConsumed> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        std::mem::take(&mut self.state().records)
+    }
+
+    /// Closes its stdin, waits for it to commit, close and exit; returns
+    /// every record it received.
+    pub fn stop(mut self) -> Result<Vec<ShareConsumed>> {
+        drop(self.stdin.take());
+        let status = wait_until(&mut self.child, Instant::now() + Duration::from_secs(30))?;
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let s = std::mem::take(&mut *self.state());
+        if let Some(bad) = s.bad_line {
+            return Err(Error::Peer(format!("JavaSharePeer member: {bad}")));
+        }
+        match status {
+            Some(st) if st.success() => Ok(s.records),
+            _ => Err(Error::Peer(format!(
+                "JavaSharePeer member ({status:?}): {}",
+                stderr.trim_end()
+            ))),
+        }
+    }
+}
+
+impl Drop for JavaShareMember {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
