@@ -5,10 +5,11 @@
 use super::Inner;
 use super::fetch_session::Tp;
 use super::group::{
-    Action, Destination, GroupApiVersions, GroupResponse, MemberState, Membership,
-    MembershipConfig, OutboundRequest, RequestId,
+    Action, ConsumerMember, ConsumerMemberConfig, Destination, GroupApiVersions, GroupMember,
+    GroupResponse, MemberState, Membership, MembershipConfig, OutboundRequest, RequestId,
 };
 use crate::TopicPartition;
+use crate::config::GroupProtocol;
 use crate::error::{Error, Result};
 use crate::net::Connection;
 use crate::net::conn::encode_frame_with;
@@ -19,7 +20,7 @@ use purekafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use purekafka_protocol::messages::{OffsetCommitRequest, OffsetFetchRequest};
-use purekafka_protocol::{ApiKey, ErrorCode};
+use purekafka_protocol::{ApiKey, ErrorCode, Uuid};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,6 +125,10 @@ fn retry_offsets_request(e: &Error) -> bool {
             ErrorCode::NOT_COORDINATOR
                 | ErrorCode::COORDINATOR_NOT_AVAILABLE
                 | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+                // KIP-848: the commit went out with an epoch a heartbeat
+                // has since moved on from; sent again with the new one (as
+                // Java's commitSync does).
+                | ErrorCode::STALE_MEMBER_EPOCH
         ),
         None => e.is_retriable(),
     }
@@ -241,7 +246,7 @@ impl Callback {
 
 struct Driver {
     inner: Arc<Inner>,
-    m: Membership,
+    m: GroupMember,
     listener: Option<Arc<dyn RebalanceListener>>,
     pattern: Option<regex::Regex>,
     events_tx: mpsc::UnboundedSender<Event>,
@@ -255,6 +260,9 @@ struct Driver {
     waiting: Vec<Waiting>,
     /// The member closed (left the group, or had nothing to leave).
     left: bool,
+    /// KIP-848: partitions paused here until their revocation at the next
+    /// poll (see `ConsumerMember::pending_revocation`).
+    revoking: std::collections::BTreeSet<Tp>,
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<GroupCmd>) {
@@ -280,7 +288,27 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         .iter()
         .map(|s| s.name())
         .collect();
-    let m = match Membership::with_assignor_names(mconf, &names) {
+    let m = match cfg.group_protocol {
+        GroupProtocol::Classic => {
+            Membership::with_assignor_names(mconf, &names).map(GroupMember::Classic)
+        }
+        GroupProtocol::Consumer => ConsumerMember::new(ConsumerMemberConfig {
+            group_id: mconf.group_id,
+            member_id: super::group::heartbeat::random_member_id(),
+            group_instance_id: mconf.group_instance_id,
+            rack_id: mconf.rack_id,
+            rebalance_timeout: cfg.max_poll_interval,
+            max_poll_interval: cfg.max_poll_interval,
+            remote_assignor: cfg.group_remote_assignor.clone(),
+            retry_backoff: cfg.client.retry_backoff,
+            retry_backoff_max: cfg.client.retry_backoff_max,
+            commit_before_revoke: cfg.enable_auto_commit,
+            find_coordinator_version: ApiKey::FindCoordinator.usable_versions().max,
+            heartbeat_version: ApiKey::ConsumerGroupHeartbeat.usable_versions().max,
+        })
+        .map(GroupMember::Consumer),
+    };
+    let m = match m {
         Ok(m) => m,
         Err(e) => {
             inner.lock().push_error(e);
@@ -300,6 +328,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         versions_set: false,
         waiting: Vec::new(),
         left: false,
+        revoking: Default::default(),
     };
     let auto_commit = cfg.enable_auto_commit;
     let mut next_auto_commit = Instant::now() + cfg.auto_commit_interval;
@@ -360,9 +389,15 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         d.m.subscribe(now, topics);
                     }
                     GroupCmd::SubscribePattern(re) => {
-                        d.pattern = Some(re);
                         d.ensure_versions().await;
-                        d.refresh_pattern(now).await;
+                        if let GroupMember::Consumer(m) = &mut d.m {
+                            // KIP-848: the broker evaluates the regex.
+                            m.subscribe_regex(now, re.as_str());
+                            d.pattern = Some(re);
+                        } else {
+                            d.pattern = Some(re);
+                            d.refresh_pattern(now).await;
+                        }
                     }
                     GroupCmd::Unsubscribe => d.m.unsubscribe(now),
                     GroupCmd::Assign(tps) => {
@@ -424,7 +459,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                             tracing::debug!("OffsetFetch failed: {e}; retrying");
                             *d.coord.lock().await = None;
                             if let Some(code) = e.code() {
-                                let generation = d.m.generation().generation_id;
+                                let generation = d.m.generation_id();
                                 d.m.on_coordinator_error(now, "OffsetFetch", code, generation);
                             }
                             d.m.ensure_coordinator(now);
@@ -462,13 +497,16 @@ impl Driver {
         }
         if let Ok(conn) = self.inner.cluster.any_broker().await {
             let v = |api: ApiKey| conn.version_for(api).unwrap_or(api.usable_versions().max);
-            self.m.set_api_versions(GroupApiVersions {
-                find_coordinator: v(ApiKey::FindCoordinator),
-                join_group: v(ApiKey::JoinGroup),
-                sync_group: v(ApiKey::SyncGroup),
-                heartbeat: v(ApiKey::Heartbeat),
-                leave_group: v(ApiKey::LeaveGroup),
-            });
+            self.m.set_api_versions(
+                GroupApiVersions {
+                    find_coordinator: v(ApiKey::FindCoordinator),
+                    join_group: v(ApiKey::JoinGroup),
+                    sync_group: v(ApiKey::SyncGroup),
+                    heartbeat: v(ApiKey::Heartbeat),
+                    leave_group: v(ApiKey::LeaveGroup),
+                },
+                v(ApiKey::ConsumerGroupHeartbeat),
+            );
             self.versions_set = true;
         }
     }
@@ -498,7 +536,57 @@ impl Driver {
         });
     }
 
+    /// KIP-848: pauses the partitions that are to be revoked at the next
+    /// poll (a poll does not hand out their records any more: what the
+    /// application has of them is committed before they move), and resumes
+    /// those that stay after all. Partitions the application paused itself
+    /// are left alone.
+    fn pause_pending_revocation(&mut self) {
+        if self.m.consumer().is_none() {
+            return;
+        }
+        let pending: std::collections::BTreeSet<Tp> =
+            self.m.pending_revocation().into_iter().collect();
+        if pending.is_empty() && self.revoking.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let assigned: std::collections::BTreeSet<Tp> = inner.assignment().into_iter().collect();
+        let user_paused: std::collections::BTreeSet<Tp> = inner.paused().into_iter().collect();
+        self.revoking.retain(|tp| assigned.contains(tp));
+        let pause: Vec<Tp> = pending
+            .iter()
+            .filter(|tp| assigned.contains(*tp) && !self.revoking.contains(*tp))
+            .filter(|tp| !user_paused.contains(*tp))
+            .cloned()
+            .collect();
+        let resume: Vec<Tp> = self
+            .revoking
+            .iter()
+            .filter(|tp| !pending.contains(*tp))
+            .cloned()
+            .collect();
+        if !pause.is_empty() {
+            let _ = inner.set_paused(&pause, true);
+            self.revoking.extend(pause);
+        }
+        if !resume.is_empty() {
+            let _ = inner.set_paused(&resume, false);
+            for tp in &resume {
+                self.revoking.remove(tp);
+            }
+        }
+        drop(inner);
+        self.inner.wake_fetcher.notify_one();
+    }
+
     async fn drain_actions(&mut self) {
+        self.drain_actions_once().await;
+        self.pause_pending_revocation();
+    }
+
+    /// Performs the member's actions, in order.
+    async fn drain_actions_once(&mut self) {
         while let Some(action) = self.m.next_action() {
             if std::env::var_os("PUREKAFKA_DEBUG_GROUP").is_some() {
                 eprintln!("group action: {action:?}");
@@ -512,6 +600,7 @@ impl Driver {
                     let _ = self.inner.cluster.refresh_metadata().await;
                     let counts = self.partition_counts(&topics);
                     self.m.on_metadata(std::time::Instant::now(), &counts);
+                    self.resolve_topic_ids().await;
                 }
                 Action::CommitBeforeRevoke { partitions } => {
                     let offsets = self.stored_offsets(Some(&partitions));
@@ -632,7 +721,12 @@ impl Driver {
 
     async fn metadata_tick(&mut self) {
         let now = std::time::Instant::now();
-        if self.pattern.is_some() {
+        if self.m.consumer().is_some() {
+            if self.m.metadata_topics().is_empty() {
+                self.resolve_topic_ids().await;
+                return;
+            }
+        } else if self.pattern.is_some() {
             self.refresh_pattern(now).await;
             return;
         }
@@ -644,6 +738,61 @@ impl Driver {
             let counts = self.partition_counts(&topics);
             self.m.on_metadata(now, &counts);
         }
+        self.resolve_topic_ids().await;
+    }
+
+    /// KIP-848 assignments name topics by id: gives the member the names
+    /// the metadata knows, and, for ids it does not know (a regex
+    /// subscription's topics), asks a broker for every topic.
+    async fn resolve_topic_ids(&mut self) {
+        let Some(m) = self.m.consumer() else {
+            return;
+        };
+        let mut wanted = m.unresolved_topic_ids();
+        let mut names: BTreeMap<Uuid, String> = self
+            .inner
+            .cluster
+            .metadata()
+            .topics
+            .iter()
+            .filter(|(_, t)| !t.id.is_zero())
+            .map(|(name, t)| (t.id, name.to_string()))
+            .collect();
+        wanted.retain(|id| !names.contains_key(id));
+        if !wanted.is_empty() {
+            match self.list_topic_ids().await {
+                Ok(all) => {
+                    let found: Vec<String> = all
+                        .iter()
+                        .filter(|(id, _)| wanted.contains(id))
+                        .map(|(_, n)| n.clone())
+                        .collect();
+                    self.inner
+                        .cluster
+                        .add_topics(found.iter().map(String::as_str));
+                    names.extend(all);
+                }
+                Err(e) => tracing::debug!("listing topics to resolve assigned topic ids: {e}"),
+            }
+        }
+        self.m.on_topic_names(std::time::Instant::now(), &names);
+    }
+
+    /// Every topic's id and name.
+    async fn list_topic_ids(&self) -> Result<Vec<(Uuid, String)>> {
+        let conn = self.inner.cluster.any_broker().await?;
+        let req = purekafka_protocol::messages::MetadataRequest {
+            topics: None,
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        };
+        let resp = conn.send(&req).await?;
+        Ok(resp
+            .topics
+            .into_iter()
+            .filter(|t| t.error_code == 0 && !t.topic_id.is_zero())
+            .filter_map(|t| t.name.map(|n| (t.topic_id, n)))
+            .collect())
     }
 
     /// Lists every topic and subscribes to those matching the pattern.
@@ -1070,7 +1219,7 @@ impl Driver {
                         ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE
                     )
                 }) {
-                    let generation = self.m.generation().generation_id;
+                    let generation = self.m.generation_id();
                     self.m.on_coordinator_error(
                         std::time::Instant::now(),
                         "OffsetFetch",

@@ -1,4 +1,7 @@
-//! Consumer groups, classic protocol (JoinGroup / SyncGroup / Heartbeat).
+//! Consumer groups: the classic protocol (JoinGroup / SyncGroup / Heartbeat,
+//! `membership`) and KIP-848's consumer protocol (ConsumerGroupHeartbeat,
+//! `heartbeat`: `group.protocol=consumer`), one driven at a time through
+//! `member::GroupMember`.
 //!
 //! Public here: the [`Assignor`] trait (a custom assignor is a user extension
 //! point, as in Java), the built-in assignors and [`TopicPartition`]. The
@@ -92,11 +95,15 @@
 //!    OffsetCommit / OffsetFetch to `Membership::on_coordinator_error`.
 
 pub mod assignor;
+pub(crate) mod heartbeat;
+pub(crate) mod member;
 pub(crate) mod membership;
 pub(crate) mod protocol;
 pub(crate) mod requests;
 mod sticky;
 
+#[cfg(test)]
+mod heartbeat_tests;
 #[cfg(test)]
 mod membership_tests;
 
@@ -106,6 +113,8 @@ pub use assignor::{
     Assignor, CooperativeStickyAssignor, GroupAssignment, MemberId, MemberSubscription,
     RangeAssignor, RebalanceProtocol, RoundRobinAssignor,
 };
+pub(crate) use heartbeat::{ConsumerMember, ConsumerMemberConfig};
+pub(crate) use member::GroupMember;
 pub(crate) use membership::{Action, MemberState, Membership, MembershipConfig};
 /// A member's subscription as an [`Assignor`] sees it (Java's
 /// `ConsumerPartitionAssignor.Subscription`).

@@ -3,9 +3,9 @@
 
 use bytes::{Bytes, BytesMut};
 use purekafka_protocol::messages::{
-    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest,
-    SyncGroupResponse,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
 };
 use purekafka_protocol::{ApiKey, DecodeError, EncodeError, Message};
 use std::fmt;
@@ -93,6 +93,8 @@ pub enum GroupRequest {
     Heartbeat(HeartbeatRequest),
     /// LeaveGroup.
     LeaveGroup(LeaveGroupRequest),
+    /// ConsumerGroupHeartbeat (KIP-848).
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatRequest),
 }
 
 impl GroupRequest {
@@ -104,6 +106,7 @@ impl GroupRequest {
             GroupRequest::SyncGroup(_) => ApiKey::SyncGroup,
             GroupRequest::Heartbeat(_) => ApiKey::Heartbeat,
             GroupRequest::LeaveGroup(_) => ApiKey::LeaveGroup,
+            GroupRequest::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
         }
     }
 
@@ -115,6 +118,7 @@ impl GroupRequest {
             GroupRequest::SyncGroup(r) => r.encode(buf, version),
             GroupRequest::Heartbeat(r) => r.encode(buf, version),
             GroupRequest::LeaveGroup(r) => r.encode(buf, version),
+            GroupRequest::ConsumerGroupHeartbeat(r) => r.encode(buf, version),
         }
     }
 }
@@ -132,6 +136,8 @@ pub enum GroupResponse {
     Heartbeat(HeartbeatResponse),
     /// LeaveGroup.
     LeaveGroup(LeaveGroupResponse),
+    /// ConsumerGroupHeartbeat (KIP-848).
+    ConsumerGroupHeartbeat(ConsumerGroupHeartbeatResponse),
 }
 
 impl GroupResponse {
@@ -143,6 +149,7 @@ impl GroupResponse {
             GroupResponse::SyncGroup(_) => ApiKey::SyncGroup,
             GroupResponse::Heartbeat(_) => ApiKey::Heartbeat,
             GroupResponse::LeaveGroup(_) => ApiKey::LeaveGroup,
+            GroupResponse::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
         }
     }
 
@@ -166,6 +173,8 @@ impl GroupResponse {
             ApiKey::LeaveGroup => {
                 LeaveGroupResponse::decode(b, version).map(GroupResponse::LeaveGroup)
             }
+            ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatResponse::decode(b, version)
+                .map(GroupResponse::ConsumerGroupHeartbeat),
             _ => return None,
         })
     }
@@ -178,6 +187,7 @@ pub(crate) fn api_name(api: ApiKey) -> &'static str {
         ApiKey::SyncGroup => "SyncGroup",
         ApiKey::Heartbeat => "Heartbeat",
         ApiKey::LeaveGroup => "LeaveGroup",
+        ApiKey::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
         _ => "group request",
     }
 }
