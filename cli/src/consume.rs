@@ -272,28 +272,6 @@ pub async fn run(mut settings: Settings, a: ConsumeArgs, output: Output) -> CliR
         }
         if a.exit || until.is_some() {
             let assigned = consumer.assignment();
-            if a.exit {
-                // A caught-up partition also counts as at its end when its
-                // position has reached the high watermark last fetched: an
-                // incremental fetch session leaves such partitions out of the
-                // broker's answers, so no end-of-partition event comes for them.
-                for tp in &assigned {
-                    let key = (tp.topic.clone(), tp.partition);
-                    if eof.contains(&key) || stopped_by_time.contains(&key) {
-                        continue;
-                    }
-                    let Some(hw) = consumer.high_watermark(tp).filter(|hw| *hw >= 0) else {
-                        continue;
-                    };
-                    let known =
-                        tokio::time::timeout(Duration::from_millis(1), consumer.position(tp));
-                    if let Ok(Ok(pos)) = known.await
-                        && pos >= hw
-                    {
-                        eof.insert(key);
-                    }
-                }
-            }
             let all_done = !assigned.is_empty()
                 && assigned
                     .iter()

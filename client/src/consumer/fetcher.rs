@@ -353,8 +353,9 @@ fn handle_fetch(
             out.merge(st.apply_fetched(s, fetched, now));
         }
     }
-    // Partitions the answer left out are fetched again at the next round.
-    st.fetch_done(&sent);
+    // Partitions the answer left out are fetched again at the next round
+    // (or, caught up, reported at their end).
+    out.wake |= st.fetch_done(&sent);
     drop(st);
     if out.wake {
         inner.data.notify_waiters();

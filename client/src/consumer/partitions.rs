@@ -636,12 +636,36 @@ impl PartitionStates {
 
     /// The partitions of `sent` the response did not mention: no longer in
     /// flight (fetched again at the next plan).
-    pub(crate) fn fetch_done(&mut self, sent: &[Sent]) {
+    ///
+    /// A partition the answer left out (an incremental fetch session omits
+    /// partitions with nothing new) whose fetch offset had reached the high
+    /// watermark is at its end: with `enable.partition.eof` that is reported
+    /// as for an answer without records. Returns whether an event was queued.
+    pub(crate) fn fetch_done(&mut self, sent: &[Sent]) -> bool {
+        let mut queued = false;
         for s in sent {
             if let Some(ps) = self.parts.get_mut(&s.tp) {
+                let left_out = ps.fetch_in_flight;
                 ps.fetch_in_flight = false;
+                if left_out
+                    && self.policy.partition_eof
+                    && !ps.eof_sent
+                    && ps.seek_gen == s.seek_gen
+                    && ps.position == Some(s.offset)
+                    && ps.high_watermark >= 0
+                    && s.offset >= ps.high_watermark
+                {
+                    ps.eof_sent = true;
+                    self.events.push_back(ConsumerEvent::PartitionEof {
+                        topic: s.tp.topic.clone(),
+                        partition: s.tp.partition,
+                        offset: s.offset,
+                    });
+                    queued = true;
+                }
             }
         }
+        queued
     }
 
     /// Applies one partition of a fetch response: records wait for `poll`,

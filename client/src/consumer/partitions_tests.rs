@@ -300,6 +300,44 @@ fn fetch_errors_back_off_exponentially_and_recover() {
 }
 
 #[test]
+fn a_caught_up_partition_left_out_of_the_answer_is_at_its_end() {
+    // An incremental fetch session leaves out partitions with nothing new:
+    // with enable.partition.eof, one whose fetch offset reached the high
+    // watermark is reported at its end once, as an empty answer would be.
+    let mut cfg = config(OffsetReset::Earliest);
+    cfg.enable_partition_eof = true;
+    let mut st = PartitionStates::new(&cfg, 1 << 20);
+    st.assign(&[tp(0)], false);
+    st.seek(&tp(0), 0).unwrap();
+    let now = Instant::now();
+    let p = plan(&mut st, now);
+    let s = sent_of(&p, 0);
+    st.apply_fetched(&s, ok(batch(0, 3), 3), now);
+    assert!(!st.fetch_done(&[s]));
+    assert_eq!(poll(&mut st, true), vec![0, 1, 2]);
+    let s = sent_of(&plan(&mut st, now), 0);
+    assert_eq!(s.offset, 3);
+    assert!(st.fetch_done(std::slice::from_ref(&s)), "no end event");
+    assert!(matches!(
+        st.events.pop_front(),
+        Some(ConsumerEvent::PartitionEof { offset: 3, .. })
+    ));
+    // Once only, and not for a partition behind its high watermark.
+    let s = sent_of(&plan(&mut st, now), 0);
+    assert!(!st.fetch_done(&[s]));
+    let mut st = PartitionStates::new(&cfg, 1 << 20);
+    st.assign(&[tp(0)], false);
+    st.seek(&tp(0), 0).unwrap();
+    let s = sent_of(&plan(&mut st, now), 0);
+    st.apply_fetched(&s, ok(batch(0, 3), 10), now);
+    st.fetch_done(&[s]);
+    poll(&mut st, true);
+    let s = sent_of(&plan(&mut st, now), 0);
+    assert!(!st.fetch_done(&[s]));
+    assert!(st.events.is_empty());
+}
+
+#[test]
 fn records_become_committable_only_once_released() {
     let mut st = at(0);
     let now = Instant::now();
