@@ -1397,8 +1397,9 @@ impl Cluster {
     // --- Kafka control ---------------------------------------------------
 
     /// Creates `name` on Kafka with `partitions`, `replication` (`None`: 1 on a
-    /// single node, 3 on three) and topic configs, and waits until every live
-    /// node has a leader for every partition.
+    /// single node, 3 on three) and topic configs through purekafka's own
+    /// `Admin` (an existing topic is fine), and waits until every partition
+    /// has a leader and an in-sync replica.
     pub fn create_topic_with(
         &self,
         name: &str,
@@ -1412,16 +1413,28 @@ impl Cluster {
                 self.kind
             )));
         }
-        let cfg = json_object(configs.iter().map(|(k, v)| (*k, Json::from(*v))));
-        let mut fields = vec![
-            ("topic", Json::from(name)),
-            ("partitions", partitions.into()),
-            ("configs", cfg),
-        ];
-        if let Some(r) = replication {
-            fields.push(("replication", i32::from(r).into()));
+        // Through purekafka's own Admin (CreateTopics), on a thread of its
+        // own so that callers inside a tokio runtime can use it too.
+        let replication = replication.unwrap_or(if self.brokers() == 1 { 1 } else { 3 });
+        let replication = i16::try_from(replication)
+            .map_err(|_| Error::Command(format!("replication {replication} is too large")))?;
+        let partitions = i32::try_from(partitions)
+            .map_err(|_| Error::Command(format!("{partitions} partitions is too many")))?;
+        let mut topic = purekafka::admin::NewTopic::new(name, partitions, replication);
+        for (k, v) in configs {
+            topic = topic.config(*k, *v);
         }
-        self.launcher_cmd("create_topic", fields).map(drop)
+        let (bootstrap, owned) = (self.bootstrap().to_string(), name.to_string());
+        let run = move || -> Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Io(format!("a runtime for the admin client: {e}")))?;
+            rt.block_on(create_and_wait(&bootstrap, topic, &owned))
+        };
+        thread::spawn(run).join().map_err(|_| {
+            Error::Command(format!("creating topic {name}: the admin thread panicked"))
+        })?
     }
 
     /// Kills Kafka node `node` (1-based) with SIGKILL: a crash, no controlled shutdown.
@@ -2043,4 +2056,52 @@ macro_rules! on_mock_and_kafka {
         }
         $crate::on_mock_and_kafka! { $($rest)* }
     };
+}
+
+/// Creates `topic` with purekafka's Admin (an existing one is fine) and
+/// waits until every partition has a leader and an in-sync replica.
+async fn create_and_wait(
+    bootstrap: &str,
+    topic: purekafka::admin::NewTopic,
+    name: &str,
+) -> Result<()> {
+    use purekafka::ErrorCode;
+    let admin_err =
+        |e: purekafka::Error| Error::Command(format!("admin: creating topic {name}: {e}"));
+    let config = purekafka::AdminConfig::from_properties([
+        ("bootstrap.servers", bootstrap),
+        ("default.api.timeout.ms", "30000"),
+    ])
+    .map_err(|e| admin_err(e.into()))?;
+    let admin = purekafka::Admin::new(config).await.map_err(admin_err)?;
+    let partitions = usize::try_from(topic.num_partitions.unwrap_or(1)).unwrap_or(1);
+    let mut out = admin.create_topics([topic]).await.map_err(admin_err)?;
+    match out.remove(name) {
+        Some(Ok(_)) => {}
+        Some(Err(e)) if e.code() == Some(ErrorCode::TOPIC_ALREADY_EXISTS) => {}
+        Some(Err(e)) => return Err(admin_err(e)),
+        None => {
+            return Err(Error::Command(format!(
+                "admin: no CreateTopics result for {name}"
+            )));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = admin.describe_topics([name]).await.map_err(admin_err)?;
+        if let Some(Ok(t)) = d.get(name)
+            && t.partitions.len() == partitions
+            && t.partitions
+                .iter()
+                .all(|p| p.leader.is_some() && !p.isr.is_empty())
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Command(format!(
+                "topic {name} not ready within 30 s: {d:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
