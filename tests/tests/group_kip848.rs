@@ -10,6 +10,8 @@
 //! - a regex subscription (evaluated by the broker) picks up a topic
 //!   created later;
 //! - a classic group is upgraded online, member by member;
+//! - a member that stops polling for `max.poll.interval.ms` leaves (its
+//!   partitions lost, taken over) and rejoins at its next poll;
 //! - classic-only settings with `group.protocol=consumer` are refused.
 
 use purekafka::TopicPartition;
@@ -543,5 +545,49 @@ fn a_classic_group_is_upgraded_online_without_losing_a_record() {
             );
             works.push(w);
         }
+    });
+}
+
+#[test]
+fn a_member_that_stops_polling_leaves_and_rejoins_at_its_next_poll() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    let topic = unique_topic("kip848-poll");
+    let group = unique_topic("kip848-poll-g");
+    broker.create_topic(&topic, 4).unwrap();
+    rt().block_on(async {
+        let sub = |c: &Consumer| c.subscribe(&[topic.as_str()]).unwrap();
+        let stays = Member::start(config(broker, &group), sub).await;
+        let mut cfg = config(broker, &group);
+        cfg.max_poll_interval = Duration::from_secs(3);
+        let slow = Consumer::new(cfg).await.unwrap();
+        let log = Arc::new(Log::default());
+        slow.set_rebalance_listener(log.clone()).unwrap();
+        slow.subscribe(&[topic.as_str()]).unwrap();
+        let owned = |c: &Consumer| c.assignment().len();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(owned(&slow) > 0 && owned(&slow) + stays.owned().len() == 4) {
+            slow.poll(Duration::from_millis(100)).await.unwrap();
+            assert!(Instant::now() < deadline, "no split within 30s");
+        }
+        // No poll for longer than max.poll.interval.ms: the member leaves,
+        // its partitions are lost and go to the other member.
+        wait_for(20, "the other member owns all 4", || {
+            stays.owned().len() == 4
+        })
+        .await;
+        assert_eq!(owned(&slow), 0);
+        assert!(
+            matches!(log.events().last(), Some(Callback::Lost(p)) if !p.is_empty()),
+            "{:?}",
+            log.events()
+        );
+        // The next poll rejoins.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while owned(&slow) == 0 {
+            slow.poll(Duration::from_millis(100)).await.unwrap();
+            assert!(Instant::now() < deadline, "no rejoin within 30s");
+        }
+        slow.close().await.unwrap();
+        stays.stop().await;
     });
 }
