@@ -719,3 +719,67 @@ fn records_of_a_consumer_that_dies_are_delivered_to_the_others() {
         c.close(Duration::from_secs(10)).await.unwrap();
     });
 }
+
+#[test]
+fn commit_async_and_piggybacked_acknowledgements_report_to_the_callback() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    require!(broker, Feature::ShareGroups);
+    let Some((topic, group)) = setup(broker, "share-callback", 1) else {
+        return;
+    };
+    rt().block_on(async {
+        let values: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+        produce(broker, &topic, &values).await;
+        for mode in [
+            ShareAcknowledgementMode::Explicit,
+            ShareAcknowledgementMode::Implicit,
+        ] {
+            let c = ShareConsumer::new(config(broker, &group, mode))
+                .await
+                .unwrap();
+            let seen: Arc<Mutex<Vec<AcknowledgementResult>>> = Arc::default();
+            let s = seen.clone();
+            c.set_acknowledgement_commit_callback(move |rs: &[AcknowledgementResult]| {
+                s.lock().unwrap().extend(rs.iter().cloned());
+            });
+            c.subscribe(&[topic.as_str()]).unwrap();
+            let got = loop {
+                let got = c.poll(Duration::from_secs(1)).await.unwrap();
+                if !got.is_empty() {
+                    break got;
+                }
+            };
+            let offsets: BTreeSet<i64> = got.iter().map(|r| r.offset).collect();
+            if mode == ShareAcknowledgementMode::Explicit {
+                for r in &got {
+                    c.acknowledge(r, AcknowledgeType::Release).unwrap();
+                }
+                // Returns at once; the outcome goes to the callback.
+                c.commit_async().unwrap();
+            } else {
+                // The next poll accepts them, on its ShareFetch.
+                let _ = c.poll(Duration::from_millis(500)).await.unwrap();
+            }
+            let until = Instant::now() + Duration::from_secs(10);
+            let acked = loop {
+                let acked: BTreeSet<i64> = seen
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .inspect(|r| assert!(r.result.is_ok(), "{mode:?}: {r:?}"))
+                    .flat_map(|r| r.offsets.iter().flat_map(|o| o.clone()))
+                    .collect();
+                if offsets.is_subset(&acked) || Instant::now() > until {
+                    break acked;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert!(
+                offsets.is_subset(&acked),
+                "{mode:?}: {offsets:?} not all in {acked:?}"
+            );
+            c.close(Duration::from_secs(10)).await.unwrap();
+        }
+        group_is_drained(broker, &group, &topic, Duration::from_secs(2)).await;
+    });
+}

@@ -181,6 +181,9 @@ struct Inner {
     /// The membership changed (joined, left, assignment).
     membership_changed: Notify,
     closed: AtomicBool,
+    /// `close` has begun: no new ShareFetch (its records would stay
+    /// acquired by a member that is leaving).
+    closing: AtomicBool,
     callback: Mutex<Option<AckCallback>>,
 }
 
@@ -366,6 +369,7 @@ impl ShareConsumer {
             wake_heartbeat: Notify::new(),
             membership_changed: Notify::new(),
             closed: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             callback: Mutex::new(None),
         });
         tokio::spawn(heartbeat_loop(inner.clone()));
@@ -605,6 +609,7 @@ impl ShareConsumer {
             return Ok(());
         }
         self.settle_last_poll("close", false)?;
+        self.inner.closing.store(true, Ordering::Release);
         let deadline = Instant::now() + timeout;
         let _ = tokio::time::timeout_at(deadline, acknowledge_pending(&self.inner, true)).await;
         {
@@ -817,6 +822,11 @@ async fn fetch_from(
 ) {
     let session = inner.session(broker);
     let mut session = session.lock().await;
+    if inner.closing.load(Ordering::Acquire) {
+        // close() sends what is pending itself.
+        inner.state().pending.restore(extra);
+        return;
+    }
     let (acks, req) = {
         let mut st = inner.state();
         let acks = if session.is_new() {
