@@ -3,19 +3,24 @@
 //! with every mechanism and user, and the errors of a refused login.
 
 use purekafka::Error;
+use purekafka::config::ClientConfig;
 use purekafka::net::{ConnOptions, Connection, SetupStep};
-use purekafka::security::sasl::{SaslConfig, SaslSession};
+use purekafka::security::sasl::SaslSession;
 use purekafka_integration::{Cluster, Feature, require, rt};
 use purekafka_protocol::messages::MetadataRequest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The SASL session of a SASL_PLAINTEXT client with these properties.
 fn session(props: &[(&str, &str)]) -> Arc<SaslSession> {
-    let mut c = SaslConfig::default();
+    let mut c = ClientConfig::default();
+    c.set("security.protocol", "SASL_PLAINTEXT").unwrap();
     for (k, v) in props {
         c.set(k, v).unwrap();
     }
-    Arc::new(SaslSession::new(c).unwrap())
+    SaslSession::from_client(&c)
+        .unwrap()
+        .expect("SASL_PLAINTEXT authenticates")
 }
 
 fn user_session(mechanism: &str, user: &str, password: &str) -> Arc<SaslSession> {

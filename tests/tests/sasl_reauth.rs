@@ -7,9 +7,10 @@
 
 mod sasl_util;
 
+use purekafka::config::ClientConfig;
 use purekafka::net::{ConnOptions, Connection};
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka::security::sasl::{SaslConfig, SaslSession};
+use purekafka::security::sasl::SaslSession;
 use purekafka_integration::{Cluster, Feature, port_of, require, rt, unique_topic};
 use purekafka_protocol::messages::MetadataRequest;
 use sasl_util::{producer_config, sasl_props};
@@ -21,14 +22,19 @@ use std::time::{Duration, Instant};
 /// at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// The SASL session of a SASL_PLAINTEXT client with the `sasl.*` of these
+/// properties.
 fn session(props: &[(String, String)]) -> Arc<SaslSession> {
-    let mut c = SaslConfig::default();
+    let mut c = ClientConfig::default();
+    c.set("security.protocol", "SASL_PLAINTEXT").unwrap();
     for (k, v) in props {
         if k.starts_with("sasl.") {
             c.set(k, v).unwrap();
         }
     }
-    Arc::new(SaslSession::new(c).unwrap())
+    SaslSession::from_client(&c)
+        .unwrap()
+        .expect("SASL_PLAINTEXT authenticates")
 }
 
 /// Local ports of this process's established connections to 127.0.0.1:`port`.

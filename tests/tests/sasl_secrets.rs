@@ -9,60 +9,10 @@ mod sasl_util;
 
 use purekafka::config::{ConsumerConfig, ProducerConfig};
 use purekafka::producer::Producer;
-use purekafka_integration::{Cluster, Feature, require};
+use purekafka_integration::{Cluster, Feature, TraceCapture, require};
 use sasl_util::{OAUTH_MODULE, consumer_config, producer_config, round_trip, sasl_props};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-/// Every event and span, with all fields, as text.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<String>>, Arc<AtomicU64>);
-
-struct Fields<'a>(&'a mut String);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={:?}", field.name(), value);
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let _ = write!(self.0, " {}={}", field.name(), value);
-    }
-}
-
-impl Capture {
-    fn push(&self, what: &str, meta: &Metadata<'_>, fill: impl FnOnce(&mut Fields<'_>)) {
-        let mut s = self.0.lock().unwrap();
-        let _ = write!(s, "{what} {} {}:", meta.level(), meta.target());
-        fill(&mut Fields(&mut s));
-        s.push('\n');
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        self.push("span", span.metadata(), |f| span.record(f));
-        Id::from_u64(self.1.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut s = self.0.lock().unwrap();
-        values.record(&mut Fields(&mut s));
-        s.push('\n');
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        self.push("event", event.metadata(), |f| event.record(f));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
 
 const WRONG: &str = "Wr0ng-Pass-Qx71";
 /// The start of every unsecured token (base64url of `{"alg":"none"}`).
@@ -72,8 +22,7 @@ const TOKEN_PREFIX: &str = "eyJhbGciOiJub25lIn0";
 fn no_secret_in_debug_errors_or_logs() {
     let c = Cluster::kafka();
     require!(c, Feature::Sasl);
-    let capture = Capture::default();
-    tracing::subscriber::set_global_default(capture.clone()).unwrap();
+    let capture = TraceCapture::install();
     let admin_pw = c.secret("admin").unwrap();
     let mut out = String::new();
 
@@ -143,7 +92,7 @@ fn no_secret_in_debug_errors_or_logs() {
         }
     }
 
-    let logs = capture.0.lock().unwrap().clone();
+    let logs = capture.text();
     assert!(
         logs.contains("SASL"),
         "the capture saw no SASL log line: is the subscriber installed?\n{logs}"

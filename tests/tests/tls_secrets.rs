@@ -8,53 +8,9 @@
 
 use purekafka::config::ProducerConfig;
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka_integration::{Cluster, Feature, require, rt, unique_topic};
+use purekafka_integration::{Cluster, Feature, TraceCapture, require, rt, unique_topic};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-/// Every event and span, with all fields, as text.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<String>>, Arc<AtomicU64>);
-
-struct Fields<'a>(&'a mut String);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, " {}={:?}", field.name(), value);
-    }
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &Attributes<'_>) -> Id {
-        let mut s = self.0.lock().unwrap();
-        let _ = write!(s, "span {}:", span.metadata().target());
-        span.record(&mut Fields(&mut s));
-        s.push('\n');
-        Id::from_u64(self.1.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-    fn record(&self, _: &Id, values: &Record<'_>) {
-        let mut s = self.0.lock().unwrap();
-        values.record(&mut Fields(&mut s));
-        s.push('\n');
-    }
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut s = self.0.lock().unwrap();
-        let _ = write!(s, "event {}:", event.metadata().target());
-        event.record(&mut Fields(&mut s));
-        s.push('\n');
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
 
 const WRONG: &str = "Wr0ng-Tls-Key-Pw-58";
 
@@ -62,8 +18,7 @@ const WRONG: &str = "Wr0ng-Tls-Key-Pw-58";
 fn no_key_or_key_password_in_debug_errors_or_logs() {
     let c = Cluster::kafka();
     require!(c, Feature::Tls);
-    let capture = Capture::default();
-    tracing::subscriber::set_global_default(capture.clone()).unwrap();
+    let capture = TraceCapture::install();
     let password = c.secret("client_key_password").unwrap();
     let read = |name: &str| std::fs::read_to_string(c.cert(name).unwrap()).unwrap();
     let encrypted = read("client_key_encrypted");
@@ -133,7 +88,7 @@ fn no_key_or_key_password_in_debug_errors_or_logs() {
         "the wrong password was reported: {out}"
     );
 
-    let logs = capture.0.lock().unwrap().clone();
+    let logs = capture.text();
     assert!(!logs.is_empty(), "tracing recorded nothing");
     for (what, text) in [("output", &out), ("logs", &logs)] {
         for secret in [password, WRONG] {

@@ -98,7 +98,9 @@ impl std::str::FromStr for Mechanism {
     }
 }
 
-/// What a client authenticates with.
+/// What a client authenticates with, built from the `sasl.*` properties of
+/// its config by [`SaslConfig::from_client`] (the one parser of those
+/// properties is the config's).
 #[derive(Clone, Default)]
 pub struct SaslConfig {
     /// `sasl.mechanism` (librdkafka: `sasl.mechanisms`); Java's default is
@@ -118,9 +120,6 @@ pub struct SaslConfig {
     /// `unsecuredLoginExtension_<name>` in the JAAS text, `extension_<name>`
     /// in `sasl.oauthbearer.config`).
     pub oauthbearer_extensions: Vec<(String, String)>,
-    /// librdkafka's `enable.sasl.oauthbearer.unsecure.jwt`.
-    pub unsecure_jwt: bool,
-    unsecured_config: Option<String>,
 }
 
 impl fmt::Debug for SaslConfig {
@@ -145,61 +144,11 @@ impl fmt::Debug for SaslConfig {
     }
 }
 
-/// The property names [`SaslConfig::set`] takes.
-pub const PROPERTIES: &[&str] = &[
-    "sasl.mechanism",
-    "sasl.mechanisms",
-    "sasl.username",
-    "sasl.password",
-    "sasl.jaas.config",
-    "sasl.oauthbearer.config",
-    "enable.sasl.oauthbearer.unsecure.jwt",
-];
-
-/// The properties whose values are secret (never echoed).
-pub fn is_secret(name: &str) -> bool {
-    matches!(
-        name,
-        "sasl.password" | "sasl.jaas.config" | "sasl.oauthbearer.config"
-    )
-}
-
 const PLAIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
 const SCRAM_MODULE: &str = "org.apache.kafka.common.security.scram.ScramLoginModule";
 const OAUTH_MODULE: &str = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule";
 
 impl SaslConfig {
-    /// Sets one property by its Java/librdkafka name. Secret values never
-    /// appear in the error.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let err = |reason: String| ConfigError::new(name, reason);
-        match name {
-            "sasl.mechanism" | "sasl.mechanisms" => {
-                self.mechanism =
-                    Some(value.parse().map_err(|r: String| {
-                        err(format!("invalid value {:?}: {r}", value.trim()))
-                    })?);
-            }
-            "sasl.username" => self.username = Some(value.to_string()),
-            "sasl.password" => self.password = Some(Secret::new(value)),
-            "sasl.jaas.config" => self.set_jaas(value).map_err(err)?,
-            "sasl.oauthbearer.config" => {
-                self.unsecured_config = Some(value.to_string());
-                self.apply_unsecured_config().map_err(err)?;
-            }
-            "enable.sasl.oauthbearer.unsecure.jwt" => {
-                self.unsecure_jwt = match value.trim() {
-                    "true" => true,
-                    "false" => false,
-                    v => return Err(err(format!("invalid value {v:?}: expected true or false"))),
-                };
-                self.apply_unsecured_config().map_err(err)?;
-            }
-            _ => return Err(err("not a SASL property".into())),
-        }
-        Ok(())
-    }
-
     pub(crate) fn set_jaas(&mut self, text: &str) -> Result<(), String> {
         let e = jaas::parse(text).map_err(|r| format!("invalid value: {r}"))?;
         let opt = |k: &str| e.options.get(k).cloned();
@@ -254,16 +203,6 @@ impl SaslConfig {
                 ));
             }
         }
-        Ok(())
-    }
-
-    fn apply_unsecured_config(&mut self) -> Result<(), String> {
-        let (true, Some(text)) = (self.unsecure_jwt, self.unsecured_config.as_deref()) else {
-            return Ok(());
-        };
-        let (p, ext) = SaslConfig::unsecured_provider(text)?;
-        self.token_provider = Some(Arc::new(p));
-        self.oauthbearer_extensions = ext;
         Ok(())
     }
 

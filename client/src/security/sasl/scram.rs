@@ -10,7 +10,8 @@
 use super::{Secret, StepError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{KeyInit, Mac};
+use hmac::{EagerHash, KeyInit, Mac};
+use sha2::Digest;
 
 /// The hash a SCRAM mechanism is built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,27 +32,13 @@ pub const MAX_ITERATIONS: u32 = 100_000;
 
 impl ScramHash {
     fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
-        // HMAC takes a key of any length: new_from_slice cannot fail here.
         match self {
-            ScramHash::Sha256 => match hmac::Hmac::<sha2::Sha256>::new_from_slice(key) {
-                Ok(mut m) => {
-                    m.update(data);
-                    m.finalize().into_bytes().to_vec()
-                }
-                Err(_) => Vec::new(),
-            },
-            ScramHash::Sha512 => match hmac::Hmac::<sha2::Sha512>::new_from_slice(key) {
-                Ok(mut m) => {
-                    m.update(data);
-                    m.finalize().into_bytes().to_vec()
-                }
-                Err(_) => Vec::new(),
-            },
+            ScramHash::Sha256 => hmac_of::<sha2::Sha256>(key, data),
+            ScramHash::Sha512 => hmac_of::<sha2::Sha512>(key, data),
         }
     }
 
     fn hash(self, data: &[u8]) -> Vec<u8> {
-        use sha2::Digest;
         match self {
             ScramHash::Sha256 => sha2::Sha256::digest(data).to_vec(),
             ScramHash::Sha512 => sha2::Sha512::digest(data).to_vec(),
@@ -60,18 +47,29 @@ impl ScramHash {
 
     pub(crate) fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
-            ScramHash::Sha256 => {
-                let mut out = [0u8; 32];
-                pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, iterations, &mut out);
-                out.to_vec()
-            }
-            ScramHash::Sha512 => {
-                let mut out = [0u8; 64];
-                pbkdf2::pbkdf2_hmac::<sha2::Sha512>(password, salt, iterations, &mut out);
-                out.to_vec()
-            }
+            ScramHash::Sha256 => salted_of::<sha2::Sha256>(password, salt, iterations),
+            ScramHash::Sha512 => salted_of::<sha2::Sha512>(password, salt, iterations),
         }
     }
+}
+
+/// HMAC over the digest `D`.
+fn hmac_of<D: EagerHash>(key: &[u8], data: &[u8]) -> Vec<u8> {
+    // HMAC takes a key of any length: new_from_slice cannot fail here.
+    match hmac::Hmac::<D>::new_from_slice(key) {
+        Ok(mut m) => {
+            m.update(data);
+            m.finalize().into_bytes().to_vec()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// PBKDF2-HMAC over the digest `D`: `Hi()` of RFC 5802, one digest long.
+fn salted_of<D: EagerHash>(password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    let mut out = vec![0u8; <D as Digest>::output_size()];
+    pbkdf2::pbkdf2_hmac::<D>(password, salt, iterations, &mut out);
+    out
 }
 
 enum State {
@@ -324,16 +322,22 @@ mod tests {
     const SHA512_CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=gMGXRcevScNtxZ6/8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6dybEmDYXYTxwnYPJQ==";
     const SHA512_SERVER_FINAL: &str = "v=ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==";
 
-    #[test]
-    fn a_wrong_server_signature_fails() {
+    /// RFC 7677's SHA-256 exchange, the client-final message sent.
+    fn rfc7677_awaiting_server_final() -> ScramClient {
         let sf = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-        let (mut c, _, _) = run(
+        let (c, _, _) = run(
             ScramHash::Sha256,
             "user",
             "pencil",
             "rOprNGfwEbeRWgbNEkqO",
             sf,
         );
+        c
+    }
+
+    #[test]
+    fn a_wrong_server_signature_fails() {
+        let mut c = rfc7677_awaiting_server_final();
         // The signature a server would send for another password.
         let e = c
             .on_server_final(b"v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
@@ -381,14 +385,7 @@ mod tests {
 
     #[test]
     fn server_final_error_is_reported() {
-        let sf = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-        let (mut c, _, _) = run(
-            ScramHash::Sha256,
-            "user",
-            "pencil",
-            "rOprNGfwEbeRWgbNEkqO",
-            sf,
-        );
+        let mut c = rfc7677_awaiting_server_final();
         let e = c.on_server_final(b"e=invalid-proof").unwrap_err();
         assert!(e.to_string().contains("invalid-proof"), "{e}");
     }
