@@ -48,6 +48,9 @@ line, ``OK``, ``OK <json>`` or ``ERR <reason>``:
         AclCommand over PLAINTEXT: allows (or removes) the operations
         (Read, Write, Describe, Create, IdempotentWrite, ...) for the
         principal (User:alice) on one resource
+  feature name level              -> OK {"previous": level}
+        FeatureCommand upgrade/downgrade of a finalized feature
+        (transaction.version=1, ...)
   quit
 stdin EOF (the test binary exited, panicked or was killed), SIGTERM, SIGINT
 or SIGHUP stop every JVM. Each JVM also gets PR_SET_PDEATHSIG, so even a
@@ -58,6 +61,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -632,6 +636,23 @@ class KafkaCluster:
         # give the broker's authorizer a moment to apply it.
         time.sleep(0.5)
 
+    def set_feature(self, req):
+        """Upgrades or downgrades a finalized feature (transaction.version,
+        group.version, ...) with Kafka's FeatureCommand, as an operator would."""
+        name, level = req["name"], int(req["level"])
+        bootstrap = "127.0.0.1:%d" % self.any_port()
+        out = self.tool(["org.apache.kafka.tools.FeatureCommand", "--bootstrap-server", bootstrap, "describe"],
+                        "FeatureCommand describe")
+        m = re.search(r"Feature:\s*%s\s.*?FinalizedVersionLevel:\s*(\d+)" % re.escape(name), out)
+        current = int(m.group(1)) if m else 0
+        if current != level:
+            action = "upgrade" if level > current else "downgrade"
+            self.tool(["org.apache.kafka.tools.FeatureCommand", "--bootstrap-server", bootstrap, action,
+                       "--feature", "%s=%d" % (name, level)], "FeatureCommand " + action)
+        # Brokers learn the new level from the metadata log; give them a moment.
+        time.sleep(0.5)
+        return {"previous": current}
+
     def stop_node(self, nid, sig, wait=30.0):
         n = self.nodes[nid]
         if n.proc is None or n.proc.poll() is not None:
@@ -716,6 +737,8 @@ class KafkaCluster:
             return None
         if cmd == "status":
             return {"alive": self.alive()}
+        if cmd == "feature":
+            return self.set_feature(req)
         if cmd == "acl":
             if not self.security:
                 raise RuntimeError("acl needs the secured single-node cluster")

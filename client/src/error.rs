@@ -287,6 +287,62 @@ pub enum Error {
     #[error("producer is in a fatal state: {0}")]
     Fatal(String),
 
+    /// A transactional producer's call that its state does not allow:
+    /// `begin_transaction` twice, `commit_transaction` without a
+    /// transaction, a send outside a transaction, `abort_transaction` while
+    /// a commit runs. Nothing changed; `hint` says what to call instead.
+    #[error("{operation} is not allowed while the transactional producer is {state}: {hint}")]
+    TransactionState {
+        /// The call refused (`begin_transaction`, `send`, ...).
+        operation: &'static str,
+        /// The producer's transaction state then (`InTransaction`, ...).
+        state: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
+
+    /// The open transaction failed and must be aborted (a send failed, the
+    /// broker denied a topic or the group, a timeout): call
+    /// `abort_transaction`, then begin a new transaction; the producer goes
+    /// on. Every transactional call but the abort fails with this until then.
+    #[error("the transaction of transactional.id '{transactional_id}' must be aborted: {cause}; call abort_transaction() and begin a new transaction")]
+    TransactionAbortable {
+        /// `transactional.id`.
+        transactional_id: String,
+        /// What failed first.
+        cause: Box<Error>,
+    },
+
+    /// A transactional call (`init_transactions`, `commit_transaction`, ...)
+    /// did not finish within `max.block.ms`. It goes on in the background:
+    /// call it again to wait for it.
+    #[error("{operation} of transactional.id '{transactional_id}' did not finish within max.block.ms ({timeout:?}): waiting for {waiting_for}{}; it goes on in the background: call {operation} again to wait for it", last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    TransactionTimeout {
+        /// The call.
+        operation: &'static str,
+        /// `transactional.id`.
+        transactional_id: String,
+        /// The step it waits for (a request, or the records' delivery).
+        waiting_for: String,
+        /// The last error it retried, if any.
+        last_error: Option<String>,
+        /// `max.block.ms`.
+        timeout: Duration,
+    },
+
+    /// The transactional producer cannot go on (fenced by a newer producer
+    /// with the same `transactional.id`, not authorized for it, a broker
+    /// without transactions): every later call fails with this at once.
+    /// Close the producer; a new one (whose `init_transactions` fences this
+    /// one) may take over.
+    #[error("transactional producer with transactional.id '{transactional_id}' failed for good: {cause}; close it")]
+    TransactionFatal {
+        /// `transactional.id`.
+        transactional_id: String,
+        /// The original cause.
+        cause: Box<Error>,
+    },
+
     /// A share consumer's call that its state does not allow: polling
     /// again with records of the last poll unacknowledged (explicit mode),
     /// acknowledging a record the last poll did not return or one

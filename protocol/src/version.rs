@@ -72,6 +72,8 @@ impl std::error::Error for NoCommonVersion {}
 pub struct BrokerVersions {
     /// Indexed by API key; `None` where the broker did not list the key.
     ranges: Vec<Option<VersionRange>>,
+    /// Finalized features (ApiVersions v3+): name and max version level.
+    finalized: Vec<(String, i16)>,
 }
 
 impl BrokerVersions {
@@ -92,7 +94,21 @@ impl BrokerVersions {
                 *slot = Some(VersionRange::new(k.min_version, k.max_version));
             }
         }
-        BrokerVersions { ranges }
+        let finalized = resp
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.clone(), f.max_version_level))
+            .collect();
+        BrokerVersions { ranges, finalized }
+    }
+
+    /// The finalized level of a cluster feature (`transaction.version`,
+    /// `group.version`, ...), if the broker reported it (ApiVersions v3+).
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.finalized
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, level)| level)
     }
 
     /// The broker's range for `api`, if it listed the API.

@@ -1583,6 +1583,30 @@ impl Cluster {
         self.acl("add", principal, operations, resource)
     }
 
+    /// Sets the finalized level of a Kafka feature (`transaction.version`,
+    /// `group.version`, ...) with Kafka's FeatureCommand, upgrading or
+    /// downgrading it; returns the previous level. Use a private cluster
+    /// ([`Cluster::kafka_private`]): the change is cluster-wide.
+    pub fn set_feature(&self, name: &str, level: i16) -> Result<i16> {
+        if self.kind != BrokerKind::Kafka {
+            return Err(Error::Command(format!(
+                "set_feature is for Kafka, not {}",
+                self.kind
+            )));
+        }
+        let out = self.launcher_cmd(
+            "feature",
+            [
+                ("name", Json::from(name)),
+                ("level", i32::from(level).into()),
+            ],
+        )?;
+        Ok(out["previous"]
+            .as_i64()
+            .and_then(|v| i16::try_from(v).ok())
+            .unwrap_or(0))
+    }
+
     /// Removes what [`Cluster::grant`] allowed.
     pub fn revoke(
         &self,

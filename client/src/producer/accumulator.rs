@@ -51,6 +51,10 @@ pub struct AccumulatorConfig {
     pub delivery_timeout: Duration,
     /// `max.request.size`.
     pub max_request_size: usize,
+    /// `transactional.id` is set: batches carry the transactional bit, and
+    /// the first failed batch is kept for the transaction
+    /// ([`Accumulator::take_txn_failure`]).
+    pub transactional: bool,
 }
 
 /// A batch on its way to a broker.
@@ -210,6 +214,8 @@ pub struct Accumulator {
     completed: Vec<Arc<BatchShared>>,
     /// Counters.
     pub stats: AccumulatorStats,
+    /// The first batch failure not yet taken (transactional producers).
+    txn_failure: Option<Error>,
 }
 
 /// The batches ready for one broker.
@@ -249,12 +255,20 @@ impl Accumulator {
                 max_in_flight: cfg.max_in_flight_per_partition,
                 retry_backoff: cfg.retry_backoff,
                 retry_backoff_max: cfg.retry_backoff_max,
+                transactional: cfg.transactional,
             }),
             flushing: false,
             buffered: 0,
             completed: Vec::new(),
             stats: AccumulatorStats::default(),
+            txn_failure: None,
         }
+    }
+
+    /// The first batch that failed since the last call (transactional
+    /// producers: a failed send makes the transaction abortable).
+    pub fn take_txn_failure(&mut self) -> Option<Error> {
+        self.txn_failure.take()
     }
 
     /// The idempotence state machine (producer id, epoch, sequences).
@@ -577,6 +591,7 @@ impl Accumulator {
                     let fields = idem.assign(&mut pq.seq, b.records);
                     if let Some(f) = fields {
                         builder.set_producer(f.producer_id, f.producer_epoch, f.base_sequence);
+                        builder.set_transactional(f.transactional);
                         b.base_seq = Some(f.base_sequence);
                         b.producer = Some(ProducerId {
                             id: f.producer_id,
@@ -751,6 +766,9 @@ impl Accumulator {
     }
 
     fn fail_batch(&mut self, b: Batch, err: Error) {
+        if self.cfg.transactional && self.txn_failure.is_none() {
+            self.txn_failure = Some(err.clone());
+        }
         self.buffered = self.buffered.saturating_sub(b.accounted);
         self.stats.failed_batches += 1;
         self.stats.failed_records += u64::try_from(b.records).unwrap_or(0);
@@ -835,6 +853,7 @@ mod tests {
             retry_backoff_max: Duration::from_millis(1000),
             delivery_timeout: Duration::from_secs(120),
             max_request_size: 1 << 20,
+            transactional: false,
         }
     }
 

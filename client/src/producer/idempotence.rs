@@ -109,6 +109,11 @@ pub struct IdempotenceConfig {
     pub retry_backoff: Duration,
     /// `retry.backoff.max.ms`: the longest.
     pub retry_backoff_max: Duration,
+    /// A transactional producer: the id and epoch come from the
+    /// transaction machine (InitProducerId with `transactional.id`, EndTxn
+    /// under transactions v2), never from a local bump, and a batch whose
+    /// sequence the broker lost fails (the transaction must be aborted).
+    pub transactional: bool,
 }
 
 /// One partition's sequencing state; only [`Idempotence`] changes it.
@@ -288,6 +293,7 @@ impl Idempotence {
     /// the epoch ran out and nothing is in flight under the old one.
     pub fn needs_producer_id(&self) -> bool {
         self.cfg.enabled
+            && !self.cfg.transactional
             && match self.state {
                 ProducerIdState::Uninitialized => true,
                 ProducerIdState::NeedsNewId(_) => self.in_flight == 0,
@@ -330,6 +336,11 @@ impl Idempotence {
     /// Sequences can no longer be trusted: bump the epoch here, or at the
     /// last epoch ask for a new id.
     fn bump_epoch(&mut self) {
+        if self.cfg.transactional {
+            // The transaction machine bumps the epoch when the transaction
+            // is aborted (see producer/transaction.rs).
+            return;
+        }
         self.epoch_bumps += 1;
         self.state = match self.state {
             ProducerIdState::Ready(p) if p.epoch < i16::MAX => ProducerIdState::Ready(ProducerId {
@@ -407,7 +418,7 @@ impl Idempotence {
             producer_id: p.id,
             producer_epoch: p.epoch,
             base_sequence: seq,
-            transactional: false,
+            transactional: self.cfg.transactional,
         })
     }
 
@@ -480,13 +491,20 @@ impl Idempotence {
                         && batch
                             .base_sequence
                             .is_some_and(|seq| ps.outstanding.iter().any(|&s| seq_before(s, seq)));
-                    if !behind_earlier {
+                    if behind_earlier {
+                        true
+                    } else if self.cfg.transactional {
+                        // No local bump inside a transaction: the batch fails
+                        // and the transaction must be aborted (a fenced
+                        // producer's INVALID_PRODUCER_EPOCH is fatal there).
+                        false
+                    } else {
                         // The broker lost track of our sequence: new epoch,
                         // renumber, resend (nothing of this batch was written).
                         self.bump_epoch();
                         d.bumped_epoch = true;
+                        true
                     }
-                    true
                 } else {
                     code.is_retriable()
                 }

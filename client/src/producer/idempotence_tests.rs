@@ -11,6 +11,7 @@ fn cfg(enabled: bool) -> IdempotenceConfig {
         max_in_flight: 5,
         retry_backoff: Duration::from_millis(100),
         retry_backoff_max: Duration::from_millis(1000),
+        transactional: false,
     }
 }
 
@@ -411,4 +412,39 @@ fn sequence_arithmetic_wraps() {
     assert!(seq_before(1, 2));
     assert!(!seq_before(2, 1));
     assert!(!seq_before(3, 3));
+}
+
+#[test]
+fn a_transactional_producer_never_bumps_locally_and_fails_a_batch_whose_sequence_was_lost() {
+    let mut m = Idempotence::new(IdempotenceConfig {
+        transactional: true,
+        ..cfg(true)
+    });
+    assert!(
+        !m.needs_producer_id(),
+        "the transaction machine gets the producer id"
+    );
+    assert!(!m.can_send(), "nothing is sent before init_transactions");
+    m.on_producer_id(Ok(P));
+    let mut ps = PartitionState::default();
+    assert_eq!(m.gate(&mut ps), Gate::Restarted(P));
+    let f = m.assign(&mut ps, 3).unwrap();
+    assert!(f.transactional, "transactional batches carry the bit");
+    m.on_sent(&mut ps, 1);
+    let d = m.on_response(
+        &mut ps,
+        BatchFacts {
+            base_sequence: Some(0),
+            producer: Some(P),
+            may_retry: true,
+        },
+        Response::Kafka(ErrorCode::INVALID_PRODUCER_EPOCH),
+    );
+    assert_eq!(d.verdict, Verdict::Fail);
+    assert_eq!(
+        m.producer(),
+        Some(P),
+        "no local epoch bump in a transaction"
+    );
+    assert!(!m.needs_producer_id());
 }

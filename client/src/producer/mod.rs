@@ -50,8 +50,11 @@ mod delivery;
 mod idempotence;
 pub mod partitioner;
 mod sender;
+mod transaction;
+mod txn_driver;
 
 use crate::config::{Acks, ProducerConfig};
+use crate::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
 use crate::error::{Error, Result};
 use crate::net::{Cluster, ClusterOptions};
 use accumulator::{Accumulator, AccumulatorConfig};
@@ -63,6 +66,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use transaction::{Ticket, Transaction, TxnConfig};
 
 /// A record to send. It borrows its data: `send` copies it into a batch.
 #[derive(Debug, Clone, Copy)]
@@ -197,6 +201,13 @@ pub(crate) struct ProducerShared {
     pub(crate) fatal: Mutex<Option<Error>>,
     pub(crate) metrics: Metrics,
     partitioner: DefaultPartitioner,
+    /// The transaction machine (with `transactional.id`). Lock order: this,
+    /// then the accumulator.
+    pub(crate) txn: Option<Mutex<Transaction>>,
+    /// Wakes the transaction task.
+    pub(crate) txn_wake: Notify,
+    /// A transactional operation may have finished.
+    pub(crate) txn_done: Notify,
 }
 
 impl ProducerShared {
@@ -243,6 +254,7 @@ impl Drop for LastHandle {
     fn drop(&mut self) {
         self.0.closed.store(true, Ordering::Release);
         self.0.wake.notify_one();
+        self.0.txn_wake.notify_one();
     }
 }
 
@@ -305,9 +317,6 @@ impl Producer {
         // build() validates; is_idempotent() applies the Java rule (idempotence
         // off by itself when acks or retries rule it out and the user did not ask for it).
         let config = config.build()?;
-        if config.transactional_id.is_some() {
-            return Err(Error::Unsupported("transactional.id (transactions)"));
-        }
         let cluster = Cluster::connect(ClusterOptions::from_config(&config.client)).await?;
         let idempotent = config.is_idempotent() && config.acks == Acks::All;
         let max_in_flight = if idempotent {
@@ -330,6 +339,15 @@ impl Producer {
             retry_backoff_max: config.client.retry_backoff_max,
             delivery_timeout: config.delivery_timeout,
             max_request_size: config.max_request_size,
+            transactional: config.transactional_id.is_some(),
+        });
+        let txn = config.transactional_id.as_ref().map(|id| {
+            Mutex::new(Transaction::new(TxnConfig {
+                transactional_id: id.clone(),
+                transaction_timeout: config.transaction_timeout,
+                retry_backoff: config.client.retry_backoff,
+                retry_backoff_max: config.client.retry_backoff_max,
+            }))
         });
         let seed = now_ms() as u64 ^ 0x9e37_79b9_7f4a_7c15;
         let shared = Arc::new(ProducerShared {
@@ -343,8 +361,14 @@ impl Producer {
             metrics: Metrics::default(),
             partitioner: DefaultPartitioner::from_config(&config, seed).with_user_opt(partitioner),
             cfg: config,
+            txn,
+            txn_wake: Notify::new(),
+            txn_done: Notify::new(),
         });
         tokio::spawn(sender::run(shared.clone()));
+        if shared.txn.is_some() {
+            tokio::spawn(txn_driver::run(shared.clone()));
+        }
         Ok(Producer {
             _last: Arc::new(LastHandle(shared.clone())),
             shared,
@@ -499,6 +523,18 @@ impl Producer {
         )?;
         let partition = choice.partition;
         let ts = record.timestamp.unwrap_or_else(now_ms);
+        // A transactional producer sends only in a transaction; the machine
+        // stays locked while the record is appended, so a commit cannot begin
+        // between the check and the append (lock order: transaction, then
+        // accumulator).
+        let mut txn = sh.txn.as_ref().map(txn_driver::lock);
+        if let Some(t) = txn.as_mut() {
+            let pending_before = t.has_pending_partitions();
+            t.check_send(record.topic, partition)?;
+            if !pending_before && t.has_pending_partitions() {
+                sh.txn_wake.notify_one();
+            }
+        }
         let mut acc = sh.lock_acc();
         if acc.buffered + size > sh.cfg.buffer_memory && acc.buffered > 0 {
             return Err(Error::QueueFull {
@@ -516,6 +552,7 @@ impl Producer {
             Instant::now().into_std(),
         )?;
         drop(acc);
+        drop(txn);
         sh.partitioner.on_append(record.topic, choice, size);
         if full || index == 0 {
             sh.wake.notify_one();
@@ -566,6 +603,169 @@ impl Producer {
                 timeout,
             }),
         }
+    }
+
+    fn txn(&self, operation: &'static str) -> Result<&Mutex<Transaction>> {
+        self.shared.txn.as_ref().ok_or(Error::TransactionState {
+            operation,
+            state: "not transactional",
+            hint: "set transactional.id to use transactions",
+        })
+    }
+
+    /// Waits for a transactional operation's result, up to `deadline`.
+    async fn wait_txn(&self, ticket: Ticket, deadline: Instant) -> Result<()> {
+        let Some(txn) = self.shared.txn.as_ref() else {
+            return Err(Error::Fatal("no transaction machine".into()));
+        };
+        loop {
+            let done = self.shared.txn_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if let Some(r) = txn_driver::lock(txn).result(ticket) {
+                return r;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                return Err(self.txn_timeout(txn, ticket));
+            }
+        }
+    }
+
+    fn txn_timeout(&self, txn: &Mutex<Transaction>, ticket: Ticket) -> Error {
+        let t = txn_driver::lock(txn);
+        let (waiting_for, last_error) = t.describe_wait(ticket);
+        Error::TransactionTimeout {
+            operation: ticket.kind.name(),
+            transactional_id: t.transactional_id().to_owned(),
+            waiting_for,
+            last_error,
+            timeout: self.shared.cfg.max_block,
+        }
+    }
+
+    /// Java's `initTransactions()`: finds the transaction coordinator of
+    /// `transactional.id` and gets the producer id and epoch from it
+    /// (InitProducerId). This fences any older producer with the same
+    /// `transactional.id` (its next call fails with
+    /// [`Error::TransactionFatal`]) and completes or aborts the transaction
+    /// it left open. Call it once, before the first [`begin_transaction`](Self::begin_transaction).
+    ///
+    /// Bounded by `max.block.ms`: a timeout ([`Error::TransactionTimeout`])
+    /// leaves the call running in the background; call it again to wait for
+    /// it. A broker that refuses the transactional id (ACLs) fails it with
+    /// [`Error::TransactionFatal`].
+    pub async fn init_transactions(&self) -> Result<()> {
+        let txn = self.txn("init_transactions")?;
+        let deadline = Instant::now() + self.shared.cfg.max_block;
+        let ticket = txn_driver::lock(txn).start_init()?;
+        self.shared.txn_wake.notify_one();
+        self.wait_txn(ticket, deadline).await
+    }
+
+    /// Java's `beginTransaction()`: opens a transaction. Everything sent
+    /// until [`commit_transaction`](Self::commit_transaction) or
+    /// [`abort_transaction`](Self::abort_transaction) is written, or not, as
+    /// one. Needs no round trip. A second call before the commit or abort,
+    /// or a call before [`init_transactions`](Self::init_transactions), is
+    /// [`Error::TransactionState`].
+    pub fn begin_transaction(&self) -> Result<()> {
+        let txn = self.txn("begin_transaction")?;
+        let mut t = txn_driver::lock(txn);
+        t.begin()?;
+        // A failure left from the previous transaction is not this one's.
+        let _ = self.shared.lock_acc().take_txn_failure();
+        Ok(())
+    }
+
+    /// Java's `sendOffsetsToTransaction(offsets, groupMetadata)`: commits
+    /// the consumer group's offsets (the next offset to read, per
+    /// partition) with the open transaction, so the records a
+    /// consume-transform-produce loop read count as consumed exactly when
+    /// what it produced from them is committed. `group` is the consumer's
+    /// current [`ConsumerGroupMetadata`]: the group coordinator refuses the
+    /// offsets of a member fenced by a rebalance (KIP-447), which makes the
+    /// transaction abortable ([`Error::TransactionAbortable`]).
+    ///
+    /// Bounded by `max.block.ms`, as [`init_transactions`](Self::init_transactions).
+    pub async fn send_offsets_to_transaction<T, I>(
+        &self,
+        offsets: I,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()>
+    where
+        T: Into<crate::TopicPartition>,
+        I: IntoIterator<Item = (T, OffsetAndMetadata)>,
+    {
+        let txn = self.txn("send_offsets_to_transaction")?;
+        let deadline = Instant::now() + self.shared.cfg.max_block;
+        let offsets: Vec<_> = offsets
+            .into_iter()
+            .map(|(tp, om)| {
+                let tp: crate::TopicPartition = tp.into();
+                (tp.topic, tp.partition, om)
+            })
+            .collect();
+        let ticket = txn_driver::lock(txn).start_send_offsets(group.clone(), offsets)?;
+        self.shared.txn_wake.notify_one();
+        self.wait_txn(ticket, deadline).await
+    }
+
+    /// Java's `commitTransaction()`: sends everything buffered, waits for
+    /// it, and commits the transaction (EndTxn). If a record of the
+    /// transaction failed, nothing is committed and this returns
+    /// [`Error::TransactionAbortable`]: call
+    /// [`abort_transaction`](Self::abort_transaction), then begin again.
+    ///
+    /// Bounded by `max.block.ms`: after a timeout ([`Error::TransactionTimeout`])
+    /// the commit goes on; call `commit_transaction` again to wait for it
+    /// (the transaction cannot be aborted then, as in Java).
+    pub async fn commit_transaction(&self) -> Result<()> {
+        self.end_transaction(true).await
+    }
+
+    /// Java's `abortTransaction()`: drops what is buffered and not sent yet
+    /// (those records fail), waits for what is in flight, and aborts the
+    /// transaction (EndTxn): `read_committed` consumers never see its
+    /// records. Allowed in a transaction and after
+    /// [`Error::TransactionAbortable`]; the producer is then ready for
+    /// [`begin_transaction`](Self::begin_transaction).
+    ///
+    /// Bounded by `max.block.ms`, as [`commit_transaction`](Self::commit_transaction).
+    pub async fn abort_transaction(&self) -> Result<()> {
+        self.end_transaction(false).await
+    }
+
+    async fn end_transaction(&self, commit: bool) -> Result<()> {
+        let operation = if commit {
+            "commit_transaction"
+        } else {
+            "abort_transaction"
+        };
+        let txn = self.txn(operation)?;
+        let deadline = Instant::now() + self.shared.cfg.max_block;
+        let ticket = {
+            let mut t = txn_driver::lock(txn);
+            if commit {
+                t.start_commit()?
+            } else {
+                t.start_abort()?
+            }
+        };
+        // Queued batches of an aborted transaction fail now.
+        txn_driver::apply_effects(&self.shared);
+        if ticket.needs_flush {
+            if tokio::time::timeout_at(deadline, self.flush())
+                .await
+                .is_err()
+            {
+                return Err(self.txn_timeout(txn, ticket));
+            }
+            let failure = self.shared.lock_acc().take_txn_failure();
+            txn_driver::lock(txn).on_flushed(ticket, failure);
+            txn_driver::apply_effects(&self.shared);
+            self.shared.txn_wake.notify_one();
+        }
+        self.wait_txn(ticket, deadline).await
     }
 
     /// A snapshot of the producer's metrics.

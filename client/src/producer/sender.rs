@@ -7,6 +7,7 @@ use crate::net::Cluster;
 use crate::producer::ProducerShared;
 use crate::producer::accumulator::{Drained, Followup, PartitionOutcome};
 use crate::producer::idempotence::{InitOutcome, ProducerId};
+use crate::producer::txn_driver;
 use purekafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use purekafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use purekafka_protocol::{ApiKey, ErrorCode, Uuid};
@@ -75,11 +76,26 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
         // Drain what is ready.
         let md = shared.cluster.metadata();
         let mut missing_leader = false;
-        let drained = shared.lock_acc().drain(now.into_std(), |topic, partition| {
-            let l = md.leader(topic, partition);
-            missing_leader |= l.is_none();
-            l
-        });
+        // A transactional producer's batch waits until its partition is in
+        // the transaction (AddPartitionsToTxn, transactions v1). Lock order:
+        // the transaction, then the accumulator.
+        let drained = {
+            let mut txn = shared.txn.as_ref().map(txn_driver::lock);
+            let drained = shared.lock_acc().drain(now.into_std(), |topic, partition| {
+                let l = md.leader(topic, partition);
+                missing_leader |= l.is_none();
+                match &txn {
+                    Some(t) if !t.partition_sendable(topic, partition) => None,
+                    _ => l,
+                }
+            });
+            if let Some(t) = txn.as_mut()
+                && !drained.is_empty()
+            {
+                t.on_produce_sent();
+            }
+            drained
+        };
         // metadata.max.age.ms: refresh even when nothing failed, so leader
         // moves and new partitions are seen (as the Java producer does).
         let max_age = shared.cfg.client.metadata_max_age;
@@ -137,6 +153,15 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                 }
                 shared.run_callbacks();
                 shared.space.notify_waiters();
+                if let Some(txn) = shared.txn.as_ref() {
+                    // A failed send makes the transaction abortable (or, fenced,
+                    // the producer fatal): the machine decides.
+                    let failure = shared.lock_acc().take_txn_failure();
+                    if let Some(e) = failure {
+                        txn_driver::lock(txn).on_send_failed(&e, true);
+                        txn_driver::apply_effects(&shared);
+                    }
+                }
                 if follow.refresh_metadata && !refreshing {
                     refreshing = true;
                     spawn_refresh(&shared.cluster, refresh_tx.clone());
@@ -271,6 +296,14 @@ async fn submit_batches(shared: &ProducerShared, d: Drained) -> Submitted {
     if version >= 13 && topic_ids.values().any(Uuid::is_zero) {
         version = 12;
     }
+    let transactional_id = match shared.txn.as_ref() {
+        Some(t) => {
+            let t = txn_driver::lock(t);
+            version = version.min(t.max_produce_version());
+            Some(t.transactional_id().to_owned())
+        }
+        None => None,
+    };
     let mut topics: Vec<TopicProduceData> = Vec::new();
     let mut index: HashMap<(Arc<str>, i32), u64> = HashMap::new();
     let counts: HashMap<u64, u64> = d
@@ -299,7 +332,7 @@ async fn submit_batches(shared: &ProducerShared, d: Drained) -> Submitted {
     }
     let acks = shared.cfg.acks.as_i16();
     let req = ProduceRequest {
-        transactional_id: None,
+        transactional_id,
         acks,
         timeout_ms: i32::try_from(shared.cfg.client.request_timeout.as_millis())
             .unwrap_or(i32::MAX),
