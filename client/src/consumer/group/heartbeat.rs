@@ -234,6 +234,8 @@ pub struct ConsumerMember {
     names: BTreeMap<Uuid, Arc<str>>,
     /// Topic ids already asked for with [`Action::NeedMetadata`].
     asked: BTreeSet<Uuid>,
+    /// An assignment was applied since the member (re)joined.
+    reconciled_since_join: bool,
     sent: Sent,
 
     coordinator: Option<Coordinator>,
@@ -314,6 +316,7 @@ impl ConsumerMember {
             target: None,
             names: BTreeMap::new(),
             asked: BTreeSet::new(),
+            reconciled_since_join: false,
             sent: Sent::default(),
             coordinator: None,
             coordinator_wanted: false,
@@ -712,6 +715,7 @@ impl ConsumerMember {
         self.phase = Phase::Active;
         self.epoch = JOIN_EPOCH;
         self.target = None;
+        self.reconciled_since_join = false;
         self.sent = Sent::default();
         self.heartbeat_now = true;
     }
@@ -937,6 +941,17 @@ impl ConsumerMember {
         }
         let resolved = self.resolved_target();
         if resolved == self.owned {
+            if !self.reconciled_since_join && unresolved.is_empty() {
+                // The first assignment after joining changes nothing (an
+                // empty one): the application still hears of it, as Java's
+                // onPartitionsAssigned(empty).
+                self.reconciled_since_join = true;
+                self.emit(Action::Assigned {
+                    partitions: self.named(&self.owned),
+                    added: Vec::new(),
+                    revoked: Vec::new(),
+                });
+            }
             return;
         }
         let revoked: BTreeSet<(Uuid, i32)> = self.owned.difference(&resolved).copied().collect();
@@ -981,6 +996,7 @@ impl ConsumerMember {
             "reconciled the assignment"
         );
         self.owned = resolved;
+        self.reconciled_since_join = true;
         self.emit(action);
         self.heartbeat_now = true;
     }

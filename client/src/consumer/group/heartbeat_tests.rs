@@ -322,6 +322,29 @@ fn revokes_only_what_moves_and_assigns_only_what_is_new() {
 }
 
 #[test]
+fn an_empty_first_assignment_is_still_reported_once() {
+    let mut h = Harness::new(config());
+    let j = h.join();
+    h.reply(j.id, ok(1, assignment(&[])));
+    let a = h.drain();
+    let [
+        Action::Assigned {
+            partitions,
+            added,
+            revoked,
+        },
+    ] = a.as_slice()
+    else {
+        panic!("{a:#?}");
+    };
+    assert!(partitions.is_empty() && added.is_empty() && revoked.is_empty());
+    h.tick(INTERVAL);
+    let next = h.one_send();
+    h.reply(next.id, ok(1, assignment(&[])));
+    h.none();
+}
+
+#[test]
 fn new_partitions_are_taken_at_once() {
     let mut h = Harness::new(config());
     h.stable();
