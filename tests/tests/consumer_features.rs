@@ -204,7 +204,7 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
         let mut cfg = config(broker.bootstrap(), OffsetReset::Earliest);
         cfg.max_poll_records = 20;
         let c = Consumer::new(cfg).await.unwrap();
-        c.assign(&[(topic.as_str(), 0), (topic.as_str(), 1)])
+        c.assign([(topic.as_str(), 0), (topic.as_str(), 1)])
             .unwrap();
         // Read a little of partition 1 first, so that data of it is fetched
         // and buffered when it is paused.
@@ -213,7 +213,7 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
         })
         .await;
         assert!(before.iter().any(|x| x.partition == 1));
-        c.pause(&[(topic.as_str(), 1)]).unwrap();
+        c.pause([(topic.as_str(), 1)]).unwrap();
         assert_eq!(c.paused(), vec![TopicPartition::new(topic.as_str(), 1)]);
         let p1_before: Vec<i64> = before
             .iter()
@@ -255,7 +255,7 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
             "the paused position moved"
         );
 
-        c.resume(&[(topic.as_str(), 1)]).unwrap();
+        c.resume([(topic.as_str(), 1)]).unwrap();
         assert!(c.paused().is_empty());
         let after = poll_until(&c, Duration::from_secs(10), |r| {
             p1_before.len() + r.len() >= N + 10
@@ -301,7 +301,7 @@ fn out_of_range_position_resets_to_earliest(broker) {
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::Earliest))
             .await
             .unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         c.seek((&topic, 0), 1_000_000).unwrap();
         assert_eq!(c.position((&topic, 0)).await.unwrap(), 1_000_000);
         let got = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 20).await;
@@ -331,7 +331,7 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::Latest))
             .await
             .unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         // Let the first (latest) reset land, then jump out of range.
         assert_eq!(c.position((&topic, 0)).await.unwrap(), 20);
         c.seek((&topic, 0), 1_000_000).unwrap();
@@ -372,13 +372,13 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::Latest))
             .await
             .unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         assert_eq!(c.position((&topic, 0)).await.unwrap(), 25);
         c.close().await.unwrap();
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::None))
             .await
             .unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         let e = c.poll(Duration::from_secs(1)).await.unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::OFFSET_OUT_OF_RANGE), "{e}");
         c.seek((&topic, 0), 1_000_000).unwrap();
@@ -415,8 +415,8 @@ fn seek_to_end_reads_only_new_records(broker) {
             .await
             .unwrap();
         let both = [(topic.as_str(), 0), (topic.as_str(), 1)];
-        c.assign(&both).unwrap();
-        c.seek_to_end(&both).unwrap();
+        c.assign(both).unwrap();
+        c.seek_to_end(both).unwrap();
         assert_eq!(c.position((&topic, 0)).await.unwrap(), 30);
         assert_eq!(c.position((&topic, 1)).await.unwrap(), 12);
         let old = c.poll(Duration::from_millis(500)).await.unwrap();
@@ -435,7 +435,7 @@ fn seek_to_end_reads_only_new_records(broker) {
         assert_eq!(got.len(), 11);
         assert!(got.iter().all(|r| value(r).starts_with("new")));
         // And back to the beginning of one partition: all of it again.
-        c.seek_to_beginning(&[(topic.as_str(), 1)]).unwrap();
+        c.seek_to_beginning([(topic.as_str(), 1)]).unwrap();
         let again = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 15).await;
         let again = [again, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
         assert_eq!(

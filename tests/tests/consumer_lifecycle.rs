@@ -333,7 +333,7 @@ fn list_offsets_fetch_and_metadata_retries_back_off_while_the_broker_keeps_faili
             .push_request_errors(LIST_OFFSETS, &[NOT_LEADER; 1000])
             .unwrap();
         broker.start_request_tracking().unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         let start = Instant::now();
         // (At round-trip speed the 1000 errors run out within the window
         // and records come: counted, not failed on, so the counts below
@@ -410,7 +410,7 @@ fn committed_offset_lookups_back_off_while_the_coordinator_keeps_failing() {
             .push_request_errors(OFFSET_FETCH, &[LOAD_IN_PROGRESS; 1000])
             .unwrap();
         broker.start_request_tracking().unwrap();
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         let start = Instant::now();
         let mut got = 0;
         while start.elapsed() < Duration::from_secs(3) {

@@ -112,7 +112,7 @@ fn assigned_consumer_with_a_group_commits_and_resumes_from_the_committed_offset(
 
         // No subscribe: commit and committed go to the group's coordinator.
         let c = Consumer::new(cfg.clone()).await.unwrap();
-        c.assign(&[(t, 0), (t, 1)]).unwrap();
+        c.assign([(t, 0), (t, 1)]).unwrap();
         let done = c.commit_offsets([((t, 0), om(5))]).await.unwrap();
         assert_eq!(done, vec![(TopicPartition::new(t, 0), om(5))]);
         assert_eq!(committed(&c, t, 0).await, Some(5));
@@ -122,7 +122,7 @@ fn assigned_consumer_with_a_group_commits_and_resumes_from_the_committed_offset(
         // A new assigned consumer starts at the committed 5 on partition 0,
         // and at auto.offset.reset (latest: 10) where nothing is committed.
         let c = Consumer::new(cfg).await.unwrap();
-        c.assign(&[(t, 0), (t, 1)]).unwrap();
+        c.assign([(t, 0), (t, 1)]).unwrap();
         assert_eq!(c.position((t, 0)).await.unwrap(), 5, "partition 0 resumes at the commit");
         assert_eq!(c.position((t, 1)).await.unwrap(), 10, "partition 1 starts at latest");
         let got: Vec<ConsumerRecord> = poll_batches(&c, 5, Duration::from_secs(15))

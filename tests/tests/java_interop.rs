@@ -566,7 +566,7 @@ fn purekafka_assigned_consumer_starts_at_the_offset_a_java_group_committed() {
             committed.values().map(|o| o.offset).collect::<Vec<_>>(),
             vec![30]
         );
-        c.assign(&[(topic.as_str(), 0)]).unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
         let mut got = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         while got.len() < 20 && Instant::now() < deadline {

@@ -83,10 +83,12 @@ use tokio::time::Instant;
 pub mod acls;
 pub mod scram;
 pub mod topics;
+pub mod transactions;
 
 pub use acls::*;
 pub use scram::*;
 pub use topics::*;
+pub use transactions::*;
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
