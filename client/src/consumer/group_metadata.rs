@@ -1,7 +1,8 @@
 //! The consumer group's identity as a transaction needs it (KIP-447).
 
-/// A consumer's place in its group, as the transactional producer's
-/// `send_offsets_to_transaction` needs it (Java's `ConsumerGroupMetadata`).
+/// A consumer's place in its group, as
+/// [`Producer::send_offsets_to_transaction`](crate::producer::Producer::send_offsets_to_transaction)
+/// needs it (Java's `ConsumerGroupMetadata`).
 ///
 /// The group coordinator accepts a transaction's offsets only from the
 /// current generation's member (KIP-447): a consumer that was fenced out of

@@ -44,6 +44,48 @@
 //!   delivery report (Java's `send(record, callback)`).
 //!
 //! Records are copied once, into their batch.
+//!
+//! # Transactions
+//!
+//! With `transactional.id` the producer writes in transactions, as Java's
+//! does: what is sent between [`Producer::begin_transaction`] and
+//! [`Producer::commit_transaction`] (with the consumer offsets given to
+//! [`Producer::send_offsets_to_transaction`]) becomes visible to
+//! `read_committed` consumers at once, or, after
+//! [`Producer::abort_transaction`], never.
+//!
+//! ```no_run
+//! # async fn demo() -> purekafka::Result<()> {
+//! use purekafka::config::ProducerConfig;
+//! use purekafka::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
+//! use purekafka::producer::{Producer, ProducerRecord};
+//! use purekafka::Error;
+//!
+//! let producer = Producer::new(ProducerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("transactional.id", "orders-enricher-1"),
+//! ])?).await?;
+//! producer.init_transactions().await?; // fences older producers with this id
+//! producer.begin_transaction()?;
+//! producer.enqueue(ProducerRecord::to("enriched").key("o-1").value("{}")).await?;
+//! let offsets = [(("orders", 0), OffsetAndMetadata { offset: 42, metadata: None })];
+//! producer
+//!     .send_offsets_to_transaction(offsets, &ConsumerGroupMetadata::new("enricher"))
+//!     .await?;
+//! match producer.commit_transaction().await {
+//!     Ok(()) => {}
+//!     // A send failed: nothing was committed; abort and go on.
+//!     Err(Error::TransactionAbortable { .. }) => producer.abort_transaction().await?,
+//!     // Fenced by a newer instance, or not authorized: this producer is done.
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Kafka 4's transactions v2 (KIP-890) are used when the broker has
+//! finalized `transaction.version` 2, v1 (AddPartitionsToTxn,
+//! AddOffsetsToTxn) otherwise. The state machine is
+//! `producer/transaction.rs`.
 
 mod accumulator;
 mod delivery;

@@ -45,6 +45,7 @@
 
 use crate::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
 use crate::error::Error;
+pub use crate::net::coordinator::CoordinatorType;
 use crate::producer::idempotence::ProducerId;
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
@@ -119,15 +120,6 @@ impl TxnState {
     }
 }
 
-/// Which coordinator a FindCoordinator asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CoordinatorKind {
-    /// The transaction coordinator (key: the transactional id).
-    Transaction,
-    /// The group coordinator (key: the group id).
-    Group,
-}
-
 /// Where a request goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -145,7 +137,7 @@ pub enum TxnRequest {
     /// FindCoordinator for `key`.
     FindCoordinator {
         /// Which coordinator.
-        kind: CoordinatorKind,
+        kind: CoordinatorType,
         /// The transactional id or group id.
         key: String,
     },
@@ -942,7 +934,7 @@ impl Transaction {
             return Action::Send {
                 target: Target::AnyBroker,
                 request: TxnRequest::FindCoordinator {
-                    kind: CoordinatorKind::Transaction,
+                    kind: CoordinatorType::Transaction,
                     key: tid,
                 },
             };
@@ -1029,7 +1021,7 @@ impl Transaction {
                 (
                     Target::AnyBroker,
                     TxnRequest::FindCoordinator {
-                        kind: CoordinatorKind::Group,
+                        kind: CoordinatorType::Group,
                         key: o.group.group_id.clone(),
                     },
                 )

@@ -58,7 +58,7 @@ fn ready(version: TxnVersion) -> (Transaction, Instant) {
     assert_eq!(
         req,
         TxnRequest::FindCoordinator {
-            kind: CoordinatorKind::Transaction,
+            kind: CoordinatorType::Transaction,
             key: TXID.into()
         }
     );
@@ -710,7 +710,7 @@ fn v1_send_offsets_adds_the_group_then_commits_to_the_group_coordinator() {
     assert_eq!(
         req,
         TxnRequest::FindCoordinator {
-            kind: CoordinatorKind::Group,
+            kind: CoordinatorType::Group,
             key: "g".into()
         }
     );
@@ -768,7 +768,7 @@ fn v2_send_offsets_goes_straight_to_the_group_coordinator() {
     assert!(matches!(
         req,
         TxnRequest::FindCoordinator {
-            kind: CoordinatorKind::Group,
+            kind: CoordinatorType::Group,
             ..
         }
     ));
@@ -794,7 +794,7 @@ fn v2_send_offsets_goes_straight_to_the_group_coordinator() {
     assert!(matches!(
         req,
         TxnRequest::FindCoordinator {
-            kind: CoordinatorKind::Group,
+            kind: CoordinatorType::Group,
             ..
         }
     ));

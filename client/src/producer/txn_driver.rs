@@ -7,12 +7,12 @@
 //! machine's.
 
 use crate::error::{Error, Result};
+use crate::net::coordinator::{RetryPolicy, coordinator_connection, find_coordinator};
 use crate::producer::ProducerShared;
 use crate::producer::transaction::{
-    Action, CoordinatorKind, Target, Transaction, TxnRequest, TxnResponse, TxnVersion,
+    Action, CoordinatorType, Target, Transaction, TxnRequest, TxnResponse, TxnVersion,
 };
-use purekafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
-use purekafka_protocol::{ApiKey, ErrorCode};
+use purekafka_protocol::ApiKey;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::time::Instant;
@@ -96,23 +96,35 @@ async fn perform(
     request: &TxnRequest,
     cap: i16,
 ) -> Result<TxnResponse> {
+    if let TxnRequest::FindCoordinator { kind, key } = request {
+        // The client's one lookup, with its retries for up to
+        // request.timeout.ms; the machine retries beyond that.
+        let client = &shared.cfg.client;
+        let policy = RetryPolicy {
+            backoff: client.retry_backoff,
+            backoff_max: client.retry_backoff_max,
+            deadline: std::time::Instant::now() + client.request_timeout,
+        };
+        let found = find_coordinator(&shared.cluster, *kind, key, policy).await?;
+        let version = match kind {
+            CoordinatorType::Transaction => {
+                let c = coordinator_connection(&shared.cluster, &found).await?;
+                txn_version(c.versions())
+            }
+            _ => TxnVersion::V1,
+        };
+        let node = found.id;
+        tracing::debug!("{kind:?} coordinator of '{key}' is node {node} ({version:?})");
+        return Ok(TxnResponse::Coordinator { node, version });
+    }
     let conn = match target {
         Target::AnyBroker => shared.cluster.any_broker().await?,
         Target::TxnCoordinator(n) | Target::GroupCoordinator(n) => shared.cluster.broker(n).await?,
     };
     let v = |api: ApiKey| conn.version_for(api).map(|v| v.min(cap));
     Ok(match request {
-        TxnRequest::FindCoordinator { kind, key } => {
-            let node = find_coordinator(&conn, *kind, key).await?;
-            let version = match kind {
-                CoordinatorKind::Transaction => {
-                    let c = shared.cluster.broker(node).await?;
-                    txn_version(c.versions())
-                }
-                CoordinatorKind::Group => TxnVersion::V1,
-            };
-            tracing::debug!("{kind:?} coordinator of '{key}' is node {node} ({version:?})");
-            TxnResponse::Coordinator { node, version }
+        TxnRequest::FindCoordinator { .. } => {
+            return Err(Error::Fatal("FindCoordinator is answered above".into()));
         }
         TxnRequest::InitProducerId(r) => {
             TxnResponse::InitProducerId(conn.send_versioned(r, v(ApiKey::InitProducerId)?).await?)
@@ -146,56 +158,4 @@ fn txn_version(v: &purekafka_protocol::version::BrokerVersions) -> TxnVersion {
     } else {
         TxnVersion::V1
     }
-}
-
-/// One FindCoordinator round trip (the machine retries).
-async fn find_coordinator(
-    conn: &crate::net::conn::Connection,
-    kind: CoordinatorKind,
-    key: &str,
-) -> Result<i32> {
-    let version = conn.version_for(ApiKey::FindCoordinator)?;
-    let key_type = match kind {
-        CoordinatorKind::Transaction => 1,
-        CoordinatorKind::Group => 0,
-    };
-    let req = if version >= 4 {
-        FindCoordinatorRequest {
-            key_type,
-            coordinator_keys: vec![key.to_owned()],
-            ..Default::default()
-        }
-    } else {
-        FindCoordinatorRequest {
-            key: key.to_owned(),
-            key_type,
-            ..Default::default()
-        }
-    };
-    let resp: FindCoordinatorResponse = conn.send_versioned(&req, version).await?;
-    let (code, message, node) = if version >= 4 {
-        match resp.coordinators.iter().find(|c| c.key == key) {
-            Some(c) => (ErrorCode(c.error_code), c.error_message.clone(), c.node_id),
-            None => (ErrorCode::COORDINATOR_NOT_AVAILABLE, None, -1),
-        }
-    } else {
-        (ErrorCode(resp.error_code), resp.error_message, resp.node_id)
-    };
-    let noun = match kind {
-        CoordinatorKind::Transaction => "transactional.id",
-        CoordinatorKind::Group => "group",
-    };
-    if code != ErrorCode::NONE {
-        return Err(Error::Kafka {
-            code,
-            api: "FindCoordinator",
-            topic: None,
-            partition: None,
-            message: Some(match message.filter(|m| !m.is_empty()) {
-                Some(m) => format!("{noun} '{key}': {m}"),
-                None => format!("{noun} '{key}'"),
-            }),
-        });
-    }
-    Ok(node)
 }
