@@ -81,11 +81,13 @@ use tokio::time::Instant;
 // The call families, one file each; their public types are re-exported
 // here (`purekafka::admin::NewTopic`).
 pub mod acls;
+pub mod configs;
 pub mod scram;
 pub mod topics;
 pub mod transactions;
 
 pub use acls::*;
+pub use configs::*;
 pub use scram::*;
 pub use topics::*;
 pub use transactions::*;
