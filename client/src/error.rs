@@ -256,6 +256,53 @@ pub enum Error {
         count: usize,
     },
 
+    /// A consumer call named a partition the consumer is not assigned
+    /// (Java's `IllegalStateException: No current assignment for
+    /// partition`).
+    #[error(
+        "{topic}-{partition} is not assigned to this consumer: assign() it, or wait until the group assigns it (see assignment())"
+    )]
+    NotAssigned {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+
+    /// Fetched records of a partition do not decode (a CRC mismatch with
+    /// `check.crcs`, a truncated or malformed batch). The position stays at
+    /// `offset`: polling again fails again; seek past it to skip the
+    /// records, as Java's consumer asks.
+    #[error(
+        "records of {topic}-{partition} at offset {offset} do not decode: {source}; seek past offset {offset} to skip them"
+    )]
+    CorruptRecords {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The position: the first offset not read.
+        offset: i64,
+        /// What was malformed.
+        source: DecodeError,
+    },
+
+    /// A consumer's position for a partition was not known within
+    /// `request.timeout.ms`: the committed offset or the offset reset
+    /// (ListOffsets) it waits for did not finish (Java's `position()`
+    /// `TimeoutException`). Retriable.
+    #[error(
+        "the position of {topic}-{partition} was not known within {timeout:?} (request.timeout.ms): its committed-offset or auto.offset.reset lookup did not finish; check that the partition has a leader and the group a coordinator"
+    )]
+    PositionTimeout {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// How long was waited.
+        timeout: Duration,
+    },
+
     /// The record was sent and no answer came before the producer gave up
     /// on it (close timed out): the broker may or may not have written it.
     /// Re-sending can duplicate it; read the partition to find out.
@@ -305,7 +352,9 @@ pub enum Error {
     /// broker denied a topic or the group, a timeout): call
     /// `abort_transaction`, then begin a new transaction; the producer goes
     /// on. Every transactional call but the abort fails with this until then.
-    #[error("the transaction of transactional.id '{transactional_id}' must be aborted: {cause}; call abort_transaction() and begin a new transaction")]
+    #[error(
+        "the transaction of transactional.id '{transactional_id}' must be aborted: {cause}; call abort_transaction() and begin a new transaction"
+    )]
     TransactionAbortable {
         /// `transactional.id`.
         transactional_id: String,
@@ -335,7 +384,9 @@ pub enum Error {
     /// without transactions): every later call fails with this at once.
     /// Close the producer; a new one (whose `init_transactions` fences this
     /// one) may take over.
-    #[error("transactional producer with transactional.id '{transactional_id}' failed for good: {cause}; close it")]
+    #[error(
+        "transactional producer with transactional.id '{transactional_id}' failed for good: {cause}; close it"
+    )]
     TransactionFatal {
         /// `transactional.id`.
         transactional_id: String,
@@ -396,6 +447,7 @@ impl Error {
             | Error::Disconnected { .. }
             | Error::CorrelationMismatch { .. }
             | Error::RequestTimeout { .. }
+            | Error::PositionTimeout { .. }
             | Error::BootstrapUnreachable { .. } => true,
             _ => false,
         }

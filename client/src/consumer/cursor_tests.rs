@@ -406,3 +406,58 @@ fn a_record_at_the_largest_offset_saturates_the_position_instead_of_overflowing(
     assert_eq!(c.next_offset, i64::MAX);
     assert!(c.past_end);
 }
+
+#[test]
+fn records_that_do_not_decode_fail_the_read_naming_the_partition_and_offset() {
+    let first = encode(&[B::Data {
+        base: 10,
+        pid: -1,
+        txn: false,
+        values: &["a", "b"],
+        codec: Compression::None,
+    }]);
+    let second = encode(&[B::Data {
+        base: 12,
+        pid: -1,
+        txn: false,
+        values: &["c"],
+        codec: Compression::None,
+    }]);
+    let mut log = BytesMut::from(&first[..]);
+    let at = log.len();
+    log.extend_from_slice(&second);
+    // The last byte of the second batch's last record: its CRC no longer matches.
+    let end = log.len() - 1;
+    log[end] ^= 0xff;
+    assert!(at < end);
+    let cf = CompletedFetch {
+        tp: crate::TopicPartition::new("t", 3),
+        fetch_offset: 10,
+        seek_gen: 1,
+        records: log.freeze(),
+        aborted: Vec::new(),
+    };
+    let opts = DecodeOptions {
+        verify_crc: true,
+        ..DecodeOptions::default()
+    };
+    let mut c = Cursor::new(cf, opts);
+    let mut out: Vec<super::ConsumerRecord> = Vec::new();
+    let e = c.read(100, false, &mut out).unwrap_err();
+    // What came before the bad batch was read; the error is at its offset.
+    assert_eq!(out.iter().map(|r| r.offset).collect::<Vec<_>>(), [10, 11]);
+    match &e {
+        crate::Error::CorruptRecords {
+            topic,
+            partition,
+            offset,
+            ..
+        } => assert_eq!((topic.as_str(), *partition, *offset), ("t", 3, 12)),
+        e => panic!("{e:?}"),
+    }
+    let text = e.to_string();
+    assert!(
+        text.contains("t-3") && text.contains("offset 12") && text.contains("seek past"),
+        "{text}"
+    );
+}

@@ -566,12 +566,7 @@ impl Consumer {
                 continue;
             }
             if let Err(e) = result {
-                return Some(Error::Decode {
-                    broker: "fetch".into(),
-                    api: "Fetch",
-                    version: -1,
-                    source: e,
-                });
+                return Some(e);
             }
             if out.len() >= max {
                 return None;
@@ -629,9 +624,9 @@ impl Consumer {
                 return Ok(p);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(Error::RequestTimeout {
-                    broker: "partition leader".into(),
-                    api: "ListOffsets",
+                return Err(Error::PositionTimeout {
+                    topic: tp.topic.to_string(),
+                    partition: tp.partition,
                     timeout: self.inner.cfg.client.request_timeout,
                 });
             }
@@ -748,8 +743,20 @@ impl Cursor {
         self.past_end |= last == i64::MAX;
     }
 
-    /// Appends up to `max` records to `out`.
-    fn read<S: Sink>(
+    /// Appends up to `max` records to `out`. Records that do not decode
+    /// end the read with [`Error::CorruptRecords`] at the first offset not
+    /// read; what was read before them stays in `out`.
+    fn read<S: Sink>(&mut self, max: usize, read_committed: bool, out: &mut S) -> Result<()> {
+        self.read_records(max, read_committed, out)
+            .map_err(|source| Error::CorruptRecords {
+                topic: self.tp.topic.to_string(),
+                partition: self.tp.partition,
+                offset: self.next_offset,
+                source,
+            })
+    }
+
+    fn read_records<S: Sink>(
         &mut self,
         max: usize,
         read_committed: bool,

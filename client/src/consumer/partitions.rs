@@ -243,10 +243,9 @@ fn no_position(
 }
 
 fn not_assigned(tp: &Tp) -> Error {
-    Error::UnknownPartition {
-        topic: format!("{} (not assigned to this consumer)", tp.topic),
+    Error::NotAssigned {
+        topic: tp.topic.to_string(),
         partition: tp.partition,
-        count: 0,
     }
 }
 

@@ -177,7 +177,12 @@ fn revoking_drops_the_state_and_what_was_fetched() {
     assert!(st.assignment().is_empty());
     assert!(poll(&mut st, true).is_empty(), "fetched data dropped");
     assert!(to_commit(&st).is_empty());
-    assert!(st.seek(&tp(0), 1).is_err(), "not assigned");
+    let e = st.seek(&tp(0), 1).unwrap_err();
+    assert!(
+        matches!(&e, crate::Error::NotAssigned { topic, partition: 0 } if topic == "t"),
+        "{e:?}"
+    );
+    assert!(e.to_string().starts_with("t-0 is not assigned"), "{e}");
     // Assigned again: a fresh state, and the old fetch's late answer is
     // not taken for a current one.
     st.assign(&[tp(0)], false);

@@ -64,7 +64,7 @@ use purekafka_protocol::messages::{
     SyncGroupResponse, join_group_request::JoinGroupRequestProtocol,
     leave_group_request::MemberIdentity, sync_group_request::SyncGroupRequestAssignment,
 };
-use purekafka_protocol::{DecodeError, DecodeErrorKind, ErrorCode};
+use purekafka_protocol::{ApiKey, DecodeError, DecodeErrorKind, ErrorCode};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -260,6 +260,18 @@ enum Kind {
     SyncGroup,
     Heartbeat,
     LeaveGroup,
+}
+
+impl Kind {
+    fn api_key(self) -> ApiKey {
+        match self {
+            Kind::FindCoordinator => ApiKey::FindCoordinator,
+            Kind::JoinGroup => ApiKey::JoinGroup,
+            Kind::SyncGroup => ApiKey::SyncGroup,
+            Kind::Heartbeat => ApiKey::Heartbeat,
+            Kind::LeaveGroup => ApiKey::LeaveGroup,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -781,15 +793,15 @@ impl Membership {
             (kind, r) => {
                 // A driver bug: handle it like a response that did not decode.
                 tracing::warn!(?kind, api = ?r.api_key(), "response does not match the request");
-                self.in_flight.push(sent);
                 let e = Error::Decode {
                     broker: self.coordinator_name(),
-                    api: super::requests::api_name(r.api_key()),
-                    version: -1,
+                    api: super::requests::api_name(kind.api_key()),
+                    version: sent.version,
                     source: DecodeError::new(DecodeErrorKind::InvalidValue(
                         "a response to another request",
                     )),
                 };
+                self.in_flight.push(sent);
                 self.on_request_failed(now, id, &e);
                 return;
             }
