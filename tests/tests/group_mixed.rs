@@ -41,8 +41,28 @@ fn purekafka_and_kafka_python_share_a_group() {
     }
     let mut peer = cmd.spawn().expect("start kafka-python group member");
     let stdout = peer.stdout.take().unwrap();
+    // The peer's lines as they come: its final assignment is printed at the
+    // end of its own clock, which starts after its (slow, on a loaded
+    // machine: seconds) Python start-up.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let final_of = |line: &str| -> Option<Vec<i32>> {
+        let rest = line.strip_prefix("{\"final\": [")?;
+        let list = rest.split(']').next().unwrap_or("");
+        Some(
+            list.split(',')
+                .filter_map(|x| x.trim().parse::<i32>().ok())
+                .collect(),
+        )
+    };
     let rt = rt();
-    let ours = rt.block_on(async {
+    let (ours, theirs) = rt.block_on(async {
         let mut cfg = ConsumerConfig::new(broker.bootstrap());
         cfg.group_id = Some(group.clone());
         cfg.auto_offset_reset = OffsetReset::Earliest;
@@ -50,37 +70,33 @@ fn purekafka_and_kafka_python_share_a_group() {
         cfg.session_timeout = Duration::from_secs(6);
         let c = Consumer::new(cfg).await.unwrap();
         c.subscribe(&[topic.as_str()]).unwrap();
-        // Poll (keeping the member alive) past the peer's end; the shares
-        // are compared as they stood shortly before the peer leaves.
-        let start = Instant::now();
-        let mut assignment = Vec::new();
-        while start.elapsed() < Duration::from_secs(12) {
+        // Poll (keeping the member alive) until the peer prints its final
+        // assignment, and only then leave: leaving earlier rebalances the
+        // group under the peer, whose last look then finds nothing (eager
+        // protocol, mid-rebalance) or everything. (A fixed 12 s window
+        // raced the peer's start-up: CI failed ~1 in 5 with "kafka-python
+        // got no partitions".) The shares are compared as they stood then.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let theirs = loop {
             let _ = c.poll(Duration::from_millis(200)).await;
-            if start.elapsed() < Duration::from_millis(9_300) {
-                assignment = c
-                    .assignment()
-                    .into_iter()
-                    .map(|tp| tp.partition)
-                    .collect::<Vec<i32>>();
+            if let Some(t) = lines.try_iter().find_map(|l| final_of(&l)) {
+                break t;
             }
-        }
-        let a = assignment;
-        c.close().await.unwrap();
-        a
-    });
-    let mut theirs = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("{\"final\": [") {
-            let list = rest.split(']').next().unwrap_or("");
-            theirs = Some(
-                list.split(',')
-                    .filter_map(|x| x.trim().parse::<i32>().ok())
-                    .collect::<Vec<i32>>(),
+            assert!(
+                Instant::now() < deadline,
+                "kafka-python member printed no final assignment within 60 s"
             );
-        }
-    }
+        };
+        let a = c
+            .assignment()
+            .into_iter()
+            .map(|tp| tp.partition)
+            .collect::<Vec<i32>>();
+        c.close().await.unwrap();
+        (a, Some(theirs))
+    });
     let _ = peer.wait();
+    let _ = reader.join();
     let theirs = theirs.expect("kafka-python member printed no final assignment");
     let mut ours = ours;
     ours.sort();
