@@ -27,6 +27,7 @@
 //! - [`producer`]: batching, partitioning, idempotent delivery.
 //! - [`consumer`]: fetching, consumer groups, offsets.
 //! - [`share`]: share groups (KIP-932): queue-like consumption, per-record acknowledgement.
+//! - [`eos`]: exactly-once consume-transform-produce over transactions.
 //! - [`security`]: TLS and SASL.
 //! - [`serde`]: typed producers and consumers.
 
@@ -35,6 +36,7 @@
 pub mod admin;
 pub mod config;
 pub mod consumer;
+pub mod eos;
 pub mod error;
 pub mod net;
 pub mod producer;
