@@ -57,9 +57,44 @@ use purekafka_protocol::messages::{
     AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, InitProducerIdRequest,
     InitProducerIdResponse, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A set of topic-partitions, looked up without allocating.
+#[derive(Debug, Default)]
+struct PartSet(BTreeMap<Arc<str>, BTreeSet<i32>>);
+
+impl PartSet {
+    fn contains(&self, topic: &str, partition: i32) -> bool {
+        self.0.get(topic).is_some_and(|p| p.contains(&partition))
+    }
+
+    fn insert(&mut self, (topic, partition): (Arc<str>, i32)) {
+        self.0.entry(topic).or_default().insert(partition);
+    }
+
+    fn extend(&mut self, keys: impl IntoIterator<Item = (Arc<str>, i32)>) {
+        for k in keys {
+            self.insert(k);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn into_vec(self) -> Vec<(Arc<str>, i32)> {
+        self.0
+            .into_iter()
+            .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p)))
+            .collect()
+    }
+}
 
 /// Settings of the machine (from the producer configuration).
 #[derive(Debug, Clone)]
@@ -306,9 +341,9 @@ pub struct Transaction {
     new_producer: Option<ProducerId>,
     coordinator: Option<i32>,
     /// Partitions in the open transaction (v1: added; v2: sent to).
-    added: BTreeSet<(Arc<str>, i32)>,
+    added: PartSet,
     /// Partitions to add (v1).
-    pending: BTreeSet<(Arc<str>, i32)>,
+    pending: PartSet,
     /// Partitions being added (v1).
     adding: Vec<(Arc<str>, i32)>,
     /// The coordinator knows of the open transaction (a partition or the
@@ -390,8 +425,8 @@ impl Transaction {
             producer: None,
             new_producer: None,
             coordinator: None,
-            added: BTreeSet::new(),
-            pending: BTreeSet::new(),
+            added: PartSet::default(),
+            pending: PartSet::default(),
             adding: Vec::new(),
             started: false,
             bump_needed: false,
@@ -572,12 +607,16 @@ impl Transaction {
         match &self.state {
             TxnState::InTransaction => {
                 if self.version == TxnVersion::V1 {
-                    let key = (Arc::<str>::from(topic), partition);
-                    if !self.added.contains(&key)
-                        && !self.adding.contains(&key)
-                        && !self.pending.contains(&key)
+                    // No allocation for a partition already known (every
+                    // record passes here).
+                    if !self.added.contains(topic, partition)
+                        && !self.pending.contains(topic, partition)
+                        && !self
+                            .adding
+                            .iter()
+                            .any(|(t, p)| **t == *topic && *p == partition)
                     {
-                        self.pending.insert(key);
+                        self.pending.insert((Arc::from(topic), partition));
                     }
                 }
                 Ok(())
@@ -603,7 +642,7 @@ impl Transaction {
     /// Whether the sender may send a batch of this partition now (v1: once
     /// the coordinator has added it to the transaction).
     pub fn partition_sendable(&self, topic: &str, partition: i32) -> bool {
-        self.version == TxnVersion::V2 || self.added.contains(&(Arc::from(topic), partition))
+        self.version == TxnVersion::V2 || self.added.contains(topic, partition)
     }
 
     /// Whether a new partition waits for AddPartitionsToTxn (for the sender:
@@ -945,7 +984,7 @@ impl Transaction {
             && let Some(p) = pid
             && matches!(self.state, TxnState::InTransaction | TxnState::Committing)
         {
-            self.adding = std::mem::take(&mut self.pending).into_iter().collect();
+            self.adding = std::mem::take(&mut self.pending).into_vec();
             let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
             for (t, part) in &self.adding {
                 match topics.iter_mut().find(|x| x.name == **t) {
