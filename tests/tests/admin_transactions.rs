@@ -3,7 +3,8 @@
 //! partition; a Java transaction held open is listed and described by its
 //! coordinator, abort_transaction ends it at its partition (a
 //! read_committed consumer then reads past it), and fence_producers makes
-//! the Java producer's commit fail as fenced.
+//! the Java producer's commit, and purekafka's transactional producer's,
+//! fail as fenced.
 
 use purekafka::TopicPartition;
 use purekafka::admin::{
@@ -406,5 +407,40 @@ fn fence_producers_makes_the_held_transactions_commit_fail() {
         let d = d[&txid].as_ref().unwrap();
         assert_ne!(d.state, TransactionState::Ongoing, "{d:?}");
         assert!(d.producer_epoch > before.producer_epoch, "{d:?}");
+    });
+}
+
+#[test]
+fn fence_producers_fences_our_transactional_producer() {
+    let c = Cluster::kafka();
+    let topic = unique_topic("admin-txn-fence-ours");
+    let txid = unique_topic("admin-txn-fence-ours-id");
+    c.create_topic(&topic, 1).unwrap();
+    rt().block_on(async {
+        let cfg = ProducerConfig::from_properties([
+            ("bootstrap.servers", c.bootstrap()),
+            ("transactional.id", txid.as_str()),
+        ])
+        .unwrap();
+        let p = Producer::new(cfg).await.unwrap();
+        p.init_transactions().await.unwrap();
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::to(&topic).partition(0).value("fenced"))
+            .await
+            .unwrap();
+        let admin = Admin::new(admin_config(c)).await.unwrap();
+        let fenced = admin.fence_producers([txid.as_str()]).await.unwrap();
+        assert!(fenced[&txid].is_ok(), "{fenced:?}");
+        let e = p.commit_transaction().await.unwrap_err();
+        let text = format!("{e:?}");
+        assert!(
+            text.contains("PRODUCER_FENCED") || text.contains("INVALID_PRODUCER_EPOCH"),
+            "{e}"
+        );
+        assert!(
+            read_committed(c, &topic, Duration::from_secs(3))
+                .await
+                .is_empty()
+        );
     });
 }
