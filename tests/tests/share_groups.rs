@@ -36,6 +36,16 @@ const LOCK_MS: u64 = 2000;
 /// A topic with `partitions` partitions and a share group reading it from
 /// the start with a short record lock. `None`: skip (printed).
 fn setup(broker: &Cluster, name: &str, partitions: u32) -> Option<(String, String)> {
+    setup_with_lock(broker, name, partitions, LOCK_MS)
+}
+
+/// [`setup`] with a record lock of `lock_ms`.
+fn setup_with_lock(
+    broker: &Cluster,
+    name: &str,
+    partitions: u32,
+    lock_ms: u64,
+) -> Option<(String, String)> {
     let topic = unique_topic(name);
     let group = unique_topic(&format!("{name}-group"));
     broker.create_topic(&topic, partitions).unwrap();
@@ -44,7 +54,7 @@ fn setup(broker: &Cluster, name: &str, partitions: u32) -> Option<(String, Strin
         &group,
         &[
             ("share.auto.offset.reset", "earliest"),
-            ("share.record.lock.duration.ms", &LOCK_MS.to_string()),
+            ("share.record.lock.duration.ms", &lock_ms.to_string()),
         ],
     ) {
         Ok(()) => Some((topic, group)),
@@ -114,6 +124,10 @@ fn decide(r: &ShareRecord) -> AcknowledgeType {
         AcknowledgeType::Accept
     }
 }
+
+/// A record as one of several implicit members saw it: partition, offset,
+/// delivery count, member.
+type Seen = (i32, i64, u16, usize);
 
 /// One delivery, as a member saw it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -225,7 +239,8 @@ fn three_share_consumers_get_distinct_records_and_accept_them_all() {
     let total = 300usize;
     rt().block_on(async {
         let values: Vec<String> = (0..total).map(|i| format!("v{i}")).collect();
-        let log: Arc<Mutex<Vec<(i32, i64, u16, usize)>>> = Arc::default();
+        // (partition, offset, delivery count, member)
+        let log: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let assigned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for m in 0..3 {
@@ -781,5 +796,67 @@ fn commit_async_and_piggybacked_acknowledgements_report_to_the_callback() {
             c.close(Duration::from_secs(10)).await.unwrap();
         }
         group_is_drained(broker, &group, &topic, Duration::from_secs(2)).await;
+    });
+}
+
+#[test]
+fn a_consumer_that_stops_polling_leaves_after_max_poll_interval_and_rejoins() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    require!(broker, Feature::ShareGroups);
+    // A 30 s lock: what moves sooner moves because the member left.
+    let Some((topic, group)) = setup_with_lock(broker, "share-stale", 1, 30_000) else {
+        return;
+    };
+    rt().block_on(async {
+        let values: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
+        produce(broker, &topic, &values).await;
+        let mut cfg = config(broker, &group, ShareAcknowledgementMode::Explicit);
+        cfg.max_poll_interval = Duration::from_secs(3);
+        let a = ShareConsumer::new(cfg).await.unwrap();
+        a.subscribe(&[topic.as_str()]).unwrap();
+        // The poll interval runs from the start of A's last poll.
+        let (held, held_at): (BTreeSet<i64>, Instant) = loop {
+            let polled_at = Instant::now();
+            let got = a.poll(Duration::from_secs(1)).await.unwrap();
+            if !got.is_empty() {
+                break (got.iter().map(|r| r.offset).collect(), polled_at);
+            }
+        };
+        assert!(!a.assignment().is_empty());
+        let b = ShareConsumer::new(config(broker, &group, ShareAcknowledgementMode::Implicit))
+            .await
+            .unwrap();
+        b.subscribe(&[topic.as_str()]).unwrap();
+        let mut got: BTreeMap<i64, u16> = BTreeMap::new();
+        while !held.iter().all(|o| got.contains_key(o)) {
+            assert!(
+                held_at.elapsed() < Duration::from_secs(20),
+                "A's records never reached B (held {held:?}, B got {got:?})"
+            );
+            for r in b.poll(Duration::from_millis(300)).await.unwrap() {
+                got.insert(r.offset, r.delivery_count);
+            }
+        }
+        let moved_after = held_at.elapsed();
+        assert!(
+            moved_after >= Duration::from_millis(2900) && moved_after < Duration::from_secs(20),
+            "A's records moved {moved_after:?} after it stopped polling: not its max.poll.interval.ms (3 s)"
+        );
+        assert!(a.assignment().is_empty(), "A left the group");
+        for o in &held {
+            assert_eq!(got[o], 2, "offset {o}: its second delivery");
+        }
+        // A polls again: it rejoins (its old records are B's now; the
+        // refusal of the unacknowledged poll comes first, then it goes on).
+        for o in &held {
+            a.acknowledge_offset(&topic, 0, *o, AcknowledgeType::Release).unwrap();
+        }
+        let until = Instant::now() + Duration::from_secs(15);
+        while a.assignment().is_empty() {
+            assert!(Instant::now() < until, "A did not rejoin");
+            a.poll(Duration::from_millis(300)).await.unwrap();
+        }
+        b.close(Duration::from_secs(10)).await.unwrap();
+        a.close(Duration::from_secs(10)).await.unwrap();
     });
 }

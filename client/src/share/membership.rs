@@ -41,6 +41,10 @@ pub(crate) struct ShareMembershipConfig {
     pub rack: Option<String>,
     pub retry_backoff: Duration,
     pub retry_backoff_max: Duration,
+    /// `max.poll.interval.ms`: a member whose application does not poll
+    /// this long leaves the group (its records go to the others), and
+    /// rejoins at its next poll.
+    pub max_poll_interval: Duration,
 }
 
 /// What the driver should do now.
@@ -85,6 +89,14 @@ pub(crate) struct ShareMembership {
     next_at: Option<Instant>,
     retries: Retries,
     fatal: Option<Error>,
+    /// When the application last polled (`None`: not yet).
+    last_poll: Option<Instant>,
+    /// Left because the application stopped polling; the next poll rejoins.
+    stale: bool,
+    /// Polled again while that leave was in flight: rejoin after it.
+    stale_rejoin: bool,
+    /// Went stale since the driver last asked ([`take_went_stale`](Self::take_went_stale)).
+    went_stale: bool,
 }
 
 impl ShareMembership {
@@ -105,6 +117,10 @@ impl ShareMembership {
             next_at: None,
             retries: Retries::default(),
             fatal: None,
+            last_poll: None,
+            stale: false,
+            stale_rejoin: false,
+            went_stale: false,
         }
     }
 
@@ -153,6 +169,46 @@ impl ShareMembership {
         self.next_at = Some(now);
     }
 
+    /// The application polled: a member that left for not polling
+    /// (`max.poll.interval.ms`) rejoins. Returns whether it does.
+    pub fn polled(&mut self, now: Instant) -> bool {
+        self.last_poll = Some(now);
+        if !self.stale {
+            return false;
+        }
+        self.stale = false;
+        if self.fatal.is_some() || self.subscription.is_empty() {
+            return false;
+        }
+        tracing::info!(group = %self.cfg.group_id, member = %self.cfg.member_id, "polled again: rejoining the share group");
+        if self.state == State::Done {
+            self.state = State::Active;
+            self.epoch = JOIN;
+            self.send_subscription = true;
+            self.next_at = Some(now);
+        } else {
+            // The leave is still under way: rejoin once it is done.
+            self.stale_rejoin = true;
+        }
+        true
+    }
+
+    /// Whether the member left for not polling since the last call: the
+    /// driver then closes its share sessions, so that the broker releases
+    /// the records it holds to the other members at once (not when their
+    /// locks time out).
+    pub fn take_went_stale(&mut self) -> bool {
+        std::mem::take(&mut self.went_stale)
+    }
+
+    /// When the member goes stale unless the application polls.
+    fn poll_deadline(&self) -> Option<Instant> {
+        match self.state {
+            State::Active => self.last_poll.map(|t| t + self.cfg.max_poll_interval),
+            _ => None,
+        }
+    }
+
     /// Leaves the group: the next heartbeat carries epoch -1.
     pub fn leave(&mut self, now: Instant) {
         match self.state {
@@ -178,6 +234,17 @@ impl ShareMembership {
     pub fn poll_action(&mut self, now: Instant) -> Option<Action> {
         if matches!(self.state, State::Idle | State::Done) || self.in_flight || self.finding {
             return None;
+        }
+        if self.poll_deadline().is_some_and(|t| now >= t) {
+            tracing::warn!(
+                group = %self.cfg.group_id,
+                member = %self.cfg.member_id,
+                "no poll for max.poll.interval.ms ({:?}): leaving the share group; the next poll rejoins",
+                self.cfg.max_poll_interval
+            );
+            self.leave(now);
+            self.stale = true;
+            self.went_stale = true;
         }
         if self.next_at.is_some_and(|t| t > now) {
             return None;
@@ -213,7 +280,10 @@ impl ShareMembership {
         if matches!(self.state, State::Idle | State::Done) || self.in_flight || self.finding {
             return None;
         }
-        self.next_at
+        match (self.next_at, self.poll_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn retry_later(&mut self, now: Instant) {
@@ -261,6 +331,11 @@ impl ShareMembership {
             // removes it otherwise).
             self.state = State::Done;
             self.epoch = JOIN;
+            if std::mem::take(&mut self.stale_rejoin) {
+                self.state = State::Active;
+                self.send_subscription = true;
+                self.next_at = Some(now);
+            }
             return false;
         }
         let r = match result {
@@ -374,6 +449,7 @@ mod tests {
             rack: Some("r1".into()),
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_millis(1000),
+            max_poll_interval: Duration::from_secs(30),
         })
     }
 
@@ -595,5 +671,53 @@ mod tests {
         m.leave(now);
         assert!(m.is_done());
         assert_eq!(m.poll_action(now), None);
+    }
+
+    #[test]
+    fn a_member_that_stops_polling_leaves_and_rejoins_at_its_next_poll() {
+        let now = Instant::now();
+        let mut m = joined(now, &[0]);
+        m.polled(now);
+        // Heartbeats go on while the application polls in time.
+        let mut t = now;
+        for _ in 0..3 {
+            t += Duration::from_secs(1);
+            let r = heartbeat(&mut m, t);
+            assert_eq!(r.member_epoch, 1);
+            m.on_heartbeat(Ok(ok(1, None)), t);
+        }
+        // The poll deadline wakes the driver even between heartbeats.
+        let deadline = now + Duration::from_secs(30);
+        while t + Duration::from_secs(1) < deadline {
+            t += Duration::from_secs(1);
+            heartbeat(&mut m, t);
+            m.on_heartbeat(Ok(ok(1, None)), t);
+        }
+        assert!(m.next_wakeup().unwrap() <= deadline);
+        let r = heartbeat(&mut m, deadline);
+        assert_eq!(r.member_epoch, LEAVE, "stale: leaves");
+        assert!(m.take_went_stale());
+        assert!(!m.take_went_stale());
+        assert!(m.assignment().0.is_empty());
+        m.on_heartbeat(Ok(ok(LEAVE, None)), deadline);
+        assert!(m.is_done());
+        assert_eq!(m.poll_action(deadline + Duration::from_secs(5)), None);
+        // The next poll rejoins with the subscription.
+        let later = deadline + Duration::from_secs(10);
+        assert!(m.polled(later));
+        let r = heartbeat(&mut m, later);
+        assert_eq!(r.member_epoch, JOIN);
+        assert_eq!(r.subscribed_topic_names, Some(vec!["t".to_string()]));
+        assert!(!m.polled(later), "only one rejoin");
+
+        // Polled again while the leave is in flight: rejoins right after.
+        let mut m = joined(now, &[0]);
+        m.polled(now);
+        let r = heartbeat(&mut m, now + Duration::from_secs(31));
+        assert_eq!(r.member_epoch, LEAVE);
+        assert!(m.polled(now + Duration::from_secs(31)));
+        m.on_heartbeat(Ok(ok(LEAVE, None)), now + Duration::from_secs(31));
+        let r = heartbeat(&mut m, now + Duration::from_secs(31));
+        assert_eq!(r.member_epoch, JOIN);
     }
 }

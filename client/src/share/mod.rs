@@ -70,7 +70,9 @@
 //! Settings: the consumer's `group.id` (required), `share.acknowledgement.mode`,
 //! `max.poll.records` (ShareFetch's MaxRecords and BatchSize),
 //! `fetch.max.wait.ms`, `fetch.min.bytes`, `fetch.max.bytes`, `check.crcs`,
-//! `client.rack`, and the client settings. As in Java, the settings of
+//! `client.rack`, `max.poll.interval.ms` (a member that does not poll this
+//! long leaves the group and closes its share sessions, so its records go
+//! to the others at once; its next poll rejoins), and the client settings. As in Java, the settings of
 //! consumer groups that a share group does not have are refused:
 //! `group.instance.id`, `enable.auto.commit`, `auto.offset.reset`,
 //! `isolation.level`, `partition.assignment.strategy`, `session.timeout.ms`,
@@ -346,6 +348,7 @@ impl ShareConsumer {
             rack: cfg.client.client_rack.clone(),
             retry_backoff: cfg.client.retry_backoff,
             retry_backoff_max: cfg.client.retry_backoff_max,
+            max_poll_interval: cfg.max_poll_interval,
         });
         let inner = Arc::new(Inner {
             cfg,
@@ -539,6 +542,14 @@ impl ShareConsumer {
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ShareRecord>> {
         self.check_open()?;
         self.settle_last_poll("poll", true)?;
+        if self
+            .inner
+            .state()
+            .membership
+            .polled(std::time::Instant::now())
+        {
+            self.inner.wake_heartbeat.notify_one();
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let notified = self.inner.data.notified();
@@ -1192,17 +1203,34 @@ async fn heartbeat_loop(inner: Arc<Inner>) {
         tokio::pin!(wake);
         wake.as_mut().enable();
         let dropped = inner.closed.load(Ordering::Acquire);
-        let (action, next, done) = {
+        let (action, next, done, stale) = {
             let mut st = inner.state();
             let action = if dropped {
                 None
             } else {
                 st.membership.poll_action(std::time::Instant::now())
             };
-            (action, st.membership.next_wakeup(), st.membership.is_done())
+            let stale = st.membership.take_went_stale();
+            if stale {
+                // The broker gives our records to others once the sessions
+                // close: what is buffered is no longer ours.
+                st.buffer.clear();
+            }
+            (
+                action,
+                st.membership.next_wakeup(),
+                st.membership.is_done(),
+                stale,
+            )
         };
         if dropped {
             break;
+        }
+        if stale {
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                acknowledge_pending(&inner, true).await;
+            });
         }
         match action {
             Some(Action::FindCoordinator) => {
@@ -1354,6 +1382,7 @@ mod tests {
                 rack: None,
                 retry_backoff: Duration::from_millis(100),
                 retry_backoff_max: Duration::from_secs(1),
+                max_poll_interval: Duration::from_secs(300),
             }),
             subscription: BTreeSet::new(),
             buffer: VecDeque::from([
