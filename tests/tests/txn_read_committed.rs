@@ -21,10 +21,18 @@
 //! `h1` must release h1, plain2 and plain3 but not h2. A read_uncommitted
 //! consumer sees every data record, open transactions included, and still no
 //! control record.
+//!
+//! The other way round, purekafka's transactional producer writes committed
+//! and aborted transactions, and the read_committed consumers of all three
+//! clients (purekafka, Java, confluent-kafka) return exactly the committed
+//! records, at the offsets the producer was told.
 
-use purekafka::config::{ConsumerConfig, IsolationLevel, OffsetReset};
+use purekafka::config::{ConsumerConfig, IsolationLevel, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord};
-use purekafka_integration::java::{JavaProduce, java_peer_command, java_produce};
+use purekafka::producer::{Producer, ProducerRecord};
+use purekafka_integration::java::{
+    JavaConsume, JavaProduce, java_consume, java_peer_command, java_produce,
+};
 use purekafka_integration::{
     Acked, Cluster, Codec, Json, PeerClient, Record, b64, cluster_or_skip, python, rt, script,
     unique_topic,
@@ -510,4 +518,157 @@ fn read_committed_over_java_transactions() {
 #[test]
 fn read_committed_over_confluent_transactions() {
     run(Writer::Confluent);
+}
+
+/// purekafka's transactional producer: `(tag, n, commit)` transactions in
+/// order, on all partitions; returns every record with its offset and
+/// whether its transaction committed.
+async fn purekafka_transactions(
+    bootstrap: &str,
+    topic: &str,
+    txid: &str,
+    txns: &[(&str, usize, bool)],
+) -> Vec<(Placed, bool)> {
+    let mut cfg = ProducerConfig::new(bootstrap);
+    cfg.transactional_id = Some(txid.into());
+    cfg.linger = Duration::from_millis(5);
+    let p = Producer::new(cfg).await.unwrap();
+    p.init_transactions().await.unwrap();
+    let mut out = Vec::new();
+    for &(tag, n, commit) in txns {
+        p.begin_transaction().unwrap();
+        let recs = segment(tag, n);
+        let mut pending = Vec::new();
+        for r in &recs {
+            let (k, v) = (r.key.as_deref().unwrap(), r.value.as_deref().unwrap());
+            let rec = ProducerRecord::to(topic)
+                .partition(r.partition.unwrap())
+                .key(k)
+                .value(v);
+            pending.push(p.enqueue(rec).await.unwrap());
+        }
+        // Delivered before the end of the transaction: the offsets are known.
+        p.flush().await.unwrap();
+        let mut acked = Vec::new();
+        for f in pending {
+            let d = f.await.unwrap();
+            acked.push(Acked {
+                topic: topic.into(),
+                partition: d.partition,
+                offset: d.offset,
+            });
+        }
+        if commit {
+            p.commit_transaction().await.unwrap();
+        } else {
+            p.abort_transaction().await.unwrap();
+        }
+        out.extend(placed(&recs, &acked).into_iter().map(|pl| (pl, commit)));
+    }
+    p.close(Duration::from_secs(10)).await.unwrap();
+    out
+}
+
+fn placed_of(c: &purekafka_integration::Consumed) -> Placed {
+    let text = |b: &Option<Vec<u8>>| String::from_utf8(b.clone().unwrap()).unwrap();
+    Placed {
+        partition: c.record.partition.unwrap(),
+        offset: c.offset,
+        key: text(&c.record.key),
+        value: text(&c.record.value),
+    }
+}
+
+#[test]
+fn purekafka_transactions_read_committed_by_purekafka_java_and_confluent() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    let topic = unique_topic("rc-ours");
+    broker.create_topic(&topic, PARTITIONS as u32).unwrap();
+    let txid = unique_topic("rc-ours-txn");
+    let rt = rt();
+    let written = rt.block_on(purekafka_transactions(
+        broker.bootstrap(),
+        &topic,
+        &txid,
+        &[
+            ("c1", 15, true),
+            ("a1", 12, false),
+            ("c2", 9, true),
+            ("a2", 9, false),
+            ("a3", 6, false),
+            ("c3", 12, true),
+        ],
+    ));
+    let committed: Vec<Placed> = written
+        .iter()
+        .filter(|(_, c)| *c)
+        .map(|(p, _)| p.clone())
+        .collect();
+    let everything: Vec<Placed> = written.iter().map(|(p, _)| p.clone()).collect();
+
+    rt.block_on(async {
+        let rc = consumer(broker.bootstrap(), &topic, IsolationLevel::ReadCommitted).await;
+        let got = poll_until(&rc, committed.len(), Duration::from_millis(1500), "ours").await;
+        assert_same(got, &committed, "purekafka read_committed");
+        rc.close().await.unwrap();
+        let ru = consumer(broker.bootstrap(), &topic, IsolationLevel::ReadUncommitted).await;
+        let got = poll_until(&ru, everything.len(), Duration::from_millis(1000), "ru").await;
+        assert_same(got, &everything, "purekafka read_uncommitted");
+        ru.close().await.unwrap();
+    });
+
+    // Java's read_committed consumer: the same records at the same offsets.
+    // (It stops at the count: had it seen an aborted record, a committed one
+    // would be missing from what it returned.)
+    let java = java_consume(
+        broker,
+        &topic,
+        &JavaConsume {
+            isolation_level: Some("read_committed".into()),
+            ..JavaConsume::default()
+        },
+        committed.len(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_same(
+        java.iter().map(placed_of).collect(),
+        &committed,
+        "Java read_committed",
+    );
+
+    // librdkafka's (confluent-kafka) read_committed consumer likewise.
+    let n = committed.len().to_string();
+    let lines = broker
+        .run_peer(
+            &[
+                "consume",
+                "--topic",
+                &topic,
+                "--client",
+                "confluent",
+                "--count",
+                &n,
+                "--isolation-level",
+                "read_committed",
+            ],
+            None,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let confluent: Vec<Placed> = lines
+        .iter()
+        .map(|l| {
+            let v: Json = serde_json::from_str(l).unwrap();
+            let text =
+                |k: &str| String::from_utf8(b64::decode(v[k].as_str().unwrap()).unwrap()).unwrap();
+            Placed {
+                partition: v["partition"].as_i64().unwrap() as i32,
+                offset: v["offset"].as_i64().unwrap(),
+                key: text("key"),
+                value: text("value"),
+            }
+        })
+        .collect();
+    assert_same(confluent, &committed, "confluent-kafka read_committed");
 }
