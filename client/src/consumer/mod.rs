@@ -283,7 +283,10 @@ impl Consumer {
 
     /// Subscribes to every topic matching `pattern` (a regular expression,
     /// matched against the whole name), picking up new matching topics as
-    /// metadata refreshes.
+    /// metadata refreshes. With `group.protocol=consumer` the broker
+    /// evaluates it (KIP-848's SubscribedTopicRegex, RE2J syntax, which the
+    /// `regex` crate's checked syntax is a close subset of) and assigns the
+    /// matching topics, those created later included.
     pub fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
         let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
             crate::error::ConfigError::new(
