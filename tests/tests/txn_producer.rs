@@ -161,6 +161,8 @@ fn committed_records_are_visible_and_aborted_ones_are_not() {
         all.extend(["a2-a0", "a2-a2", "a2-b1"]);
         assert_eq!(values(&got), sorted(&all), "read_uncommitted");
         p.close(Duration::from_secs(10)).await.unwrap();
+        let e = p.begin_transaction().expect_err("a closed producer");
+        assert!(matches!(e, Error::Closed(_)), "{e:?}");
     });
 }
 

@@ -939,6 +939,56 @@ mod tests {
     }
 
     #[test]
+    fn transactional_batches_carry_the_transactional_bit_and_keep_the_first_failure() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(AccumulatorConfig {
+            transactional: true,
+            ..cfg()
+        });
+        acc.set_producer(77, 3);
+        fill_batch(&mut acc, 0, 2, t0);
+        fill_batch(&mut acc, 1, 2, t0);
+        let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
+        assert_eq!(d.len(), 2);
+        for b in &d {
+            let h = batch_header(&b.bytes);
+            assert!(h.attributes.is_transactional(), "{h:?}");
+            assert_eq!((h.producer_id, h.producer_epoch), (77, 3));
+        }
+        assert!(acc.take_txn_failure().is_none());
+        let now = t0 + Duration::from_millis(20);
+        acc.complete(
+            d[0].id,
+            PartitionOutcome::Kafka(ErrorCode::MESSAGE_TOO_LARGE, None),
+            now,
+        );
+        acc.complete(
+            d[1].id,
+            PartitionOutcome::Kafka(ErrorCode::INVALID_PRODUCER_EPOCH, None),
+            now,
+        );
+        let first = acc
+            .take_txn_failure()
+            .expect("a failed batch is kept for the transaction");
+        assert_eq!(first.code(), Some(ErrorCode::MESSAGE_TOO_LARGE));
+        assert!(acc.take_txn_failure().is_none(), "taken once");
+        // No local epoch bump: the fenced batch failed, the epoch stayed.
+        assert_eq!(acc.producer(), Some(ProducerId { id: 77, epoch: 3 }));
+        // A non-transactional producer keeps no failure.
+        let mut acc = Accumulator::new(cfg());
+        acc.set_producer(1, 0);
+        fill_batch(&mut acc, 0, 1, t0);
+        let d = drain_ids(&mut acc, t0 + Duration::from_millis(10));
+        assert!(!batch_header(&d[0].bytes).attributes.is_transactional());
+        acc.complete(
+            d[0].id,
+            PartitionOutcome::Kafka(ErrorCode::MESSAGE_TOO_LARGE, None),
+            now,
+        );
+        assert!(acc.take_txn_failure().is_none());
+    }
+
+    #[test]
     fn idempotent_batches_get_consecutive_sequences_and_wait_for_a_producer_id() {
         let t0 = Instant::now();
         let mut acc = Accumulator::new(cfg());

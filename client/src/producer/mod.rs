@@ -637,6 +637,7 @@ impl Producer {
         }
         let idle = self.shared.idle.notified();
         self.shared.wake.notify_one();
+        self.shared.txn_wake.notify_one();
         let _ = tokio::time::timeout(Duration::from_secs(1), idle).await;
         match flushed {
             Ok(r) => r,
@@ -648,11 +649,15 @@ impl Producer {
     }
 
     fn txn(&self, operation: &'static str) -> Result<&Mutex<Transaction>> {
-        self.shared.txn.as_ref().ok_or(Error::TransactionState {
+        let txn = self.shared.txn.as_ref().ok_or(Error::TransactionState {
             operation,
             state: "not transactional",
             hint: "set transactional.id to use transactions",
-        })
+        })?;
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("producer"));
+        }
+        Ok(txn)
     }
 
     /// Waits for a transactional operation's result, up to `deadline`.

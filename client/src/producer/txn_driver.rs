@@ -59,6 +59,13 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
         return;
     };
     loop {
+        // Closed and drained: no call of the application waits any more
+        // (they fail once the producer is closed), so the task ends, even
+        // in a backoff.
+        if shared.closed.load(Ordering::Acquire) && shared.is_closed_and_empty() {
+            shared.txn_done.notify_waiters();
+            return;
+        }
         let action = lock(txn).next(Instant::now().into_std());
         match action {
             Action::Send { target, request } => {
@@ -80,12 +87,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                     _ = shared.txn_wake.notified() => {}
                 }
             }
-            Action::Idle => {
-                if shared.closed.load(Ordering::Acquire) && shared.is_closed_and_empty() {
-                    return;
-                }
-                shared.txn_wake.notified().await;
-            }
+            Action::Idle => shared.txn_wake.notified().await,
         }
     }
 }
