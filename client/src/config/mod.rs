@@ -305,6 +305,9 @@ declare_config! {
         { "share.acknowledgement.mode" [] share_acknowledgement_mode: ShareAcknowledgementMode,
           choice(ShareAcknowledgementMode, "`implicit`, `explicit`"), "implicit",
           "Share consumers: `implicit` accepts a poll's records at the next poll; `explicit` wants each acknowledged." },
+        { "share.acquire.mode" [] share_acquire_mode: ShareAcquireMode,
+          choice(ShareAcquireMode, "`batch_optimized`, `record_limit`"), "batch_optimized",
+          "Share consumers: `batch_optimized` lets the broker lock whole batches (more than max.poll.records); `record_limit` locks at most max.poll.records per fetch." },
         { "group.protocol" [] group_protocol: GroupProtocol,
           choice(GroupProtocol, "`classic`, `consumer`"), "classic",
           "The group protocol: `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848, Kafka 4.0+: the broker assigns, incrementally)." },
@@ -462,53 +465,76 @@ impl ClientConfig {
 // ProducerConfig
 // ---------------------------------------------------------------------------
 
+/// What each client type's config (producer, consumer, admin) has around
+/// its `client: ClientConfig`, written once: `new`, `set` (the type's own
+/// properties, then the client's), `from_properties`, `client` and `build`.
+/// Each type writes its own `validate`.
+macro_rules! client_type_config {
+    ($ty:ident, $scope:expr, $role:literal) => {
+        impl $ty {
+            /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
+            /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
+            pub fn new(bootstrap: &str) -> Self {
+                $ty {
+                    client: ClientConfig::new(bootstrap),
+                    ..$ty::default()
+                }
+            }
+
+            #[doc = concat!(
+                        "Sets one property by its Java or librdkafka name (",
+                        $role,
+                        " and client properties)."
+                    )]
+            pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+                let name = name.trim();
+                if let Some(result) = self.set_declared(name, value) {
+                    return result;
+                }
+                match self.client.set_declared(name, value) {
+                    Some(result) => result,
+                    None => not_declared($scope, name),
+                }
+            }
+
+            /// A validated config from `(name, value)` properties.
+            pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
+            where
+                I: IntoIterator<Item = (K, V)>,
+                K: AsRef<str>,
+                V: AsRef<str>,
+            {
+                let mut c = $ty::default();
+                for (k, v) in props {
+                    c.set(k.as_ref(), v.as_ref())?;
+                }
+                c.validate()?;
+                Ok(c)
+            }
+
+            /// Replaces the whole client config.
+            pub fn client(mut self, client: ClientConfig) -> Self {
+                self.client = client;
+                self
+            }
+
+            /// [`validate`](Self::validate)s and returns the config.
+            pub fn build(self) -> Result<Self, ConfigError> {
+                self.validate()?;
+                Ok(self)
+            }
+        }
+    };
+}
+
+client_type_config!(ProducerConfig, Scope::Producer, "producer");
+client_type_config!(ConsumerConfig, Scope::Consumer, "consumer");
+client_type_config!(AdminConfig, Scope::Admin, "admin");
+
 /// Idempotence needs at most this many in-flight requests per connection.
 const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
 
 impl ProducerConfig {
-    /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
-    /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
-    pub fn new(bootstrap: &str) -> Self {
-        ProducerConfig {
-            client: ClientConfig::new(bootstrap),
-            ..ProducerConfig::default()
-        }
-    }
-
-    /// Sets one property by its Java or librdkafka name (producer and
-    /// client properties).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let name = name.trim();
-        if let Some(result) = self.set_declared(name, value) {
-            return result;
-        }
-        match self.client.set_declared(name, value) {
-            Some(result) => result,
-            None => not_declared(Scope::Producer, name),
-        }
-    }
-
-    /// A validated config from `(name, value)` properties.
-    pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        let mut c = ProducerConfig::default();
-        for (k, v) in props {
-            c.set(k.as_ref(), v.as_ref())?;
-        }
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Replaces the whole client config.
-    pub fn client(mut self, client: ClientConfig) -> Self {
-        self.client = client;
-        self
-    }
-
     /// Whether the producer is idempotent: `enable.idempotence` if it was
     /// set, else the Java rule (on unless `acks`, `retries` or
     /// `max.in.flight.requests.per.connection` rule it out).
@@ -602,12 +628,6 @@ impl ProducerConfig {
         }
         Ok(())
     }
-
-    /// [`validate`](Self::validate)s and returns the config.
-    pub fn build(self) -> Result<Self, ConfigError> {
-        self.validate()?;
-        Ok(self)
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -618,49 +638,6 @@ impl ProducerConfig {
 const FETCH_RESPONSE_OVERHEAD: usize = 512;
 
 impl ConsumerConfig {
-    /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
-    /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
-    pub fn new(bootstrap: &str) -> Self {
-        ConsumerConfig {
-            client: ClientConfig::new(bootstrap),
-            ..ConsumerConfig::default()
-        }
-    }
-
-    /// Sets one property by its Java or librdkafka name (consumer and
-    /// client properties).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let name = name.trim();
-        if let Some(result) = self.set_declared(name, value) {
-            return result;
-        }
-        match self.client.set_declared(name, value) {
-            Some(result) => result,
-            None => not_declared(Scope::Consumer, name),
-        }
-    }
-
-    /// A validated config from `(name, value)` properties.
-    pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        let mut c = ConsumerConfig::default();
-        for (k, v) in props {
-            c.set(k.as_ref(), v.as_ref())?;
-        }
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Replaces the whole client config.
-    pub fn client(mut self, client: ClientConfig) -> Self {
-        self.client = client;
-        self
-    }
-
     /// Checks every field's range (client ones included), then the
     /// cross-field rules.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -753,12 +730,6 @@ impl ConsumerConfig {
         }
         Ok(())
     }
-
-    /// [`validate`](Self::validate)s and returns the config.
-    pub fn build(self) -> Result<Self, ConfigError> {
-        self.validate()?;
-        Ok(self)
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -766,59 +737,10 @@ impl ConsumerConfig {
 // ---------------------------------------------------------------------------
 
 impl AdminConfig {
-    /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
-    /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
-    pub fn new(bootstrap: &str) -> Self {
-        AdminConfig {
-            client: ClientConfig::new(bootstrap),
-            ..AdminConfig::default()
-        }
-    }
-
-    /// Sets one property by its Java or librdkafka name (admin and client
-    /// properties).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let name = name.trim();
-        if let Some(result) = self.set_declared(name, value) {
-            return result;
-        }
-        match self.client.set_declared(name, value) {
-            Some(result) => result,
-            None => not_declared(Scope::Admin, name),
-        }
-    }
-
-    /// A validated config from `(name, value)` properties.
-    pub fn from_properties<I, K, V>(props: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        let mut c = AdminConfig::default();
-        for (k, v) in props {
-            c.set(k.as_ref(), v.as_ref())?;
-        }
-        c.validate()?;
-        Ok(c)
-    }
-
-    /// Replaces the whole client config.
-    pub fn client(mut self, client: ClientConfig) -> Self {
-        self.client = client;
-        self
-    }
-
     /// Checks every field's range (client ones included).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.client.validate()?;
         self.check_declared()
-    }
-
-    /// [`validate`](Self::validate)s and returns the config.
-    pub fn build(self) -> Result<Self, ConfigError> {
-        self.validate()?;
-        Ok(self)
     }
 }
 
@@ -853,5 +775,34 @@ impl decl::Choice for ShareAcknowledgementMode {
     const SPELLINGS: &'static [(&'static str, Self)] = &[
         ("implicit", ShareAcknowledgementMode::Implicit),
         ("explicit", ShareAcknowledgementMode::Explicit),
+    ];
+}
+
+/// `share.acquire.mode` (KIP-1206): how many records one ShareFetch may
+/// lock for a [`ShareConsumer`](crate::share::ShareConsumer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ShareAcquireMode {
+    /// `batch_optimized`: whole record batches, possibly more than
+    /// `max.poll.records` (they are returned over the next polls).
+    #[default]
+    BatchOptimized,
+    /// `record_limit`: at most `max.poll.records` per fetch.
+    RecordLimit,
+}
+
+impl ShareAcquireMode {
+    /// The property value: `batch_optimized` or `record_limit`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ShareAcquireMode::BatchOptimized => "batch_optimized",
+            ShareAcquireMode::RecordLimit => "record_limit",
+        }
+    }
+}
+
+impl decl::Choice for ShareAcquireMode {
+    const SPELLINGS: &'static [(&'static str, Self)] = &[
+        ("batch_optimized", ShareAcquireMode::BatchOptimized),
+        ("record_limit", ShareAcquireMode::RecordLimit),
     ];
 }
