@@ -8,7 +8,8 @@
 
 use purekafka::TopicPartition;
 use purekafka::admin::{
-    AbortTransactionSpec, Admin, AllOk, ListTransactionsOptions, TransactionState,
+    AbortTransactionSpec, Admin, AllOk, DescribeProducersOptions, ListTransactionsOptions,
+    TransactionState,
 };
 use purekafka::config::ConsumerConfig;
 use purekafka::consumer::Consumer;
@@ -223,6 +224,19 @@ fn describe_producers_shows_the_idempotent_producers_that_wrote() {
         ids.dedup();
         assert_eq!(ids.len(), 2, "{got:?}");
         assert!(ids.contains(&s.producer_id));
+        // Asked of a named broker (the leader here) instead of found.
+        let leader = c.leader(&topic, 0).unwrap().0;
+        let named = admin
+            .describe_producers_with(
+                [tp.clone()],
+                DescribeProducersOptions {
+                    broker_id: Some(leader),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(named[&tp].as_ref().unwrap(), got[&tp].as_ref().unwrap());
         p.close(Duration::from_secs(5)).await.unwrap();
         p2.close(Duration::from_secs(5)).await.unwrap();
 
@@ -305,6 +319,34 @@ fn a_held_transaction_is_listed_described_and_aborted_at_its_partition() {
             .all()
             .unwrap();
         assert!(none.values().all(Vec::is_empty), "{none:?}");
+        // By pattern (ListTransactions v2) and by age (v1): only ours, and
+        // not once we ask for transactions open for an hour.
+        let by_pattern = admin
+            .list_transactions_with(ListTransactionsOptions {
+                transactional_id_pattern: Some(format!("^{txid}$")),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .all()
+            .unwrap();
+        let ids: Vec<&str> = by_pattern
+            .values()
+            .flatten()
+            .map(|t| t.transactional_id.as_str())
+            .collect();
+        assert_eq!(ids, [txid.as_str()]);
+        let old = admin
+            .list_transactions_with(ListTransactionsOptions {
+                transactional_id_pattern: Some(format!("^{txid}$")),
+                open_longer_than: Some(Duration::from_secs(3600)),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .all()
+            .unwrap();
+        assert!(old.values().all(Vec::is_empty), "{old:?}");
 
         // The partition's leader shows the producer with its open transaction.
         let producers = admin.describe_producers([tp.clone()]).await.unwrap();
