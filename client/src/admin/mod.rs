@@ -83,6 +83,8 @@ use tokio::time::Instant;
 pub mod acls;
 pub mod cluster;
 pub mod configs;
+pub mod groups;
+pub mod offsets;
 pub mod quotas;
 pub mod scram;
 pub mod topics;
@@ -91,6 +93,8 @@ pub mod transactions;
 pub use acls::*;
 pub use cluster::*;
 pub use configs::*;
+pub use groups::*;
+pub use offsets::*;
 pub use quotas::*;
 pub use scram::*;
 pub use topics::*;
@@ -355,6 +359,26 @@ impl Admin {
             .map(|(resp, _)| resp)
     }
 
+    /// [`call_until`](Self::call_until) at no version above `max_version`:
+    /// for requests whose newer versions name topics by id only
+    /// (OffsetFetch, OffsetCommit v10), where the call works with names.
+    pub(crate) async fn call_capped<R: Request>(
+        &self,
+        target: Target,
+        req: &R,
+        deadline: Instant,
+        max_version: i16,
+        retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
+    ) -> Result<(R::Response, i16)> {
+        self.call_inner::<R>(
+            &target,
+            deadline,
+            &|v| encode_frame(req, v.min(max_version)),
+            &retry_on,
+        )
+        .await
+    }
+
     /// [`call_until`](Self::call_until) with a request built for the
     /// version negotiated with the broker it goes to (`build(version)`);
     /// returns the response and that version.
@@ -372,6 +396,24 @@ impl Admin {
             &retry_on,
         )
         .await
+    }
+
+    /// [`call_with`](Self::call_with) at no version above `max_version`
+    /// (see [`call_capped`](Self::call_capped)).
+    pub(crate) async fn call_with_max<R: Request>(
+        &self,
+        target: Target,
+        deadline: Instant,
+        max_version: i16,
+        build: impl Fn(i16) -> Result<R>,
+        retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
+    ) -> Result<(R::Response, i16)> {
+        let encode = |v: i16| {
+            let v = v.min(max_version);
+            encode_frame(&build(v)?, v)
+        };
+        self.call_inner::<R>(&target, deadline, &encode, &retry_on)
+            .await
     }
 
     async fn call_inner<R: Request>(
@@ -397,10 +439,12 @@ impl Admin {
             }
             let attempt = async {
                 let conn = self.connection(target, deadline).await?;
-                let version = conn.version_for(R::KEY)?;
+                let encoded = encode(conn.version_for(R::KEY)?)?;
+                // The version sent (a capped call may send an older one).
+                let version = encoded.version();
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 let resp = conn
-                    .submit(encode(version)?, request_timeout.min(remaining))
+                    .submit(encoded, request_timeout.min(remaining))
                     .await?
                     .decode::<R>()
                     .await?;
