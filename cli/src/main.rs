@@ -12,6 +12,7 @@
 //! named profiles live in `~/.config/purekafka/config.toml` (see
 //! `settings.rs`).
 
+mod admin;
 mod bench;
 mod consume;
 mod fail;
@@ -88,12 +89,17 @@ enum Command {
         /// Only these topics (default: all).
         topics: Vec<String>,
     },
-    /// List the topics.
+    /// List the topics (or create, delete or describe them).
     Topics {
-        /// Include internal topics (__consumer_offsets, ...).
+        /// Include internal topics (__consumer_offsets, ...) in the list.
         #[arg(long)]
         internal: bool,
+        #[command(subcommand)]
+        cmd: Option<TopicsCmd>,
     },
+    /// Describe or alter topic and broker configs.
+    #[command(subcommand)]
+    Configs(admin::ConfigsCmd),
     /// Produce or consume benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCmd),
@@ -106,6 +112,36 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicsCmd {
+    /// Creates a topic.
+    Create {
+        /// The topic.
+        name: String,
+        /// Partitions (default: the broker's num.partitions).
+        #[arg(short, long)]
+        partitions: Option<i32>,
+        /// Replication factor (default: the broker's default.replication.factor).
+        #[arg(short, long)]
+        replication: Option<i16>,
+        /// A topic config (repeatable): -c retention.ms=3600000.
+        #[arg(short, long = "config", value_name = "KEY=VALUE")]
+        config: Vec<String>,
+    },
+    /// Deletes topics.
+    Delete {
+        /// The topics.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Partitions, leaders, replicas and ISR of topics (as `metadata TOPIC...`).
+    Describe {
+        /// The topics.
+        #[arg(required = true)]
+        names: Vec<String>,
     },
 }
 
@@ -157,7 +193,32 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Produce(a) => produce::run(settings()?, a, cli.output).await,
         Command::Consume(a) => consume::run(settings()?, a, cli.output).await,
         Command::Metadata { topics } => metadata::run(settings()?, topics, cli.output).await,
-        Command::Topics { internal } => metadata::list(settings()?, cli.output, internal).await,
+        Command::Topics { internal, cmd } => match cmd {
+            None => metadata::list(settings()?, cli.output, internal).await,
+            Some(TopicsCmd::Create {
+                name,
+                partitions,
+                replication,
+                config,
+            }) => {
+                admin::create(
+                    settings()?,
+                    name,
+                    partitions,
+                    replication,
+                    config,
+                    cli.output,
+                )
+                .await
+            }
+            Some(TopicsCmd::Delete { names }) => {
+                admin::delete(settings()?, names, cli.output).await
+            }
+            Some(TopicsCmd::Describe { names }) => {
+                metadata::run(settings()?, names, cli.output).await
+            }
+        },
+        Command::Configs(cmd) => admin::configs(settings()?, cmd, cli.output).await,
         Command::Bench(cmd) => bench::run(settings()?, cmd, cli.output).await,
         Command::Properties { filter } => {
             properties(filter.as_deref(), cli.output);

@@ -21,7 +21,7 @@
 //! sasl_ssl) unless `properties` names it.
 
 use crate::fail::{CliError, CliResult};
-use purekafka::config::{ConsumerConfig, ProducerConfig, Scope, properties};
+use purekafka::config::{AdminConfig, ConsumerConfig, ProducerConfig, Scope, properties};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -307,6 +307,18 @@ impl Settings {
         let mut c = ConsumerConfig::default();
         for (k, v) in &self.props {
             if Self::applies(Scope::Consumer, k) {
+                c.set(k, v).map_err(|e| self.config_error(e))?;
+            }
+        }
+        c.validate().map_err(|e| self.config_error(e))?;
+        Ok(c)
+    }
+
+    /// A validated admin config (producer- and consumer-only properties skipped).
+    pub fn admin(&self) -> CliResult<AdminConfig> {
+        let mut c = AdminConfig::default();
+        for (k, v) in &self.props {
+            if Self::applies(Scope::Admin, k) {
                 c.set(k, v).map_err(|e| self.config_error(e))?;
             }
         }

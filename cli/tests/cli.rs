@@ -604,3 +604,112 @@ fn completions_and_properties() {
             .any(|a| a == "queue.buffering.max.ms")
     );
 }
+
+#[test]
+fn topics_create_describe_configs_and_delete() {
+    let k = cluster_or_skip!(Cluster::try_kafka());
+    let b = k.bootstrap();
+    let topic = unique_topic("cli-admin");
+    let created = cli(
+        b,
+        &[
+            "topics",
+            "create",
+            &topic,
+            "-p",
+            "3",
+            "-c",
+            "retention.ms=3600000",
+            "--output",
+            "json",
+        ],
+        None,
+    )
+    .ok()
+    .json();
+    assert_eq!(created["partitions"], 3);
+    assert_eq!(created["replication"], 1);
+    // Creating it again fails, naming the topic and the reason.
+    let again = cli(b, &["topics", "create", &topic, "-p", "3"], None);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("TOPIC_ALREADY_EXISTS") && again.stderr.contains(&topic),
+        "{}",
+        again.stderr
+    );
+
+    let configs = cli(
+        b,
+        &["configs", "describe", "--topic", &topic, "--output", "json"],
+        None,
+    )
+    .ok()
+    .json();
+    let retention = configs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "retention.ms")
+        .unwrap_or_else(|| panic!("{configs}"));
+    assert_eq!(retention["value"], "3600000");
+    cli(
+        b,
+        &[
+            "configs",
+            "alter",
+            "--topic",
+            &topic,
+            "--set",
+            "cleanup.policy=compact",
+            "--delete",
+            "retention.ms",
+        ],
+        None,
+    )
+    .ok();
+    let configs = cli(
+        b,
+        &["configs", "describe", "--topic", &topic, "--output", "json"],
+        None,
+    )
+    .ok()
+    .json();
+    let names: Vec<&str> = configs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"cleanup.policy") && !names.contains(&"retention.ms"),
+        "{configs}"
+    );
+    let bad = cli(
+        b,
+        &[
+            "configs",
+            "alter",
+            "--topic",
+            &topic,
+            "--set",
+            "cleanup.policy=sometimes",
+        ],
+        None,
+    );
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("INVALID_CONFIG"), "{}", bad.stderr);
+
+    let text = cli(b, &["topics", "describe", &topic], None).ok().stdout;
+    assert!(text.contains("with 3 partitions"), "{text}");
+    let deleted = cli(b, &["topics", "delete", &topic, "--output", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(deleted[0]["deleted"], true);
+    let gone = cli(b, &["topics", "delete", &topic], None);
+    assert_eq!(gone.code, 1);
+    assert!(
+        gone.stderr.contains("UNKNOWN_TOPIC_OR_PARTITION"),
+        "{}",
+        gone.stderr
+    );
+}
