@@ -129,6 +129,10 @@ fn retry_offsets_request(e: &Error) -> bool {
                 // has since moved on from; sent again with the new one (as
                 // Java's commitSync does).
                 | ErrorCode::STALE_MEMBER_EPOCH
+                // OffsetFetch with require_stable while a transaction's
+                // offsets for the partition are pending (also for a moment
+                // right after its commit): Java's committed() waits it out.
+                | ErrorCode::UNSTABLE_OFFSET_COMMIT
         ),
         None => e.is_retriable(),
     }
