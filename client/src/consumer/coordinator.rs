@@ -1373,21 +1373,39 @@ async fn fetch_committed_standalone(
     };
     let resp = conn.send_versioned(&req, version).await?;
     let mut out = HashMap::new();
-    let mut rows = Vec::new();
+    // One partition's answer: the same in the grouped (v8+) and the older layout.
+    let mut take = |topic: &Arc<str>,
+                    partition: i32,
+                    offset: i64,
+                    metadata: Option<String>,
+                    code: i16|
+     -> Result<()> {
+        if code != 0 {
+            return Err(Error::kafka_tp(
+                ErrorCode(code),
+                "OffsetFetch",
+                topic,
+                partition,
+            ));
+        }
+        if offset >= 0 {
+            out.insert(
+                Tp::new(topic.clone(), partition),
+                OffsetAndMetadata { offset, metadata },
+            );
+        }
+        Ok(())
+    };
     if version >= 8 {
         for g in resp.groups {
             if g.error_code != 0 {
                 return Err(Error::kafka(ErrorCode(g.error_code), "OffsetFetch"));
             }
             for t in g.topics {
+                let topic: Arc<str> = t.name.into();
                 for p in t.partitions {
-                    rows.push((
-                        t.name.clone(),
-                        p.partition_index,
-                        p.committed_offset,
-                        p.metadata,
-                        p.error_code,
-                    ));
+                    let (i, o, c) = (p.partition_index, p.committed_offset, p.error_code);
+                    take(&topic, i, o, p.metadata, c)?;
                 }
             }
         }
@@ -1396,31 +1414,11 @@ async fn fetch_committed_standalone(
             return Err(Error::kafka(ErrorCode(resp.error_code), "OffsetFetch"));
         }
         for t in resp.topics {
+            let topic: Arc<str> = t.name.into();
             for p in t.partitions {
-                rows.push((
-                    t.name.clone(),
-                    p.partition_index,
-                    p.committed_offset,
-                    p.metadata,
-                    p.error_code,
-                ));
+                let (i, o, c) = (p.partition_index, p.committed_offset, p.error_code);
+                take(&topic, i, o, p.metadata, c)?;
             }
-        }
-    }
-    for (topic, partition, offset, metadata, code) in rows {
-        if code != 0 {
-            return Err(Error::kafka_tp(
-                ErrorCode(code),
-                "OffsetFetch",
-                &topic,
-                partition,
-            ));
-        }
-        if offset >= 0 {
-            out.insert(
-                Tp::new(topic.as_str(), partition),
-                OffsetAndMetadata { offset, metadata },
-            );
         }
     }
     Ok(out)
