@@ -342,6 +342,17 @@ fn a_reassignment_moves_a_replica_and_an_election_moves_the_leader() {
             "{r:?}"
         );
 
+        // Unclean: a partition with a live leader needs none either.
+        let r = a
+            .elect_leaders(ElectionType::Unclean, Some(vec![tp.clone()]))
+            .await
+            .unwrap();
+        assert_eq!(
+            r[&tp].as_ref().unwrap_err().code(),
+            Some(ErrorCode::ELECTION_NOT_NEEDED),
+            "{r:?}"
+        );
+
         // Cancelling when nothing is going on, and a partition that does
         // not exist, fail alone.
         let ghost = TopicPartition::new(topic.as_str(), 5);
