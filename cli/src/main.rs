@@ -17,6 +17,7 @@ mod bench;
 mod consume;
 mod fail;
 mod format;
+mod groups;
 mod metadata;
 mod offsets;
 mod produce;
@@ -97,6 +98,9 @@ enum Command {
         #[command(subcommand)]
         cmd: Option<TopicsCmd>,
     },
+    /// Consumer groups: list, describe, lag, reset-offsets.
+    #[command(subcommand)]
+    Groups(groups::GroupsCmd),
     /// Describe or alter topic and broker configs.
     #[command(subcommand)]
     Configs(admin::ConfigsCmd),
@@ -218,6 +222,7 @@ async fn run(cli: Cli) -> CliResult<()> {
                 metadata::run(settings()?, names, cli.output).await
             }
         },
+        Command::Groups(cmd) => groups::run(settings()?, cmd, cli.output).await,
         Command::Configs(cmd) => admin::configs(settings()?, cmd, cli.output).await,
         Command::Bench(cmd) => bench::run(settings()?, cmd, cli.output).await,
         Command::Properties { filter } => {

@@ -713,3 +713,157 @@ fn topics_create_describe_configs_and_delete() {
         gone.stderr
     );
 }
+
+#[test]
+fn groups_list_describe_lag_and_reset_offsets() {
+    let k = cluster_or_skip!(Cluster::try_kafka());
+    let b = k.bootstrap();
+    let topic = unique_topic("cli-groups");
+    let group = unique_topic("cli-groups-g");
+    k.create_topic(&topic, 1).unwrap();
+    let input: String = (0..8).map(|i| format!("r{i}\n")).collect();
+    cli(b, &["produce", &topic], Some(input.as_bytes())).ok();
+    cli(
+        b,
+        &[
+            "consume",
+            &topic,
+            "-G",
+            &group,
+            "-o",
+            "beginning",
+            "-c",
+            "5",
+        ],
+        None,
+    )
+    .ok();
+    let lag = |expect: i64| {
+        let l = cli(b, &["groups", "lag", &group, "--output", "json"], None)
+            .ok()
+            .json();
+        assert_eq!(l[0]["topic"], topic.as_str(), "{l}");
+        assert_eq!(l[0]["end"], 8, "{l}");
+        assert_eq!(l[0]["lag"], expect, "{l}");
+    };
+    lag(3);
+    let list = cli(b, &["groups", "list", "--output", "json"], None)
+        .ok()
+        .json();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["group"] == group.as_str()),
+        "{list}"
+    );
+    let d = cli(b, &["groups", "describe", &group, "--output", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(d["state"], "Empty", "{d}");
+    assert_eq!(d["lag"][0]["committed"], 5);
+
+    // A dry run by default: the plan is printed, nothing moves.
+    let plan = cli(
+        b,
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "--to-earliest",
+            "--output",
+            "json",
+        ],
+        None,
+    )
+    .ok()
+    .json();
+    assert_eq!(plan["executed"], false);
+    assert_eq!(plan["partitions"][0]["current"], 5);
+    assert_eq!(plan["partitions"][0]["new"], 0);
+    lag(3);
+    cli(
+        b,
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "--to-earliest",
+            "--execute",
+        ],
+        None,
+    )
+    .ok();
+    lag(8);
+    cli(
+        b,
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "--shift-by",
+            "2",
+            "--execute",
+        ],
+        None,
+    )
+    .ok();
+    lag(6);
+    // Clamped to the log: -100 from 2 is the start; a time after every record is the end.
+    cli(
+        b,
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "--shift-by",
+            "-100",
+            "--execute",
+        ],
+        None,
+    )
+    .ok();
+    lag(8);
+    cli(
+        b,
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "-t",
+            &topic,
+            "--to-datetime",
+            "2100-01-01",
+            "--execute",
+        ],
+        None,
+    )
+    .ok();
+    lag(0);
+    let text = cli(
+        b,
+        &["groups", "reset-offsets", &group, "--to-offset", "4"],
+        None,
+    )
+    .ok()
+    .stdout;
+    assert!(text.contains("dry run: nothing changed"), "{text}");
+    // The group reads from where the reset put it.
+    cli(
+        b,
+        &[
+            "groups",
+            "reset-offsets",
+            &group,
+            "--to-offset",
+            "6",
+            "--execute",
+        ],
+        None,
+    )
+    .ok();
+    let rest = cli(b, &["consume", &topic, "-G", &group, "-e"], None).ok();
+    assert_eq!(rest.stdout, "r6\nr7\n");
+    // No target: a usage error.
+    assert_eq!(cli(b, &["groups", "reset-offsets", &group], None).code, 2);
+}
