@@ -256,6 +256,65 @@ fn kip848_group_is_described_as_a_consumer_group() {
 }
 
 #[test]
+fn share_group_is_described_with_its_members() {
+    let c = Cluster::kafka();
+    require!(c, Feature::ShareGroups);
+    let t = unique_topic("admin-grp-share");
+    let g = unique_topic("admin-grp-share-g");
+    c.create_topic(&t, 2).unwrap();
+    rt().block_on(async {
+        let mut cfg = ConsumerConfig::new(c.bootstrap());
+        cfg.group_id = Some(g.clone());
+        cfg.fetch_max_wait = Duration::from_millis(200);
+        let member = purekafka::ShareConsumer::new(cfg).await.unwrap();
+        member.subscribe(&[t.as_str()]).unwrap();
+        let admin = new_admin(c).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let d = loop {
+            member.poll(Duration::from_millis(200)).await.unwrap();
+            let d = admin
+                .describe_share_groups([&g], GroupOptions::default())
+                .await
+                .unwrap()
+                .remove(&g)
+                .unwrap();
+            if let Ok(d) = &d
+                && d.members.len() == 1
+                && d.members[0].assignment.len() == 2
+            {
+                break d.clone();
+            }
+            assert!(Instant::now() < deadline, "{d:?}");
+        };
+        assert_eq!(d.state, "Stable");
+        assert!(d.group_epoch >= 1);
+        let m = &d.members[0];
+        assert_eq!(m.member_id, member.member_id());
+        assert_eq!(m.subscribed_topics, std::slice::from_ref(&t));
+        let listed = admin
+            .list_groups(ListGroupsOptions {
+                types: vec![GroupType::Share],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(listed.iter().any(|l| l.group_id == g), "{listed:?}");
+        // A consumer group is not a share group.
+        let other = unique_topic("admin-grp-share-none");
+        let e = admin
+            .describe_share_groups([&other], GroupOptions::default())
+            .await
+            .unwrap()
+            .remove(&other)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::GROUP_ID_NOT_FOUND), "{e}");
+        assert!(e.to_string().contains(&other), "{e}");
+        member.close(Duration::from_secs(5)).await.unwrap();
+    });
+}
+
+#[test]
 fn static_members_are_removed_by_instance_id() {
     let c = Cluster::kafka();
     require!(c, Feature::Admin);

@@ -1,5 +1,5 @@
 //! Consumer groups: list (type and state filters), describe (classic and
-//! KIP-848 consumer groups), delete; list, alter and delete committed
+//! KIP-848 consumer groups, and KIP-932 share groups), delete; list, alter and delete committed
 //! offsets; consumer lag in one call; remove members (Java's `listGroups`,
 //! `describeConsumerGroups`, `deleteConsumerGroups`,
 //! `listConsumerGroupOffsets`, `alterConsumerGroupOffsets`,
@@ -46,6 +46,7 @@ use purekafka_protocol::messages::offset_fetch_request::{
 use purekafka_protocol::messages::{
     ConsumerGroupDescribeRequest, DeleteGroupsRequest, DescribeGroupsRequest, LeaveGroupRequest,
     ListGroupsRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    ShareGroupDescribeRequest,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -179,6 +180,47 @@ pub struct PartitionLag {
     pub lag: Option<i64>,
 }
 
+/// A member of a described share group (Java's `ShareMemberDescription`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareMemberDescription {
+    /// The member id.
+    pub member_id: String,
+    /// Its `client.id`.
+    pub client_id: String,
+    /// The host it connects from.
+    pub host: String,
+    /// Its rack, if it set one.
+    pub rack: Option<String>,
+    /// Its member epoch.
+    pub member_epoch: i32,
+    /// The topics it subscribed to.
+    pub subscribed_topics: Vec<String>,
+    /// The partitions assigned to it (shared with the group's other
+    /// members).
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A described share group (KIP-932; Java's `ShareGroupDescription`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareGroupDescription {
+    /// The group id.
+    pub group_id: String,
+    /// Its state (`Empty`, `Stable`, `Dead`, ...).
+    pub state: String,
+    /// The group epoch.
+    pub group_epoch: i32,
+    /// The assignment epoch.
+    pub assignment_epoch: i32,
+    /// The broker's share-group assignor.
+    pub partition_assignor: String,
+    /// The coordinator's node id.
+    pub coordinator: i32,
+    /// The members.
+    pub members: Vec<ShareMemberDescription>,
+    /// What this client may do with the group (when asked for).
+    pub authorized_operations: Option<AuthorizedOperations>,
+}
+
 /// Which members [`Admin::remove_members_from_consumer_group`] removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MembersToRemove {
@@ -220,13 +262,31 @@ fn assignment_of(bytes: &[u8]) -> Vec<TopicPartition> {
 fn tps_of(
     a: &purekafka_protocol::messages::consumer_group_describe_response::Assignment,
 ) -> Vec<TopicPartition> {
-    let mut v: Vec<TopicPartition> = a
-        .topic_partitions
-        .iter()
-        .flat_map(|t| {
-            t.partitions
+    flatten_assignment(
+        a.topic_partitions
+            .iter()
+            .map(|t| (&t.topic_name, &t.partitions)),
+    )
+}
+
+fn share_tps_of(
+    a: &purekafka_protocol::messages::share_group_describe_response::Assignment,
+) -> Vec<TopicPartition> {
+    flatten_assignment(
+        a.topic_partitions
+            .iter()
+            .map(|t| (&t.topic_name, &t.partitions)),
+    )
+}
+
+fn flatten_assignment<'a>(
+    topics: impl Iterator<Item = (&'a String, &'a Vec<i32>)>,
+) -> Vec<TopicPartition> {
+    let mut v: Vec<TopicPartition> = topics
+        .flat_map(|(name, partitions)| {
+            partitions
                 .iter()
-                .map(|p| TopicPartition::new(t.topic_name.as_str(), *p))
+                .map(|p| TopicPartition::new(name.as_str(), *p))
         })
         .collect();
     v.sort();
@@ -431,6 +491,92 @@ impl Admin {
                     },
                     target_assignment: None,
                     member_epoch: None,
+                })
+                .collect(),
+            authorized_operations: AuthorizedOperations::from_wire(g.authorized_operations),
+        })
+    }
+
+    /// Describes share groups (KIP-932; Java's `describeShareGroups`):
+    /// each group's members and their assignments, or its error naming it
+    /// (GROUP_ID_NOT_FOUND for a group that is not a share group).
+    pub async fn describe_share_groups<S: Into<String>>(
+        &self,
+        groups: impl IntoIterator<Item = S>,
+        opts: GroupOptions,
+    ) -> Result<BTreeMap<String, Result<ShareGroupDescription>>> {
+        let deadline = self.deadline(opts.timeout);
+        let mut out = BTreeMap::new();
+        for group in groups.into_iter().map(Into::into) {
+            let r = self.describe_share_one(&group, &opts, deadline).await;
+            out.insert(group, r);
+        }
+        Ok(out)
+    }
+
+    async fn describe_share_one(
+        &self,
+        group: &str,
+        opts: &GroupOptions,
+        deadline: tokio::time::Instant,
+    ) -> Result<ShareGroupDescription> {
+        let coordinator = self
+            .coordinators()
+            .find(
+                self.cluster(),
+                CoordinatorType::Group,
+                group,
+                self.retry_policy(deadline),
+            )
+            .await?
+            .id;
+        let req = ShareGroupDescribeRequest {
+            group_ids: vec![group.to_string()],
+            include_authorized_operations: opts.include_authorized_operations,
+            ..Default::default()
+        };
+        let resp = self
+            .call_until(coordinator_target(group), &req, deadline, |r| {
+                r.groups
+                    .first()
+                    .and_then(|g| coordinator_moved(ErrorCode(g.error_code)))
+            })
+            .await?;
+        let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else {
+            return Err(group_error(
+                ErrorCode::UNKNOWN_SERVER_ERROR,
+                "ShareGroupDescribe",
+                group,
+                Some("the broker sent no result for it"),
+            ));
+        };
+        let code = ErrorCode(g.error_code);
+        if code != ErrorCode::NONE {
+            return Err(group_error(
+                code,
+                "ShareGroupDescribe",
+                group,
+                g.error_message.as_deref(),
+            ));
+        }
+        Ok(ShareGroupDescription {
+            group_id: g.group_id,
+            state: g.group_state,
+            group_epoch: g.group_epoch,
+            assignment_epoch: g.assignment_epoch,
+            partition_assignor: g.assignor_name,
+            coordinator,
+            members: g
+                .members
+                .into_iter()
+                .map(|m| ShareMemberDescription {
+                    assignment: share_tps_of(&m.assignment),
+                    member_id: m.member_id,
+                    client_id: m.client_id,
+                    host: m.client_host,
+                    rack: m.rack_id,
+                    member_epoch: m.member_epoch,
+                    subscribed_topics: m.subscribed_topic_names,
                 })
                 .collect(),
             authorized_operations: AuthorizedOperations::from_wire(g.authorized_operations),

@@ -45,7 +45,7 @@
 //!
 //! # Routing and retries
 //!
-//! Each request goes where Kafka wants it ([`Target`]): most to any broker
+//! Each request goes where Kafka wants it (`Target`): most to any broker
 //! (under KRaft, a broker forwards topic and config changes to the
 //! controller), group requests to the group's coordinator (found with the
 //! one FindCoordinator lookup, `net::coordinator`), partition requests to
@@ -60,9 +60,10 @@
 //! # For the families' code (crate-internal)
 //!
 //! A family (`topics.rs`, `acls.rs`, ...) is an `impl Admin` block that
-//! builds a request, sends it with [`Admin::call`] (or
-//! [`Admin::call_until`] / [`Admin::call_with`] for a deadline, a check of
-//! the response's top-level error, or a request built per version) and
+//! builds a request, sends it with `Admin::call_until` (or
+//! `Admin::call_with` for a request built per version, `call_capped` /
+//! `call_with_max` below a version, `per_resource` for per-resource
+//! retry rounds), with a check of the response's top-level error, and
 //! turns the response into typed per-resource results.
 
 use crate::config::AdminConfig;
@@ -102,7 +103,6 @@ pub use transactions::*;
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code)] // Controller, Broker and Coordinator: for the families landing next
 pub(crate) enum Target {
     /// Any broker (a live connection if there is one): metadata, topic and
     /// config changes (forwarded to the controller under KRaft), ACLs,
@@ -243,7 +243,6 @@ impl Admin {
         &self.inner.config
     }
 
-    #[allow(dead_code)] // for the families landing next
     pub(crate) fn cluster(&self) -> &Cluster {
         &self.inner.cluster
     }
@@ -265,7 +264,6 @@ impl Admin {
 
     /// The coordinator cache (for families that batch a lookup of many
     /// groups).
-    #[allow(dead_code)] // for the families landing next
     pub(crate) fn coordinators(&self) -> &Coordinators {
         &self.inner.coordinators
     }
@@ -335,14 +333,7 @@ impl Admin {
     }
 
     /// Sends `req` to `target` and returns the response, retrying
-    /// retriable failures until `default.api.timeout.ms`.
-    #[allow(dead_code)] // for the families landing next
-    pub(crate) async fn call<R: Request>(&self, target: Target, req: &R) -> Result<R::Response> {
-        self.call_until(target, req, self.deadline(None), |_| None)
-            .await
-    }
-
-    /// [`call`](Self::call) until `deadline`; `retry_on` reads a response
+    /// retriable failures until `deadline` (see [`deadline`](Self::deadline)); `retry_on` reads a response
     /// and returns the top-level error code that calls for another try
     /// (NOT_CONTROLLER, NOT_COORDINATOR, ...; only retriable ones are
     /// retried), or `None` to take it. A response still failing at the
