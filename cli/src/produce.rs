@@ -47,6 +47,12 @@ pub struct ProduceArgs {
     /// Turns idempotence off (enable.idempotence=false).
     #[arg(long)]
     pub no_idempotence: bool,
+    /// Writes everything in one transaction with this transactional.id:
+    /// committed at the end, aborted if a record failed (an input error
+    /// stops the run uncommitted: the broker aborts it after
+    /// transaction.timeout.ms).
+    #[arg(long, value_name = "ID")]
+    pub transactional_id: Option<String>,
     /// At most this many records a second.
     #[arg(long, value_name = "RECORDS_PER_SEC")]
     pub rate: Option<f64>,
@@ -300,6 +306,9 @@ fn apply_flags(settings: &mut Settings, a: &ProduceArgs) {
     if a.no_idempotence {
         settings.set("enable.idempotence", "false");
     }
+    if let Some(id) = &a.transactional_id {
+        settings.set("transactional.id", id);
+    }
 }
 
 /// Runs `produce`.
@@ -348,6 +357,15 @@ pub async fn run(mut settings: Settings, a: ProduceArgs, output: Output) -> CliR
         .await
         .map_err(|e| fail::kafka(e, &bootstrap))?;
 
+    if a.transactional_id.is_some() {
+        producer
+            .init_transactions()
+            .await
+            .map_err(|e| fail::kafka(e, &bootstrap))?;
+        producer
+            .begin_transaction()
+            .map_err(|e| fail::kafka(e, &bootstrap))?;
+    }
     let read_bytes = Arc::new(AtomicU64::new(0));
     let mut rx = spawn_reader(a.files.clone(), delim, read_bytes.clone());
     let mut progress = Progress::new("produce:", !a.no_progress);
@@ -428,6 +446,15 @@ pub async fn run(mut settings: Settings, a: ProduceArgs, output: Output) -> CliR
         stats.settle(f.await);
     }
     progress.finish();
+    let mut transaction = None;
+    if a.transactional_id.is_some() {
+        let ended = if stats.first_error.is_none() {
+            producer.commit_transaction().await.map(|()| "committed")
+        } else {
+            producer.abort_transaction().await.map(|()| "aborted")
+        };
+        transaction = Some(ended.map_err(|e| fail::kafka(e, &bootstrap))?);
+    }
     let secs = start.elapsed().as_secs_f64();
     let _ = producer.close(Duration::from_secs(10)).await;
     match output {
@@ -442,6 +469,7 @@ pub async fn run(mut settings: Settings, a: ProduceArgs, output: Output) -> CliR
                 "first_offset": s.first_offset, "last_offset": s.last_offset,
             })).collect::<Vec<_>>(),
             "error": stats.first_error,
+            "transaction": transaction,
         })),
         Output::Text => {
             let parts: Vec<String> = stats
@@ -469,6 +497,9 @@ pub async fn run(mut settings: Settings, a: ProduceArgs, output: Output) -> CliR
                     String::new()
                 }
             );
+            if let Some(t) = transaction {
+                eprintln!("transaction {t}");
+            }
         }
     }
     match stats.first_error {

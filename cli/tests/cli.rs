@@ -867,3 +867,45 @@ fn groups_list_describe_lag_and_reset_offsets() {
     // No target: a usage error.
     assert_eq!(cli(b, &["groups", "reset-offsets", &group], None).code, 2);
 }
+
+#[test]
+fn produce_in_a_transaction_is_read_committed() {
+    let k = cluster_or_skip!(Cluster::try_kafka());
+    let b = k.bootstrap();
+    let topic = unique_topic("cli-txn");
+    k.create_topic(&topic, 2).unwrap();
+    let id = unique_topic("cli-txn-id");
+    let summary = cli(
+        b,
+        &[
+            "produce",
+            &topic,
+            "--transactional-id",
+            &id,
+            "--output",
+            "json",
+        ],
+        Some(b"t1\nt2\nt3\n"),
+    )
+    .ok()
+    .json();
+    assert_eq!(summary["transaction"], "committed", "{summary}");
+    assert_eq!(summary["records"], 3);
+    let run = cli(
+        b,
+        &[
+            "-X",
+            "isolation.level=read_committed",
+            "consume",
+            &topic,
+            "-o",
+            "beginning",
+            "-e",
+        ],
+        None,
+    )
+    .ok();
+    let mut got: Vec<&str> = run.stdout.lines().collect();
+    got.sort();
+    assert_eq!(got, ["t1", "t2", "t3"]);
+}
