@@ -12,7 +12,8 @@ use purekafka::consumer::Consumer;
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka::{Error, ErrorCode};
 use purekafka_integration::{
-    AclResource, Cluster, Codec, Feature, PeerClient, Record, require, rt, unique_topic,
+    AclResource, Cluster, Codec, Feature, PeerClient, Record, poll_error, poll_records, require,
+    rt, unique_topic,
 };
 use std::time::{Duration, Instant};
 
@@ -127,16 +128,12 @@ fn a_group_is_denied_naming_the_group_then_allowed_once_granted() {
             .unwrap();
         consumer.subscribe(&[&topic]).unwrap();
         let t0 = Instant::now();
-        let e = loop {
-            match consumer.poll(Duration::from_millis(500)).await {
-                Err(e) => break e,
-                Ok(rs) => assert!(rs.is_empty(), "bob read records without a group ACL"),
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "poll never reported the denied group"
-            );
-        };
+        let e = poll_error(
+            &consumer,
+            Duration::from_secs(30),
+            "bob without a group ACL",
+        )
+        .await;
         assert_denied(
             &e,
             ErrorCode::GROUP_AUTHORIZATION_FAILED,
@@ -152,12 +149,13 @@ fn a_group_is_denied_naming_the_group_then_allowed_once_granted() {
             .await
             .unwrap();
         consumer.subscribe(&[&topic]).unwrap();
-        let mut got = Vec::new();
-        let t0 = Instant::now();
-        while got.len() < 2 {
-            assert!(t0.elapsed() < Duration::from_secs(60), "got {got:?}");
-            got.extend(consumer.poll(Duration::from_millis(500)).await.unwrap());
-        }
+        poll_records(
+            &consumer,
+            2,
+            Duration::from_secs(60),
+            "bob with the group ACL",
+        )
+        .await;
         consumer.commit().await.unwrap();
         consumer.close().await.unwrap();
     });
@@ -182,16 +180,7 @@ fn a_consumer_denied_the_topic_fails_naming_the_topic() {
             .unwrap();
         consumer.subscribe(&[&topic]).unwrap();
         let t0 = Instant::now();
-        let e = loop {
-            match consumer.poll(Duration::from_millis(500)).await {
-                Err(e) => break e,
-                Ok(rs) => assert!(rs.is_empty(), "alice read a topic she may not"),
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "poll never reported the denied topic"
-            );
-        };
+        let e = poll_error(&consumer, Duration::from_secs(30), "alice denied the topic").await;
         assert_denied(
             &e,
             ErrorCode::TOPIC_AUTHORIZATION_FAILED,

@@ -7,7 +7,7 @@ use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord, OffsetAndMetadata, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka_integration::rt;
-use purekafka_integration::unique_topic;
+use purekafka_integration::{poll_until, unique_topic};
 use purekafka_protocol::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -50,20 +50,6 @@ async fn produce(p: &Producer, topic: &str, partition: i32, tag: &str, n: usize)
 
 fn value(r: &ConsumerRecord) -> String {
     String::from_utf8(r.value.as_deref().unwrap_or_default().to_vec()).unwrap()
-}
-
-/// Polls until `done(all records so far)` or `timeout`; returns the records.
-async fn poll_until(
-    c: &Consumer,
-    timeout: Duration,
-    mut done: impl FnMut(&[ConsumerRecord]) -> bool,
-) -> Vec<ConsumerRecord> {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while !done(&out) && Instant::now() < deadline {
-        out.extend(c.poll(Duration::from_millis(100)).await.unwrap());
-    }
-    out
 }
 
 /// (topic, partition) -> offsets, in the order read.

@@ -13,7 +13,9 @@ use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka_integration::rt;
-use purekafka_integration::{BrokerKind, Cluster, connections_to, port_of, unique_topic};
+use purekafka_integration::{
+    BrokerKind, Cluster, connections_to, poll_records, port_of, unique_topic,
+};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -250,12 +252,7 @@ fn dropping_the_last_consumer_handle_stops_fetching_and_closes_its_connections()
         produce(broker.bootstrap(), &topic, 2, 5).await;
         let c = Consumer::new(group_config(&broker, &group)).await.unwrap();
         c.subscribe(&[topic.as_str()]).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut got = 0;
-        while got < 10 {
-            assert!(Instant::now() < deadline, "read {got} of 10 records");
-            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
-        }
+        poll_records(&c, 10, Duration::from_secs(30), "before the drop").await;
         assert!(connections_to(port) > 0, "the consumer holds no connection");
         broker.start_request_tracking().unwrap();
         let clone = c.clone();
@@ -375,15 +372,7 @@ fn list_offsets_fetch_and_metadata_retries_back_off_while_the_broker_keeps_faili
         assert!(fetches <= 12, "{fetches} Fetch requests in 3 s of failures");
         assert!(md <= 15, "{md} Metadata requests in 3 s of Fetch failures");
         broker.clear_request_errors(FETCH).unwrap();
-        let mut got = 0;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while got < 5 {
-            assert!(
-                Instant::now() < deadline,
-                "read {got} of 5 after Fetch recovered"
-            );
-            got += c.poll(Duration::from_millis(100)).await.unwrap().len();
-        }
+        poll_records(&c, 5, Duration::from_secs(10), "after Fetch recovered").await;
         c.close().await.unwrap();
     });
 }
