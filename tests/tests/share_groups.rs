@@ -20,7 +20,9 @@
 //! accepted after, one starting with `reject` is rejected, anything else
 //! accepted.
 
-use purekafka::config::{ConsumerConfig, ProducerConfig, ShareAcknowledgementMode};
+use purekafka::config::{
+    ConsumerConfig, ProducerConfig, ShareAcknowledgementMode, ShareAcquireMode,
+};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka::share::{AcknowledgeType, AcknowledgementResult, ShareConsumer, ShareRecord};
 use purekafka_integration::java::{JavaShareMember, java_group_config};
@@ -97,9 +99,9 @@ async fn produce(broker: &Cluster, topic: &str, values: &[String]) {
 /// fetch can acquire them all at once (a fetch takes whole batches), in
 /// turn to partitions `0..partitions`.
 async fn produce_one_by_one(broker: &Cluster, topic: &str, values: &[String], partitions: i32) {
-    let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
-        .await
-        .unwrap();
+    let mut cfg = ProducerConfig::new(broker.bootstrap());
+    cfg.linger = Duration::ZERO;
+    let p = Producer::new(cfg).await.unwrap();
     for (i, v) in values.iter().enumerate() {
         let partition = i32::try_from(i).unwrap() % partitions;
         p.send(
@@ -108,7 +110,7 @@ async fn produce_one_by_one(broker: &Cluster, topic: &str, values: &[String], pa
                 .value(v.as_str()),
         )
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("writing record {i} to {topic}-{partition}: {e}"));
     }
     p.close(Duration::from_secs(10)).await.unwrap();
 }
@@ -236,7 +238,7 @@ fn three_share_consumers_get_distinct_records_and_accept_them_all() {
     let Some((topic, group)) = setup(broker, "share-distinct", 2) else {
         return;
     };
-    let total = 300usize;
+    let total = 150usize;
     rt().block_on(async {
         let values: Vec<String> = (0..total).map(|i| format!("v{i}")).collect();
         // (partition, offset, delivery count, member)
@@ -436,7 +438,7 @@ fn purekafka_and_java_share_consumers_split_a_topic_at_least_once() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let total = 300usize;
+    let total = 150usize;
     let values: Vec<String> = (0..total)
         .map(|i| match i % 10 {
             0 => format!("release-{i}"),
@@ -554,8 +556,10 @@ fn a_hung_consumers_records_go_to_another_after_the_lock_times_out() {
         produce(broker, &topic, &values).await;
         // A takes records and then neither acknowledges nor polls: it stays
         // a member (its heartbeats go on) with its connections open.
+        // record_limit: A's fetch locks exactly the 10 records its poll returns.
         let mut cfg = config(broker, &group, ShareAcknowledgementMode::Explicit);
         cfg.max_poll_records = 10;
+        cfg.share_acquire_mode = ShareAcquireMode::RecordLimit;
         let a = ShareConsumer::new(cfg).await.unwrap();
         a.subscribe(&[topic.as_str()]).unwrap();
         let held = loop {
@@ -588,14 +592,17 @@ fn a_hung_consumers_records_go_to_another_after_the_lock_times_out() {
                 "offset {o} reached B {at:?} after A took it: before the {LOCK_MS} ms lock ran out"
             );
         }
-        // A's fetch may have acquired more than its poll returned (whole
-        // batches): those come back late too; nothing else does.
-        for (o, (dc, at)) in &got_by_b {
-            assert!(
-                *dc == 1 || (*dc == 2 && *at >= Duration::from_millis(LOCK_MS - 300)),
-                "offset {o}: delivery {dc} after {at:?}"
-            );
+        // Nothing but A's records came back late.
+        for (o, (dc, _)) in &got_by_b {
+            if !held.contains(o) {
+                assert_eq!(*dc, 1, "offset {o} was never A's (record_limit)");
+            }
         }
+        assert_eq!(
+            held.len(),
+            10,
+            "record_limit: exactly max.poll.records locked"
+        );
         assert_eq!(got_by_b.len(), values.len());
         // A acknowledging now is too late: the broker says so per partition.
         for o in &held {

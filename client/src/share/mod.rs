@@ -68,6 +68,9 @@
 //!   time out.
 //!
 //! Settings: the consumer's `group.id` (required), `share.acknowledgement.mode`,
+//! `share.acquire.mode` (`batch_optimized`, the default: the broker may lock
+//! whole batches, more than `max.poll.records`, returned over the next polls;
+//! `record_limit`: at most `max.poll.records` per fetch),
 //! `max.poll.records` (ShareFetch's MaxRecords and BatchSize),
 //! `fetch.max.wait.ms`, `fetch.min.bytes`, `fetch.max.bytes`, `check.crcs`,
 //! `client.rack`, `max.poll.interval.ms` (a member that does not poll this
@@ -88,7 +91,7 @@ pub(crate) mod session;
 pub use acks::AcknowledgeType;
 
 use crate::TopicPartition;
-use crate::config::{ConsumerConfig, ShareAcknowledgementMode};
+use crate::config::{ConsumerConfig, ShareAcknowledgementMode, ShareAcquireMode};
 use crate::consumer::ConsumerRecord;
 use crate::error::{ConfigError, Error, Result};
 use crate::net::coordinator::{
@@ -210,6 +213,10 @@ impl Inner {
             max_bytes: self.cfg.fetch_max_bytes,
             max_records,
             batch_size: max_records,
+            acquire_mode: match self.cfg.share_acquire_mode {
+                ShareAcquireMode::BatchOptimized => 0,
+                ShareAcquireMode::RecordLimit => 1,
+            },
         }
     }
 
@@ -1339,6 +1346,9 @@ mod tests {
             ShareAcknowledgementMode::Explicit
         );
         assert!(c.set("share.acknowledgement.mode", "auto").is_err());
+        assert_eq!(c.share_acquire_mode, ShareAcquireMode::BatchOptimized);
+        c.set("share.acquire.mode", "record_limit").unwrap();
+        assert_eq!(c.share_acquire_mode, ShareAcquireMode::RecordLimit);
     }
 
     #[test]

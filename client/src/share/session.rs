@@ -64,6 +64,8 @@ pub(crate) struct FetchLimits {
     pub max_bytes: i32,
     pub max_records: i32,
     pub batch_size: i32,
+    /// ShareAcquireMode (v2+): 0 batch-optimized, 1 record-limit.
+    pub acquire_mode: i8,
 }
 
 /// The session with one broker.
@@ -152,6 +154,7 @@ impl ShareSession {
             max_bytes: limits.max_bytes,
             max_records: limits.max_records,
             batch_size: limits.batch_size,
+            share_acquire_mode: limits.acquire_mode,
             topics: listed
                 .into_iter()
                 .map(|(topic_id, parts)| FetchTopic {
@@ -280,6 +283,7 @@ mod tests {
         max_bytes: 1 << 20,
         max_records: 500,
         batch_size: 500,
+        acquire_mode: 1,
     };
     const T: Uuid = Uuid([1; 16]);
     const U: Uuid = Uuid([2; 16]);
@@ -339,6 +343,7 @@ mod tests {
             (r.max_records, r.batch_size, r.max_wait_ms),
             (500, 500, 500)
         );
+        assert_eq!(r.share_acquire_mode, 1);
         s.succeeded();
         assert_eq!(s.epoch(), 1);
 
