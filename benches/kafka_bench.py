@@ -27,7 +27,14 @@ TLS: every measurement runs twice, over PLAINTEXT and over TLS (the
 SSL_NOAUTH listener: server-authenticated TLS, which Java and purekafka
 both verify, with TLS 1.3 negotiated), on the same broker.
 
-Usage: .venv/bin/python benches/kafka_bench.py [records]      (default 1000000)
+Transactions: one more produce row per client over PLAINTEXT, the same
+workload in transactions of 100 ms (TXN_MS): ProducerPerformance with
+--transactional-id and --transaction-duration-ms 100, produce_bench with
+PUREKAFKA_BENCH_TRANSACTION_MS=100; both commit from the send loop once a
+transaction has run that long, and wait for the commit.
+
+Usage: .venv/bin/python benches/kafka_bench.py [records] [--only txn]   (default 1000000)
+--only txn runs the transactional rows alone.
 Needs: scripts/install-kafka.sh (Kafka 4.4.0 and the tools), a release build
 of the bench binaries (this script runs cargo build --release for them).
 """
@@ -40,8 +47,13 @@ import sys
 import tempfile
 import time
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--") and a != "txn"]
+N = int(ARGS[0]) if ARGS else 1_000_000
+ONLY_TXN = "--only" in sys.argv[1:] and sys.argv[sys.argv.index("--only") + 1:][:1] == ["txn"]
+if "--only" in sys.argv[1:] and not ONLY_TXN:
+    sys.exit("kafka_bench: --only takes txn")
 PARTITIONS = 8
+TXN_MS = 100
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -85,8 +97,10 @@ def main():
             sys.exit("kafka_bench: %s: %s" % (c, r))
 
     rows = []
-    for transport in ("PLAINTEXT", "SSL"):
-        measure(transport, cmd, home, ready, ca, rows)
+    if not ONLY_TXN:
+        for transport in ("PLAINTEXT", "SSL"):
+            measure(transport, cmd, home, ready, ca, rows)
+    measure_txn(cmd, home, ready, rows)
 
     kafka.stdin.close()
     kafka.wait(30)
@@ -97,12 +111,54 @@ def main():
     for what, transport, who, rps, mbs, cpu_m, own_m in rows:
         print("| %s | %s | %s | %s | %.1f | %.2f | %s |" % (what, transport, who, "{:,.0f}".format(rps), mbs, cpu_m,
                                                          "%.2f" % own_m if own_m is not None else "-"))
-    for transport in ("PLAINTEXT", "SSL"):
+    for transport in () if ONLY_TXN else ("PLAINTEXT", "SSL"):
         for what in ("produce", "consume"):
             pk = [r for r in rows if r[:2] == (what, transport) and r[2] == "purekafka"][0]
             jv = [r for r in rows if r[:2] == (what, transport) and r[2] != "purekafka"][0]
             print("%s %s: purekafka/Java records/s %.2fx, process CPU per record %.2fx" % (
                 what, transport, pk[3] / jv[3], pk[5] / jv[5]))
+    what = "produce, %d ms transactions" % TXN_MS
+    pk = [r for r in rows if r[0] == what and r[2] == "purekafka"][0]
+    jv = [r for r in rows if r[0] == what and r[2] != "purekafka"][0]
+    print("%s PLAINTEXT: purekafka/Java records/s %.2fx, process CPU per record %.2fx" % (
+        what, pk[3] / jv[3], pk[5] / jv[5]))
+
+
+def java_cmd(home):
+    return ["java", "-Xms512m", "-Xmx512m", "-XX:+UseG1GC",
+            "-Dlog4j2.configurationFile=" + os.path.join(home, "conf", "log4j2-tools.properties"),
+            "-cp", os.path.join(home, "lib", "*")]
+
+
+def measure_txn(cmd, home, ready, rows):
+    """Transactional produce, TXN_MS per transaction, over PLAINTEXT; appends rows."""
+    what = "produce, %d ms transactions" % TXN_MS
+    bootstrap = ready["listeners"]["PLAINTEXT"]
+    pure_t, java_t = "bench-purekafka-txn", "bench-java-txn"
+    for t in (pure_t, java_t):
+        cmd(cmd="create_topic", topic=t, partitions=PARTITIONS)
+    env = dict(os.environ, PUREKAFKA_BENCH_KEY_BYTES="java", PUREKAFKA_BENCH_BATCH_SIZE="16384",
+               PUREKAFKA_BENCH_PARTITIONS=str(PARTITIONS), PUREKAFKA_BENCH_PROPERTIES="",
+               PUREKAFKA_BENCH_TRANSACTION_MS=str(TXN_MS), PUREKAFKA_BENCH_TOPIC=pure_t)
+    out, wall, cpu = timed([os.path.join(ROOT, "target", "release", "produce_bench"), str(N), bootstrap], env)
+    m = re.search(r", (\d+) transactions of \d+ ms: (\d+) records/s, [\d.]+ MB/s, client CPU ([\d.]+) s", out)
+    if not m:
+        sys.exit("kafka_bench: produce_bench (transactional) said:\n" + out)
+    rps, own = float(m.group(2)), float(m.group(3))
+    sys.stderr.write("kafka_bench: purekafka committed %s transactions\n" % m.group(1))
+    rows.append((what, "PLAINTEXT", "purekafka", rps, rps * 110 / 1e6, cpu / (N / 1e6), own / (N / 1e6)))
+
+    out, wall, cpu = timed(java_cmd(home) + [
+        "org.apache.kafka.tools.ProducerPerformance", "--bootstrap-server", bootstrap,
+        "--topic", java_t, "--num-records", str(N), "--record-size", "100",
+        "--throughput", "-1", "--key-distribution", "random", "--record-key-range", "2000000000",
+        "--transactional-id", "bench-java-txn", "--transaction-duration-ms", str(TXN_MS),
+        "--command-property", "acks=all", "enable.idempotence=true", "linger.ms=5", "batch.size=16384"])
+    m = re.findall(r"(\d+) records sent, ([\d.]+) records/sec", out)
+    if not m:
+        sys.exit("kafka_bench: ProducerPerformance (transactional) said:\n" + out)
+    rps = float(m[-1][1])
+    rows.append((what, "PLAINTEXT", "Java 4.4.0", rps, rps * 110 / 1e6, cpu / (N / 1e6), None))
 
 
 def measure(transport, cmd, home, ready, ca, rows):

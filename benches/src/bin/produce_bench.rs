@@ -15,7 +15,11 @@
 //! (4; 16 writes random 16-digit decimal keys, as the Java tool's
 //! `--key-distribution random --record-key-range 10^16` does),
 //! `PUREKAFKA_BENCH_BATCH_SIZE` (262144), `PUREKAFKA_BENCH_PROPERTIES` (more
-//! client properties, `k=v;k=v`: TLS for the SSL rows).
+//! client properties, `k=v;k=v`: TLS for the SSL rows),
+//! `PUREKAFKA_BENCH_TRANSACTION_MS` (transactional: a `transactional.id`,
+//! and a commit once a transaction has run this long, as
+//! ProducerPerformance's `--transaction-duration-ms` does: the send loop
+//! commits, waiting for it, then begins the next).
 
 use purekafka::config::{Acks, ProducerConfig};
 use purekafka::producer::{Producer, ProducerRecord};
@@ -41,6 +45,8 @@ fn main() {
     };
     let batch_size = num("PUREKAFKA_BENCH_BATCH_SIZE", 256 * 1024);
     let partitions = num("PUREKAFKA_BENCH_PARTITIONS", 6);
+    let txn_ms = env("PUREKAFKA_BENCH_TRANSACTION_MS")
+        .map(|v| Duration::from_millis(v.parse().expect("PUREKAFKA_BENCH_TRANSACTION_MS")));
     let topic = env("PUREKAFKA_BENCH_TOPIC")
         .unwrap_or_else(|| format!("bench-produce-{}", std::process::id()));
     if let Some(b) = &broker {
@@ -76,23 +82,51 @@ fn main() {
         cfg.enable_idempotence = Some(true);
         cfg.linger = Duration::from_millis(5);
         cfg.batch_size = batch_size;
+        if txn_ms.is_some() {
+            cfg.transactional_id = Some(format!("bench-txn-{}", std::process::id()));
+        }
         for (k, v) in purekafka_benches::extra_properties() {
             cfg.set(&k, &v).expect(&k);
         }
         let producer = Producer::new(cfg).await.expect("producer");
         // Warm up: metadata, producer id, connections.
-        producer.send(ProducerRecord::to(&topic).value("warm-up")).await.expect("ack");
+        if txn_ms.is_some() {
+            producer.init_transactions().await.expect("init_transactions");
+            producer.begin_transaction().expect("begin");
+            producer.send(ProducerRecord::to(&topic).value("warm-up")).await.expect("ack");
+            producer.commit_transaction().await.expect("commit");
+        } else {
+            producer.send(ProducerRecord::to(&topic).value("warm-up")).await.expect("ack");
+        }
         let value = [b'x'; 100];
         let cpu0 = cpu_seconds();
         let t0 = Instant::now();
         let mut last = None;
+        let mut transactions = 0u64;
+        let mut txn_start = Instant::now();
+        if txn_ms.is_some() {
+            producer.begin_transaction().expect("begin");
+        }
         for (i, key) in keys.iter().enumerate() {
+            if let Some(d) = txn_ms
+                && txn_start.elapsed() >= d
+            {
+                producer.commit_transaction().await.expect("commit");
+                transactions += 1;
+                producer.begin_transaction().expect("begin");
+                txn_start = Instant::now();
+            }
             let f = producer.enqueue(ProducerRecord::to(&topic).key(key).value(&value)).await.expect("send");
             if i + 1 == n {
                 last = Some(f);
             }
         }
-        producer.flush().await.expect("flush");
+        if txn_ms.is_some() {
+            producer.commit_transaction().await.expect("commit");
+            transactions += 1;
+        } else {
+            producer.flush().await.expect("flush");
+        }
         if let Some(f) = last {
             f.await.expect("last record acknowledged");
         }
@@ -101,8 +135,12 @@ fn main() {
         let m = producer.metrics();
         assert!(m.failed_records == 0, "{m:?}");
         let mb = (n * 100) as f64 / 1e6;
+        let txns = match txn_ms {
+            Some(d) => format!(", {transactions} transactions of {} ms", d.as_millis()),
+            None => String::new(),
+        };
         println!(
-            "produce {n} x ({key_mode} B key + 100 B value) to {target}, {partitions} partitions, batch.size {batch_size}: {:.0} records/s, {:.1} MB/s, client CPU {:.3} s = {:.3} CPU-s per million records, avg batch {:.0} B",
+            "produce {n} x ({key_mode} B key + 100 B value) to {target}, {partitions} partitions, batch.size {batch_size}{txns}: {:.0} records/s, {:.1} MB/s, client CPU {:.3} s = {:.3} CPU-s per million records, avg batch {:.0} B",
             n as f64 / wall,
             mb / wall,
             cpu,
