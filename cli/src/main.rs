@@ -12,6 +12,7 @@
 //! named profiles live in `~/.config/purekafka/config.toml` (see
 //! `settings.rs`).
 
+mod acls;
 mod admin;
 mod bench;
 mod consume;
@@ -101,6 +102,9 @@ enum Command {
     /// Consumer groups: list, describe, lag, reset-offsets.
     #[command(subcommand)]
     Groups(groups::GroupsCmd),
+    /// List, create and delete ACLs.
+    #[command(subcommand)]
+    Acls(acls::AclsCmd),
     /// Describe or alter topic and broker configs.
     #[command(subcommand)]
     Configs(admin::ConfigsCmd),
@@ -223,6 +227,7 @@ async fn run(cli: Cli) -> CliResult<()> {
             }
         },
         Command::Groups(cmd) => groups::run(settings()?, cmd, cli.output).await,
+        Command::Acls(cmd) => acls::run(settings()?, cmd, cli.output).await,
         Command::Configs(cmd) => admin::configs(settings()?, cmd, cli.output).await,
         Command::Bench(cmd) => bench::run(settings()?, cmd, cli.output).await,
         Command::Properties { filter } => {
@@ -259,5 +264,13 @@ fn main() {
             Output::Text => eprintln!("purekafka: error: {e}"),
         }
         std::process::exit(e.code);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

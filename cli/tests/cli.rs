@@ -909,3 +909,91 @@ fn produce_in_a_transaction_is_read_committed() {
     got.sort();
     assert_eq!(got, ["t1", "t2", "t3"]);
 }
+
+#[test]
+fn acls_create_list_delete() {
+    let k = cluster_or_skip!(Cluster::try_kafka());
+    let b = k.bootstrap();
+    let topic = unique_topic("cli-acl");
+    let user = format!("User:{}", unique_topic("cli-acl-user"));
+    let created = cli(
+        b,
+        &[
+            "acls",
+            "create",
+            "--topic",
+            &topic,
+            "--allow",
+            &user,
+            "--operation",
+            "read",
+            "--output",
+            "json",
+        ],
+        None,
+    )
+    .ok()
+    .json();
+    assert_eq!(created[0]["operation"], "READ");
+    // Kafka applies ACL changes asynchronously (through its metadata log):
+    // a describe right after the create may not see it yet.
+    let eventually = |args: &[&str], done: &dyn Fn(&Value) -> bool| -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let v = cli(b, args, None).ok().json();
+            if done(&v) || std::time::Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let is_mine = |a: &&Value| a["principal"] == user.as_str();
+    let listed = eventually(
+        &["acls", "list", "--topic", &topic, "--output", "json"],
+        &|v| v.as_array().unwrap().iter().any(|a| is_mine(&a)),
+    );
+    let mine: Vec<&Value> = listed.as_array().unwrap().iter().filter(is_mine).collect();
+    assert_eq!(mine.len(), 1, "{listed}");
+    assert_eq!(mine[0]["permission"], "ALLOW");
+    assert_eq!(mine[0]["name"], topic.as_str());
+    let deleted = cli(
+        b,
+        &[
+            "acls",
+            "delete",
+            "--topic",
+            &topic,
+            "--allow",
+            &user,
+            "--operation",
+            "read",
+            "--output",
+            "json",
+        ],
+        None,
+    )
+    .ok()
+    .json();
+    assert_eq!(deleted.as_array().unwrap().len(), 1, "{deleted}");
+    let after = eventually(
+        &["acls", "list", "--principal", &user, "--output", "json"],
+        &|v| v.as_array().unwrap().is_empty(),
+    );
+    assert_eq!(after, serde_json::json!([]));
+    let bad = cli(
+        b,
+        &[
+            "acls",
+            "create",
+            "--topic",
+            &topic,
+            "--allow",
+            &user,
+            "--operation",
+            "reed",
+        ],
+        None,
+    );
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("READ"), "{}", bad.stderr);
+}
