@@ -295,6 +295,17 @@ fn describe_topics_with_authorized_operations() {
         // Not asked: not reported.
         let d = admin.describe_topics([&t.name]).await.unwrap();
         assert_eq!(d[&t.name].as_ref().unwrap().authorized_operations, None);
+        // By id: the same topic; an id no topic has fails alone, naming it.
+        let unknown = purekafka_protocol::Uuid([7; 16]);
+        let by_id = admin
+            .describe_topics_by_id([t.topic_id, unknown], DescribeTopicsOptions::default())
+            .await
+            .unwrap();
+        let same = by_id[&t.topic_id].as_ref().unwrap();
+        assert_eq!((&same.name, same.partitions.len()), (&t.name, 2));
+        let e = by_id[&unknown].as_ref().unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::UNKNOWN_TOPIC_ID), "{e}");
+        assert!(e.to_string().contains(&unknown.to_string()), "{e}");
     });
 }
 

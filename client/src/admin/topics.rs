@@ -639,6 +639,82 @@ impl Admin {
         .await
     }
 
+    /// Describes topics by id (Java's `describeTopics(TopicCollection.ofTopicIds)`,
+    /// Metadata v10+): each id's description, or its error
+    /// (UNKNOWN_TOPIC_ID naming the id).
+    pub async fn describe_topics_by_id(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+        opts: DescribeTopicsOptions,
+    ) -> Result<BTreeMap<Uuid, Result<TopicDescription>>> {
+        let deadline = self.deadline(opts.timeout);
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        let retry = |e: &Error| {
+            !matches!(
+                e.code(),
+                Some(ErrorCode::UNKNOWN_TOPIC_ID | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
+            )
+        };
+        self.per_resource("Metadata", ids, deadline, retry, |ids| {
+            let build = move |version: i16| {
+                if version < 10 {
+                    return Err(Error::Unsupported(
+                        "describing topics by id on a broker without Metadata v10 (Kafka 2.8)",
+                    ));
+                }
+                Ok(MetadataRequest {
+                    topics: Some(
+                        ids.iter()
+                            .map(|id| MetadataRequestTopic {
+                                topic_id: *id,
+                                name: None,
+                                ..Default::default()
+                            })
+                            .collect(),
+                    ),
+                    allow_auto_topic_creation: false,
+                    include_topic_authorized_operations: opts.include_authorized_operations,
+                    ..Default::default()
+                })
+            };
+            async move {
+                let (resp, _) = self
+                    .call_with(Target::Any, deadline, build, |_| None)
+                    .await?;
+                Ok(resp
+                    .topics
+                    .into_iter()
+                    .map(|t| {
+                        let id = t.topic_id;
+                        let code = ErrorCode(t.error_code);
+                        if code != ErrorCode::NONE {
+                            let e =
+                                resource_error(code, "Metadata", &format!("topic id {id}"), None);
+                            return (id, Err(e));
+                        }
+                        let one = MetadataResponse {
+                            topics: vec![t],
+                            ..Default::default()
+                        };
+                        let d = describe_results(one)
+                            .into_values()
+                            .next()
+                            .unwrap_or_else(|| {
+                                Err(resource_error(
+                                    ErrorCode::UNKNOWN_SERVER_ERROR,
+                                    "Metadata",
+                                    &format!("topic id {id}"),
+                                    Some("the broker sent no name for it"),
+                                ))
+                            });
+                        (id, d)
+                    })
+                    .collect())
+            }
+        })
+        .await
+    }
+
     /// Adds partitions to topics (Java's `createPartitions`), with the
     /// default options.
     pub async fn create_partitions<S: Into<String>>(
