@@ -194,9 +194,7 @@ pub async fn run(mut settings: Settings, a: ConsumeArgs, output: Output) -> CliR
                 }
             }
             Start::Time(ts) => {
-                let offsets = crate::offsets::for_time(&consumer, &refs, ts)
-                    .await
-                    .map_err(k)?;
+                let offsets = crate::offsets::for_time(&settings, &refs, ts).await?;
                 for ((t, p), o) in refs.iter().zip(offsets) {
                     consumer.seek((*t, *p), o).map_err(k)?;
                 }
