@@ -4,7 +4,7 @@
 //! A single task owns the socket. Callers encode a request's body
 //! ([`encode_frame`]) and hand it to the task through a channel; the answer
 //! comes back on a oneshot. The task is a thin driver over the sans-IO
-//! [`Pipeline`] (`net/pipeline.rs`), which assigns correlation ids, writes
+//! `Pipeline` (crate-internal, `net/pipeline.rs`), which assigns correlation ids, writes
 //! frame heads, pipelines up to `max.in.flight.requests.per.connection`
 //! requests, matches responses, enforces `request.timeout.ms` and
 //! `connections.max.idle.ms`, and fails every pending request when the

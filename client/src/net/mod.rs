@@ -22,7 +22,7 @@
 pub mod cluster;
 pub mod conn;
 pub(crate) mod coordinator;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod setup;
 #[cfg(test)]
 mod test_broker;

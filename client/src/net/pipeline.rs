@@ -192,13 +192,9 @@ impl<T> Pipeline<T> {
     }
 
     /// The state.
+    #[cfg(test)]
     pub fn state(&self) -> &State {
         &self.state
-    }
-
-    /// The error the connection closed with, once closed.
-    pub fn closed_error(&self) -> Option<&Error> {
-        self.closed_error.as_ref()
     }
 
     /// Whether a request (of the SASL exchange, if `auth`) would be taken now.
@@ -214,6 +210,7 @@ impl<T> Pipeline<T> {
     }
 
     /// Requests awaiting an answer.
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }

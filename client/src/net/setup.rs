@@ -29,17 +29,12 @@
 //! Re-authentication on a live connection (KIP-368): when step 4 returns a
 //! session lifetime, the socket task schedules the exchange again at 85-95%
 //! of it. Then the connection core holds back new requests
-//! ([`Pipeline::pause_for_reauth`], [`State::Draining`]), lets those in
-//! flight finish, and in [`State::Reauthenticating`] takes only the
-//! exchange's requests (the task runs the same [`SaslStep`] on a handle
-//! whose requests bypass the queue) until [`Pipeline::resume`]. A failed
+//! (the crate-internal `Pipeline::pause_for_reauth`, state `Draining`),
+//! lets those in flight finish, and in state `Reauthenticating` takes only
+//! the exchange's requests (the task runs the same [`SaslStep`] on a handle
+//! whose requests bypass the queue) until `Pipeline::resume`. A failed
 //! re-authentication closes the connection with an [`Error::Setup`] naming
 //! the SASL step.
-//!
-//! [`Pipeline::pause_for_reauth`]: crate::net::pipeline::Pipeline::pause_for_reauth
-//! [`Pipeline::resume`]: crate::net::pipeline::Pipeline::resume
-//! [`State::Draining`]: crate::net::pipeline::State::Draining
-//! [`State::Reauthenticating`]: crate::net::pipeline::State::Reauthenticating
 
 use crate::error::{Error, Result};
 use crate::net::conn::Connection;
