@@ -37,9 +37,9 @@ pub mod java;
 pub mod poll;
 pub mod trace_capture;
 
+pub use poll::{poll_error, poll_records, poll_until};
 /// A JSON value, as the Python and Java peers and the launchers speak it (one object a line).
 pub use serde_json::Value as Json;
-pub use poll::{poll_error, poll_records, poll_until};
 pub use trace_capture::TraceCapture;
 
 use std::collections::HashMap;

@@ -482,10 +482,10 @@ macro_rules! client_type_config {
             }
 
             #[doc = concat!(
-                        "Sets one property by its Java or librdkafka name (",
-                        $role,
-                        " and client properties)."
-                    )]
+                                "Sets one property by its Java or librdkafka name (",
+                                $role,
+                                " and client properties)."
+                            )]
             pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
                 let name = name.trim();
                 if let Some(result) = self.set_declared(name, value) {
