@@ -470,7 +470,7 @@ impl ClientConfig {
 /// properties, then the client's), `from_properties`, `client` and `build`.
 /// Each type writes its own `validate`.
 macro_rules! client_type_config {
-    ($ty:ident, $scope:expr, $role:literal) => {
+    ($ty:ident, $scope:expr, $set_doc:literal) => {
         impl $ty {
             /// Defaults, with `bootstrap` (a comma-separated `host:port` list) as
             /// `bootstrap.servers`. Chain setters, then [`build`](Self::build).
@@ -481,11 +481,7 @@ macro_rules! client_type_config {
                 }
             }
 
-            #[doc = concat!(
-                                "Sets one property by its Java or librdkafka name (",
-                                $role,
-                                " and client properties)."
-                            )]
+            #[doc = $set_doc]
             pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
                 let name = name.trim();
                 if let Some(result) = self.set_declared(name, value) {
@@ -527,9 +523,21 @@ macro_rules! client_type_config {
     };
 }
 
-client_type_config!(ProducerConfig, Scope::Producer, "producer");
-client_type_config!(ConsumerConfig, Scope::Consumer, "consumer");
-client_type_config!(AdminConfig, Scope::Admin, "admin");
+client_type_config!(
+    ProducerConfig,
+    Scope::Producer,
+    "Sets one property by its Java or librdkafka name (producer and client properties)."
+);
+client_type_config!(
+    ConsumerConfig,
+    Scope::Consumer,
+    "Sets one property by its Java or librdkafka name (consumer and client properties)."
+);
+client_type_config!(
+    AdminConfig,
+    Scope::Admin,
+    "Sets one property by its Java or librdkafka name (admin and client properties)."
+);
 
 /// Idempotence needs at most this many in-flight requests per connection.
 const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
