@@ -4,7 +4,7 @@ use crate::fail::{self, CliError, CliResult};
 use crate::settings::Settings;
 use crate::{Output, print_json, when};
 use purekafka::TopicPartition;
-use purekafka::admin::{Admin, ListGroupsOptions, OffsetSpec};
+use purekafka::admin::{Admin, GroupOptions, GroupType, ListGroupsOptions, OffsetSpec};
 use purekafka::consumer::OffsetAndMetadata;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -98,6 +98,20 @@ pub async fn run(settings: Settings, cmd: GroupsCmd, output: Output) -> CliResul
             Ok(())
         }
         GroupsCmd::Describe { group } => {
+            // A share group (KIP-932) is described by ShareGroupDescribe;
+            // ListGroups (v5+) says which type the group is.
+            let is_share = admin
+                .list_groups(ListGroupsOptions {
+                    types: vec![GroupType::Share],
+                    ..Default::default()
+                })
+                .await
+                .map_err(k)?
+                .iter()
+                .any(|g| g.group_id == group);
+            if is_share {
+                return describe_share(&admin, &group, output, &bootstrap).await;
+            }
             let d = admin
                 .describe_consumer_groups([group.clone()])
                 .await
@@ -160,6 +174,67 @@ pub async fn run(settings: Settings, cmd: GroupsCmd, output: Output) -> CliResul
         }
         GroupsCmd::ResetOffsets(a) => reset(&admin, a, output, &bootstrap).await,
     }
+}
+
+/// `groups describe` of a share group: its state, epochs and members with
+/// their subscriptions and (shared) partitions.
+async fn describe_share(
+    admin: &Admin,
+    group: &str,
+    output: Output,
+    bootstrap: &str,
+) -> CliResult<()> {
+    let k = |e| fail::kafka(e, bootstrap);
+    let d = admin
+        .describe_share_groups([group.to_owned()], GroupOptions::default())
+        .await
+        .map_err(k)?
+        .into_values()
+        .next()
+        .ok_or_else(|| CliError::runtime(format!("no answer for group {group}")))?
+        .map_err(k)?;
+    match output {
+        Output::Json => print_json(&json!({
+            "group": d.group_id,
+            "state": d.state,
+            "type": "share",
+            "group_epoch": d.group_epoch,
+            "assignment_epoch": d.assignment_epoch,
+            "assignor": d.partition_assignor,
+            "coordinator": d.coordinator,
+            "members": d.members.iter().map(|m| json!({
+                "member_id": m.member_id,
+                "client_id": m.client_id,
+                "host": m.host,
+                "member_epoch": m.member_epoch,
+                "subscribed_topics": m.subscribed_topics,
+                "partitions": m.assignment.iter().map(|tp| tp.to_string()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })),
+        Output::Text => {
+            println!(
+                "group {} (share), state {}, epoch {}, assignor {}, coordinator {}, {} members",
+                d.group_id,
+                d.state,
+                d.group_epoch,
+                d.partition_assignor,
+                d.coordinator,
+                d.members.len()
+            );
+            for m in &d.members {
+                let parts: Vec<String> = m.assignment.iter().map(|tp| tp.to_string()).collect();
+                println!(
+                    "  {} ({} at {}, epoch {}): {}",
+                    m.member_id,
+                    m.client_id,
+                    m.host,
+                    m.member_epoch,
+                    parts.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 type Lag = BTreeMap<TopicPartition, purekafka::admin::PartitionLag>;

@@ -997,3 +997,64 @@ fn acls_create_list_delete() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("READ"), "{}", bad.stderr);
 }
+
+#[test]
+fn groups_describe_a_share_group() {
+    use purekafka::ConsumerConfig;
+    use purekafka::share::ShareConsumer;
+    use std::time::{Duration, Instant};
+    let k = cluster_or_skip!(Cluster::try_kafka());
+    let b = k.bootstrap();
+    let topic = unique_topic("cli-share");
+    let group = unique_topic("cli-share-g");
+    k.create_topic(&topic, 2).unwrap();
+    let rt = purekafka_integration::rt();
+    let mut cfg = ConsumerConfig::new(b);
+    cfg.group_id = Some(group.clone());
+    cfg.fetch_max_wait = Duration::from_millis(200);
+    let c = rt.block_on(ShareConsumer::new(cfg)).unwrap();
+    c.subscribe(&[topic.as_str()]).unwrap();
+    // Poll until the broker has assigned the topic's partitions to the member.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.assignment().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no assignment: {:?}",
+            c.assignment()
+        );
+        rt.block_on(c.poll(Duration::from_millis(300))).unwrap();
+    }
+    let list = cli(b, &["groups", "list", "--output", "json"], None)
+        .ok()
+        .json();
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == group.as_str())
+        .cloned();
+    assert_eq!(
+        listed.as_ref().map(|g| &g["type"]),
+        Some(&Value::from("share")),
+        "{list}"
+    );
+    let d = cli(b, &["groups", "describe", &group, "--output", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(d["type"], "share", "{d}");
+    assert_eq!(d["state"], "Stable", "{d}");
+    let members = d["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{d}");
+    assert_eq!(members[0]["subscribed_topics"][0], topic.as_str(), "{d}");
+    let mut parts: Vec<&str> = members[0]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    parts.sort_unstable();
+    assert_eq!(parts, [format!("{topic}-0"), format!("{topic}-1")], "{d}");
+    let text = cli(b, &["groups", "describe", &group], None).ok();
+    assert!(text.stdout.contains("(share)"), "{}", text.stdout);
+    rt.block_on(c.close(Duration::from_secs(10))).unwrap();
+}
