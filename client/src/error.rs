@@ -269,12 +269,29 @@ pub enum Error {
         partition: i32,
     },
 
+    /// A record, or the batch it joins, could not be encoded for
+    /// `topic`-`partition` (a field beyond what the record format can
+    /// carry, or a codec failure while sealing the batch): the record is
+    /// not sent; fix the record or the producer's `compression.type`.
+    #[error("a record batch for {topic}-{partition} could not be encoded: {source}")]
+    RecordEncode {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// What could not be encoded.
+        source: EncodeError,
+    },
+
     /// Fetched records of a partition do not decode (a CRC mismatch with
     /// `check.crcs`, a truncated or malformed batch). The position stays at
     /// `offset`: polling again fails again; seek past it to skip the
-    /// records, as Java's consumer asks.
+    /// records, as Java's consumer asks. A share consumer cannot seek: it
+    /// releases the records it acquired from `offset` on, and the broker
+    /// delivers them again (and archives them after
+    /// `group.share.delivery.count.limit` attempts).
     #[error(
-        "records of {topic}-{partition} at offset {offset} do not decode: {source}; seek past offset {offset} to skip them"
+        "records of {topic}-{partition} at offset {offset} do not decode: {source}; a consumer can seek past offset {offset} to skip them (a share consumer releases them to the broker)"
     )]
     CorruptRecords {
         /// The topic.

@@ -451,9 +451,9 @@ impl Accumulator {
         let before = builder.uncompressed_size();
         builder
             .append(timestamp, key, value, headers)
-            .map_err(|source| Error::Encode {
-                api: "Produce",
-                version: -1,
+            .map_err(|source| Error::RecordEncode {
+                topic: topic.to_string(),
+                partition,
                 source,
             })?;
         let added = builder.uncompressed_size() - before;
@@ -606,14 +606,12 @@ impl Accumulator {
                                 idem.forget(&mut pq.seq, b.base_seq, false);
                                 idem.sequence_gap();
                             }
-                            failed.push((
-                                b,
-                                Error::Encode {
-                                    api: "Produce",
-                                    version: -1,
-                                    source,
-                                },
-                            ));
+                            let e = Error::RecordEncode {
+                                topic: b.topic.to_string(),
+                                partition: b.partition,
+                                source,
+                            };
+                            failed.push((b, e));
                             continue;
                         }
                     }

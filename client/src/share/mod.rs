@@ -985,12 +985,12 @@ fn handle_fetch_response(
             }
             let ranges = records::acquired_ranges(&pd.acquired_records);
             let got = records::decode(&p.topic, p.partition, pd.records, &ranges, opts);
-            if let Some(e) = got.error {
-                errors.push(Error::Decode {
-                    broker: broker.to_string(),
-                    api: "ShareFetch",
-                    version: -1,
-                    source: e,
+            if let Some((offset, source)) = got.error {
+                errors.push(Error::CorruptRecords {
+                    topic: p.topic.to_string(),
+                    partition: p.partition,
+                    offset,
+                    source,
                 });
             }
             for (first, last, kind) in got.auto_acks {

@@ -64,8 +64,9 @@ pub(crate) struct PartitionRecords {
     /// Acknowledgements the client makes itself: gaps, and (after a decode
     /// error) releases; `(first, last, type)`.
     pub auto_acks: Vec<(i64, i64, i8)>,
-    /// The batch that did not decode, if one did not.
-    pub error: Option<DecodeError>,
+    /// The batch that did not decode, if one did not, with the first
+    /// acquired offset not read before it.
+    pub error: Option<(i64, DecodeError)>,
 }
 
 /// Decodes `records` for `topic`-`partition`, keeping the offsets in
@@ -89,7 +90,7 @@ pub(crate) fn decode(
         let batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                out.error = Some(e);
+                out.error = Some((next, e));
                 failed = true;
                 break;
             }
@@ -101,7 +102,7 @@ pub(crate) fn decode(
         let recs = match batch.records() {
             Ok(r) => r,
             Err(e) => {
-                out.error = Some(e);
+                out.error = Some((next, e));
                 failed = true;
                 break;
             }
@@ -110,7 +111,7 @@ pub(crate) fn decode(
             let r = match r {
                 Ok(r) => r,
                 Err(e) => {
-                    out.error = Some(e);
+                    out.error = Some((next, e));
                     failed = true;
                     break 'batches;
                 }
@@ -290,7 +291,7 @@ mod tests {
         bytes.extend(bad);
         let p = run(bytes, &[acq(0, 5, 1)]);
         assert_eq!(offsets(&p).len(), 3);
-        assert!(p.error.is_some());
+        assert_eq!(p.error.as_ref().map(|e| e.0), Some(3), "{:?}", p.error);
         assert_eq!(p.auto_acks, vec![(3, 5, AcknowledgeType::Release.wire())]);
     }
 }
