@@ -195,6 +195,8 @@ fn a_producer_id_refused_for_authorization_fails_those_records_and_recovers_once
             "{e}"
         );
         assert!(e.to_string().contains("InitProducerId"), "{e}");
+        // What to do: the grant (or turning idempotence off).
+        assert!(e.to_string().contains("IDEMPOTENT_WRITE"), "{e}");
         // The ACL is granted (the pushed errors get used up): a later record
         // goes through; until then each fails with the same cause.
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -216,7 +216,23 @@ async fn init_producer_id(shared: &ProducerShared) -> Result<ProducerId> {
     let resp = conn.send_versioned(&req, version).await?;
     let code = ErrorCode(resp.error_code);
     if code != ErrorCode::NONE {
-        return Err(Error::kafka(code, "InitProducerId"));
+        // InitProducerId carries no error message: say what the code means here.
+        let hint = if code == ErrorCode::CLUSTER_AUTHORIZATION_FAILED {
+            "; an idempotent producer needs WRITE on a topic or IDEMPOTENT_WRITE on the cluster \
+             (an ACL denying WRITE also refuses it), or set enable.idempotence=false"
+        } else {
+            ""
+        };
+        return Err(Error::Kafka {
+            code,
+            api: "InitProducerId",
+            topic: None,
+            partition: None,
+            message: Some(format!(
+                "the broker {} refused a producer id for idempotence{hint}",
+                conn.broker()
+            )),
+        });
     }
     Ok(ProducerId {
         id: resp.producer_id,
