@@ -451,9 +451,13 @@ fn purekafka_and_java_share_consumers_split_a_topic_at_least_once() {
     let java_log = rt().block_on(async {
         let mut tasks = Vec::new();
         for m in 0..2 {
-            let c = ShareConsumer::new(config(broker, &group, ShareAcknowledgementMode::Explicit))
-                .await
-                .unwrap();
+            // Our two members lock at most 10 records per fetch, so a busy
+            // machine's slower Java member still gets some (with whole
+            // batches locked, ours took all 150 once in CI).
+            let mut cfg = config(broker, &group, ShareAcknowledgementMode::Explicit);
+            cfg.max_poll_records = 10;
+            cfg.share_acquire_mode = purekafka::config::ShareAcquireMode::RecordLimit;
+            let c = ShareConsumer::new(cfg).await.unwrap();
             c.subscribe(&[topic.as_str()]).unwrap();
             tasks.push(tokio::spawn(explicit_member(
                 c,
@@ -464,7 +468,7 @@ fn purekafka_and_java_share_consumers_split_a_topic_at_least_once() {
         }
         // Give our members time to join, then write in a few bursts.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        for chunk in values.chunks(100) {
+        for chunk in values.chunks(25) {
             produce(broker, &topic, chunk).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -304,8 +304,21 @@ async fn try_committed_offset(
     group: &str,
     tp: (&str, i32),
 ) -> purekafka::Result<Option<i64>> {
+    try_committed_offset_within(bootstrap, group, tp, Duration::from_secs(30)).await
+}
+
+/// [`try_committed_offset`] with `request.timeout.ms` = `within`: while a
+/// transaction holds offsets for the partition, committed() waits (as
+/// Java's does) and then fails with UNSTABLE_OFFSET_COMMIT.
+async fn try_committed_offset_within(
+    bootstrap: &str,
+    group: &str,
+    tp: (&str, i32),
+    within: Duration,
+) -> purekafka::Result<Option<i64>> {
     let mut cfg = ConsumerConfig::new(bootstrap);
     cfg.group_id = Some(group.to_owned());
+    cfg.client.request_timeout = within;
     let c = Consumer::new(cfg).await?;
     let got = c.committed([tp]).await?;
     Ok(got.get(&TopicPartition::from(tp)).map(|o| o.offset))
@@ -366,10 +379,16 @@ fn offsets_sent_in_a_transaction_are_committed_with_it_and_only_then() {
         .await
         .unwrap();
         // Not committed before the transaction is: the coordinator answers
-        // UNSTABLE_OFFSET_COMMIT (offsets of an open transaction) or none.
+        // UNSTABLE_OFFSET_COMMIT (offsets of an open transaction), which
+        // committed() waits out until its timeout (2 s here), or none.
         let before = tokio::time::timeout(
-            Duration::from_secs(5),
-            try_committed_offset(c.bootstrap(), &group, (&input, 0)),
+            Duration::from_secs(15),
+            try_committed_offset_within(
+                c.bootstrap(),
+                &group,
+                (&input, 0),
+                Duration::from_secs(2),
+            ),
         )
         .await;
         assert!(

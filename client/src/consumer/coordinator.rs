@@ -152,6 +152,9 @@ enum Waiting {
         reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
         deadline: Instant,
         not_before: Instant,
+        /// Why the last attempt failed (what the caller gets at the
+        /// deadline; none: the coordinator was never found).
+        last: Option<Error>,
     },
     /// Committed offsets for assigned partitions (retried until found), and
     /// how many times they were retried.
@@ -461,14 +464,19 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     Event::CommittedReply { tps, result, reply, deadline } => match result {
                         Err(e) if retry_offsets_request(&e) && Instant::now() < deadline => {
                             tracing::debug!("OffsetFetch failed: {e}; retrying");
-                            *d.coord.lock().await = None;
-                            if let Some(code) = e.code() {
-                                let generation = d.m.generation_id();
-                                d.m.on_coordinator_error(now, "OffsetFetch", code, generation);
+                            // A transaction's pending offsets say nothing
+                            // about the coordinator: keep it.
+                            if e.code() != Some(ErrorCode::UNSTABLE_OFFSET_COMMIT) {
+                                *d.coord.lock().await = None;
+                                if let Some(code) = e.code() {
+                                    let generation = d.m.generation_id();
+                                    d.m.on_coordinator_error(now, "OffsetFetch", code, generation);
+                                }
+                                d.m.ensure_coordinator(now);
                             }
-                            d.m.ensure_coordinator(now);
                             let not_before = d.retry_at(deadline);
-                            d.waiting.push(Waiting::Committed { tps, reply, deadline, not_before });
+                            let last = Some(e);
+                            d.waiting.push(Waiting::Committed { tps, reply, deadline, not_before, last });
                         }
                         r => { let _ = reply.send(r); }
                     },
@@ -960,8 +968,9 @@ impl Driver {
                     let result = Err(no_coordinator("OffsetCommit", timeout));
                     let _ = self.events_tx.send(Event::CommitEnded { result, then });
                 }
-                Waiting::Committed { reply, .. } => {
-                    let _ = reply.send(Err(no_coordinator("OffsetFetch", timeout)));
+                Waiting::Committed { reply, last, .. } => {
+                    let e = last.unwrap_or_else(|| no_coordinator("OffsetFetch", timeout));
+                    let _ = reply.send(Err(e));
                 }
                 Waiting::Lookup(..) => {}
             }
@@ -1140,6 +1149,7 @@ impl Driver {
                 reply,
                 deadline,
                 not_before: Instant::now(),
+                last: None,
             });
             return;
         }
