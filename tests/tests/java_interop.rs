@@ -581,3 +581,63 @@ fn purekafka_assigned_consumer_starts_at_the_offset_a_java_group_committed() {
         c.close().await.unwrap();
     });
 }
+
+/// A user moving from the Java client keeps their key -> partition mapping:
+/// a keyed record without an explicit partition lands where the Java
+/// producer's default partitioner puts the same key (murmur2), for text and
+/// binary keys of every length, on a partition count that is not a power of
+/// two. Java's own acknowledgements are the reference, not our formula.
+#[test]
+fn keyed_records_land_on_the_partition_the_java_producer_picks() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    let rt = rt();
+    let java_topic = unique_topic("keys-java");
+    let pk_topic = unique_topic("keys-pk");
+    broker.create_topic(&java_topic, 7).unwrap();
+    broker.create_topic(&pk_topic, 7).unwrap();
+    let keys: Vec<Vec<u8>> = (0..300)
+        .map(|i| match i % 3 {
+            0 => format!("user-{i}").into_bytes(),
+            1 => (0..(i % 19) as u8)
+                .map(|b| b.wrapping_mul(37) ^ 0xa5)
+                .collect(),
+            _ => "é".repeat(i % 7 + 1).into_bytes(),
+        })
+        .collect();
+    let sent: Vec<Record> = keys
+        .iter()
+        .map(|k| Record {
+            partition: None,
+            ..Record::new(k.clone(), b"v".to_vec())
+        })
+        .collect();
+    let java = java_produce(broker, &java_topic, &JavaProduce::default(), &sent).unwrap();
+    assert_eq!(java.len(), keys.len(), "Java acknowledged every record");
+    let ours: Vec<i32> = rt.block_on(async {
+        let producer = Producer::new(
+            ProducerConfig::from_properties([("bootstrap.servers", broker.bootstrap())]).unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut futures = Vec::new();
+        for k in &keys {
+            let r = ProducerRecord::to(&pk_topic).key(k).value(b"v");
+            futures.push(producer.enqueue(r).await.unwrap());
+        }
+        let mut out = Vec::new();
+        for f in futures {
+            out.push(f.await.unwrap().partition);
+        }
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        out
+    });
+    let used: BTreeSet<i32> = ours.iter().copied().collect();
+    assert!(used.len() > 1, "keys spread over partitions: {used:?}");
+    for (i, (j, p)) in java.iter().zip(&ours).enumerate() {
+        assert_eq!(
+            j.partition, *p,
+            "key {:02x?}: Java chose {}, purekafka {p}",
+            keys[i], j.partition
+        );
+    }
+}
