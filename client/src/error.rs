@@ -185,6 +185,25 @@ pub enum Error {
         source: NoCommonVersion,
     },
 
+    /// The version of an API the broker takes cannot carry what the call
+    /// asks for (a field or value newer than the broker; Java's
+    /// `UnsupportedVersionException`): leave it out, or upgrade the broker.
+    #[error(
+        "{broker}: {what} is not supported by the broker ({api} v{version}; it needs v{needs}+): leave it out or upgrade the broker"
+    )]
+    UnsupportedByBroker {
+        /// The broker.
+        broker: String,
+        /// The API.
+        api: &'static str,
+        /// The version negotiated with the broker.
+        version: i16,
+        /// The first version that carries it.
+        needs: i16,
+        /// What the call asked for, by Kafka's field name (`validateOnly`).
+        what: &'static str,
+    },
+
     /// The broker answered with a Kafka error code.
     #[error("{api}{}: {code}{}", fmt_tp(topic.as_deref(), *partition), message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
     Kafka {

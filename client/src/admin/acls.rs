@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, AuthorizedOperations, Target, resource_error};
+use crate::admin::{Admin, AuthorizedOperations, Target, resource_error, top_level};
 use crate::error::{Error, Result};
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::create_acls_request::AclCreation;
@@ -750,9 +750,7 @@ impl Admin {
         let deadline = self.deadline(opts.timeout);
         let resp = self
             .call_until(Target::Any, &describe_request(&filter), deadline, |r| {
-                ErrorCode(r.error_code)
-                    .is_err()
-                    .then_some(ErrorCode(r.error_code))
+                top_level(r.error_code)
             })
             .await?;
         describe_result(&filter, resp)

@@ -21,7 +21,8 @@
 
 use crate::TopicPartition;
 use crate::admin::{
-    Admin, AuthorizedOperations, Target, remaining_ms, resource_error, topic_error,
+    Admin, AuthorizedOperations, NeedsVersion, Target, not_controller, remaining_ms, require,
+    resource_error, top_level, topic_error,
 };
 use crate::error::{Error, Result};
 use purekafka_protocol::ErrorCode;
@@ -307,13 +308,18 @@ fn features_from_response(resp: ApiVersionsResponse) -> Result<FeatureMetadata> 
     })
 }
 
+/// The UpdateFeatures request at `version`; `validate_only` needs v1+ (v0
+/// has no ValidateOnly: Java refuses it the same way).
 fn update_features_request(
     version: i16,
     updates: &BTreeMap<String, FeatureUpdate>,
     validate_only: bool,
     timeout_ms: i32,
-) -> UpdateFeaturesRequest {
-    UpdateFeaturesRequest {
+) -> std::result::Result<UpdateFeaturesRequest, NeedsVersion> {
+    if validate_only {
+        require(version, 1, "validateOnly")?;
+    }
+    Ok(UpdateFeaturesRequest {
         timeout_ms,
         feature_updates: updates
             .iter()
@@ -333,7 +339,7 @@ fn update_features_request(
             .collect(),
         validate_only,
         ..Default::default()
-    }
+    })
 }
 
 fn update_features_results(
@@ -582,11 +588,7 @@ impl Admin {
             ..Default::default()
         };
         match self
-            .call_until(Target::Any, &req, deadline, |r| {
-                ErrorCode(r.error_code)
-                    .is_err()
-                    .then_some(ErrorCode(r.error_code))
-            })
+            .call_until(Target::Any, &req, deadline, |r| top_level(r.error_code))
             .await
         {
             Ok(resp) => cluster_from_response(resp),
@@ -674,17 +676,14 @@ impl Admin {
                 Target::Controller,
                 deadline,
                 |version| {
-                    Ok(update_features_request(
+                    update_features_request(
                         version,
                         &updates,
                         opts.validate_only,
                         remaining_ms(deadline),
-                    ))
+                    )
                 },
-                |r: &UpdateFeaturesResponse| {
-                    (r.error_code == ErrorCode::NOT_CONTROLLER.0)
-                        .then_some(ErrorCode::NOT_CONTROLLER)
-                },
+                |r: &UpdateFeaturesResponse| not_controller(r.error_code),
             )
             .await?;
         Ok(update_features_results(updates.into_keys().collect(), resp))
@@ -770,10 +769,7 @@ impl Admin {
                         remaining_ms(deadline),
                     ))
                 },
-                |r: &ElectLeadersResponse| {
-                    (r.error_code == ErrorCode::NOT_CONTROLLER.0)
-                        .then_some(ErrorCode::NOT_CONTROLLER)
-                },
+                |r: &ElectLeadersResponse| not_controller(r.error_code),
             )
             .await?;
         Ok(elect_results(partitions.as_deref(), resp))
@@ -809,10 +805,7 @@ impl Admin {
                 Target::Controller,
                 deadline,
                 |_| Ok(reassign_request(&changes, remaining_ms(deadline))),
-                |r: &AlterPartitionReassignmentsResponse| {
-                    (r.error_code == ErrorCode::NOT_CONTROLLER.0)
-                        .then_some(ErrorCode::NOT_CONTROLLER)
-                },
+                |r: &AlterPartitionReassignmentsResponse| not_controller(r.error_code),
             )
             .await?;
         Ok(reassign_results(changes.into_keys(), resp))
@@ -858,10 +851,7 @@ impl Admin {
                         ..Default::default()
                     })
                 },
-                |r| {
-                    (r.error_code == ErrorCode::NOT_CONTROLLER.0)
-                        .then_some(ErrorCode::NOT_CONTROLLER)
-                },
+                |r| not_controller(r.error_code),
             )
             .await?;
         let code = ErrorCode(resp.error_code);
@@ -986,14 +976,14 @@ mod tests {
             ("b".to_string(), FeatureUpdate::unsafe_downgrade(0)),
         ]
         .into();
-        let req = update_features_request(1, &updates, true, 500);
+        let req = update_features_request(1, &updates, true, 500).unwrap();
         assert!(req.validate_only);
         assert_eq!(req.timeout_ms, 500);
         assert_eq!(req.feature_updates[0].upgrade_type, 1);
         assert_eq!(req.feature_updates[1].upgrade_type, 3);
         // v0's AllowDowngrade, set only there (v1+ cannot encode it).
         assert!(!req.feature_updates[1].allow_downgrade);
-        let v0 = update_features_request(0, &updates, true, 500);
+        let v0 = update_features_request(0, &updates, false, 500).unwrap();
         assert!(!v0.feature_updates[0].allow_downgrade);
         assert!(v0.feature_updates[1].allow_downgrade);
         // v0-1: per-feature results.
@@ -1042,9 +1032,57 @@ mod tests {
         let updates: BTreeMap<String, FeatureUpdate> =
             [("a".to_string(), FeatureUpdate::safe_downgrade(1))].into();
         for v in UpdateFeaturesRequest::VERSIONS.min..=UpdateFeaturesRequest::VERSIONS.max {
-            let req = update_features_request(v, &updates, v > 0, 1);
-            crate::net::conn::encode_frame(&req, v).unwrap();
+            for validate_only in [false, true] {
+                match update_features_request(v, &updates, validate_only, 1) {
+                    Ok(req) => drop(crate::net::conn::encode_frame(&req, v).unwrap()),
+                    Err(n) => assert!(v == 0 && validate_only, "v{v}: {n:?}"),
+                }
+            }
         }
+    }
+
+    #[test]
+    fn validate_only_on_update_features_v0_is_refused_naming_the_field() {
+        let updates: BTreeMap<String, FeatureUpdate> =
+            [("metadata.version".to_string(), FeatureUpdate::upgrade(7))].into();
+        // v0 has no ValidateOnly: sending it would drop the flag (or fail to
+        // encode); the call fails before anything is sent, as Java's does.
+        let needs = update_features_request(0, &updates, true, 1).unwrap_err();
+        assert_eq!(
+            needs,
+            NeedsVersion {
+                needs: 1,
+                what: "validateOnly"
+            }
+        );
+        let e = needs.error("localhost:9092 (id 1)", "UpdateFeatures", 0);
+        assert!(
+            matches!(
+                &e,
+                Error::UnsupportedByBroker {
+                    api: "UpdateFeatures",
+                    version: 0,
+                    needs: 1,
+                    what: "validateOnly",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.contains("validateOnly is not supported by the broker"),
+            "{text}"
+        );
+        assert!(text.contains("UpdateFeatures v0"), "{text}");
+        assert!(text.contains("localhost:9092"), "{text}");
+        assert!(!e.is_retriable());
+        // v1+ carries it.
+        assert!(
+            update_features_request(1, &updates, true, 1)
+                .unwrap()
+                .validate_only
+        );
     }
 
     #[test]

@@ -210,14 +210,124 @@ pub(crate) fn topic_error(
     }
 }
 
+/// What a request built for the version negotiated with a broker cannot
+/// carry: the first version that does, and what, by Kafka's field name
+/// (`validateOnly`) or in words. `call_with` turns it into
+/// [`Error::UnsupportedByBroker`] naming the broker, API and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NeedsVersion {
+    /// The first version that carries it.
+    pub(crate) needs: i16,
+    /// What the call asked for.
+    pub(crate) what: &'static str,
+}
+
+impl NeedsVersion {
+    /// The error for `broker`, whose `api` is at `version`.
+    pub(crate) fn error(self, broker: &str, api: &'static str, version: i16) -> Error {
+        Error::UnsupportedByBroker {
+            broker: broker.to_string(),
+            api,
+            version,
+            needs: self.needs,
+            what: self.what,
+        }
+    }
+}
+
+/// `Ok` if `version` carries `what` (from version `needs` on).
+pub(crate) fn require(
+    version: i16,
+    needs: i16,
+    what: &'static str,
+) -> std::result::Result<(), NeedsVersion> {
+    if version >= needs {
+        Ok(())
+    } else {
+        Err(NeedsVersion { needs, what })
+    }
+}
+
+/// `retry_on` for a response whose top-level error code is its verdict:
+/// that code, if it is an error (only retriable ones are retried).
+pub(crate) fn top_level(code: i16) -> Option<ErrorCode> {
+    ErrorCode(code).is_err().then_some(ErrorCode(code))
+}
+
+/// `retry_on` for a controller request: NOT_CONTROLLER only (the
+/// controller moved; any other top-level error is the answer).
+pub(crate) fn not_controller(code: i16) -> Option<ErrorCode> {
+    (ErrorCode(code) == ErrorCode::NOT_CONTROLLER).then_some(ErrorCode::NOT_CONTROLLER)
+}
+
 /// Whether a top-level (or per-resource) code calls for another try of
-/// the request, with what to do first.
+/// the request.
 fn is_retriable_code(code: ErrorCode) -> bool {
     code == ErrorCode::NOT_CONTROLLER
         || code == ErrorCode::NOT_COORDINATOR
         || code == ErrorCode::COORDINATOR_NOT_AVAILABLE
         || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
         || code.is_retriable()
+}
+
+/// One attempt of a call, as far as retrying goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Attempt<'a> {
+    /// A response, with the error code `retry_on` read from it (`None`:
+    /// take it).
+    Answered(Option<ErrorCode>),
+    /// No response: the request (or the connection, or the coordinator
+    /// lookup) failed.
+    Failed(&'a Error),
+}
+
+/// What a call does after an attempt (the decision of `call_inner`,
+/// sans-IO).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Return the response, or the error, as it is.
+    Done,
+    /// Try again after a backoff (at most until the deadline), first
+    /// doing this.
+    Retry(Prepare),
+}
+
+/// What to do before trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prepare {
+    /// Nothing: the same broker again (a coordinator loading, a request
+    /// timed out, ...).
+    Nothing,
+    /// Forget the cached coordinator and look it up again (it moved, or
+    /// its connection failed).
+    FindCoordinator,
+    /// Refresh the metadata (the controller or a leader moved, or the
+    /// broker went away).
+    RefreshMetadata,
+}
+
+/// After `attempt` at `target`: done, or retry and how.
+pub(crate) fn next_step(target: &Target, attempt: Attempt<'_>) -> Next {
+    let code = match attempt {
+        Attempt::Answered(Some(code)) if is_retriable_code(code) => Some(code),
+        Attempt::Answered(_) => return Next::Done,
+        Attempt::Failed(e) if e.is_retriable() => None,
+        Attempt::Failed(_) => return Next::Done,
+    };
+    Next::Retry(match (target, code) {
+        (Target::Coordinator(..), Some(c))
+            if c == ErrorCode::NOT_COORDINATOR || c == ErrorCode::COORDINATOR_NOT_AVAILABLE =>
+        {
+            Prepare::FindCoordinator
+        }
+        // A connection failure: the coordinator may have moved.
+        (Target::Coordinator(..), None) => Prepare::FindCoordinator,
+        (_, Some(c)) if c == ErrorCode::NOT_CONTROLLER || c.is_stale_metadata() => {
+            Prepare::RefreshMetadata
+        }
+        (Target::Controller | Target::Broker(_), None) => Prepare::RefreshMetadata,
+        _ => Prepare::Nothing,
+    })
 }
 
 impl Admin {
@@ -236,6 +346,18 @@ impl Admin {
                 coordinators: Coordinators::default(),
             }),
         })
+    }
+
+    /// An admin over a client's existing connections (the consumer's
+    /// offset lookups use it); the config supplies the timeouts.
+    pub(crate) fn over(cluster: Cluster, config: AdminConfig) -> Admin {
+        Admin {
+            inner: Arc::new(Inner {
+                cluster,
+                config,
+                coordinators: Coordinators::default(),
+            }),
+        }
     }
 
     /// The config in force.
@@ -308,22 +430,13 @@ impl Admin {
         }
     }
 
-    /// What to do before retrying `target` after `code`.
-    async fn prepare_retry(&self, target: &Target, code: Option<ErrorCode>) {
-        match (target, code) {
-            (Target::Coordinator(kind, key), Some(c))
-                if c == ErrorCode::NOT_COORDINATOR || c == ErrorCode::COORDINATOR_NOT_AVAILABLE =>
-            {
+    /// Does what [`next_step`] asked before a retry of `target`.
+    async fn prepare_retry(&self, target: &Target, prepare: Prepare) {
+        match (prepare, target) {
+            (Prepare::FindCoordinator, Target::Coordinator(kind, key)) => {
                 self.inner.coordinators.forget(*kind, key);
             }
-            // A connection failure: the coordinator may have moved.
-            (Target::Coordinator(kind, key), None) => self.inner.coordinators.forget(*kind, key),
-            (_, Some(c)) if c == ErrorCode::NOT_CONTROLLER || c.is_stale_metadata() => {
-                if let Err(e) = self.inner.cluster.refresh_metadata().await {
-                    tracing::debug!("admin: metadata refresh before a retry failed: {e}");
-                }
-            }
-            (Target::Controller | Target::Broker(_), None) => {
+            (Prepare::RefreshMetadata, _) => {
                 if let Err(e) = self.inner.cluster.refresh_metadata().await {
                     tracing::debug!("admin: metadata refresh before a retry failed: {e}");
                 }
@@ -333,11 +446,12 @@ impl Admin {
     }
 
     /// Sends `req` to `target` and returns the response, retrying
-    /// retriable failures until `deadline` (see [`deadline`](Self::deadline)); `retry_on` reads a response
-    /// and returns the top-level error code that calls for another try
-    /// (NOT_CONTROLLER, NOT_COORDINATOR, ...; only retriable ones are
-    /// retried), or `None` to take it. A response still failing at the
-    /// deadline is returned as it is, for the caller to report its errors.
+    /// retriable failures until `deadline` (see [`deadline`](Self::deadline));
+    /// `retry_on` reads a response and returns the top-level error code
+    /// that calls for another try (NOT_CONTROLLER, NOT_COORDINATOR, ...;
+    /// only retriable ones are retried, see [`next_step`]), or `None` to
+    /// take it. A response still failing at the deadline is returned as it
+    /// is, for the caller to report its errors.
     pub(crate) async fn call_until<R: Request>(
         &self,
         target: Target,
@@ -345,9 +459,15 @@ impl Admin {
         deadline: Instant,
         retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
     ) -> Result<R::Response> {
-        self.call_inner::<R>(&target, deadline, &|v| encode_frame(req, v), &retry_on)
-            .await
-            .map(|(resp, _)| resp)
+        self.call_inner::<R>(
+            &target,
+            deadline,
+            i16::MAX,
+            &|v, _| encode_frame(req, v),
+            &retry_on,
+        )
+        .await
+        .map(|(resp, _)| resp)
     }
 
     /// [`call_until`](Self::call_until) at no version above `max_version`:
@@ -364,29 +484,27 @@ impl Admin {
         self.call_inner::<R>(
             &target,
             deadline,
-            &|v| encode_frame(req, v.min(max_version)),
+            max_version,
+            &|v, _| encode_frame(req, v),
             &retry_on,
         )
         .await
     }
 
     /// [`call_until`](Self::call_until) with a request built for the
-    /// version negotiated with the broker it goes to (`build(version)`);
-    /// returns the response and that version.
+    /// version negotiated with the broker it goes to (`build(version)`;
+    /// a [`NeedsVersion`] fails the call with
+    /// [`Error::UnsupportedByBroker`]); returns the response and that
+    /// version.
     pub(crate) async fn call_with<R: Request>(
         &self,
         target: Target,
         deadline: Instant,
-        build: impl Fn(i16) -> Result<R>,
+        build: impl Fn(i16) -> std::result::Result<R, NeedsVersion>,
         retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
     ) -> Result<(R::Response, i16)> {
-        self.call_inner::<R>(
-            &target,
-            deadline,
-            &|v| encode_frame(&build(v)?, v),
-            &retry_on,
-        )
-        .await
+        self.call_with_max(target, deadline, i16::MAX, build, retry_on)
+            .await
     }
 
     /// [`call_with`](Self::call_with) at no version above `max_version`
@@ -396,22 +514,26 @@ impl Admin {
         target: Target,
         deadline: Instant,
         max_version: i16,
-        build: impl Fn(i16) -> Result<R>,
+        build: impl Fn(i16) -> std::result::Result<R, NeedsVersion>,
         retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
     ) -> Result<(R::Response, i16)> {
-        let encode = |v: i16| {
-            let v = v.min(max_version);
-            encode_frame(&build(v)?, v)
+        let encode = |v: i16, broker: &str| {
+            let req = build(v).map_err(|n| n.error(broker, R::KEY.name(), v))?;
+            encode_frame(&req, v)
         };
-        self.call_inner::<R>(&target, deadline, &encode, &retry_on)
+        self.call_inner::<R>(&target, deadline, max_version, &encode, &retry_on)
             .await
     }
 
+    /// The retry loop of every call: `encode(version, broker)` the request
+    /// for the version negotiated with the broker (at most `max_version`),
+    /// send it, and do what [`next_step`] says.
     async fn call_inner<R: Request>(
         &self,
         target: &Target,
         deadline: Instant,
-        encode: &dyn Fn(i16) -> Result<EncodedRequest>,
+        max_version: i16,
+        encode: &dyn Fn(i16, &str) -> Result<EncodedRequest>,
         retry_on: &dyn Fn(&R::Response) -> Option<ErrorCode>,
     ) -> Result<(R::Response, i16)> {
         let api = R::KEY.name();
@@ -430,9 +552,8 @@ impl Admin {
             }
             let attempt = async {
                 let conn = self.connection(target, deadline).await?;
-                let encoded = encode(conn.version_for(R::KEY)?)?;
-                // The version sent (a capped call may send an older one).
-                let version = encoded.version();
+                let version = conn.version_for(R::KEY)?.min(max_version);
+                let encoded = encode(version, conn.broker())?;
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 let resp = conn
                     .submit(encoded, request_timeout.min(remaining))
@@ -444,23 +565,19 @@ impl Admin {
             let Ok(outcome) = tokio::time::timeout_at(deadline, attempt).await else {
                 continue;
             };
-            let code = match outcome {
-                Ok((resp, version)) => match retry_on(&resp) {
-                    Some(code) if is_retriable_code(code) => {
-                        tracing::debug!(%target, api, %code, "admin: retrying");
-                        last = Some(Ok((resp, version)));
-                        Some(code)
-                    }
-                    _ => return Ok((resp, version)),
-                },
-                Err(e) if e.is_retriable() => {
-                    tracing::debug!(%target, api, "admin: retrying after {e}");
-                    last = Some(Err(e));
-                    None
-                }
-                Err(e) => return Err(e),
+            let next = match &outcome {
+                Ok((resp, _)) => next_step(target, Attempt::Answered(retry_on(resp))),
+                Err(e) => next_step(target, Attempt::Failed(e)),
             };
-            self.prepare_retry(target, code).await;
+            let Next::Retry(prepare) = next else {
+                return outcome;
+            };
+            match &outcome {
+                Ok(_) => tracing::debug!(%target, api, ?prepare, "admin: retrying"),
+                Err(e) => tracing::debug!(%target, api, ?prepare, "admin: retrying after {e}"),
+            }
+            last = Some(outcome);
+            self.prepare_retry(target, prepare).await;
             let wait = retries.failed(
                 self.inner.config.client.retry_backoff,
                 self.inner.config.client.retry_backoff_max,
@@ -572,6 +689,122 @@ mod tests {
         let mut client = crate::config::ClientConfig::default();
         let e = client.set("default.api.timeout.ms", "1").unwrap_err();
         assert!(e.reason.contains("AdminConfig"), "{e}");
+    }
+
+    fn group(g: &str) -> Target {
+        Target::Coordinator(CoordinatorType::Group, g.into())
+    }
+
+    #[test]
+    fn coordinator_errors_look_the_coordinator_up_again_or_wait() {
+        let answered = |c: ErrorCode| Attempt::Answered(Some(c));
+        // Moved: forget it and look again.
+        for c in [
+            ErrorCode::NOT_COORDINATOR,
+            ErrorCode::COORDINATOR_NOT_AVAILABLE,
+        ] {
+            assert_eq!(
+                next_step(&group("g"), answered(c)),
+                Next::Retry(Prepare::FindCoordinator),
+                "{c}"
+            );
+        }
+        // Loading: the same coordinator again, after a backoff.
+        assert_eq!(
+            next_step(
+                &group("g"),
+                answered(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+            ),
+            Next::Retry(Prepare::Nothing)
+        );
+        // Its connection failed: it may have moved.
+        let gone = Error::Disconnected {
+            broker: "localhost:9092 (id 1)".into(),
+        };
+        assert!(gone.is_retriable());
+        assert_eq!(
+            next_step(&group("g"), Attempt::Failed(&gone)),
+            Next::Retry(Prepare::FindCoordinator)
+        );
+        // An answer (denied, not found) is the answer.
+        for c in [
+            ErrorCode::GROUP_AUTHORIZATION_FAILED,
+            ErrorCode::GROUP_ID_NOT_FOUND,
+            ErrorCode::NON_EMPTY_GROUP,
+        ] {
+            assert_eq!(next_step(&group("g"), answered(c)), Next::Done, "{c}");
+        }
+        assert_eq!(next_step(&group("g"), Attempt::Answered(None)), Next::Done);
+    }
+
+    #[test]
+    fn not_controller_refreshes_metadata_and_a_bad_request_is_not_retried() {
+        let answered = |c: ErrorCode| Attempt::Answered(Some(c));
+        for t in [Target::Any, Target::Controller, Target::Broker(2)] {
+            assert_eq!(
+                next_step(&t, answered(ErrorCode::NOT_CONTROLLER)),
+                Next::Retry(Prepare::RefreshMetadata),
+                "{t}"
+            );
+            assert_eq!(
+                next_step(&t, answered(ErrorCode::NOT_LEADER_OR_FOLLOWER)),
+                Next::Retry(Prepare::RefreshMetadata),
+                "{t}"
+            );
+            assert_eq!(
+                next_step(&t, answered(ErrorCode::INVALID_REQUEST)),
+                Next::Done,
+                "{t}"
+            );
+        }
+        // A request that timed out: the same broker again (metadata is
+        // refreshed for a named broker, which may have gone).
+        let late = Error::RequestTimeout {
+            broker: "b".into(),
+            api: "CreateTopics",
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(
+            next_step(&Target::Any, Attempt::Failed(&late)),
+            Next::Retry(Prepare::Nothing)
+        );
+        assert_eq!(
+            next_step(&Target::Controller, Attempt::Failed(&late)),
+            Next::Retry(Prepare::RefreshMetadata)
+        );
+        // A broker too old for what the call asks: never retried.
+        let old = NeedsVersion {
+            needs: 1,
+            what: "validateOnly",
+        }
+        .error("b", "UpdateFeatures", 0);
+        assert_eq!(
+            next_step(&Target::Controller, Attempt::Failed(&old)),
+            Next::Done
+        );
+        assert_eq!(require(1, 1, "x"), Ok(()));
+        assert_eq!(
+            require(0, 1, "x"),
+            Err(NeedsVersion {
+                needs: 1,
+                what: "x"
+            })
+        );
+    }
+
+    #[test]
+    fn retry_on_helpers_read_the_top_level_code() {
+        assert_eq!(top_level(0), None);
+        assert_eq!(
+            top_level(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS.0),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS)
+        );
+        assert_eq!(
+            not_controller(ErrorCode::NOT_CONTROLLER.0),
+            Some(ErrorCode::NOT_CONTROLLER)
+        );
+        // Another top-level error of a controller request is its answer.
+        assert_eq!(not_controller(ErrorCode::REQUEST_TIMED_OUT.0), None);
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Admin, Target, remaining_ms, topic_error};
+use super::{Admin, Target, remaining_ms, require, topic_error};
 use crate::TopicPartition;
 use crate::config::IsolationLevel;
 use crate::error::{Error, Result};
@@ -72,6 +72,17 @@ impl OffsetSpec {
             OffsetSpec::MaxTimestamp => 7,
             OffsetSpec::EarliestLocal => 8,
             _ => 1,
+        }
+    }
+
+    /// What it is, for an error saying the broker lacks it.
+    fn what(self) -> &'static str {
+        match self {
+            OffsetSpec::MaxTimestamp => "the max-timestamp offset spec",
+            OffsetSpec::EarliestLocal => "the earliest-local offset spec",
+            OffsetSpec::Earliest => "the earliest offset spec",
+            OffsetSpec::Latest => "the latest offset spec",
+            OffsetSpec::Timestamp(_) => "an offset by timestamp",
         }
     }
 }
@@ -184,87 +195,91 @@ impl Admin {
         let isolation = i8::from(opts.isolation_level == IsolationLevel::ReadCommitted);
         let keys: Vec<TopicPartition> = specs.keys().cloned().collect();
         let specs = &specs;
-        self.per_resource("ListOffsets", keys, deadline, retry_moved, |keys| async move {
-            let (leaders, failed) = self.partition_leaders("ListOffsets", keys).await?;
-            let mut out: BTreeMap<TopicPartition, Result<ListedOffset>> =
-                failed.into_iter().map(|(k, e)| (k, Err(e))).collect();
-            for (leader, tps) in leaders {
-                let mut by_topic: BTreeMap<&str, Vec<&TopicPartition>> = BTreeMap::new();
-                for tp in &tps {
-                    by_topic.entry(tp.topic()).or_default().push(tp);
-                }
-                let need = tps
-                    .iter()
-                    .filter_map(|tp| specs.get(tp))
-                    .map(|s| s.min_version())
-                    .max()
-                    .unwrap_or(1);
-                let build = |version: i16| {
-                    if version < need {
-                        return Err(Error::Unsupported(
-                            "max-timestamp (ListOffsets v7) or earliest-local (v8) offsets on this broker",
-                        ));
+        self.per_resource(
+            "ListOffsets",
+            keys,
+            deadline,
+            retry_moved,
+            |keys| async move {
+                let (leaders, failed) = self.partition_leaders("ListOffsets", keys).await?;
+                let mut out: BTreeMap<TopicPartition, Result<ListedOffset>> =
+                    failed.into_iter().map(|(k, e)| (k, Err(e))).collect();
+                for (leader, tps) in leaders {
+                    let mut by_topic: BTreeMap<&str, Vec<&TopicPartition>> = BTreeMap::new();
+                    for tp in &tps {
+                        by_topic.entry(tp.topic()).or_default().push(tp);
                     }
-                    Ok(ListOffsetsRequest {
-                        replica_id: -1,
-                        isolation_level: isolation,
-                        topics: by_topic
-                            .iter()
-                            .map(|(t, ps)| ListOffsetsTopic {
-                                name: t.to_string(),
-                                partitions: ps
-                                    .iter()
-                                    .map(|tp| ListOffsetsPartition {
-                                        partition_index: tp.partition,
-                                        timestamp: specs
-                                            .get(*tp)
-                                            .copied()
-                                            .unwrap_or(OffsetSpec::Latest)
-                                            .wire(),
-                                        ..Default::default()
-                                    })
-                                    .collect(),
-                                ..Default::default()
-                            })
-                            .collect(),
-                        timeout_ms: remaining_ms(deadline),
-                        ..Default::default()
-                    })
-                };
-                match self
-                    .call_with(Target::Broker(leader), deadline, build, |_| None)
-                    .await
-                {
-                    Ok((resp, _)) => {
-                        for t in resp.topics {
-                            for p in t.partitions {
-                                let tp = TopicPartition::new(t.name.as_str(), p.partition_index);
-                                let code = ErrorCode(p.error_code);
-                                let r = if code == ErrorCode::NONE {
-                                    Ok(ListedOffset {
-                                        offset: p.offset,
-                                        timestamp: p.timestamp,
-                                        leader_epoch: (p.leader_epoch >= 0)
-                                            .then_some(p.leader_epoch),
-                                    })
-                                } else {
-                                    Err(topic_error(
-                                        code,
-                                        "ListOffsets",
-                                        &t.name,
-                                        Some(p.partition_index),
-                                        None,
-                                    ))
-                                };
-                                out.insert(tp, r);
+                    // The newest spec asked for decides the version needed.
+                    let newest = tps
+                        .iter()
+                        .filter_map(|tp| specs.get(tp))
+                        .max_by_key(|s| s.min_version())
+                        .copied()
+                        .unwrap_or(OffsetSpec::Latest);
+                    let build = |version: i16| {
+                        require(version, newest.min_version(), newest.what())?;
+                        Ok(ListOffsetsRequest {
+                            replica_id: -1,
+                            isolation_level: isolation,
+                            topics: by_topic
+                                .iter()
+                                .map(|(t, ps)| ListOffsetsTopic {
+                                    name: t.to_string(),
+                                    partitions: ps
+                                        .iter()
+                                        .map(|tp| ListOffsetsPartition {
+                                            partition_index: tp.partition,
+                                            timestamp: specs
+                                                .get(*tp)
+                                                .copied()
+                                                .unwrap_or(OffsetSpec::Latest)
+                                                .wire(),
+                                            ..Default::default()
+                                        })
+                                        .collect(),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            timeout_ms: remaining_ms(deadline),
+                            ..Default::default()
+                        })
+                    };
+                    match self
+                        .call_with(Target::Broker(leader), deadline, build, |_| None)
+                        .await
+                    {
+                        Ok((resp, _)) => {
+                            for t in resp.topics {
+                                for p in t.partitions {
+                                    let tp =
+                                        TopicPartition::new(t.name.as_str(), p.partition_index);
+                                    let code = ErrorCode(p.error_code);
+                                    let r = if code == ErrorCode::NONE {
+                                        Ok(ListedOffset {
+                                            offset: p.offset,
+                                            timestamp: p.timestamp,
+                                            leader_epoch: (p.leader_epoch >= 0)
+                                                .then_some(p.leader_epoch),
+                                        })
+                                    } else {
+                                        Err(topic_error(
+                                            code,
+                                            "ListOffsets",
+                                            &t.name,
+                                            Some(p.partition_index),
+                                            None,
+                                        ))
+                                    };
+                                    out.insert(tp, r);
+                                }
                             }
                         }
+                        Err(e) => out.extend(tps.into_iter().map(|tp| (tp, Err(e.clone())))),
                     }
-                    Err(e) => out.extend(tps.into_iter().map(|tp| (tp, Err(e.clone())))),
                 }
-            }
-            Ok(out)
-        })
+                Ok(out)
+            },
+        )
         .await
     }
 

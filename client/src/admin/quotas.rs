@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, Target, resource_error};
+use crate::admin::{Admin, Target, resource_error, top_level};
 use crate::error::Result;
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
@@ -339,9 +339,7 @@ impl Admin {
         let deadline = self.deadline(opts.timeout);
         let resp = self
             .call_until(Target::Any, &describe_request(&filter), deadline, |r| {
-                ErrorCode(r.error_code)
-                    .is_err()
-                    .then_some(ErrorCode(r.error_code))
+                top_level(r.error_code)
             })
             .await?;
         describe_result(resp)

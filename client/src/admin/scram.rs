@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, Target, resource_error};
+use crate::admin::{Admin, Target, resource_error, top_level};
 use crate::config::Secret;
 use crate::error::{Error, Result};
 use crate::security::sasl::scram::ScramHash;
@@ -434,11 +434,7 @@ impl Admin {
         };
         let deadline = self.deadline(opts.timeout);
         let resp = self
-            .call_until(Target::Any, &req, deadline, |r| {
-                ErrorCode(r.error_code)
-                    .is_err()
-                    .then_some(ErrorCode(r.error_code))
-            })
+            .call_until(Target::Any, &req, deadline, |r| top_level(r.error_code))
             .await?;
         describe_results(names.as_deref(), resp)
     }

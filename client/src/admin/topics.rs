@@ -37,7 +37,7 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Admin, Target, remaining_ms, resource_error, topic_error};
+use super::{Admin, Target, remaining_ms, require, resource_error, topic_error};
 use crate::error::{Error, Result};
 use purekafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
@@ -510,11 +510,7 @@ impl Admin {
         let ids: Vec<Uuid> = ids.into_iter().collect();
         self.per_resource("DeleteTopics", ids, deadline, retry_change, |ids| {
             let build = move |version: i16| {
-                if version < 6 {
-                    return Err(Error::Unsupported(
-                        "deleting topics by id on a broker without DeleteTopics v6 (Kafka 2.8)",
-                    ));
-                }
+                require(version, 6, "deleting topics by id")?;
                 Ok(DeleteTopicsRequest {
                     topics: ids
                         .iter()
@@ -657,11 +653,7 @@ impl Admin {
         };
         self.per_resource("Metadata", ids, deadline, retry, |ids| {
             let build = move |version: i16| {
-                if version < 10 {
-                    return Err(Error::Unsupported(
-                        "describing topics by id on a broker without Metadata v10 (Kafka 2.8)",
-                    ));
-                }
+                require(version, 10, "describing topics by id")?;
                 Ok(MetadataRequest {
                     topics: Some(
                         ids.iter()

@@ -32,7 +32,7 @@
 //! (each coordinates some transactional ids), merged.
 
 use crate::TopicPartition;
-use crate::admin::{Admin, Target, resource_error, topic_error};
+use crate::admin::{Admin, Target, require, resource_error, top_level, topic_error};
 use crate::error::{Error, Result};
 use crate::net::coordinator::CoordinatorType;
 use purekafka_protocol::ErrorCode;
@@ -559,21 +559,11 @@ impl Admin {
         let mut out = BTreeMap::new();
         for id in ids {
             let build = |version: i16| {
-                if version < 1 && duration_ms >= 0 {
-                    return Err(resource_error(
-                        ErrorCode::UNSUPPORTED_VERSION,
-                        "ListTransactions",
-                        &format!("broker {id}"),
-                        Some("its ListTransactions has no duration filter (v1+)"),
-                    ));
+                if duration_ms >= 0 {
+                    require(version, 1, "DurationFilter (open_longer_than)")?;
                 }
-                if version < 2 && opts.transactional_id_pattern.is_some() {
-                    return Err(resource_error(
-                        ErrorCode::UNSUPPORTED_VERSION,
-                        "ListTransactions",
-                        &format!("broker {id}"),
-                        Some("its ListTransactions has no transactional id pattern (v2+)"),
-                    ));
+                if opts.transactional_id_pattern.is_some() {
+                    require(version, 2, "TransactionalIdPattern")?;
                 }
                 Ok(ListTransactionsRequest {
                     state_filters: opts.states.iter().map(|s| s.name().to_string()).collect(),
@@ -588,11 +578,7 @@ impl Admin {
                     Target::Broker(id),
                     deadline,
                     build,
-                    |r: &ListTransactionsResponse| {
-                        ErrorCode(r.error_code)
-                            .is_err()
-                            .then_some(ErrorCode(r.error_code))
-                    },
+                    |r: &ListTransactionsResponse| top_level(r.error_code),
                 )
                 .await
                 .and_then(|(resp, _)| listings_from_response(id, resp));
@@ -763,11 +749,7 @@ impl Admin {
                     Target::Coordinator(CoordinatorType::Transaction, id.clone()),
                     &req,
                     deadline,
-                    |r| {
-                        ErrorCode(r.error_code)
-                            .is_err()
-                            .then_some(ErrorCode(r.error_code))
-                    },
+                    |r| top_level(r.error_code),
                 )
                 .await
                 .and_then(|resp| {
