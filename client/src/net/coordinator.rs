@@ -2,7 +2,8 @@
 //!
 //! A group, a transactional id or a share-group partition has a
 //! coordinator, a broker found with FindCoordinator. The admin client, the
-//! transactional producer and (later) the consumer all ask through here:
+//! transactional producer, share groups and the consumer's group members
+//! (`consumer/group/discovery.rs`) all ask through here:
 //!
 //! - [`Lookup`] is the sans-IO state machine: it takes the keys to find,
 //!   says what to send ([`Lookup::next`]: one batched request from v4 on,
@@ -12,7 +13,11 @@
 //!   COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
 //!   COORDINATOR_LOAD_IN_PROGRESS and retriable network errors, until its
 //!   deadline. A key's outcome is its coordinator or an error naming the
-//!   key; one key's failure does not hold back the others.
+//!   key; one key's failure does not hold back the others. A consumer
+//!   group member keeps one without a deadline for as long as it lives
+//!   ([`Lookup::without_deadline`]): it takes its key's outcome
+//!   ([`Lookup::take`]) and asks again ([`Lookup::ask`]) when the
+//!   coordinator is lost or the lookup failed.
 //! - [`find_coordinators`] / [`find_coordinator`] drive it over a
 //!   [`Cluster`] (any broker answers FindCoordinator).
 //! - [`coordinator_connection`] connects to what the lookup found.
@@ -126,7 +131,10 @@ pub enum Next {
 #[derive(Debug)]
 pub struct Lookup {
     key_type: CoordinatorType,
-    policy: RetryPolicy,
+    /// `retry.backoff.ms` and `retry.backoff.max.ms`.
+    backoff: (Duration, Duration),
+    /// None: retried for as long as the keys are wanted.
+    deadline: Option<Instant>,
     /// Keys still to find, and the last retriable error of each.
     pending: BTreeMap<String, Option<Error>>,
     /// Requests sent and not answered yet.
@@ -143,9 +151,23 @@ impl Lookup {
         keys: impl IntoIterator<Item = impl Into<String>>,
         policy: RetryPolicy,
     ) -> Lookup {
+        let mut l = Lookup::without_deadline(key_type, keys, policy.backoff, policy.backoff_max);
+        l.deadline = Some(policy.deadline);
+        l
+    }
+
+    /// A lookup of `keys` that never gives up: retriable errors are
+    /// retried with backoff for as long as the caller keeps asking.
+    pub fn without_deadline(
+        key_type: CoordinatorType,
+        keys: impl IntoIterator<Item = impl Into<String>>,
+        backoff: Duration,
+        backoff_max: Duration,
+    ) -> Lookup {
         Lookup {
             key_type,
-            policy,
+            backoff: (backoff, backoff_max),
+            deadline: None,
             pending: keys.into_iter().map(|k| (k.into(), None)).collect(),
             in_flight: 0,
             done: BTreeMap::new(),
@@ -162,14 +184,42 @@ impl Lookup {
         if self.pending.is_empty() {
             return Next::Done;
         }
-        if now >= self.policy.deadline {
+        if self.deadline.is_some_and(|d| now >= d) {
             self.give_up();
             return Next::Done;
         }
         match self.not_before {
-            Some(at) if at > now => Next::Wait(at.min(self.policy.deadline)),
+            Some(at) if at > now => Next::Wait(self.deadline.map_or(at, |d| at.min(d))),
             _ => Next::Ask,
         }
+    }
+
+    /// Asks for `key` (again): one found or failed before is looked up
+    /// anew, once the backoff of the last failure (if any) has passed.
+    pub fn ask(&mut self, key: impl Into<String>) {
+        let key = key.into();
+        self.done.remove(&key);
+        self.pending.entry(key).or_insert(None);
+    }
+
+    /// The outcome of `key`, taken out of the lookup; None while it is
+    /// still looked for (or was not asked).
+    pub fn take(&mut self, key: &str) -> Option<Result<BrokerInfo>> {
+        self.done.remove(key)
+    }
+
+    /// The last retriable error of `key`, while it is still looked for.
+    pub fn last_error(&self, key: &str) -> Option<&Error> {
+        self.pending.get(key).and_then(Option::as_ref)
+    }
+
+    /// When the backoff of the last failure ends (nothing to ask before
+    /// then); None when none was needed or answers are owed.
+    pub fn not_before(&self) -> Option<Instant> {
+        if self.in_flight > 0 || self.pending.is_empty() {
+            return None;
+        }
+        self.not_before
     }
 
     /// The requests for the keys still unknown, at the FindCoordinator
@@ -296,9 +346,12 @@ impl Lookup {
             }
         }
         // Keys still unknown (a retriable error, or left out by the
-        // broker) are asked again after a backoff.
-        let retry = keys.iter().any(|k| self.pending.contains_key(k));
-        self.after(now, retry);
+        // broker) are asked again after a backoff; a key that failed for
+        // good lengthens it too, for a caller that asks it again.
+        let failed = keys
+            .iter()
+            .any(|k| self.pending.contains_key(k) || matches!(self.done.get(k), Some(Err(_))));
+        self.after(now, failed);
     }
 
     /// The request that asked for `keys` failed in transport (or did not
@@ -316,15 +369,13 @@ impl Lookup {
             for k in keys {
                 self.fail(k, error.clone());
             }
-            self.after(now, false);
+            self.after(now, true);
         }
     }
 
     fn after(&mut self, now: Instant, failed: bool) {
         if failed {
-            let wait = self
-                .retries
-                .failed(self.policy.backoff, self.policy.backoff_max);
+            let wait = self.retries.failed(self.backoff.0, self.backoff.1);
             self.not_before = Some(now + wait);
         } else {
             self.retries.succeeded();
@@ -718,5 +769,57 @@ mod tests {
         let reqs = ask(&mut l, now, 4);
         l.on_response(now, &reqs[0].0, 4, FindCoordinatorResponse::default());
         assert!(matches!(l.next(now), Next::Wait(_)));
+    }
+
+    #[test]
+    fn a_lookup_without_deadline_is_asked_again_after_failures_and_losses() {
+        let base = Duration::from_millis(100);
+        let now = Instant::now();
+        let mut l = Lookup::without_deadline(CoordinatorType::Group, ["g"], base, base * 10);
+        let answer = |l: &mut Lookup, at: Instant, code: ErrorCode, node: i32| {
+            let reqs = ask(l, at, 4);
+            assert_eq!(reqs.len(), 1);
+            l.on_response(
+                at,
+                &reqs[0].0,
+                4,
+                FindCoordinatorResponse {
+                    coordinators: vec![coord("g", code, node)],
+                    ..Default::default()
+                },
+            );
+        };
+        // Retriable: no outcome, the last error is kept, a backoff runs.
+        answer(&mut l, now, ErrorCode::COORDINATOR_NOT_AVAILABLE, -1);
+        assert!(l.take("g").is_none());
+        assert_eq!(
+            l.last_error("g").and_then(Error::code),
+            Some(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+        );
+        let first = wait(&mut l, now);
+        assert_eq!(l.not_before(), Some(first));
+        // Failed for good: the outcome is taken and the key asked again,
+        // after a longer backoff (failures in a row, of any kind).
+        answer(&mut l, first, ErrorCode::INVALID_REQUEST, -1);
+        let e = l.take("g").unwrap().unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::INVALID_REQUEST));
+        assert!(l.take("g").is_none(), "taken once");
+        assert_eq!(l.next(first), Next::Done);
+        l.ask("g");
+        let second = wait(&mut l, first);
+        assert!(second - first >= base.mul_f64(1.6), "{:?}", second - first);
+        // Found: taken; asked again (the coordinator was lost), at once.
+        answer(&mut l, second, ErrorCode::NONE, 3);
+        assert_eq!(l.take("g").unwrap().unwrap().id, 3);
+        assert_eq!(l.next(second), Next::Done);
+        l.ask("g");
+        assert_eq!(l.next(second), Next::Ask);
+        // And its next failure waits the base backoff again; no deadline
+        // ever ends it.
+        answer(&mut l, second, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, -1);
+        let third = wait(&mut l, second);
+        assert!(third - second <= base.mul_f64(1.2), "{:?}", third - second);
+        let later = second + Duration::from_secs(1_000_000);
+        assert_eq!(l.next(later), Next::Ask);
     }
 }

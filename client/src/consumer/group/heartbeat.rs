@@ -48,6 +48,7 @@
 //! - Commits carry the member id and epoch ([`commit_generation`](ConsumerMember::commit_generation)).
 
 use super::TopicPartition;
+use super::discovery::Discovery;
 use super::membership::{Action, MemberState};
 use super::requests::{
     Coordinator, Destination, GroupRequest, GroupResponse, OutboundRequest, RequestId,
@@ -57,8 +58,7 @@ use crate::error::ConfigError;
 use crate::{Error, Result};
 use purekafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
 use purekafka_protocol::messages::{
-    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorResponse,
 };
 use purekafka_protocol::{ErrorCode, Uuid};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -238,11 +238,8 @@ pub struct ConsumerMember {
     reconciled_since_join: bool,
     sent: Sent,
 
-    coordinator: Option<Coordinator>,
+    discovery: Discovery,
     coordinator_wanted: bool,
-    find_in_flight: Option<RequestId>,
-    find_not_before: Option<Instant>,
-    find_retries: Retries,
 
     heartbeat_in_flight: Option<RequestId>,
     next_heartbeat: Option<Instant>,
@@ -306,6 +303,11 @@ impl ConsumerMember {
             );
         }
         Ok(ConsumerMember {
+            discovery: Discovery::new(
+                &config.group_id,
+                config.retry_backoff,
+                config.retry_backoff_max,
+            ),
             config,
             subscription: None,
             topic_names: BTreeSet::new(),
@@ -318,11 +320,7 @@ impl ConsumerMember {
             asked: BTreeSet::new(),
             reconciled_since_join: false,
             sent: Sent::default(),
-            coordinator: None,
             coordinator_wanted: false,
-            find_in_flight: None,
-            find_not_before: None,
-            find_retries: Retries::default(),
             heartbeat_in_flight: None,
             next_heartbeat: None,
             heartbeat_now: false,
@@ -353,12 +351,12 @@ impl ConsumerMember {
         if let Phase::Committing { deadline, .. } = self.phase {
             consider(Some(deadline));
         }
-        if self.wants_coordinator() && self.coordinator.is_none() && self.find_in_flight.is_none() {
-            consider(self.find_not_before);
+        if self.wants_coordinator() {
+            consider(self.discovery.retry_at());
         }
         if self.heartbeating() {
             consider(self.poll_deadline);
-            if self.coordinator.is_some() && self.heartbeat_in_flight.is_none() {
+            if self.discovery.coordinator().is_some() && self.heartbeat_in_flight.is_none() {
                 consider(self.next_heartbeat);
             }
         }
@@ -409,7 +407,7 @@ impl ConsumerMember {
 
     /// The coordinator, when known.
     pub fn coordinator(&self) -> Option<&Coordinator> {
-        self.coordinator.as_ref()
+        self.discovery.coordinator()
     }
 
     /// The subscribed topic names (empty for a regex subscription).
@@ -616,8 +614,8 @@ impl ConsumerMember {
         }
         match sent.kind {
             Kind::FindCoordinator => {
-                self.find_in_flight = None;
-                self.find_not_before = Some(self.find_retry_at(now));
+                // Retried after a backoff, whatever the error.
+                let _ = self.discovery.on_failed(now, error);
             }
             Kind::Heartbeat => {
                 self.heartbeat_in_flight = None;
@@ -691,12 +689,6 @@ impl ConsumerMember {
                     .map(|n| TopicPartition::new(n.clone(), *p))
             })
             .collect()
-    }
-
-    fn find_retry_at(&mut self, now: Instant) -> Instant {
-        now + self
-            .find_retries
-            .failed(self.config.retry_backoff, self.config.retry_backoff_max)
     }
 
     /// A heartbeat failed: the next waits for the (growing) retry backoff.
@@ -837,7 +829,7 @@ impl ConsumerMember {
     }
 
     fn mark_coordinator_unknown(&mut self, reason: &str) {
-        let Some(old) = self.coordinator.take() else {
+        let Some(old) = self.discovery.lost() else {
             return;
         };
         tracing::info!(group = %self.config.group_id, coordinator = %old, reason, "group coordinator unavailable; rediscovering");
@@ -895,7 +887,7 @@ impl ConsumerMember {
         self.lose_all();
         let joined = self.epoch > 0;
         self.phase = Phase::Stale;
-        if joined && let Some(c) = self.coordinator.clone() {
+        if joined && let Some(c) = self.discovery.coordinator().cloned() {
             // Fire and forget: the answer is not waited for.
             let epoch = self.leave_epoch();
             let req = self.base_request(epoch);
@@ -1002,23 +994,13 @@ impl ConsumerMember {
     }
 
     fn maybe_find_coordinator(&mut self, now: Instant) {
-        if !self.wants_coordinator() || self.coordinator.is_some() || self.find_in_flight.is_some()
-        {
-            return;
-        }
-        if self.find_not_before.is_some_and(|t| now < t) {
+        if !self.wants_coordinator() {
             return;
         }
         let version = self.config.find_coordinator_version;
-        let mut r = FindCoordinatorRequest {
-            key_type: 0,
-            ..Default::default()
+        let Some(r) = self.discovery.request(now, version) else {
+            return;
         };
-        if version >= 4 {
-            r.coordinator_keys = vec![self.config.group_id.clone()];
-        } else {
-            r.key = self.config.group_id.clone();
-        }
         let id = self.new_id();
         self.in_flight.push(InFlight {
             id,
@@ -1026,7 +1008,6 @@ impl ConsumerMember {
             version,
             epoch: self.epoch,
         });
-        self.find_in_flight = Some(id);
         self.emit(Action::Send(OutboundRequest {
             id,
             destination: Destination::AnyBroker,
@@ -1037,67 +1018,12 @@ impl ConsumerMember {
     }
 
     fn on_find_coordinator(&mut self, now: Instant, sent: &InFlight, r: FindCoordinatorResponse) {
-        if self.find_in_flight == Some(sent.id) {
-            self.find_in_flight = None;
-        }
-        let found = r
-            .coordinators
-            .iter()
-            .find(|c| c.key == self.config.group_id)
-            .or_else(|| r.coordinators.first());
-        let (code, node_id, host, port, message) = match found {
-            Some(c) => (
-                ErrorCode(c.error_code),
-                c.node_id,
-                c.host.clone(),
-                c.port,
-                c.error_message.clone(),
-            ),
-            None if sent.version >= 4 => (
-                ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                -1,
-                String::new(),
-                -1,
-                None,
-            ),
-            None => (
-                ErrorCode(r.error_code),
-                r.node_id,
-                r.host,
-                r.port,
-                r.error_message,
-            ),
-        };
-        match code {
-            ErrorCode::NONE if node_id >= 0 => {
-                let c = Coordinator {
-                    node_id,
-                    host,
-                    port,
-                };
-                tracing::info!(group = %self.config.group_id, coordinator = %c, "discovered group coordinator");
-                self.coordinator = Some(c);
-                self.find_not_before = None;
-                self.find_retries.succeeded();
+        match self.discovery.on_response(now, sent.version, r) {
+            Some(Err(e)) if e.code() == Some(ErrorCode::GROUP_AUTHORIZATION_FAILED) => {
+                self.fatal(e)
             }
-            ErrorCode::GROUP_AUTHORIZATION_FAILED => {
-                let m = Some(format!(
-                    "group {}{}",
-                    self.config.group_id,
-                    message.map(|m| format!(": {m}")).unwrap_or_default()
-                ));
-                self.fatal(Error::Kafka {
-                    code,
-                    api: "FindCoordinator",
-                    topic: None,
-                    partition: None,
-                    message: m,
-                });
-            }
-            _ => {
-                tracing::debug!(group = %self.config.group_id, %code, ?message, "coordinator lookup failed");
-                self.find_not_before = Some(self.find_retry_at(now));
-            }
+            // Found; or looked up again after a backoff.
+            _ => {}
         }
     }
 
@@ -1117,7 +1043,7 @@ impl ConsumerMember {
         if !self.heartbeating() || self.heartbeat_in_flight.is_some() {
             return;
         }
-        let Some(c) = self.coordinator.clone() else {
+        let Some(c) = self.discovery.coordinator().cloned() else {
             return;
         };
         let leaving = matches!(self.phase, Phase::Leaving { .. });

@@ -778,3 +778,56 @@ fn member_ids_are_random_uuids() {
     assert_ne!(a, b);
     assert_eq!(a.len(), 22, "Kafka's base64 text form: {a}");
 }
+
+/// FindCoordinator through the client's one lookup: an answer for another
+/// group is not taken (it was), other errors are retried after a growing
+/// backoff, a denied group is fatal and named.
+#[test]
+fn find_coordinator_answers_that_find_no_coordinator() {
+    let answer = |key: &str, code: ErrorCode| {
+        GroupResponse::FindCoordinator(FindCoordinatorResponse {
+            coordinators: vec![FoundCoordinator {
+                key: key.into(),
+                node_id: if code == ErrorCode::NONE { 7 } else { -1 },
+                host: "h".into(),
+                port: 9092,
+                error_code: code.0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    };
+    let mut h = Harness::new(config());
+    h.m.subscribe(h.now, ["t1"]);
+    h.m.poll(h.now);
+    let mut waits = Vec::new();
+    for (key, code) in [
+        ("other-group", ErrorCode::NONE),
+        ("g", ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+        ("g", ErrorCode::INVALID_REQUEST),
+    ] {
+        let find = h.one_send();
+        assert!(matches!(find.request, GroupRequest::FindCoordinator(_)));
+        h.reply(find.id, answer(key, code));
+        h.none();
+        assert!(h.m.coordinator().is_none(), "{key} {code}");
+        let wait = h.m.next_timeout().unwrap() - h.now;
+        h.tick(wait - Duration::from_millis(1));
+        h.none();
+        h.tick(Duration::from_millis(1));
+        waits.push(wait);
+    }
+    assert!(waits[0] >= Duration::from_millis(100), "{waits:?}");
+    assert!(waits[2] >= waits[0] * 2, "the backoff grows: {waits:?}");
+    let find = h.one_send();
+    h.reply(find.id, answer("g", ErrorCode::GROUP_AUTHORIZATION_FAILED));
+    let actions = h.drain();
+    let [Action::Fatal(Error::Kafka { code, message, .. })] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
+    assert_eq!(
+        (*code, message.as_deref()),
+        (ErrorCode::GROUP_AUTHORIZATION_FAILED, Some("group 'g'"))
+    );
+    assert_eq!(h.m.state(), MemberState::Failed);
+}

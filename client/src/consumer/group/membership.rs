@@ -50,6 +50,7 @@
 
 use super::TopicPartition;
 use super::assignor::{self, Assignor, GroupAssignment, MemberSubscription, RebalanceProtocol};
+use super::discovery::Discovery;
 use super::protocol::{ASSIGNMENT_VERSION, Assignment, SUBSCRIPTION_VERSION, Subscription};
 use super::requests::{
     Coordinator, Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest,
@@ -59,10 +60,10 @@ use crate::consumer::backoff::Retries;
 use crate::error::ConfigError;
 use crate::{Error, Result};
 use purekafka_protocol::messages::{
-    FindCoordinatorRequest, FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest,
-    SyncGroupResponse, join_group_request::JoinGroupRequestProtocol,
-    leave_group_request::MemberIdentity, sync_group_request::SyncGroupRequestAssignment,
+    FindCoordinatorResponse, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest, SyncGroupResponse,
+    join_group_request::JoinGroupRequestProtocol, leave_group_request::MemberIdentity,
+    sync_group_request::SyncGroupRequestAssignment,
 };
 use purekafka_protocol::{ApiKey, DecodeError, DecodeErrorKind, ErrorCode};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -343,13 +344,9 @@ pub struct Membership {
     /// Leader: the partition counts the assignment was computed with.
     assignment_snapshot: Option<BTreeMap<String, i32>>,
 
-    coordinator: Option<Coordinator>,
+    discovery: Discovery,
     coordinator_wanted: bool,
-    find_in_flight: Option<RequestId>,
-    find_not_before: Option<Instant>,
 
-    /// FindCoordinator failures in a row.
-    find_retries: Retries,
     /// Failed JoinGroup / SyncGroup rounds since the last completed join.
     join_retries: Retries,
     /// Heartbeat failures in a row.
@@ -450,6 +447,11 @@ impl Membership {
             .map(|a| a.protocol())
             .min()
             .unwrap_or(RebalanceProtocol::Eager);
+        let discovery = Discovery::new(
+            &config.group_id,
+            config.retry_backoff,
+            config.retry_backoff_max,
+        );
         Ok(Membership {
             config,
             assignors,
@@ -468,11 +470,8 @@ impl Membership {
             is_leader: false,
             group_subscription: BTreeSet::new(),
             assignment_snapshot: None,
-            coordinator: None,
+            discovery,
             coordinator_wanted: false,
-            find_in_flight: None,
-            find_not_before: None,
-            find_retries: Retries::default(),
             join_retries: Retries::default(),
             heartbeat_retries: Retries::default(),
             heartbeat_in_flight: None,
@@ -524,16 +523,16 @@ impl Membership {
             Phase::Joining {
                 request: None,
                 not_before,
-            } if self.coordinator.is_some() => consider(Some(*not_before)),
+            } if self.discovery.coordinator().is_some() => consider(Some(*not_before)),
             _ => {}
         }
-        if self.wants_coordinator() && self.coordinator.is_none() && self.find_in_flight.is_none() {
+        if self.wants_coordinator() {
             // Without a backoff pending, the lookup was sent already.
-            consider(self.find_not_before);
+            consider(self.discovery.retry_at());
         }
         if self.heartbeat_enabled() {
             consider(self.poll_deadline);
-            if self.coordinator.is_some() {
+            if self.discovery.coordinator().is_some() {
                 consider(self.session_deadline);
                 if self.heartbeat_in_flight.is_none() {
                     consider(self.next_heartbeat);
@@ -592,7 +591,7 @@ impl Membership {
 
     /// The coordinator, when known: where OffsetCommit and OffsetFetch go.
     pub fn coordinator(&self) -> Option<&Coordinator> {
-        self.coordinator.as_ref()
+        self.discovery.coordinator()
     }
 
     /// The partitions the member owns now.
@@ -832,8 +831,8 @@ impl Membership {
         tracing::debug!(?kind, %error, "group request failed");
         if kind == Kind::FindCoordinator {
             self.in_flight.swap_remove(pos);
-            self.find_in_flight = None;
-            self.find_not_before = Some(self.find_retry_at(now));
+            // Retried after a backoff, whatever the error.
+            let _ = self.discovery.on_failed(now, error);
         } else {
             // Every in-flight coordinator request went to the current
             // coordinator: it is gone, and they all fail with this one.
@@ -899,12 +898,6 @@ impl Membership {
         }
     }
 
-    /// When to retry a FindCoordinator that failed (exponential backoff).
-    fn find_retry_at(&mut self, now: Instant) -> Instant {
-        let (base, max) = (self.config.retry_backoff, self.config.retry_backoff_max);
-        now + self.find_retries.failed(base, max)
-    }
-
     /// When to retry a JoinGroup / SyncGroup round that failed.
     fn join_retry_at(&mut self, now: Instant) -> Instant {
         let (base, max) = (self.config.retry_backoff, self.config.retry_backoff_max);
@@ -956,7 +949,9 @@ impl Membership {
             return;
         }
         if self.heartbeat_enabled() {
-            if self.coordinator.is_some() && self.session_deadline.is_some_and(|d| now >= d) {
+            if self.discovery.coordinator().is_some()
+                && self.session_deadline.is_some_and(|d| now >= d)
+            {
                 self.mark_coordinator_unknown(
                     now,
                     "session timed out without a heartbeat response",
@@ -1003,7 +998,7 @@ impl Membership {
     ) -> Option<RequestId> {
         let destination = match kind {
             Kind::FindCoordinator => Destination::AnyBroker,
-            _ => Destination::Coordinator(self.coordinator.clone()?),
+            _ => Destination::Coordinator(self.discovery.coordinator()?.clone()),
         };
         let id = self.new_id();
         self.in_flight.push(InFlight {
@@ -1024,33 +1019,22 @@ impl Membership {
     }
 
     fn maybe_find_coordinator(&mut self, now: Instant) {
-        if !self.wants_coordinator() || self.coordinator.is_some() || self.find_in_flight.is_some()
-        {
-            return;
-        }
-        if self.find_not_before.is_some_and(|t| now < t) {
+        if !self.wants_coordinator() {
             return;
         }
         let version = self.config.versions.find_coordinator;
-        let mut r = FindCoordinatorRequest {
-            key_type: 0,
-            ..Default::default()
-        };
-        if version >= 4 {
-            r.coordinator_keys = vec![self.config.group_id.clone()];
-        } else {
-            r.key = self.config.group_id.clone();
+        if let Some(r) = self.discovery.request(now, version) {
+            self.send(
+                Kind::FindCoordinator,
+                GroupRequest::FindCoordinator(r),
+                version,
+                None,
+            );
         }
-        self.find_in_flight = self.send(
-            Kind::FindCoordinator,
-            GroupRequest::FindCoordinator(r),
-            version,
-            None,
-        );
     }
 
     fn mark_coordinator_unknown(&mut self, now: Instant, reason: &str) {
-        let Some(old) = self.coordinator.take() else {
+        let Some(old) = self.discovery.lost() else {
             return;
         };
         tracing::info!(group = %self.config.group_id, coordinator = %old, reason, "group coordinator unavailable; rediscovering");
@@ -1175,7 +1159,7 @@ impl Membership {
         else {
             return;
         };
-        if self.coordinator.is_none() || now < not_before {
+        if self.discovery.coordinator().is_none() || now < not_before {
             return;
         }
         let version = self.config.versions.join_group;
@@ -1399,7 +1383,8 @@ impl Membership {
     }
 
     fn coordinator_name(&self) -> String {
-        self.coordinator
+        self.discovery
+            .coordinator()
             .as_ref()
             .map_or_else(|| "coordinator".to_string(), |c| c.to_string())
     }
@@ -1627,7 +1612,7 @@ impl Membership {
 
     fn maybe_heartbeat(&mut self, now: Instant) {
         if !self.heartbeat_enabled()
-            || self.coordinator.is_none()
+            || self.discovery.coordinator().is_none()
             || self.heartbeat_in_flight.is_some()
         {
             return;
@@ -1769,7 +1754,7 @@ impl Membership {
     fn maybe_leave_group(&mut self, _now: Instant, reason: &str) -> Option<RequestId> {
         let joined = !matches!(self.phase, Phase::Unjoined);
         if self.config.group_instance_id.is_some()
-            || self.coordinator.is_none()
+            || self.discovery.coordinator().is_none()
             || !joined
             || self.generation.member_id.is_empty()
         {
@@ -1833,66 +1818,21 @@ impl Membership {
     }
 
     fn on_find_coordinator(&mut self, now: Instant, sent: &InFlight, r: FindCoordinatorResponse) {
-        if self.find_in_flight == Some(sent.id) {
-            self.find_in_flight = None;
-        }
-        let (code, node_id, host, port, message) = match r
-            .coordinators
-            .iter()
-            .find(|c| c.key == self.config.group_id)
-            .or_else(|| r.coordinators.first())
-        {
-            Some(c) => (
-                ErrorCode(c.error_code),
-                c.node_id,
-                c.host.clone(),
-                c.port,
-                c.error_message.clone(),
-            ),
-            // v4+ answers in the list only.
-            None if sent.version >= 4 => (
-                ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                -1,
-                String::new(),
-                -1,
-                None,
-            ),
-            None => (
-                ErrorCode(r.error_code),
-                r.node_id,
-                r.host,
-                r.port,
-                r.error_message,
-            ),
-        };
-        match code {
-            ErrorCode::NONE if node_id >= 0 => {
-                let c = Coordinator {
-                    node_id,
-                    host,
-                    port,
-                };
-                tracing::info!(group = %self.config.group_id, coordinator = %c, "discovered group coordinator");
-                self.coordinator = Some(c);
-                self.find_not_before = None;
-                self.find_retries.succeeded();
-                self.session_deadline = Some(now + self.config.session_timeout);
+        match self.discovery.on_response(now, sent.version, r) {
+            Some(Ok(_)) => self.session_deadline = Some(now + self.config.session_timeout),
+            Some(Err(e)) if e.code() == Some(ErrorCode::GROUP_AUTHORIZATION_FAILED) => {
+                self.fatal(e)
             }
-            ErrorCode::GROUP_AUTHORIZATION_FAILED => {
-                self.fatal(kafka_error(code, "FindCoordinator", message));
-            }
-            _ => {
-                tracing::debug!(group = %self.config.group_id, %code, ?message, "coordinator lookup failed");
-                if !code.is_retriable() && code != ErrorCode::NONE {
-                    self.emit(Action::Error(kafka_error(code, "FindCoordinator", message)));
-                }
-                self.find_not_before = Some(self.find_retry_at(now));
-            }
+            // Looked up again after a backoff; Java's poll throws what
+            // retrying cannot fix, and polls again.
+            Some(Err(e @ Error::Kafka { .. })) => self.emit(Action::Error(e)),
+            Some(Err(_)) | None => {}
         }
     }
 
     fn fatal(&mut self, error: Error) {
-        // A denied group names the group (the broker's message does not).
+        // A denied group names the group (the broker's message does not;
+        // FindCoordinator's errors name their key already).
         let error = match error {
             Error::Kafka {
                 code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
@@ -1900,7 +1840,7 @@ impl Membership {
                 topic,
                 partition,
                 message,
-            } => Error::Kafka {
+            } if api != "FindCoordinator" => Error::Kafka {
                 code: ErrorCode::GROUP_AUTHORIZATION_FAILED,
                 api,
                 topic,
@@ -1916,7 +1856,6 @@ impl Membership {
         self.lose_all();
         self.in_flight.clear();
         self.heartbeat_in_flight = None;
-        self.find_in_flight = None;
         self.phase = Phase::Failed;
         self.emit(Action::Fatal(error));
     }

@@ -1278,3 +1278,61 @@ fn an_unexpected_non_retriable_sync_error_is_still_surfaced() {
     );
     assert_eq!(h.m.state(), MemberState::PreparingRebalance);
 }
+
+/// A FindCoordinator answer through the client's one lookup
+/// (`net::coordinator`): one for another group is not taken (it was);
+/// what retrying cannot fix reaches the application and the lookup goes
+/// on after a longer backoff; a denied group is fatal, named once.
+#[test]
+fn find_coordinator_answers_that_find_no_coordinator() {
+    let answer = |key: &str, code: ErrorCode| {
+        GroupResponse::FindCoordinator(FindCoordinatorResponse {
+            coordinators: vec![FoundCoordinator {
+                key: key.into(),
+                node_id: if code == ErrorCode::NONE { 7 } else { -1 },
+                host: "h".into(),
+                port: 9092,
+                error_code: code.0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    };
+    let mut h = Harness::new(config(), &["range"]);
+    h.m.subscribe(h.now, ["t"]);
+    h.poll();
+    let find = h.one_send();
+    h.reply(find.id, answer("other-group", ErrorCode::NONE));
+    h.none();
+    assert_eq!(h.m.coordinator(), None);
+    let first = wait(&h);
+    h.tick(first);
+
+    let find = h.one_send();
+    h.reply(find.id, answer("g", ErrorCode::INVALID_REQUEST));
+    let actions = h.drain();
+    let [Action::Error(Error::Kafka { code, message, .. })] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
+    assert_eq!(
+        (*code, message.as_deref()),
+        (ErrorCode::INVALID_REQUEST, Some("group 'g'"))
+    );
+    let second = wait(&h);
+    assert_exponential(&[first, second]);
+    h.tick(second - Duration::from_millis(1));
+    h.none();
+    h.tick(Duration::from_millis(1));
+
+    let find = h.one_send();
+    h.reply(find.id, answer("g", ErrorCode::GROUP_AUTHORIZATION_FAILED));
+    let actions = h.drain();
+    let [Action::Fatal(Error::Kafka { code, message, .. })] = actions.as_slice() else {
+        panic!("{actions:#?}")
+    };
+    assert_eq!(
+        (*code, message.as_deref()),
+        (ErrorCode::GROUP_AUTHORIZATION_FAILED, Some("group 'g'"))
+    );
+    assert_eq!(h.m.state(), MemberState::Failed);
+}

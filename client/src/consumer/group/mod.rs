@@ -62,6 +62,9 @@
 //! - `membership`: the sans-IO membership state machine (`Membership`):
 //!   inputs with a caller-supplied `now`, `Action`s out.
 //! - `requests`: the requests it asks the driver to send, and where.
+//! - `discovery`: finding the group coordinator (and finding it again),
+//!   for both protocols' members, over the client's one FindCoordinator
+//!   lookup (`net::coordinator`).
 //!
 //! # Driving a `Membership`
 //!
@@ -95,6 +98,7 @@
 //!    OffsetCommit / OffsetFetch to `Membership::on_coordinator_error`.
 
 pub mod assignor;
+pub(crate) mod discovery;
 pub(crate) mod heartbeat;
 pub(crate) mod member;
 pub(crate) mod membership;
