@@ -172,6 +172,23 @@ struct State {
     last_refresh: Option<Instant>,
 }
 
+impl State {
+    fn new(membership: ShareMembership) -> State {
+        State {
+            membership,
+            subscription: BTreeSet::new(),
+            buffer: VecDeque::new(),
+            in_flight: InFlight::default(),
+            pending: Pending::default(),
+            busy: HashSet::new(),
+            errors: VecDeque::new(),
+            lock_timeout: None,
+            metadata_refreshing: false,
+            last_refresh: None,
+        }
+    }
+}
+
 struct Inner {
     cfg: ConsumerConfig,
     group_id: String,
@@ -271,32 +288,23 @@ impl Drop for ShareConsumer {
 /// differs from its default.
 fn check_config(cfg: &ConsumerConfig) -> std::result::Result<(), ConfigError> {
     let d = ConsumerConfig::default();
+    // (property, whether it differs from its default)
+    macro_rules! set {
+        ($field:ident) => {
+            cfg.$field != d.$field
+        };
+    }
     let refused = [
-        (
-            "group.instance.id",
-            cfg.group_instance_id != d.group_instance_id,
-        ),
-        (
-            "enable.auto.commit",
-            cfg.enable_auto_commit != d.enable_auto_commit,
-        ),
-        (
-            "auto.offset.reset",
-            cfg.auto_offset_reset != d.auto_offset_reset,
-        ),
-        ("isolation.level", cfg.isolation_level != d.isolation_level),
+        ("group.instance.id", set!(group_instance_id)),
+        ("enable.auto.commit", set!(enable_auto_commit)),
+        ("auto.offset.reset", set!(auto_offset_reset)),
+        ("isolation.level", set!(isolation_level)),
         (
             "partition.assignment.strategy",
-            cfg.partition_assignment_strategy != d.partition_assignment_strategy,
+            set!(partition_assignment_strategy),
         ),
-        (
-            "session.timeout.ms",
-            cfg.session_timeout != d.session_timeout,
-        ),
-        (
-            "heartbeat.interval.ms",
-            cfg.heartbeat_interval != d.heartbeat_interval,
-        ),
+        ("session.timeout.ms", set!(session_timeout)),
+        ("heartbeat.interval.ms", set!(heartbeat_interval)),
     ];
     if let Some((name, _)) = refused.iter().find(|(_, set)| *set) {
         let instead = match *name {
@@ -362,18 +370,7 @@ impl ShareConsumer {
             group_id,
             member_id,
             cluster,
-            state: Mutex::new(State {
-                membership,
-                subscription: BTreeSet::new(),
-                buffer: VecDeque::new(),
-                in_flight: InFlight::default(),
-                pending: Pending::default(),
-                busy: HashSet::new(),
-                errors: VecDeque::new(),
-                lock_timeout: None,
-                metadata_refreshing: false,
-                last_refresh: None,
-            }),
+            state: Mutex::new(State::new(membership)),
             sessions: Mutex::new(HashMap::new()),
             data: Notify::new(),
             wake_heartbeat: Notify::new(),
@@ -1385,34 +1382,24 @@ mod tests {
 
     #[test]
     fn take_records_stops_at_max_and_marks_what_it_hands_out() {
-        let mut st = State {
-            membership: ShareMembership::new(ShareMembershipConfig {
-                group_id: "g".into(),
-                member_id: "m".into(),
-                rack: None,
-                retry_backoff: Duration::from_millis(100),
-                retry_backoff_max: Duration::from_secs(1),
-                max_poll_interval: Duration::from_secs(300),
-            }),
-            subscription: BTreeSet::new(),
-            buffer: VecDeque::from([
-                Buffered {
-                    part: part(0),
-                    records: (0..3).map(|o| rec(0, o)).collect(),
-                },
-                Buffered {
-                    part: part(1),
-                    records: (0..2).map(|o| rec(1, o)).collect(),
-                },
-            ]),
-            in_flight: InFlight::default(),
-            pending: Pending::default(),
-            busy: HashSet::new(),
-            errors: VecDeque::new(),
-            lock_timeout: None,
-            metadata_refreshing: false,
-            last_refresh: None,
-        };
+        let mut st = State::new(ShareMembership::new(ShareMembershipConfig {
+            group_id: "g".into(),
+            member_id: "m".into(),
+            rack: None,
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            max_poll_interval: Duration::from_secs(300),
+        }));
+        st.buffer = VecDeque::from([
+            Buffered {
+                part: part(0),
+                records: (0..3).map(|o| rec(0, o)).collect(),
+            },
+            Buffered {
+                part: part(1),
+                records: (0..2).map(|o| rec(1, o)).collect(),
+            },
+        ]);
         let got = take_records(&mut st, 4);
         assert_eq!(
             got.iter()

@@ -120,7 +120,7 @@ impl ShareSession {
     ) -> ShareFetchRequest {
         let want: BTreeSet<(Uuid, i32)> =
             wanted.iter().map(|p| (p.topic_id, p.partition)).collect();
-        let mut listed: BTreeMap<Uuid, BTreeMap<i32, Vec<AckBatch>>> = BTreeMap::new();
+        let mut listed = Listed::new();
         for (id, p) in want.difference(if self.is_new() {
             &EMPTY
         } else {
@@ -129,14 +129,7 @@ impl ShareSession {
             listed.entry(*id).or_default().entry(*p).or_default();
         }
         if !self.is_new() {
-            for (p, batches) in acks {
-                listed
-                    .entry(p.topic_id)
-                    .or_default()
-                    .entry(p.partition)
-                    .or_default()
-                    .extend_from_slice(batches);
-            }
+            add_acks(&mut listed, acks);
         }
         let mut forgotten: BTreeMap<Uuid, Vec<i32>> = BTreeMap::new();
         if !self.is_new() {
@@ -155,21 +148,19 @@ impl ShareSession {
             max_records: limits.max_records,
             batch_size: limits.batch_size,
             share_acquire_mode: limits.acquire_mode,
-            topics: listed
-                .into_iter()
-                .map(|(topic_id, parts)| FetchTopic {
+            topics: wire_topics(
+                listed,
+                |partition_index, batches| FetchPartition {
+                    partition_index,
+                    acknowledgement_batches: batches.iter().map(fetch_batch).collect(),
+                    ..FetchPartition::default()
+                },
+                |topic_id, partitions| FetchTopic {
                     topic_id,
-                    partitions: parts
-                        .into_iter()
-                        .map(|(partition_index, batches)| FetchPartition {
-                            partition_index,
-                            acknowledgement_batches: batches.iter().map(fetch_batch).collect(),
-                            ..FetchPartition::default()
-                        })
-                        .collect(),
+                    partitions,
                     ..FetchTopic::default()
-                })
-                .collect(),
+                },
+            ),
             forgotten_topics_data: forgotten
                 .into_iter()
                 .map(|(topic_id, partitions)| ForgottenTopic {
@@ -195,15 +186,8 @@ impl ShareSession {
         if !self.is_open() {
             return None;
         }
-        let mut listed: BTreeMap<Uuid, BTreeMap<i32, Vec<AckBatch>>> = BTreeMap::new();
-        for (p, batches) in acks {
-            listed
-                .entry(p.topic_id)
-                .or_default()
-                .entry(p.partition)
-                .or_default()
-                .extend_from_slice(batches);
-        }
+        let mut listed = Listed::new();
+        add_acks(&mut listed, acks);
         self.planned = Some(if close {
             BTreeSet::new()
         } else {
@@ -213,21 +197,19 @@ impl ShareSession {
             group_id: Some(group_id.to_owned()),
             member_id: Some(member_id.to_owned()),
             share_session_epoch: if close { CLOSE } else { self.epoch },
-            topics: listed
-                .into_iter()
-                .map(|(topic_id, parts)| AcknowledgeTopic {
+            topics: wire_topics(
+                listed,
+                |partition_index, batches| AcknowledgePartition {
+                    partition_index,
+                    acknowledgement_batches: batches.iter().map(ack_batch).collect(),
+                    ..AcknowledgePartition::default()
+                },
+                |topic_id, partitions| AcknowledgeTopic {
                     topic_id,
-                    partitions: parts
-                        .into_iter()
-                        .map(|(partition_index, batches)| AcknowledgePartition {
-                            partition_index,
-                            acknowledgement_batches: batches.iter().map(ack_batch).collect(),
-                            ..AcknowledgePartition::default()
-                        })
-                        .collect(),
+                    partitions,
                     ..AcknowledgeTopic::default()
-                })
-                .collect(),
+                },
+            ),
             ..ShareAcknowledgeRequest::default()
         })
     }
@@ -253,6 +235,43 @@ impl ShareSession {
 }
 
 static EMPTY: BTreeSet<(Uuid, i32)> = BTreeSet::new();
+
+/// The partitions a request lists, by topic id, each with the
+/// acknowledgements it carries (ShareFetch and ShareAcknowledge alike).
+type Listed = BTreeMap<Uuid, BTreeMap<i32, Vec<AckBatch>>>;
+
+/// Lists every partition of `acks` with its batches.
+fn add_acks(listed: &mut Listed, acks: &[(SharePartition, Vec<AckBatch>)]) {
+    for (p, batches) in acks {
+        listed
+            .entry(p.topic_id)
+            .or_default()
+            .entry(p.partition)
+            .or_default()
+            .extend_from_slice(batches);
+    }
+}
+
+/// `listed` as a request's topics: `partition` makes one partition entry,
+/// `topic` one topic entry (the two requests' types differ, not their shape).
+fn wire_topics<T, P>(
+    listed: Listed,
+    partition: impl Fn(i32, &[AckBatch]) -> P,
+    topic: impl Fn(Uuid, Vec<P>) -> T,
+) -> Vec<T> {
+    listed
+        .into_iter()
+        .map(|(id, parts)| {
+            topic(
+                id,
+                parts
+                    .into_iter()
+                    .map(|(index, batches)| partition(index, &batches))
+                    .collect(),
+            )
+        })
+        .collect()
+}
 
 fn fetch_batch(b: &AckBatch) -> AcknowledgementBatch {
     AcknowledgementBatch {
