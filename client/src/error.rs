@@ -339,6 +339,16 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// An argument no call could accept (a negative target time, ...); the
+    /// text says which and why.
+    #[error("{call}: {reason}")]
+    InvalidArgument {
+        /// The call, by name (`offsets_for_times`).
+        call: &'static str,
+        /// What is wrong with the argument, and what would be accepted.
+        reason: String,
+    },
+
     /// The record was sent and no answer came before the producer gave up
     /// on it (close timed out): the broker may or may not have written it.
     /// Re-sending can duplicate it; read the partition to find out.

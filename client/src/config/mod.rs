@@ -313,6 +313,8 @@ declare_config! {
           "The group protocol: `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848, Kafka 4.0+: the broker assigns, incrementally)." },
         { "group.remote.assignor" [] group_remote_assignor: Option<String>, opt_string(), unset,
           "With group.protocol=consumer: the broker's assignor (`uniform`, `range`); unset: the broker's default." },
+        { "default.api.timeout.ms" [] default_api_timeout: Duration, ms(0, 2147483647), "60000",
+          "How long a consumer call that asks the brokers (offsets_for_times, beginning_offsets, end_offsets) may take, retries included." },
     }
 
     /// Admin client settings.

@@ -36,12 +36,14 @@ mod fetch_session;
 mod fetcher;
 pub mod group;
 mod group_metadata;
+mod offset_lookup;
 mod partitions;
 pub mod stream;
 
 use coordinator::GroupCmd;
 pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 pub use group_metadata::ConsumerGroupMetadata;
+pub use offset_lookup::OffsetAndTimestamp;
 
 use crate::TopicPartition;
 use crate::config::{ConsumerConfig, IsolationLevel};
