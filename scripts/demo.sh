@@ -99,10 +99,14 @@ rate() { # count seconds -> "N events/s"
 now() { "$PY" -c 'import time; print(time.monotonic())'; }
 
 say "building the demo (purekafka producer and consumer; first build takes a few minutes)"
-cargo build --release -q -p purekafka-examples --bin demo
+# PUREKAFKA_DEMO_PROFILE=dev (scripts/test.sh uses it) takes the debug build
+# the tests already made instead of compiling a release one.
+PROFILE="${PUREKAFKA_DEMO_PROFILE:-release}"
+case "$PROFILE" in dev) PROFILE_DIR=debug ;; *) PROFILE_DIR="$PROFILE" ;; esac
+cargo build --profile "$PROFILE" -q -p purekafka-examples --bin demo
 # purekafka produces the JSON events (lz4, acks=all, idempotent) and reads
 # them back in a consumer group; it prints what it did and how fast.
-./target/release/demo --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --events "$EVENTS" \
+"${CARGO_TARGET_DIR:-$REPO/target}/$PROFILE_DIR/demo" --bootstrap "$BOOTSTRAP" --topic "$TOPIC" --events "$EVENTS" \
   || { echo "demo: FAILED (see above)" >&2; exit 1; }
 
 # A reference client reads what purekafka wrote, as a cross-check.

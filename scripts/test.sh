@@ -17,10 +17,11 @@
 #   4. cargo test --workspace (brokers start inside the tests:
 #      the mock and a single-node Kafka per test binary that needs them, a
 #      three-node Kafka for the failure tests)
+#      then README's demo (scripts/demo.sh --events 2000 on the debug build, ~30 s)
 #   5. the protocol fuzz targets, 60 s each (scripts/fuzz.sh, ~5 min; ~7 the first time)
 # Exits non-zero on any failure. The last line is "test.sh: N passed, N failed, N skipped"
 # (followed by "; fmt FAILED", "; clippy FAILED", "; doc FAILED", "; build FAILED",
-# "; publish FAILED" or "; fuzz FAILED" when those steps failed; a fuzz target that does not build
+# "; publish FAILED", "; demo FAILED" or "; fuzz FAILED" when those steps failed; a fuzz target that does not build
 # fails step 5).
 #
 # Environment: PUREKAFKA_TEST_BOOTSTRAP adds an external cluster;
@@ -127,6 +128,14 @@ for pid in $(command -v pgrep >/dev/null 2>&1 && pgrep -f "$REPO/target/purekafk
   [ "$RC" -eq 0 ] && RC=1
 done
 
+# README's first command, the demo, on Kafka 4.4 (the debug build step 3
+# made; ~30 s): it must keep working on a fresh machine as the tests do.
+log "step 4/5: the demo (scripts/demo.sh --events 2000, PUREKAFKA_DEMO_PROFILE=dev)"
+DEMO_START=$(date +%s)
+PUREKAFKA_DEMO_PROFILE=dev ./scripts/demo.sh --events 2000
+DEMO_RC=$?
+log "demo: exit $DEMO_RC in $(( $(date +%s) - DEMO_START ))s"
+
 FUZZ_RC=0
 if [ "${PUREKAFKA_SKIP_FUZZ:-}" = 1 ] && [ "${CI:-}" != true ]; then
   log "step 5/5: fuzzing skipped (PUREKAFKA_SKIP_FUZZ=1)"
@@ -142,6 +151,7 @@ STEPS=""
 [ "$DOC_RC" -ne 0 ] && STEPS="$STEPS; doc FAILED"
 [ "$BUILD_RC" -ne 0 ] && STEPS="$STEPS; build FAILED"
 [ "$PUBLISH_RC" -ne 0 ] && STEPS="$STEPS; publish FAILED"
+[ "$DEMO_RC" -ne 0 ] && STEPS="$STEPS; demo FAILED"
 [ "$FUZZ_RC" -ne 0 ] && STEPS="$STEPS; fuzz FAILED"
 
 read -r PASSED FAILED IGNORED < <(awk '/^test result:/ {
