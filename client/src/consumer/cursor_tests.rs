@@ -273,29 +273,23 @@ fn owned(v: &[(i64, &str)]) -> Vec<(i64, String)> {
     v.iter().map(|(o, s)| (*o, (*s).to_string())).collect()
 }
 
+/// read_uncommitted returns every data record, read_committed drops the
+/// aborted transactions; neither returns a marker, at any batch size.
 #[test]
-fn read_uncommitted_returns_every_data_record_and_no_marker() {
+fn reads_every_data_record_or_only_the_committed_ones_and_no_marker() {
     let (records, aborted) = log();
-    for max in [usize::MAX, 1, 3] {
-        let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 0), max, false);
-        assert_eq!(got, owned(ALL_DATA), "read_uncommitted, max {max}");
-        assert_eq!(
-            pos, 16,
-            "position after the last (control) batch, max {max}"
-        );
-    }
-}
-
-#[test]
-fn read_committed_drops_the_aborted_transactions_and_every_marker() {
-    let (records, aborted) = log();
-    for max in [usize::MAX, 1, 2, 5] {
-        let (got, pos) = read_all(cursor(records.clone(), aborted.clone(), 0), max, true);
-        assert_eq!(got, owned(COMMITTED), "read_committed, max {max}");
-        assert_eq!(
-            pos, 16,
-            "position after the last (control) batch, max {max}"
-        );
+    let cases = [
+        (false, ALL_DATA, &[usize::MAX, 1, 3][..]),
+        (true, COMMITTED, &[usize::MAX, 1, 2, 5][..]),
+    ];
+    for (committed, want, maxes) in cases {
+        for &max in maxes {
+            let c = cursor(records.clone(), aborted.clone(), 0);
+            let (got, pos) = read_all(c, max, committed);
+            let what = format!("read_committed={committed}, max {max}");
+            assert_eq!(got, owned(want), "{what}");
+            assert_eq!(pos, 16, "position after the last (control) batch, {what}");
+        }
     }
 }
 

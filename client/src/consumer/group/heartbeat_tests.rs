@@ -4,18 +4,16 @@
 use super::TopicPartition;
 use super::heartbeat::{ConsumerMember, ConsumerMemberConfig, random_member_id};
 use super::membership::{Action, MemberState};
-use super::requests::{Destination, GroupRequest, GroupResponse, OutboundRequest, RequestId};
+use super::requests::{GroupRequest, GroupResponse, OutboundRequest};
+use super::test_harness::{Harness, coordinator_answer, found};
 use crate::Error;
 use purekafka_protocol::messages::consumer_group_heartbeat_response::{
     Assignment, TopicPartitions,
 };
-use purekafka_protocol::messages::find_coordinator_response::Coordinator as FoundCoordinator;
-use purekafka_protocol::messages::{
-    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, FindCoordinatorResponse,
-};
+use purekafka_protocol::messages::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 use purekafka_protocol::{ErrorCode, Uuid};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T1: Uuid = Uuid([1; 16]);
 const T2: Uuid = Uuid([2; 16]);
@@ -81,62 +79,9 @@ fn acked(h: &ConsumerGroupHeartbeatRequest) -> Option<Vec<(Uuid, i32)>> {
     })
 }
 
-struct Harness {
-    m: ConsumerMember,
-    now: Instant,
-}
-
-impl Harness {
+impl Harness<ConsumerMember> {
     fn new(config: ConsumerMemberConfig) -> Self {
-        Harness {
-            m: ConsumerMember::new(config).unwrap(),
-            now: Instant::now(),
-        }
-    }
-
-    fn drain(&mut self) -> Vec<Action> {
-        std::iter::from_fn(|| self.m.next_action()).collect()
-    }
-
-    fn one_send(&mut self) -> OutboundRequest {
-        let actions = self.drain();
-        match actions.as_slice() {
-            [Action::Send(r)] => r.clone(),
-            other => panic!("expected one Send, got {other:#?}"),
-        }
-    }
-
-    fn none(&mut self) {
-        let actions = self.drain();
-        assert!(actions.is_empty(), "expected no action, got {actions:#?}");
-    }
-
-    fn tick(&mut self, d: Duration) {
-        self.now += d;
-        self.m.handle_timeout(self.now);
-    }
-
-    fn reply(&mut self, id: RequestId, r: GroupResponse) {
-        self.m.on_response(self.now, id, r);
-    }
-
-    /// Answers a FindCoordinator request with node 1.
-    fn found(&mut self, r: &OutboundRequest) {
-        assert_eq!(r.destination, Destination::AnyBroker);
-        assert!(matches!(r.request, GroupRequest::FindCoordinator(_)));
-        self.reply(
-            r.id,
-            GroupResponse::FindCoordinator(FindCoordinatorResponse {
-                coordinators: vec![FoundCoordinator {
-                    key: "g".into(),
-                    node_id: 1,
-                    host: "h".into(),
-                    port: 9092,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        );
+        Harness::of(ConsumerMember::new(config).unwrap())
     }
 
     /// Subscribes to t1 and t2, polls, finds the coordinator: the join
@@ -146,7 +91,7 @@ impl Harness {
         self.none();
         self.m.poll(self.now);
         let find = self.one_send();
-        self.found(&find);
+        self.answer_find(&find, found(1));
         self.one_send()
     }
 
@@ -160,15 +105,42 @@ impl Harness {
             "{a:#?}"
         );
         self.m.on_topic_names(self.now, &names());
-        let a = self.drain();
-        let [Action::Assigned { added, .. }, Action::Send(ack)] = a.as_slice() else {
-            panic!("{a:#?}");
-        };
-        assert_eq!(added.len(), 3);
-        let ack = ack.clone();
-        self.reply(ack.id, ok(1, None));
+        let a = self.assigned();
+        assert_eq!(a.added.len(), 3);
+        self.reply(a.ack.id, ok(1, None));
         self.none();
     }
+
+    /// Drains what applying an assignment emits: `Assigned`, then the
+    /// heartbeat that acknowledges it.
+    fn assigned(&mut self) -> Assigned {
+        let a = self.drain();
+        let [
+            Action::Assigned {
+                partitions,
+                added,
+                revoked,
+            },
+            Action::Send(ack),
+        ] = a.as_slice()
+        else {
+            panic!("expected Assigned and its acknowledgement, got {a:#?}");
+        };
+        Assigned {
+            partitions: partitions.clone(),
+            added: added.clone(),
+            revoked: revoked.clone(),
+            ack: ack.clone(),
+        }
+    }
+}
+
+/// An `Action::Assigned` and the heartbeat acknowledging it.
+struct Assigned {
+    partitions: Vec<TopicPartition>,
+    added: Vec<TopicPartition>,
+    revoked: Vec<TopicPartition>,
+    ack: OutboundRequest,
 }
 
 #[test]
@@ -227,23 +199,12 @@ fn reconciles_after_resolving_topic_ids_then_acknowledges() {
         vec![T1]
     );
     h.m.on_topic_names(h.now, &names());
-    let a = h.drain();
-    let [
-        Action::Assigned {
-            partitions,
-            added,
-            revoked,
-        },
-        Action::Send(ack),
-    ] = a.as_slice()
-    else {
-        panic!("{a:#?}");
-    };
-    assert_eq!(partitions, &vec![tp("t1", 0), tp("t1", 1)]);
-    assert_eq!(added, partitions);
-    assert!(revoked.is_empty());
+    let a = h.assigned();
+    assert_eq!(a.partitions, vec![tp("t1", 0), tp("t1", 1)]);
+    assert_eq!(a.added, a.partitions);
+    assert!(a.revoked.is_empty());
     // The acknowledgement goes at once, with the epoch the broker gave.
-    let r = hb(ack);
+    let r = hb(&a.ack);
     assert_eq!(r.member_epoch, 3);
     assert_eq!(acked(r), Some(vec![(T1, 0), (T1, 1)]));
     assert_eq!(r.subscribed_topic_names, None, "unchanged: not resent");
@@ -301,24 +262,13 @@ fn revokes_only_what_moves_and_assigns_only_what_is_new() {
     h.tick(Duration::from_millis(10));
     h.none();
     h.m.poll(h.now);
-    let a = h.drain();
-    let [
-        Action::Assigned {
-            partitions,
-            added,
-            revoked,
-        },
-        Action::Send(ack),
-    ] = a.as_slice()
-    else {
-        panic!("{a:#?}");
-    };
-    assert_eq!(revoked, &vec![tp("t1", 1)]);
-    assert_eq!(added, &vec![tp("t2", 1)]);
-    assert_eq!(partitions, &vec![tp("t1", 0), tp("t2", 0), tp("t2", 1)]);
-    assert_eq!(acked(hb(ack)), Some(vec![(T1, 0), (T2, 0), (T2, 1)]));
+    let a = h.assigned();
+    assert_eq!(a.revoked, vec![tp("t1", 1)]);
+    assert_eq!(a.added, vec![tp("t2", 1)]);
+    assert_eq!(a.partitions, vec![tp("t1", 0), tp("t2", 0), tp("t2", 1)]);
+    assert_eq!(acked(hb(&a.ack)), Some(vec![(T1, 0), (T2, 0), (T2, 1)]));
     assert!(h.m.pending_revocation().is_empty());
-    assert_eq!(hb(ack).member_epoch, 2);
+    assert_eq!(hb(&a.ack).member_epoch, 2);
 }
 
 #[test]
@@ -351,13 +301,10 @@ fn new_partitions_are_taken_at_once() {
     h.tick(INTERVAL);
     let next = h.one_send();
     h.reply(next.id, ok(2, assignment(&[(T1, &[0, 1, 2]), (T2, &[0])])));
-    let a = h.drain();
-    let [Action::Assigned { added, revoked, .. }, Action::Send(ack)] = a.as_slice() else {
-        panic!("{a:#?}");
-    };
-    assert_eq!(added, &vec![tp("t1", 2)]);
-    assert!(revoked.is_empty());
-    assert_eq!(acked(hb(ack)).map(|v| v.len()), Some(4));
+    let a = h.assigned();
+    assert_eq!(a.added, vec![tp("t1", 2)]);
+    assert!(a.revoked.is_empty());
+    assert_eq!(acked(hb(&a.ack)).map(|v| v.len()), Some(4));
 }
 
 #[test]
@@ -405,13 +352,10 @@ fn auto_commit_commits_the_revoked_partitions_before_revoking() {
     assert_eq!(acked(hb(&during)), None);
     h.reply(during.id, ok(2, None));
     h.m.commit_done(h.now);
-    let a = h.drain();
-    let [Action::Assigned { revoked, added, .. }, Action::Send(ack)] = a.as_slice() else {
-        panic!("{a:#?}");
-    };
-    assert_eq!(revoked, &vec![tp("t1", 1), tp("t2", 0)]);
-    assert!(added.is_empty());
-    assert_eq!(acked(hb(ack)), Some(vec![(T1, 0)]));
+    let a = h.assigned();
+    assert_eq!(a.revoked, vec![tp("t1", 1), tp("t2", 0)]);
+    assert!(a.added.is_empty());
+    assert_eq!(acked(hb(&a.ack)), Some(vec![(T1, 0)]));
 }
 
 #[test]
@@ -482,7 +426,7 @@ fn a_moved_coordinator_is_found_again_and_gets_the_full_state() {
     h.reply(next.id, err(ErrorCode::NOT_COORDINATOR));
     let find = h.one_send();
     assert!(h.m.coordinator().is_none());
-    h.found(&find);
+    h.answer_find(&find, found(1));
     h.none();
     h.tick(Duration::from_millis(150));
     let again = h.one_send();
@@ -509,7 +453,7 @@ fn a_failed_connection_backs_off_then_sends_everything() {
         },
     );
     let find = h.one_send();
-    h.found(&find);
+    h.answer_find(&find, found(1));
     // Backing off.
     h.none();
     h.tick(Duration::from_millis(150));
@@ -688,11 +632,7 @@ fn a_subscription_change_goes_out_at_once() {
     // The broker takes t2 away.
     h.reply(next.id, ok(2, assignment(&[(T1, &[0, 1])])));
     h.m.poll(h.now);
-    let a = h.drain();
-    let [Action::Assigned { revoked, .. }, Action::Send(_)] = a.as_slice() else {
-        panic!("{a:#?}");
-    };
-    assert_eq!(revoked, &vec![tp("t2", 0)]);
+    assert_eq!(h.assigned().revoked, vec![tp("t2", 0)]);
 }
 
 #[test]
@@ -701,7 +641,7 @@ fn a_regex_subscription_is_sent_for_the_broker_to_evaluate() {
     h.m.subscribe_regex(h.now, "events-.*");
     h.m.poll(h.now);
     let find = h.one_send();
-    h.found(&find);
+    h.answer_find(&find, found(1));
     let j = h.one_send();
     let r = hb(&j);
     assert_eq!(r.subscribed_topic_regex.as_deref(), Some("events-.*"));
@@ -715,11 +655,7 @@ fn a_regex_subscription_is_sent_for_the_broker_to_evaluate() {
         [Action::NeedMetadata { .. }]
     ));
     h.m.on_topic_names(h.now, &BTreeMap::from([(T2, "events-2".to_string())]));
-    let a = h.drain();
-    let [Action::Assigned { added, .. }, Action::Send(_)] = a.as_slice() else {
-        panic!("{a:#?}");
-    };
-    assert_eq!(added, &vec![tp("events-2", 0)]);
+    assert_eq!(h.assigned().added, vec![tp("events-2", 0)]);
     // Switching to names clears the regex.
     h.m.subscribe(h.now, ["t1"]);
     let next = h.drain();
@@ -784,50 +720,23 @@ fn member_ids_are_random_uuids() {
 /// backoff, a denied group is fatal and named.
 #[test]
 fn find_coordinator_answers_that_find_no_coordinator() {
-    let answer = |key: &str, code: ErrorCode| {
-        GroupResponse::FindCoordinator(FindCoordinatorResponse {
-            coordinators: vec![FoundCoordinator {
-                key: key.into(),
-                node_id: if code == ErrorCode::NONE { 7 } else { -1 },
-                host: "h".into(),
-                port: 9092,
-                error_code: code.0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-    };
     let mut h = Harness::new(config());
     h.m.subscribe(h.now, ["t1"]);
     h.m.poll(h.now);
     let mut waits = Vec::new();
-    for (key, code) in [
-        ("other-group", ErrorCode::NONE),
-        ("g", ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
-        ("g", ErrorCode::INVALID_REQUEST),
+    for (key, code, node) in [
+        ("other-group", ErrorCode::NONE, 7),
+        ("g", ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, -1),
+        ("g", ErrorCode::INVALID_REQUEST, -1),
     ] {
         let find = h.one_send();
-        assert!(matches!(find.request, GroupRequest::FindCoordinator(_)));
-        h.reply(find.id, answer(key, code));
+        h.answer_find(&find, coordinator_answer(key, code, node));
         h.none();
         assert!(h.m.coordinator().is_none(), "{key} {code}");
-        let wait = h.m.next_timeout().unwrap() - h.now;
-        h.tick(wait - Duration::from_millis(1));
-        h.none();
-        h.tick(Duration::from_millis(1));
-        waits.push(wait);
+        waits.push(h.wait_out());
     }
     assert!(waits[0] >= Duration::from_millis(100), "{waits:?}");
     assert!(waits[2] >= waits[0] * 2, "the backoff grows: {waits:?}");
     let find = h.one_send();
-    h.reply(find.id, answer("g", ErrorCode::GROUP_AUTHORIZATION_FAILED));
-    let actions = h.drain();
-    let [Action::Fatal(Error::Kafka { code, message, .. })] = actions.as_slice() else {
-        panic!("{actions:#?}")
-    };
-    assert_eq!(
-        (*code, message.as_deref()),
-        (ErrorCode::GROUP_AUTHORIZATION_FAILED, Some("group 'g'"))
-    );
-    assert_eq!(h.m.state(), MemberState::Failed);
+    h.deny_find(&find);
 }

@@ -4,8 +4,9 @@
 use super::membership::{Action, MemberState, Membership, MembershipConfig};
 use super::protocol::{Assignment, Subscription};
 use super::requests::{
-    Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest, RequestId,
+    Destination, GroupApiVersions, GroupRequest, GroupResponse, OutboundRequest,
 };
+use super::test_harness::{Harness, coordinator_answer, found};
 use super::{RebalanceProtocol, TopicPartition};
 use crate::Error;
 use bytes::Bytes;
@@ -14,10 +15,10 @@ use purekafka_protocol::messages::find_coordinator_response::Coordinator as Foun
 use purekafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use purekafka_protocol::messages::{
     FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
-    SyncGroupResponse,
+    SyncGroupRequest, SyncGroupResponse,
 };
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
 /// The longest first retry backoff: `retry.backoff.ms` (100 ms) + 20% jitter.
@@ -37,44 +38,9 @@ fn config() -> MembershipConfig {
     c
 }
 
-struct Harness {
-    m: Membership,
-    now: Instant,
-}
-
-impl Harness {
+impl Harness<Membership> {
     fn new(config: MembershipConfig, assignors: &[&str]) -> Self {
-        Harness {
-            m: Membership::with_assignor_names(config, assignors).unwrap(),
-            now: Instant::now(),
-        }
-    }
-
-    fn drain(&mut self) -> Vec<Action> {
-        std::iter::from_fn(|| self.m.next_action()).collect()
-    }
-
-    /// Exactly one action, a Send.
-    fn one_send(&mut self) -> OutboundRequest {
-        let actions = self.drain();
-        match actions.as_slice() {
-            [Action::Send(r)] => r.clone(),
-            other => panic!("expected one Send, got {other:#?}"),
-        }
-    }
-
-    fn none(&mut self) {
-        let actions = self.drain();
-        assert!(actions.is_empty(), "expected no action, got {actions:#?}");
-    }
-
-    fn tick(&mut self, d: Duration) {
-        self.now += d;
-        self.m.handle_timeout(self.now);
-    }
-
-    fn reply(&mut self, id: RequestId, r: GroupResponse) {
-        self.m.on_response(self.now, id, r);
+        Harness::of(Membership::with_assignor_names(config, assignors).unwrap())
     }
 
     fn poll(&mut self) {
@@ -87,13 +53,7 @@ impl Harness {
         self.none();
         self.poll();
         let find = self.one_send();
-        assert_eq!(find.destination, Destination::AnyBroker);
-        let GroupRequest::FindCoordinator(f) = &find.request else {
-            panic!("{find:?}")
-        };
-        assert_eq!(f.coordinator_keys, vec!["g".to_string()]);
-        assert_eq!(f.key_type, 0);
-        self.reply(find.id, found(1));
+        self.answer_find(&find, found(1));
         let join = self.one_send();
         assert!(
             matches!(join.request, GroupRequest::JoinGroup(_)),
@@ -133,19 +93,6 @@ impl Harness {
         assert!(matches!(hb.request, GroupRequest::Heartbeat(_)), "{hb:?}");
         hb
     }
-}
-
-fn found(node: i32) -> GroupResponse {
-    GroupResponse::FindCoordinator(FindCoordinatorResponse {
-        coordinators: vec![FoundCoordinator {
-            key: "g".into(),
-            node_id: node,
-            host: format!("broker{node}"),
-            port: 9092,
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
 }
 
 fn sub(topics: &[&str]) -> Subscription {
@@ -213,6 +160,17 @@ fn hb(code: ErrorCode) -> GroupResponse {
     })
 }
 
+/// The partitions a leader's SyncGroup gives each member.
+fn sync_assignments(s: &SyncGroupRequest) -> BTreeMap<String, Vec<TopicPartition>> {
+    s.assignments
+        .iter()
+        .map(|a| {
+            let parts = Assignment::decode(a.assignment.clone()).unwrap();
+            (a.member_id.clone(), parts.partitions)
+        })
+        .collect()
+}
+
 fn join_subscription(r: &OutboundRequest, protocol: &str) -> Subscription {
     let GroupRequest::JoinGroup(j) = &r.request else {
         panic!("{r:?}")
@@ -254,7 +212,7 @@ fn stable(
     assignors: &[&str],
     protocol: &str,
     parts: &[(&str, i32)],
-) -> Harness {
+) -> Harness<Membership> {
     let mut h = Harness::new(config, assignors);
     let join = h.start(&["t"]);
     let actions = h.follow(&join, 1, "m1", protocol, parts);
@@ -312,16 +270,7 @@ fn leader_with_two_members_assigns_with_range() {
     assert_eq!((s.generation_id, s.member_id.as_str()), (1, "m1"));
     assert_eq!(s.protocol_type.as_deref(), Some("consumer"));
     assert_eq!(s.protocol_name.as_deref(), Some("range"));
-    let by_member: BTreeMap<String, Vec<TopicPartition>> = s
-        .assignments
-        .iter()
-        .map(|a| {
-            (
-                a.member_id.clone(),
-                Assignment::decode(a.assignment.clone()).unwrap().partitions,
-            )
-        })
-        .collect();
+    let by_member = sync_assignments(s);
     assert_eq!(
         by_member["m1"],
         tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)])
@@ -501,16 +450,7 @@ fn cooperative_leader_holds_back_moving_partitions() {
     let GroupRequest::SyncGroup(s) = &sync.request else {
         panic!()
     };
-    let by: BTreeMap<String, Vec<TopicPartition>> = s
-        .assignments
-        .iter()
-        .map(|a| {
-            (
-                a.member_id.clone(),
-                Assignment::decode(a.assignment.clone()).unwrap().partitions,
-            )
-        })
-        .collect();
+    let by = sync_assignments(s);
     assert_eq!(by["a"].len(), 2);
     assert_eq!(by["b"].len(), 2);
     assert!(
@@ -1107,11 +1047,6 @@ fn no_commit_generation_while_the_join_is_in_flight() {
     assert_eq!(h.m.commit_generation(), Some((1, "m1")));
 }
 
-/// The delay the member waits before its next timer, now.
-fn wait(h: &Harness) -> Duration {
-    h.m.next_timeout().map(|t| t - h.now).unwrap()
-}
-
 /// Checks a run of retry delays: each within ±20% of 100 ms doubled per
 /// earlier failure, never outside [retry.backoff.ms, retry.backoff.max.ms].
 fn assert_exponential(delays: &[Duration]) {
@@ -1151,12 +1086,8 @@ fn find_coordinator_retries_back_off_exponentially_and_reset_on_success() {
                 ..Default::default()
             }),
         );
-        let d = wait(&h);
         // Nothing goes out before the backoff ends.
-        h.tick(d - Duration::from_millis(1));
-        h.none();
-        h.tick(Duration::from_millis(1));
-        delays.push(d);
+        delays.push(h.wait_out());
     }
     assert_exponential(&delays);
     assert!(
@@ -1170,7 +1101,7 @@ fn find_coordinator_retries_back_off_exponentially_and_reset_on_success() {
     h.m.on_request_failed(h.now, join.id, &Error::Disconnected { broker: "b".into() });
     let find = h.one_send();
     h.m.on_request_failed(h.now, find.id, &Error::Disconnected { broker: "b".into() });
-    assert_exponential(&[wait(&h)]);
+    assert_exponential(&[h.wait()]);
 }
 
 /// JoinGroup retried on COORDINATOR_LOAD_IN_PROGRESS: growing waits, and no
@@ -1186,7 +1117,7 @@ fn join_retries_back_off_exponentially_and_are_not_surfaced() {
             join_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, ""),
         );
         h.none();
-        let d = wait(&h);
+        let d = h.wait();
         h.tick(d);
         join = h.one_send();
         assert!(matches!(join.request, GroupRequest::JoinGroup(_)));
@@ -1209,7 +1140,7 @@ fn join_retries_back_off_exponentially_and_are_not_surfaced() {
         join.id,
         join_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, ""),
     );
-    assert_exponential(&[wait(&h)]);
+    assert_exponential(&[h.wait()]);
 }
 
 /// Heartbeats that fail with a retriable error back off exponentially and
@@ -1223,19 +1154,30 @@ fn heartbeat_retries_back_off_exponentially_and_are_not_surfaced() {
         let beat = h.heartbeat();
         h.reply(beat.id, hb(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
         h.none();
-        let d = wait(&h);
+        let d = h.wait();
         delays.push(d);
         h.tick(d);
     }
     assert_exponential(&delays);
     let beat = h.heartbeat();
     h.reply(beat.id, hb(ErrorCode::NONE));
-    assert_eq!(wait(&h), 3 * SEC, "back to the heartbeat interval");
+    assert_eq!(h.wait(), 3 * SEC, "back to the heartbeat interval");
     h.tick(3 * SEC);
     let beat = h.heartbeat();
     h.reply(beat.id, hb(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
-    assert_exponential(&[wait(&h)]);
+    assert_exponential(&[h.wait()]);
     assert_eq!(h.m.state(), MemberState::Stable);
+}
+
+/// A follower of generation 1 (member m1) whose SyncGroup was answered
+/// `code`.
+fn sync_answered(code: ErrorCode) -> Harness<Membership> {
+    let mut h = Harness::new(config(), &["range"]);
+    let join = h.start(&["t"]);
+    h.reply(join.id, joined(1, "m1", "x", "range", &[]));
+    let sync = h.one_send();
+    h.reply(sync.id, sync_error(code));
+    h
 }
 
 /// Issue #10: the librdkafka mock answers a follower whose SyncGroup comes
@@ -1243,15 +1185,11 @@ fn heartbeat_retries_back_off_exponentially_and_are_not_surfaced() {
 /// backoff); `poll` must not report it, as Java's would not.
 #[test]
 fn a_sync_group_race_rejoins_without_an_error_for_the_application() {
-    let mut h = Harness::new(config(), &["range"]);
-    let join = h.start(&["t"]);
-    h.reply(join.id, joined(1, "m1", "x", "range", &[]));
-    let sync = h.one_send();
-    h.reply(sync.id, sync_error(ErrorCode::INVALID_REQUEST));
+    let mut h = sync_answered(ErrorCode::INVALID_REQUEST);
     h.none();
     assert_eq!(h.m.state(), MemberState::PreparingRebalance);
-    assert_exponential(&[wait(&h)]);
-    h.tick(wait(&h));
+    assert_exponential(&[h.wait()]);
+    h.tick(h.wait());
     let join = h.one_send();
     assert_eq!(join_member_id(&join), "m1");
     let actions = h.follow(&join, 2, "m1", "range", &[("t", 0)]);
@@ -1266,11 +1204,7 @@ fn a_sync_group_race_rejoins_without_an_error_for_the_application() {
 /// application (Java throws it from `poll`), and the member carries on.
 #[test]
 fn an_unexpected_non_retriable_sync_error_is_still_surfaced() {
-    let mut h = Harness::new(config(), &["range"]);
-    let join = h.start(&["t"]);
-    h.reply(join.id, joined(1, "m1", "x", "range", &[]));
-    let sync = h.one_send();
-    h.reply(sync.id, sync_error(ErrorCode::UNSUPPORTED_COMPRESSION_TYPE));
+    let mut h = sync_answered(ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);
     let actions = h.drain();
     assert!(
         matches!(actions.as_slice(), [Action::Error(Error::Kafka { code, api: "SyncGroup", .. })] if *code == ErrorCode::UNSUPPORTED_COMPRESSION_TYPE),
@@ -1285,31 +1219,20 @@ fn an_unexpected_non_retriable_sync_error_is_still_surfaced() {
 /// on after a longer backoff; a denied group is fatal, named once.
 #[test]
 fn find_coordinator_answers_that_find_no_coordinator() {
-    let answer = |key: &str, code: ErrorCode| {
-        GroupResponse::FindCoordinator(FindCoordinatorResponse {
-            coordinators: vec![FoundCoordinator {
-                key: key.into(),
-                node_id: if code == ErrorCode::NONE { 7 } else { -1 },
-                host: "h".into(),
-                port: 9092,
-                error_code: code.0,
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-    };
     let mut h = Harness::new(config(), &["range"]);
     h.m.subscribe(h.now, ["t"]);
     h.poll();
     let find = h.one_send();
-    h.reply(find.id, answer("other-group", ErrorCode::NONE));
+    h.answer_find(&find, coordinator_answer("other-group", ErrorCode::NONE, 7));
     h.none();
     assert_eq!(h.m.coordinator(), None);
-    let first = wait(&h);
-    h.tick(first);
+    let first = h.wait_out();
 
     let find = h.one_send();
-    h.reply(find.id, answer("g", ErrorCode::INVALID_REQUEST));
+    h.answer_find(
+        &find,
+        coordinator_answer("g", ErrorCode::INVALID_REQUEST, -1),
+    );
     let actions = h.drain();
     let [Action::Error(Error::Kafka { code, message, .. })] = actions.as_slice() else {
         panic!("{actions:#?}")
@@ -1318,21 +1241,9 @@ fn find_coordinator_answers_that_find_no_coordinator() {
         (*code, message.as_deref()),
         (ErrorCode::INVALID_REQUEST, Some("group 'g'"))
     );
-    let second = wait(&h);
+    let second = h.wait_out();
     assert_exponential(&[first, second]);
-    h.tick(second - Duration::from_millis(1));
-    h.none();
-    h.tick(Duration::from_millis(1));
 
     let find = h.one_send();
-    h.reply(find.id, answer("g", ErrorCode::GROUP_AUTHORIZATION_FAILED));
-    let actions = h.drain();
-    let [Action::Fatal(Error::Kafka { code, message, .. })] = actions.as_slice() else {
-        panic!("{actions:#?}")
-    };
-    assert_eq!(
-        (*code, message.as_deref()),
-        (ErrorCode::GROUP_AUTHORIZATION_FAILED, Some("group 'g'"))
-    );
-    assert_eq!(h.m.state(), MemberState::Failed);
+    h.deny_find(&find);
 }

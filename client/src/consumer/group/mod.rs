@@ -110,6 +110,8 @@ mod sticky;
 mod heartbeat_tests;
 #[cfg(test)]
 mod membership_tests;
+#[cfg(test)]
+mod test_harness;
 
 pub use crate::TopicPartition;
 
