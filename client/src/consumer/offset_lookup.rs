@@ -54,9 +54,10 @@ impl Consumer {
     /// An admin view over this consumer's connections, with its timeouts.
     fn lookup_admin(&self) -> Admin {
         let cfg = &self.inner.cfg;
-        let mut admin = AdminConfig::default();
-        admin.client = cfg.client.clone();
-        admin.default_api_timeout = cfg.default_api_timeout;
+        let admin = AdminConfig {
+            client: cfg.client.clone(),
+            default_api_timeout: cfg.default_api_timeout,
+        };
         Admin::over(self.inner.cluster.clone(), admin)
     }
 
