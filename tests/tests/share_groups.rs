@@ -871,3 +871,51 @@ fn a_consumer_that_stops_polling_leaves_after_max_poll_interval_and_rejoins() {
         a.close(Duration::from_secs(10)).await.unwrap();
     });
 }
+
+#[test]
+fn a_commit_that_runs_out_of_time_names_each_partitions_leader() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    require!(broker, Feature::ShareGroups);
+    let Some((topic, group)) = setup(broker, "share-commit-timeout", 1) else {
+        return;
+    };
+    let (leader, _) = broker.leader(&topic, 0).unwrap();
+    rt().block_on(async {
+        let values: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+        produce(broker, &topic, &values).await;
+        let c = ShareConsumer::new(config(broker, &group, ShareAcknowledgementMode::Explicit))
+            .await
+            .unwrap();
+        c.subscribe(&[topic.as_str()]).unwrap();
+        let got = loop {
+            let got = c.poll(Duration::from_secs(1)).await.unwrap();
+            if !got.is_empty() {
+                break got;
+            }
+        };
+        for r in &got {
+            c.acknowledge(r, AcknowledgeType::Release).unwrap();
+        }
+        // No time at all: the ShareAcknowledge is cut off before its
+        // answer. The outcome is per partition and names the leader (it
+        // was one error for the whole call, naming "the partition
+        // leaders").
+        let results = c.commit_sync(Duration::ZERO).await.unwrap();
+        assert_eq!(results.len(), 1, "{results:?}");
+        let e = results
+            .values()
+            .next()
+            .unwrap()
+            .as_ref()
+            .expect_err("a commit with no time cannot have its answer");
+        let text = e.to_string();
+        assert!(
+            text.contains("ShareAcknowledge request to")
+                && text.contains(&format!("(node {leader})"))
+                && text.contains("timed out"),
+            "{text}"
+        );
+        assert!(e.is_retriable(), "{e:?}");
+        c.close(Duration::from_secs(10)).await.unwrap();
+    });
+}

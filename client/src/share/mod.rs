@@ -56,10 +56,13 @@
 //!   [`ShareConsumer::acknowledge`] for each, and `poll` refuses to go on
 //!   while a record of the last poll has none. Acknowledgements go out on
 //!   the next ShareFetch to the partition's leader, or at once with
-//!   `commit_sync` / `commit_async` (ShareAcknowledge). Results come back
-//!   from `commit_sync` per partition, and to the callback set with
-//!   [`ShareConsumer::set_acknowledgement_commit_callback`] for every
-//!   acknowledgement sent.
+//!   `commit_sync` / `commit_async` (ShareAcknowledge, retried on
+//!   retriable errors until the commit's timeout, see `commit.rs`). Results
+//!   come back from `commit_sync` per partition, and to the callback set
+//!   with [`ShareConsumer::set_acknowledgement_commit_callback`] for every
+//!   acknowledgement sent. As in Java, acknowledgements that rode on a
+//!   ShareFetch that failed are reported failed and not sent again (the
+//!   records come back once their locks time out).
 //! - `close` sends what is pending, closes every share session
 //!   (ShareAcknowledge at epoch -1) and leaves the group (heartbeat at
 //!   epoch -1); the broker releases the records still acquired. Dropping
@@ -84,6 +87,7 @@
 //! their equivalents).
 
 mod acks;
+mod commit;
 pub(crate) mod membership;
 mod records;
 pub(crate) mod session;
@@ -99,6 +103,7 @@ use crate::net::coordinator::{
 };
 use crate::net::{BrokerInfo, Cluster, ClusterOptions};
 use acks::{AckBatch, InFlight, Pending, SharePartition};
+use commit::{AckCommit, CommitSettings, Step};
 use membership::{Action, ShareMembership, ShareMembershipConfig};
 use purekafka_protocol::messages::{
     ShareAcknowledgeResponse, ShareFetchRequest, ShareFetchResponse,
@@ -583,34 +588,36 @@ impl ShareConsumer {
     /// Sends every pending acknowledgement now (ShareAcknowledge; implicit
     /// mode accepts the last poll's records first) and waits up to
     /// `timeout` for the brokers' answers: per partition, `Ok` or why the
-    /// broker did not take them. Java's `commitSync`.
+    /// broker did not take them, naming the broker. Retriable errors are
+    /// retried (after `retry.backoff.ms`, doubling up to
+    /// `retry.backoff.max.ms`) until `timeout`; what is still not done then
+    /// is a [`Error::RequestTimeout`] naming the partition's leader. As in
+    /// Java, a request that reached the broker and got no answer (the
+    /// connection dropped) is not sent again: the broker may have applied
+    /// it. Java's `commitSync(Duration)`.
     pub async fn commit_sync(
         &self,
         timeout: Duration,
     ) -> Result<HashMap<TopicPartition, Result<()>>> {
         self.check_open()?;
         self.settle_last_poll("commit_sync", false)?;
-        let results = tokio::time::timeout(timeout, acknowledge_pending(&self.inner, false))
-            .await
-            .map_err(|_| Error::RequestTimeout {
-                broker: "the partition leaders".into(),
-                api: "ShareAcknowledge",
-                timeout,
-            })?;
+        let results = acknowledge_pending(&self.inner, false, timeout).await;
         Ok(results
             .into_iter()
             .map(|r| (r.partition, r.result))
             .collect())
     }
 
-    /// [`commit_sync`](Self::commit_sync) without waiting: the results go
-    /// to the acknowledgement commit callback. Java's `commitAsync`.
+    /// [`commit_sync`](Self::commit_sync) without waiting, retrying for up
+    /// to `default.api.timeout.ms`: the results go to the acknowledgement
+    /// commit callback. Java's `commitAsync`.
     pub fn commit_async(&self) -> Result<()> {
         self.check_open()?;
         self.settle_last_poll("commit_async", false)?;
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            acknowledge_pending(&inner, false).await;
+            let timeout = inner.cfg.default_api_timeout;
+            acknowledge_pending(&inner, false, timeout).await;
         });
         Ok(())
     }
@@ -626,7 +633,7 @@ impl ShareConsumer {
         self.settle_last_poll("close", false)?;
         self.inner.closing.store(true, Ordering::Release);
         let deadline = Instant::now() + timeout;
-        let _ = tokio::time::timeout_at(deadline, acknowledge_pending(&self.inner, true)).await;
+        acknowledge_pending(&self.inner, true, timeout).await;
         {
             let mut st = self.inner.state();
             st.membership.leave(std::time::Instant::now());
@@ -771,7 +778,8 @@ fn start_requests(inner: &Arc<Inner>) {
         st.busy.insert(broker);
         let inner = inner.clone();
         tokio::spawn(async move {
-            let results = acknowledge_on(&inner, broker, acks, false).await;
+            let timeout = inner.cfg.default_api_timeout;
+            let results = acknowledge_on(&inner, broker, acks, false, timeout).await;
             inner.report(&results);
             inner.state().busy.remove(&broker);
         });
@@ -905,7 +913,8 @@ async fn fetch_from(
     // Acknowledgements of partitions this fetch does not list (listing
     // them would fetch them): a ShareAcknowledge of their own.
     if !extra.is_empty() {
-        let results = acknowledge_on(inner, broker, extra, false).await;
+        let timeout = inner.cfg.default_api_timeout;
+        let results = acknowledge_on(inner, broker, extra, false, timeout).await;
         inner.report(&results);
     }
 }
@@ -1033,127 +1042,186 @@ fn handle_fetch_response(
 }
 
 /// Sends `acks` to `broker` in a ShareAcknowledge (at -1 when `close`,
-/// which also closes the session); opens the session first if it has
-/// none (acknowledgements need one).
+/// which also closes the session), retried as `commit.rs` decides for up
+/// to `timeout`; opens the session first if it has none (acknowledgements
+/// need one). Every partition's outcome names the broker.
 async fn acknowledge_on(
     inner: &Arc<Inner>,
     broker: i32,
     acks: Vec<(SharePartition, Vec<AckBatch>)>,
     close: bool,
+    timeout: Duration,
 ) -> Vec<AcknowledgementResult> {
+    let mut commit = AckCommit::new(
+        CommitSettings {
+            group_id: inner.group_id.clone(),
+            broker: broker_name(inner, broker),
+            timeout,
+            retry_backoff: inner.cfg.client.retry_backoff,
+            retry_backoff_max: inner.cfg.client.retry_backoff_max,
+            close,
+        },
+        acks,
+        std::time::Instant::now(),
+    );
+    let deadline = Instant::now()
+        + commit
+            .deadline()
+            .saturating_duration_since(std::time::Instant::now());
     let session = inner.session(broker);
-    let mut session = session.lock().await;
-    let mut attempts = 0;
+    // A fetch may hold the session: waiting for it counts against the timeout.
+    let Ok(mut session) = tokio::time::timeout_at(deadline, session.lock()).await else {
+        commit.timed_out();
+        return commit.into_results();
+    };
     loop {
-        attempts += 1;
-        if !session.is_open() {
-            if close && acks.is_empty() {
-                return Vec::new();
-            }
-            // An empty session: ShareFetch at epoch 0 listing nothing.
-            let req = session.fetch(
-                &inner.group_id,
-                &inner.member_id,
-                &BTreeSet::new(),
-                &[],
-                inner.limits(Duration::ZERO),
-            );
-            match send_fetch(inner, broker, &req).await {
-                Ok((_, r)) if r.error_code == 0 => session.succeeded(),
-                Ok((name, r)) => {
-                    session.failed();
-                    let e = Error::Kafka {
-                        code: ErrorCode(r.error_code),
-                        api: "ShareFetch",
-                        topic: None,
-                        partition: None,
-                        message: Some(format!(
-                            "opening a share session on {name} to acknowledge: {}",
-                            r.error_message.unwrap_or_default()
-                        )),
-                    };
-                    return ack_results(&acks, |_| Err(e.clone()));
-                }
-                Err(e) => {
-                    session.failed();
-                    return ack_results(&acks, |_| Err(e.clone()));
-                }
-            }
-        }
-        let Some(req) = session.acknowledge(&inner.group_id, &inner.member_id, &acks, close) else {
-            continue;
-        };
-        let result = async {
-            let conn = inner.cluster.broker(broker).await?;
-            let r: ShareAcknowledgeResponse = conn.send(&req).await?;
-            Ok::<_, Error>((conn.broker().to_string(), r))
-        }
-        .await;
-        let (name, resp) = match result {
-            Ok(v) => v,
-            Err(e) => {
-                session.failed();
-                if e.is_retriable() && attempts < 3 && !close {
-                    tokio::time::sleep(inner.cfg.client.retry_backoff).await;
-                    continue;
-                }
-                return ack_results(&acks, |_| Err(e.clone()));
-            }
-        };
-        let code = ErrorCode(resp.error_code);
-        if code != ErrorCode::NONE {
-            session.failed();
-            if session::resets_session(code) && attempts < 3 && !close {
+        let batch = match commit.next(std::time::Instant::now()) {
+            Step::Done => break,
+            Step::Wait(d) => {
+                tokio::time::sleep(d).await;
                 continue;
             }
-            let e = Error::Kafka {
-                code,
-                api: "ShareAcknowledge",
-                topic: None,
-                partition: None,
-                message: Some(match resp.error_message {
-                    Some(m) => format!("group {} on broker {name}: {m}", inner.group_id),
-                    None => format!("group {} on broker {name}", inner.group_id),
-                }),
-            };
-            return ack_results(&acks, |_| Err(e.clone()));
+            Step::Send(batch) => batch,
+        };
+        if close && batch.is_empty() && !session.is_open() {
+            // Nothing to acknowledge, no session to close.
+            break;
         }
-        if close {
-            session.closed();
-        } else {
-            session.succeeded();
-        }
-        let mut outcome: HashMap<(Uuid, i32), (ErrorCode, Option<String>)> = HashMap::new();
-        for t in resp.responses {
-            for p in t.partitions {
-                outcome.insert(
-                    (t.topic_id, p.partition_index),
-                    (ErrorCode(p.error_code), p.error_message),
-                );
+        let attempt = tokio::time::timeout_at(deadline, async {
+            if !session.is_open() {
+                open_session(inner, broker, &mut session).await?;
             }
-        }
-        return ack_results(&acks, |p| {
-            match outcome.remove(&(p.topic_id, p.partition)) {
-                Some((ErrorCode::NONE, _)) => Ok(()),
-                Some((code, message)) => {
-                    Err(partition_error(code, "ShareAcknowledge", &name, p, message))
-                }
-                None => Err(partition_error(
-                    ErrorCode::UNKNOWN_SERVER_ERROR,
+            let Some(req) = session.acknowledge(&inner.group_id, &inner.member_id, &batch, close)
+            else {
+                return Err(Attempt::OpenFailed(Error::kafka(
+                    ErrorCode::SHARE_SESSION_NOT_FOUND,
                     "ShareAcknowledge",
-                    &name,
-                    p,
-                    Some("the broker did not answer for this partition".into()),
-                )),
+                )));
+            };
+            let conn = inner
+                .cluster
+                .broker(broker)
+                .await
+                .map_err(Attempt::NotSent)?;
+            let name = conn.broker().to_string();
+            let answer: Result<ShareAcknowledgeResponse> = conn.send(&req).await;
+            match answer {
+                Ok(r) => Ok((name, r)),
+                Err(e) => Err(Attempt::Lost(e)),
             }
-        });
+        })
+        .await;
+        let now = std::time::Instant::now();
+        match attempt {
+            Err(_) => {
+                // Cut off at the deadline: the answer, if one comes, is lost.
+                session.failed();
+                commit.timed_out();
+                break;
+            }
+            Ok(Err(Attempt::OpenFailed(e))) => {
+                session.failed();
+                commit.on_open_failed(e, now);
+            }
+            Ok(Err(Attempt::NotSent(e))) => {
+                session.failed();
+                commit.on_send_failed(e, false, now);
+            }
+            Ok(Err(Attempt::Lost(e))) => {
+                session.failed();
+                commit.on_send_failed(e, true, now);
+            }
+            Ok(Ok((name, resp))) => {
+                commit.set_broker(&name);
+                let code = ErrorCode(resp.error_code);
+                if code != ErrorCode::NONE {
+                    session.failed();
+                } else if close {
+                    session.closed();
+                } else {
+                    session.succeeded();
+                }
+                let mut partitions: HashMap<(Uuid, i32), (ErrorCode, Option<String>)> =
+                    HashMap::new();
+                for t in resp.responses {
+                    for p in t.partitions {
+                        partitions.insert(
+                            (t.topic_id, p.partition_index),
+                            (ErrorCode(p.error_code), p.error_message),
+                        );
+                    }
+                }
+                commit.on_response(code, resp.error_message, &mut partitions, now);
+            }
+        }
+    }
+    drop(session);
+    if commit.needs_metadata() {
+        refresh_metadata(inner);
+    }
+    commit.into_results()
+}
+
+/// How one ShareAcknowledge attempt failed.
+enum Attempt {
+    /// Opening the share session failed (nothing was acknowledged).
+    OpenFailed(Error),
+    /// No connection: the request never left.
+    NotSent(Error),
+    /// Sent, and no answer: the broker may have applied it.
+    Lost(Error),
+}
+
+/// Opens a share session with `broker` for acknowledgements: a ShareFetch
+/// at epoch 0 listing nothing.
+async fn open_session(
+    inner: &Arc<Inner>,
+    broker: i32,
+    session: &mut ShareSession,
+) -> std::result::Result<(), Attempt> {
+    let req = session.fetch(
+        &inner.group_id,
+        &inner.member_id,
+        &BTreeSet::new(),
+        &[],
+        inner.limits(Duration::ZERO),
+    );
+    match send_fetch(inner, broker, &req).await {
+        Ok((_, r)) if r.error_code == 0 => {
+            session.succeeded();
+            Ok(())
+        }
+        Ok((name, r)) => Err(Attempt::OpenFailed(Error::Kafka {
+            code: ErrorCode(r.error_code),
+            api: "ShareFetch",
+            topic: None,
+            partition: None,
+            message: Some(format!(
+                "opening a share session on {name} to acknowledge: {}",
+                r.error_message.unwrap_or_default()
+            )),
+        })),
+        Err(e) => Err(Attempt::OpenFailed(e)),
+    }
+}
+
+/// `broker` as its connection names it (`host:port (node N)`), from the
+/// metadata, before a connection exists.
+fn broker_name(inner: &Inner, broker: i32) -> String {
+    match inner.cluster.metadata().brokers.get(&broker) {
+        Some(b) => format!("{} (node {broker})", b.addr()),
+        None => format!("node {broker}"),
     }
 }
 
 /// Sends every pending acknowledgement (ShareAcknowledge per leader), and
 /// with `close` closes every open share session; returns (and reports)
-/// the results.
-async fn acknowledge_pending(inner: &Arc<Inner>, close: bool) -> Vec<AcknowledgementResult> {
+/// the results, within `timeout` (retries included).
+async fn acknowledge_pending(
+    inner: &Arc<Inner>,
+    close: bool,
+    timeout: Duration,
+) -> Vec<AcknowledgementResult> {
     let md = inner.cluster.metadata();
     let (by_broker, unrouted) = {
         let mut st = inner.state();
@@ -1177,7 +1245,7 @@ async fn acknowledge_pending(inner: &Arc<Inner>, close: bool) -> Vec<Acknowledge
     for broker in brokers {
         let acks = by_broker.remove(&broker).unwrap_or_default();
         let inner = inner.clone();
-        tasks.spawn(async move { acknowledge_on(&inner, broker, acks, close).await });
+        tasks.spawn(async move { acknowledge_on(&inner, broker, acks, close, timeout).await });
     }
     let mut results = ack_results(&unrouted, |p| {
         Err(Error::Kafka {
@@ -1233,7 +1301,8 @@ async fn heartbeat_loop(inner: Arc<Inner>) {
         if stale {
             let inner = inner.clone();
             tokio::spawn(async move {
-                acknowledge_pending(&inner, true).await;
+                let timeout = inner.cfg.default_api_timeout;
+                acknowledge_pending(&inner, true, timeout).await;
             });
         }
         match action {
