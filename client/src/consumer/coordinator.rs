@@ -792,15 +792,9 @@ impl Driver {
 
     /// Every topic's id and name.
     async fn list_topic_ids(&self) -> Result<Vec<(Uuid, String)>> {
-        let conn = self.inner.cluster.any_broker().await?;
-        let req = purekafka_protocol::messages::MetadataRequest {
-            topics: None,
-            allow_auto_topic_creation: false,
-            ..Default::default()
-        };
-        let resp = conn.send(&req).await?;
-        Ok(resp
-            .topics
+        Ok(self
+            .all_topics()
+            .await?
             .into_iter()
             .filter(|t| t.error_code == 0 && !t.topic_id.is_zero())
             .filter_map(|t| t.name.map(|n| (t.topic_id, n)))
@@ -836,19 +830,26 @@ impl Driver {
     }
 
     async fn list_topics(&self) -> Result<Vec<String>> {
+        Ok(self
+            .all_topics()
+            .await?
+            .into_iter()
+            .filter(|t| !t.is_internal && t.error_code == 0)
+            .filter_map(|t| t.name)
+            .collect())
+    }
+
+    /// Every topic's metadata (a Metadata request for all topics).
+    async fn all_topics(
+        &self,
+    ) -> Result<Vec<purekafka_protocol::messages::metadata_response::MetadataResponseTopic>> {
         let conn = self.inner.cluster.any_broker().await?;
         let req = purekafka_protocol::messages::MetadataRequest {
             topics: None,
             allow_auto_topic_creation: false,
             ..Default::default()
         };
-        let resp = conn.send(&req).await?;
-        Ok(resp
-            .topics
-            .into_iter()
-            .filter(|t| !t.is_internal && t.error_code == 0)
-            .filter_map(|t| t.name)
-            .collect())
+        Ok(conn.send(&req).await?.topics)
     }
 
     fn send(&mut self, req: OutboundRequest) {

@@ -1171,31 +1171,28 @@ impl Membership {
         }
         let topics: Vec<String> = self.subscription.iter().cloned().collect();
         let owned: Vec<TopicPartition> = self.owned.iter().cloned().collect();
-        let mut protocols = Vec::with_capacity(self.assignors.len());
-        for a in &self.assignors {
-            let subscription = Subscription {
-                topics: topics.clone(),
-                user_data: a.user_data(&topics, self.generation.generation_id),
-                owned_partitions: owned.clone(),
-                generation_id: self.generation.generation_id,
-                rack_id: self.config.rack_id.clone(),
-            };
-            match subscription.encode(SUBSCRIPTION_VERSION) {
-                Ok(metadata) => protocols.push(JoinGroupRequestProtocol {
+        let protocols: Result<Vec<_>> = self
+            .assignors
+            .iter()
+            .map(|a| {
+                let subscription = Subscription {
+                    topics: topics.clone(),
+                    user_data: a.user_data(&topics, self.generation.generation_id),
+                    owned_partitions: owned.clone(),
+                    generation_id: self.generation.generation_id,
+                    rack_id: self.config.rack_id.clone(),
+                };
+                Ok(JoinGroupRequestProtocol {
                     name: a.name().to_string(),
-                    metadata,
+                    metadata: subscription.encode(SUBSCRIPTION_VERSION)?,
                     ..Default::default()
-                }),
-                Err(source) => {
-                    self.fatal(Error::Encode {
-                        api: "ConsumerProtocolSubscription",
-                        version: SUBSCRIPTION_VERSION,
-                        source,
-                    });
-                    return;
-                }
-            }
-        }
+                })
+            })
+            .collect();
+        let protocols = match protocols {
+            Ok(p) => p,
+            Err(e) => return self.fatal(e),
+        };
         let request = JoinGroupRequest {
             group_id: self.config.group_id.clone(),
             session_timeout_ms: ms(self.config.session_timeout),
@@ -1435,30 +1432,25 @@ impl Membership {
                 return;
             }
         };
-        let mut out = Vec::with_capacity(members.len());
-        for m in &members {
-            let partitions = assignment.get(&m.member_id).cloned().unwrap_or_default();
-            match (Assignment {
-                partitions,
-                user_data: None,
-            })
-            .encode(ASSIGNMENT_VERSION)
-            {
-                Ok(bytes) => out.push(SyncGroupRequestAssignment {
+        let out: Result<Vec<_>> = members
+            .iter()
+            .map(|m| {
+                let partitions = assignment.get(&m.member_id).cloned().unwrap_or_default();
+                let a = Assignment {
+                    partitions,
+                    user_data: None,
+                };
+                Ok(SyncGroupRequestAssignment {
                     member_id: m.member_id.clone(),
-                    assignment: bytes,
+                    assignment: a.encode(ASSIGNMENT_VERSION)?,
                     ..Default::default()
-                }),
-                Err(source) => {
-                    self.fatal(Error::Encode {
-                        api: "ConsumerProtocolAssignment",
-                        version: ASSIGNMENT_VERSION,
-                        source,
-                    });
-                    return;
-                }
-            }
-        }
+                })
+            })
+            .collect();
+        let out = match out {
+            Ok(o) => o,
+            Err(e) => return self.fatal(e),
+        };
         self.assignment_snapshot = Some(counts);
         self.send_sync(now, out);
     }

@@ -17,7 +17,7 @@ use purekafka_protocol::messages::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, consumer_protocol_assignment,
     consumer_protocol_subscription,
 };
-use purekafka_protocol::{DecodeError, DecodeErrorKind, EncodeError, Message};
+use purekafka_protocol::{DecodeError, DecodeErrorKind, Message};
 
 /// The subscription version we write (owned partitions, generation, rack).
 pub const SUBSCRIPTION_VERSION: i16 = 3;
@@ -81,6 +81,32 @@ fn flatten<T>(by_topic: Vec<T>, split: impl Fn(T) -> (String, Vec<i32>)) -> Vec<
         .collect()
 }
 
+/// `partitions`, sorted and grouped by topic, as the format's `entry`s.
+fn sorted_by_topic<T>(
+    partitions: &[TopicPartition],
+    entry: impl Fn(String, Vec<i32>) -> T,
+) -> Vec<T> {
+    let mut sorted = partitions.to_vec();
+    sorted.sort();
+    group_by_topic(&sorted)
+        .into_iter()
+        .map(|(topic, partitions)| entry(topic.to_string(), partitions))
+        .collect()
+}
+
+/// `msg` at `version`, after the `int16` version prefix.
+fn prefixed<M: Message>(msg: &M, version: i16) -> Result<Bytes, crate::Error> {
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_i16(version);
+    msg.encode(&mut buf, version)
+        .map_err(|source| crate::Error::Encode {
+            api: M::NAME,
+            version,
+            source,
+        })?;
+    Ok(buf.freeze())
+}
+
 fn version_prefix(buf: &mut Bytes, what: &'static str, max: i16) -> Result<i16, DecodeError> {
     if buf.len() < 2 {
         return Err(DecodeError::new(DecodeErrorKind::Truncated {
@@ -104,30 +130,22 @@ fn version_prefix(buf: &mut Bytes, what: &'static str, max: i16) -> Result<i16, 
 
 impl Subscription {
     /// Encodes with the version prefix, at `version` (0-3; we send 3).
-    pub fn encode(&self, version: i16) -> Result<Bytes, EncodeError> {
-        let mut sorted_owned = self.owned_partitions.clone();
-        sorted_owned.sort();
+    pub fn encode(&self, version: i16) -> Result<Bytes, crate::Error> {
         let msg = ConsumerProtocolSubscription {
             topics: self.topics.clone(),
             user_data: self.user_data.clone(),
-            owned_partitions: group_by_topic(&sorted_owned)
-                .into_iter()
-                .map(
-                    |(topic, partitions)| consumer_protocol_subscription::TopicPartition {
-                        topic: topic.to_string(),
-                        partitions,
-                        ..Default::default()
-                    },
-                )
-                .collect(),
+            owned_partitions: sorted_by_topic(&self.owned_partitions, |topic, partitions| {
+                consumer_protocol_subscription::TopicPartition {
+                    topic,
+                    partitions,
+                    ..Default::default()
+                }
+            }),
             generation_id: self.generation_id,
             rack_id: self.rack_id.clone(),
             ..Default::default()
         };
-        let mut buf = BytesMut::with_capacity(64);
-        buf.put_i16(version);
-        msg.encode(&mut buf, version)?;
-        Ok(buf.freeze())
+        prefixed(&msg, version)
     }
 
     /// Decodes version-prefixed bytes (a newer version is read at ours).
@@ -148,27 +166,19 @@ impl Subscription {
 
 impl Assignment {
     /// Encodes with the version prefix, at `version` (0-3; we send 3).
-    pub fn encode(&self, version: i16) -> Result<Bytes, EncodeError> {
-        let mut sorted = self.partitions.clone();
-        sorted.sort();
+    pub fn encode(&self, version: i16) -> Result<Bytes, crate::Error> {
         let msg = ConsumerProtocolAssignment {
-            assigned_partitions: group_by_topic(&sorted)
-                .into_iter()
-                .map(
-                    |(topic, partitions)| consumer_protocol_assignment::TopicPartition {
-                        topic: topic.to_string(),
-                        partitions,
-                        ..Default::default()
-                    },
-                )
-                .collect(),
+            assigned_partitions: sorted_by_topic(&self.partitions, |topic, partitions| {
+                consumer_protocol_assignment::TopicPartition {
+                    topic,
+                    partitions,
+                    ..Default::default()
+                }
+            }),
             user_data: self.user_data.clone(),
             ..Default::default()
         };
-        let mut buf = BytesMut::with_capacity(64);
-        buf.put_i16(version);
-        msg.encode(&mut buf, version)?;
-        Ok(buf.freeze())
+        prefixed(&msg, version)
     }
 
     /// Decodes version-prefixed bytes (a newer version is read at ours).
