@@ -42,6 +42,13 @@ pub use poll::{poll_error, poll_records, poll_until};
 pub use serde_json::Value as Json;
 pub use trace_capture::TraceCapture;
 
+/// README.md's Rust examples, compiled as this crate's doctests (it can name
+/// both purekafka and this harness), so they keep building against the API
+/// they show.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File};
