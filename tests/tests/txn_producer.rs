@@ -3,7 +3,10 @@
 //! several transactions in a row, transactions over several partitions and
 //! topics, offsets sent in a transaction, zombie fencing, an abortable
 //! error followed by an abort and a committed transaction, a transactional
-//! id the broker denies, and a timeout against a broker that went away.
+//! id the broker denies, a timeout against a broker that went away, and
+//! what follows the coordinator's abort of a transaction open longer than
+//! transaction.timeout.ms (commit, send, abort; as Java's producer, under
+//! transactions v2 and v1).
 
 use purekafka::config::{ConsumerConfig, IsolationLevel, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerGroupMetadata, OffsetAndMetadata};
@@ -196,6 +199,19 @@ fn a_second_producer_with_the_same_id_fences_the_first() {
             .commit_transaction()
             .await
             .expect_err("a fenced producer cannot commit");
+        // As Java's: a Produce's INVALID_PRODUCER_EPOCH makes the
+        // transaction abortable (it may be the coordinator's timeout abort),
+        // and the abort's EndTxn is then fenced for good.
+        let e = match e {
+            Error::TransactionAbortable { cause, .. }
+                if cause.code() == Some(ErrorCode::INVALID_PRODUCER_EPOCH) =>
+            {
+                old.abort_transaction()
+                    .await
+                    .expect_err("a fenced producer cannot abort")
+            }
+            e => e,
+        };
         let Error::TransactionFatal {
             transactional_id,
             cause,
@@ -204,13 +220,7 @@ fn a_second_producer_with_the_same_id_fences_the_first() {
             panic!("expected a fatal error, got {e:?}")
         };
         assert_eq!(transactional_id, &txid);
-        assert!(
-            matches!(
-                cause.code(),
-                Some(ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH)
-            ),
-            "{cause:?}"
-        );
+        assert_eq!(cause.code(), Some(ErrorCode::PRODUCER_FENCED), "{cause:?}");
         // Every later call fails at once with the same cause.
         let t0 = Instant::now();
         for r in [
@@ -748,4 +758,205 @@ fn transactions_v1_on_a_broker_with_transaction_version_1() {
             .unwrap();
         newer.commit_transaction().await.unwrap();
     });
+}
+
+/// What the application does once the coordinator has aborted its
+/// transaction for `transaction.timeout.ms`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AfterTimeout {
+    /// Commits.
+    Commit,
+    /// Sends one more record, then commits.
+    Send,
+    /// Aborts.
+    Abort,
+}
+
+/// Waits until the coordinator has aborted `txid`'s open transaction for
+/// its timeout (the broker checks every 2 s:
+/// transaction.abort.timed.out.transaction.cleanup.interval.ms in
+/// scripts/kafka_cluster.py).
+async fn wait_for_timeout_abort(bootstrap: &str, txid: &str) {
+    use purekafka::admin::TransactionState;
+    let admin = purekafka::Admin::new(
+        purekafka::AdminConfig::from_properties([("bootstrap.servers", bootstrap)]).unwrap(),
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    while Instant::now() < deadline {
+        let got = admin.describe_transactions([txid]).await.unwrap();
+        if let Some(Ok(d)) = got.get(txid) {
+            if d.state == TransactionState::CompleteAbort {
+                return;
+            }
+            last = Some(d.state.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the coordinator did not abort {txid}'s transaction in 30 s (last state {last:?})");
+}
+
+/// One transaction left open past transaction.timeout.ms (3 s), then
+/// `after`; the outcome of each call is the Java producer's (4.4, checked
+/// on Kafka 4.4 under both transaction versions). Returns the value the
+/// next transaction committed (by this producer if Java's goes on, else
+/// by a new producer with the same id).
+async fn after_the_timeout_abort(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    v2: bool,
+    after: AfterTimeout,
+) -> String {
+    let txid = unique_topic(&format!("txid-timeout-{after:?}"));
+    let mut cfg = txn_config(bootstrap, &txid);
+    cfg.transaction_timeout = Duration::from_secs(3);
+    let p = Producer::new(cfg.clone()).await.unwrap();
+    p.init_transactions().await.unwrap();
+    p.begin_transaction().unwrap();
+    let record = |v| ProducerRecord::to(topic).partition(partition).value(v);
+    let old = format!("old-{after:?}");
+    p.send(record(&old)).await.unwrap();
+    wait_for_timeout_abort(bootstrap, &txid).await;
+    let fenced = |e: &Error| matches!(e, Error::TransactionFatal { cause, .. } if cause.code() == Some(ErrorCode::PRODUCER_FENCED));
+    // Under v2 an abort is taken as a retry of the coordinator's own abort;
+    // under v1 the bumped epoch fences every EndTxn.
+    let goes_on = match after {
+        AfterTimeout::Commit => {
+            let e = p
+                .commit_transaction()
+                .await
+                .expect_err("commit after the timeout");
+            let want = if v2 {
+                ErrorCode::INVALID_TXN_STATE
+            } else {
+                ErrorCode::PRODUCER_FENCED
+            };
+            assert!(
+                matches!(&e, Error::TransactionFatal { cause, .. } if cause.code() == Some(want)),
+                "{after:?} v2={v2}: {e:?}"
+            );
+            assert!(
+                e.to_string().contains("transaction.timeout.ms (3000 ms)"),
+                "{e}"
+            );
+            let e = p
+                .abort_transaction()
+                .await
+                .expect_err("abort after a fatal commit");
+            assert!(matches!(e, Error::TransactionFatal { .. }), "{e:?}");
+            false
+        }
+        AfterTimeout::Send | AfterTimeout::Abort => {
+            if after == AfterTimeout::Send {
+                let e = p
+                    .send(ProducerRecord::to(topic).partition(partition).value("late"))
+                    .await
+                    .expect_err("a send under the old epoch");
+                assert_eq!(
+                    e.code(),
+                    Some(ErrorCode::INVALID_PRODUCER_EPOCH),
+                    "v2={v2}: {e:?}"
+                );
+                let e = p
+                    .commit_transaction()
+                    .await
+                    .expect_err("commit after a failed send");
+                let Error::TransactionAbortable { cause, .. } = &e else {
+                    panic!("v2={v2}: expected an abortable error, got {e:?}")
+                };
+                assert_eq!(cause.code(), Some(ErrorCode::INVALID_PRODUCER_EPOCH), "{e}");
+                assert!(
+                    e.to_string().contains("transaction.timeout.ms (3000 ms)"),
+                    "{e}"
+                );
+            }
+            let r = p.abort_transaction().await;
+            if v2 {
+                r.unwrap();
+            } else {
+                let e = r.expect_err("v1: the abort is fenced");
+                assert!(fenced(&e), "{after:?}: {e:?}");
+                assert!(
+                    e.to_string().contains("transaction.timeout.ms (3000 ms)"),
+                    "{e}"
+                );
+            }
+            v2
+        }
+    };
+    let new = format!("new-{after:?}");
+    let p = if goes_on {
+        p
+    } else {
+        let e = p
+            .begin_transaction()
+            .expect_err("the producer failed for good");
+        assert!(matches!(e, Error::TransactionFatal { .. }), "{e:?}");
+        let n = Producer::new(cfg).await.unwrap();
+        n.init_transactions().await.unwrap();
+        n
+    };
+    p.begin_transaction().unwrap();
+    p.send(record(&new)).await.unwrap();
+    p.commit_transaction().await.unwrap();
+    p.close(Duration::from_secs(10)).await.unwrap();
+    new
+}
+
+/// Every [`AfterTimeout`], each on its own partition, at once; then a
+/// read_committed consumer sees only the records committed after.
+async fn timeout_aborts(c: &Cluster, v2: bool) {
+    let topic = unique_topic("txn-timeout");
+    c.create_topic(&topic, 3).unwrap();
+    let cases = [
+        AfterTimeout::Commit,
+        AfterTimeout::Send,
+        AfterTimeout::Abort,
+    ];
+    let run = |partition: i32| {
+        after_the_timeout_abort(
+            c.bootstrap(),
+            &topic,
+            partition,
+            v2,
+            cases[partition as usize],
+        )
+    };
+    let (a, b, d) = tokio::join!(run(0), run(1), run(2));
+    let committed = [a, b, d];
+    let parts: Vec<(&str, i32)> = (0..3).map(|p| (&topic[..], p)).collect();
+    let rc = consumer(c.bootstrap(), &parts, IsolationLevel::ReadCommitted).await;
+    let got = read_values(&rc, committed.len()).await;
+    let want: Vec<&str> = committed.iter().map(String::as_str).collect();
+    assert_eq!(values(&got), sorted(&want), "read_committed, v2={v2}");
+    // The timed-out transactions' records were written, then aborted.
+    let ru = consumer(c.bootstrap(), &parts, IsolationLevel::ReadUncommitted).await;
+    let got = read_values(&ru, 2 * committed.len()).await;
+    for after in cases {
+        let old = format!("old-{after:?}");
+        assert!(values(&got).contains(&old), "{old} not in the log: {got:?}");
+    }
+}
+
+#[test]
+fn the_coordinators_timeout_abort_under_transactions_v2() {
+    let c = cluster_or_skip!(Cluster::try_kafka());
+    rt().block_on(timeout_aborts(c, true));
+}
+
+#[test]
+fn the_coordinators_timeout_abort_under_transactions_v1() {
+    let c = match Cluster::kafka_private(1) {
+        Ok(c) => c,
+        Err(e) if e.is_not_installed() && !purekafka_integration::in_ci() => {
+            eprintln!("SKIP the_coordinators_timeout_abort_under_transactions_v1: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(c.set_feature("transaction.version", 1).unwrap(), 2);
+    rt().block_on(timeout_aborts(&c, false));
 }

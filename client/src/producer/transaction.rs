@@ -37,8 +37,18 @@
 //! `retry.backoff.max.ms`; the application's call is bounded by
 //! `max.block.ms`); a failed send, a denied topic or group, a rebalanced
 //! consumer (KIP-447) make the transaction abortable; a newer producer
-//! with the same id (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH), a denied
-//! transactional id, an unsupported broker make the producer fail for good.
+//! with the same id (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH from a
+//! coordinator), a denied transactional id, an unsupported broker make the
+//! producer fail for good.
+//!
+//! The coordinator aborts a transaction open longer than
+//! `transaction.timeout.ms`, and bumps the epoch. What follows is Java's
+//! (checked against Kafka 4.4): a batch sent after it fails with
+//! INVALID_PRODUCER_EPOCH, which makes the transaction abortable (KIP-588);
+//! a commit's EndTxn is INVALID_TXN_STATE under v2 (PRODUCER_FENCED under
+//! v1), fatal; an abort's EndTxn under v2 succeeds (the coordinator takes
+//! it as the retry of its own abort) and returns the new epoch, so the
+//! producer goes on; under v1 it is PRODUCER_FENCED, fatal.
 //! After a failed batch (a sequence gap) the next abort bumps the epoch
 //! (InitProducerId with the current id and epoch, KIP-360) under v1; under
 //! v2 the abort's EndTxn bumps it.
@@ -365,7 +375,24 @@ pub struct Transaction {
     fail_queued: Option<Error>,
 }
 
-/// Fatal whatever the request: the producer cannot go on.
+/// Fatal for a failed batch (Java's `maybeTransitionToErrorState`): a
+/// newer producer, a denied id or cluster, an unsupported broker. Anything
+/// else a Produce answers makes the transaction abortable, INVALID_PRODUCER_EPOCH
+/// too (KIP-588): the coordinator bumps the epoch when it aborts a
+/// transaction open longer than `transaction.timeout.ms`, and under
+/// transactions v2 the abort that follows ends it and the producer goes on.
+fn fatal_for_send(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::PRODUCER_FENCED
+            | ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            | ErrorCode::CLUSTER_AUTHORIZATION_FAILED
+            | ErrorCode::UNSUPPORTED_VERSION
+            | ErrorCode::INVALID_PRODUCER_ID_MAPPING
+    )
+}
+
+/// Fatal whatever the coordinator request: the producer cannot go on.
 fn always_fatal(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -668,12 +695,58 @@ impl Transaction {
     /// the epoch must be bumped before the next transaction.
     pub fn on_send_failed(&mut self, error: &Error, sequence_gap: bool) {
         self.bump_needed |= sequence_gap;
-        let fatal = error.code().is_some_and(always_fatal);
+        let fatal = error.code().is_some_and(fatal_for_send);
         match self.state {
             TxnState::FatalError(_) => {}
-            _ if fatal => self.become_fatal(error.clone()),
-            TxnState::InTransaction | TxnState::Committing => self.become_abortable(error.clone()),
+            _ if fatal => self.become_fatal(self.explained(error.clone())),
+            TxnState::InTransaction | TxnState::Committing => {
+                self.become_abortable(self.explained(error.clone()));
+            }
             _ => {}
+        }
+    }
+
+    /// What a code that often follows the coordinator's timeout abort
+    /// means, for the error's message.
+    fn hint(&self, code: ErrorCode, api: &'static str) -> Option<String> {
+        let timeout = self.cfg.transaction_timeout.as_millis();
+        match (code, api) {
+            (ErrorCode::INVALID_PRODUCER_EPOCH, "Produce") => Some(format!(
+                "the epoch moved on: the transaction coordinator aborted the transaction, open longer than transaction.timeout.ms ({timeout} ms), or a newer producer with this transactional.id took over"
+            )),
+            (ErrorCode::INVALID_TXN_STATE, "EndTxn") => Some(format!(
+                "the transaction is no longer open on the coordinator: it aborted it, open longer than transaction.timeout.ms ({timeout} ms), or a newer producer with this transactional.id (or an admin's fence_producers) took over"
+            )),
+            (ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH, _) => Some(format!(
+                "a newer producer with this transactional.id took over, or the coordinator aborted the transaction, open longer than transaction.timeout.ms ({timeout} ms), and bumped the epoch"
+            )),
+            _ => None,
+        }
+    }
+
+    /// `error` with [`hint`](Self::hint) added to its message.
+    fn explained(&self, error: Error) -> Error {
+        match error {
+            Error::Kafka {
+                code,
+                api,
+                topic,
+                partition,
+                message,
+            } => {
+                let message = match (message, self.hint(code, api)) {
+                    (Some(m), Some(h)) => Some(format!("{m}; {h}")),
+                    (m, h) => m.or(h),
+                };
+                Error::Kafka {
+                    code,
+                    api,
+                    topic,
+                    partition,
+                    message,
+                }
+            }
+            other => other,
         }
     }
 
@@ -1172,7 +1245,7 @@ impl Transaction {
     }
 
     fn kafka_error(&self, code: ErrorCode, api: &'static str, message: Option<String>) -> Error {
-        Error::Kafka {
+        self.explained(Error::Kafka {
             code,
             api,
             topic: None,
@@ -1181,7 +1254,7 @@ impl Transaction {
                 Some(m) => format!("transactional.id '{}': {m}", self.cfg.transactional_id),
                 None => format!("transactional.id '{}'", self.cfg.transactional_id),
             }),
-        }
+        })
     }
 
     fn on_txn_coordinator(&mut self, now: Instant, result: Result<TxnResponse, Error>) {
@@ -1267,13 +1340,13 @@ impl Transaction {
                     continue;
                 }
                 let class = classify(code);
-                let e = Error::Kafka {
+                let e = self.explained(Error::Kafka {
                     code,
                     api: "AddPartitionsToTxn",
                     topic: Some(t.name.clone()),
                     partition: Some(p.partition_index),
                     message: Some(format!("transactional.id '{}'", self.cfg.transactional_id)),
-                };
+                });
                 let rank = |c: Class| match c {
                     Class::Fatal => 2,
                     Class::Abortable => 1,

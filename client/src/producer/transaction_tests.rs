@@ -43,6 +43,15 @@ fn send(m: &mut Transaction, now: Instant) -> (Target, TxnRequest) {
     }
 }
 
+fn end_txn(code: ErrorCode, id: i64, epoch: i16) -> Result<TxnResponse, Error> {
+    Ok(TxnResponse::EndTxn(EndTxnResponse {
+        error_code: code.0,
+        producer_id: if code == ErrorCode::NONE { id } else { -1 },
+        producer_epoch: epoch,
+        ..Default::default()
+    }))
+}
+
 fn kafka(code: ErrorCode, api: &'static str) -> Error {
     Error::kafka(code, api)
 }
@@ -574,21 +583,167 @@ fn a_failure_found_by_the_commit_flush_fails_the_commit_as_abortable() {
 }
 
 #[test]
-fn a_fenced_send_is_fatal() {
+fn a_fenced_or_denied_send_is_fatal() {
     for code in [
         ErrorCode::PRODUCER_FENCED,
-        ErrorCode::INVALID_PRODUCER_EPOCH,
+        ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        ErrorCode::CLUSTER_AUTHORIZATION_FAILED,
+        ErrorCode::UNSUPPORTED_VERSION,
+        ErrorCode::INVALID_PRODUCER_ID_MAPPING,
     ] {
         let (mut m, now) = ready(TxnVersion::V2);
         m.begin().unwrap();
         m.on_produce_sent();
         let t = m.start_commit().unwrap();
         m.on_send_failed(&Error::kafka_tp(code, "Produce", "t", 0), true);
-        assert_eq!(m.state().name(), "FatalError");
+        assert_eq!(m.state().name(), "FatalError", "{code}");
         assert_eq!(fatal_code(m.result(t).unwrap()), code);
         assert_eq!(fatal_code(m.start_abort()), code);
         assert_eq!(fatal_code(m.begin()), code);
         assert_eq!(m.next(now), Action::Idle);
+    }
+}
+
+/// How the transaction goes on after the coordinator aborted it for
+/// `transaction.timeout.ms` (and bumped the epoch from 0 to 1), as Java's
+/// producer handles each answer (checked on Kafka 4.4).
+#[test]
+fn after_the_coordinators_timeout_abort_the_producer_goes_on_as_javas_does() {
+    struct Case {
+        version: TxnVersion,
+        /// A batch sent after the timeout failed with INVALID_PRODUCER_EPOCH.
+        late_send: bool,
+        /// The application commits (else it aborts).
+        commit: bool,
+        /// The EndTxn answer: its code, and the epoch it returns.
+        end_txn: (ErrorCode, i16),
+        /// The call's outcome: Ok, or the error class and its cause's code.
+        outcome: Result<(), (&'static str, ErrorCode)>,
+    }
+    use ErrorCode as C;
+    let fenced = C::PRODUCER_FENCED;
+    let cases = [
+        // v2: an abort is taken as the retry of the coordinator's abort.
+        Case {
+            version: TxnVersion::V2,
+            late_send: false,
+            commit: false,
+            end_txn: (C::NONE, 1),
+            outcome: Ok(()),
+        },
+        Case {
+            version: TxnVersion::V2,
+            late_send: true,
+            commit: false,
+            end_txn: (C::NONE, 1),
+            outcome: Ok(()),
+        },
+        // v2: the commit of an aborted transaction.
+        Case {
+            version: TxnVersion::V2,
+            late_send: false,
+            commit: true,
+            end_txn: (C::INVALID_TXN_STATE, -1),
+            outcome: Err(("fatal", C::INVALID_TXN_STATE)),
+        },
+        // v1: the bumped epoch fences every EndTxn.
+        Case {
+            version: TxnVersion::V1,
+            late_send: false,
+            commit: true,
+            end_txn: (fenced, -1),
+            outcome: Err(("fatal", fenced)),
+        },
+        Case {
+            version: TxnVersion::V1,
+            late_send: false,
+            commit: false,
+            end_txn: (fenced, -1),
+            outcome: Err(("fatal", fenced)),
+        },
+        Case {
+            version: TxnVersion::V1,
+            late_send: true,
+            commit: false,
+            end_txn: (fenced, -1),
+            outcome: Err(("fatal", fenced)),
+        },
+    ];
+    for c in cases {
+        let name = format!(
+            "{:?}, late send {}, {}",
+            c.version,
+            c.late_send,
+            if c.commit { "commit" } else { "abort" }
+        );
+        let (mut m, now) = ready(c.version);
+        m.begin().unwrap();
+        m.check_send("t", 0).unwrap();
+        if c.version == TxnVersion::V1 {
+            send(&mut m, now);
+            m.on_response(now, add_partitions(&[("t", 0, 0)]));
+        }
+        m.on_produce_sent();
+        if c.late_send {
+            m.on_send_failed(
+                &Error::kafka_tp(C::INVALID_PRODUCER_EPOCH, "Produce", "t", 0),
+                true,
+            );
+            assert_eq!(m.state().name(), "AbortableError", "{name}");
+            // The commit fails with it (Java's InvalidProducerEpochException),
+            // saying why the epoch may have moved.
+            let r = m.start_commit();
+            let Err(Error::TransactionAbortable { cause, .. }) = &r else {
+                panic!("{name}: {r:?}")
+            };
+            assert_eq!(cause.code(), Some(C::INVALID_PRODUCER_EPOCH), "{name}");
+            let msg = r.unwrap_err().to_string();
+            assert!(
+                msg.contains("transaction.timeout.ms (60000 ms)") && msg.contains("t-0"),
+                "{name}: {msg}"
+            );
+        }
+        let t = if c.commit {
+            m.start_commit().unwrap()
+        } else {
+            m.start_abort().unwrap()
+        };
+        m.on_flushed(t, None);
+        let (_, req) = send(&mut m, now);
+        let TxnRequest::EndTxn(r) = req else {
+            panic!("{name}: {req:?}")
+        };
+        assert_eq!((r.committed, r.producer_epoch), (c.commit, 0), "{name}");
+        let (code, epoch) = c.end_txn;
+        m.on_response(now, end_txn(code, 7, epoch));
+        let got = m.result(t).unwrap();
+        match c.outcome {
+            Ok(()) => {
+                assert!(got.is_ok(), "{name}: {got:?}");
+                assert_eq!(
+                    m.take_new_producer(),
+                    Some(ProducerId { id: 7, epoch: 1 }),
+                    "{name}: the coordinator's epoch"
+                );
+                assert_eq!(m.next(now), Action::Idle, "{name}: no InitProducerId");
+                m.begin().unwrap();
+                m.on_produce_sent();
+                let t = m.start_commit().unwrap();
+                m.on_flushed(t, None);
+                let (_, req) = send(&mut m, now);
+                assert!(
+                    matches!(&req, TxnRequest::EndTxn(r) if r.committed && r.producer_epoch == 1),
+                    "{name}: {req:?}"
+                );
+            }
+            Err(("fatal", want)) => {
+                assert_eq!(fatal_code(got.clone()), want, "{name}");
+                let msg = got.unwrap_err().to_string();
+                assert!(msg.contains("transaction.timeout.ms"), "{name}: {msg}");
+                assert_eq!(fatal_code(m.begin()), want, "{name}");
+            }
+            Err(other) => panic!("{name}: no such outcome {other:?}"),
+        }
     }
 }
 
