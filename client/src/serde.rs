@@ -246,40 +246,17 @@ impl<K: ?Sized, V: ?Sized> Clone for TypedProducerRecord<'_, K, V> {
 impl<K: ?Sized, V: ?Sized> Copy for TypedProducerRecord<'_, K, V> {}
 
 impl<'a, K: ?Sized, V: ?Sized> TypedProducerRecord<'a, K, V> {
-    /// A record for `topic` with a null key and value and no headers.
-    pub fn to(topic: &'a str) -> Self {
-        TypedProducerRecord {
-            topic,
-            partition: None,
-            key: None,
-            value: None,
-            headers: &[],
-            timestamp: None,
-        }
-    }
+    crate::producer::record_setters!('a);
+
     /// Sets the key.
     pub fn key(mut self, key: &'a K) -> Self {
         self.key = Some(key);
         self
     }
+
     /// Sets the value.
     pub fn value(mut self, value: &'a V) -> Self {
         self.value = Some(value);
-        self
-    }
-    /// Sends to this partition.
-    pub fn partition(mut self, partition: i32) -> Self {
-        self.partition = Some(partition);
-        self
-    }
-    /// Sets the headers.
-    pub fn headers(mut self, headers: &'a [Header]) -> Self {
-        self.headers = headers;
-        self
-    }
-    /// Sets the create time (ms since the epoch).
-    pub fn timestamp(mut self, ms: i64) -> Self {
-        self.timestamp = Some(ms);
         self
     }
 }

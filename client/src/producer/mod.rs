@@ -127,18 +127,47 @@ pub struct ProducerRecord<'a> {
     pub timestamp: Option<i64>,
 }
 
-impl<'a> ProducerRecord<'a> {
-    /// A record for `topic` with no key, value or headers.
-    pub fn to(topic: &'a str) -> Self {
-        ProducerRecord {
-            topic,
-            partition: None,
-            key: None,
-            value: None,
-            headers: &[],
-            timestamp: None,
+/// The builder methods a record shares whatever its key and value are
+/// (this [`ProducerRecord`] and the typed producer's record): `to`,
+/// `headers`, `partition`, `timestamp`, written once. `$a` is the record's
+/// lifetime.
+macro_rules! record_setters {
+    ($a:lifetime) => {
+        /// A record for `topic` with no key, value or headers.
+        pub fn to(topic: &$a str) -> Self {
+            Self {
+                topic,
+                partition: None,
+                key: None,
+                value: None,
+                headers: &[],
+                timestamp: None,
+            }
         }
-    }
+
+        /// Sets the headers.
+        pub fn headers(mut self, headers: &$a [$crate::Header]) -> Self {
+            self.headers = headers;
+            self
+        }
+
+        /// Sends to this partition.
+        pub fn partition(mut self, partition: i32) -> Self {
+            self.partition = Some(partition);
+            self
+        }
+
+        /// Sets the create time (ms since the epoch).
+        pub fn timestamp(mut self, ms: i64) -> Self {
+            self.timestamp = Some(ms);
+            self
+        }
+    };
+}
+pub(crate) use record_setters;
+
+impl<'a> ProducerRecord<'a> {
+    record_setters!('a);
 
     /// Sets the key.
     pub fn key<K: AsRef<[u8]> + ?Sized>(mut self, key: &'a K) -> Self {
@@ -149,24 +178,6 @@ impl<'a> ProducerRecord<'a> {
     /// Sets the value.
     pub fn value<V: AsRef<[u8]> + ?Sized>(mut self, value: &'a V) -> Self {
         self.value = Some(value.as_ref());
-        self
-    }
-
-    /// Sets the headers.
-    pub fn headers(mut self, headers: &'a [Header]) -> Self {
-        self.headers = headers;
-        self
-    }
-
-    /// Sends to this partition.
-    pub fn partition(mut self, partition: i32) -> Self {
-        self.partition = Some(partition);
-        self
-    }
-
-    /// Sets the create time (ms since the epoch).
-    pub fn timestamp(mut self, ms: i64) -> Self {
-        self.timestamp = Some(ms);
         self
     }
 
