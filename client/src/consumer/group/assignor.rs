@@ -278,59 +278,87 @@ pub(crate) mod tests {
         pairs.iter().map(|(m, l)| (m.to_string(), tps(l))).collect()
     }
 
-    // Cases from the Java client's RangeAssignor javadoc and RangeAssignorTest.
-    #[test]
-    fn range_two_consumers_two_topics_three_partitions() {
-        let got = RangeAssignor
-            .assign(
-                &counts(&[("t0", 3), ("t1", 3)]),
-                &[member("C1", &["t0", "t1"]), member("C0", &["t0", "t1"])],
-            )
-            .unwrap();
-        assert_eq!(
-            got,
-            expect(&[
-                ("C0", &[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]),
-                ("C1", &[("t0", 2), ("t1", 2)])
-            ])
-        );
+    /// A case from the Java client's RangeAssignor / RoundRobinAssignor
+    /// javadoc and tests: partitions per topic, the members (id, topics),
+    /// and what each gets from each of `assignors`.
+    struct Case {
+        what: &'static str,
+        assignors: &'static [&'static dyn Assignor],
+        topics: &'static [(&'static str, i32)],
+        members: &'static [(&'static str, &'static [&'static str])],
+        want: &'static [(&'static str, &'static [(&'static str, i32)])],
     }
 
-    #[test]
-    fn range_mixed_subscriptions() {
-        let got = RangeAssignor
-            .assign(
-                &counts(&[("topic1", 3), ("topic2", 2)]),
-                &[
-                    member("consumer1", &["topic1"]),
-                    member("consumer2", &["topic1", "topic2"]),
-                    member("consumer3", &["topic1"]),
-                ],
-            )
-            .unwrap();
-        assert_eq!(
-            got,
-            expect(&[
+    const CASES: &[Case] = &[
+        Case {
+            what: "two consumers, two topics of three partitions",
+            assignors: &[&RangeAssignor],
+            topics: &[("t0", 3), ("t1", 3)],
+            members: &[("C1", &["t0", "t1"]), ("C0", &["t0", "t1"])],
+            want: &[
+                ("C0", &[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]),
+                ("C1", &[("t0", 2), ("t1", 2)]),
+            ],
+        },
+        Case {
+            what: "two consumers, two topics of three partitions",
+            assignors: &[&RoundRobinAssignor],
+            topics: &[("t0", 3), ("t1", 3)],
+            members: &[("C0", &["t0", "t1"]), ("C1", &["t0", "t1"])],
+            want: &[
+                ("C0", &[("t0", 0), ("t0", 2), ("t1", 1)]),
+                ("C1", &[("t0", 1), ("t1", 0), ("t1", 2)]),
+            ],
+        },
+        Case {
+            what: "mixed subscriptions",
+            assignors: &[&RangeAssignor, &RoundRobinAssignor],
+            topics: &[("topic1", 3), ("topic2", 2)],
+            members: &[
+                ("consumer1", &["topic1"]),
+                ("consumer2", &["topic1", "topic2"]),
+                ("consumer3", &["topic1"]),
+            ],
+            want: &[
                 ("consumer1", &[("topic1", 0)]),
                 ("consumer2", &[("topic1", 1), ("topic2", 0), ("topic2", 1)]),
                 ("consumer3", &[("topic1", 2)]),
-            ])
-        );
-    }
+            ],
+        },
+        Case {
+            what: "unknown topics skipped, every member has an entry",
+            assignors: &[&RangeAssignor],
+            topics: &[("t", 1)],
+            members: &[("a", &["t"]), ("b", &["t", "missing"]), ("c", &[])],
+            want: &[("a", &[("t", 0)]), ("b", &[]), ("c", &[])],
+        },
+        Case {
+            what: "unequal subscriptions skip members",
+            assignors: &[&RoundRobinAssignor],
+            topics: &[("t0", 1), ("t1", 2), ("t2", 3)],
+            members: &[
+                ("C2", &["t0", "t1", "t2"]),
+                ("C0", &["t0"]),
+                ("C1", &["t0", "t1"]),
+            ],
+            want: &[
+                ("C0", &[("t0", 0)]),
+                ("C1", &[("t1", 0)]),
+                ("C2", &[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)]),
+            ],
+        },
+    ];
 
     #[test]
-    fn range_skips_unknown_topics_and_gives_every_member_an_entry() {
-        let got = RangeAssignor
-            .assign(
-                &counts(&[("t", 1)]),
-                &[
-                    member("a", &["t"]),
-                    member("b", &["t", "missing"]),
-                    member("c", &[]),
-                ],
-            )
-            .unwrap();
-        assert_eq!(got, expect(&[("a", &[("t", 0)]), ("b", &[]), ("c", &[])]));
+    fn range_and_roundrobin_assign_as_java_does() {
+        for case in CASES {
+            let members: Vec<MemberSubscription> =
+                case.members.iter().map(|(id, ts)| member(id, ts)).collect();
+            for assignor in case.assignors {
+                let got = assignor.assign(&counts(case.topics), &members).unwrap();
+                assert_eq!(got, expect(case.want), "{}: {}", assignor.name(), case.what);
+            }
+        }
     }
 
     #[test]
@@ -383,64 +411,6 @@ pub(crate) mod tests {
             )
             .unwrap();
         assert_eq!(got["\u{1F600}"], tps(&[("t", 0)]));
-    }
-
-    // Cases from the Java client's RoundRobinAssignor javadoc and tests.
-    #[test]
-    fn roundrobin_two_consumers_two_topics() {
-        let got = RoundRobinAssignor
-            .assign(
-                &counts(&[("t0", 3), ("t1", 3)]),
-                &[member("C0", &["t0", "t1"]), member("C1", &["t0", "t1"])],
-            )
-            .unwrap();
-        assert_eq!(
-            got,
-            expect(&[
-                ("C0", &[("t0", 0), ("t0", 2), ("t1", 1)]),
-                ("C1", &[("t0", 1), ("t1", 0), ("t1", 2)])
-            ])
-        );
-    }
-
-    #[test]
-    fn roundrobin_unequal_subscriptions_skip_members() {
-        let got = RoundRobinAssignor
-            .assign(
-                &counts(&[("t0", 1), ("t1", 2), ("t2", 3)]),
-                &[
-                    member("C2", &["t0", "t1", "t2"]),
-                    member("C0", &["t0"]),
-                    member("C1", &["t0", "t1"]),
-                ],
-            )
-            .unwrap();
-        assert_eq!(
-            got,
-            expect(&[
-                ("C0", &[("t0", 0)]),
-                ("C1", &[("t1", 0)]),
-                ("C2", &[("t1", 1), ("t2", 0), ("t2", 1), ("t2", 2)])
-            ])
-        );
-        let got = RoundRobinAssignor
-            .assign(
-                &counts(&[("topic1", 3), ("topic2", 2)]),
-                &[
-                    member("consumer1", &["topic1"]),
-                    member("consumer2", &["topic1", "topic2"]),
-                    member("consumer3", &["topic1"]),
-                ],
-            )
-            .unwrap();
-        assert_eq!(
-            got,
-            expect(&[
-                ("consumer1", &[("topic1", 0)]),
-                ("consumer2", &[("topic1", 1), ("topic2", 0), ("topic2", 1)]),
-                ("consumer3", &[("topic1", 2)]),
-            ])
-        );
     }
 
     #[test]
