@@ -90,6 +90,28 @@ impl ConsumerRecord {
     pub fn topic_partition(&self) -> TopicPartition {
         TopicPartition::new(self.topic.clone(), self.partition)
     }
+
+    /// A record decoded from a fetched batch of `topic`-`partition` whose
+    /// timestamps are of `timestamp_type` (the consumer's and the share
+    /// consumer's reads): takes the record's buffers, copies nothing.
+    #[inline]
+    pub(crate) fn decoded(
+        topic: Arc<str>,
+        partition: i32,
+        timestamp_type: TimestampType,
+        r: purekafka_protocol::records::Record,
+    ) -> Self {
+        ConsumerRecord {
+            topic,
+            partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            timestamp_type,
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+        }
+    }
 }
 
 /// What `poll_events` returns: records, and partition-EOF notices when
@@ -779,16 +801,8 @@ impl Cursor {
                         let ts_type = *ts_type;
                         // Saturates: a broker's offset may be i64::MAX.
                         self.passed(r.offset);
-                        out.record(ConsumerRecord {
-                            topic: self.tp.topic.clone(),
-                            partition: self.tp.partition,
-                            offset: r.offset,
-                            timestamp: r.timestamp,
-                            timestamp_type: ts_type,
-                            key: r.key,
-                            value: r.value,
-                            headers: r.headers,
-                        });
+                        let (topic, partition) = (self.tp.topic.clone(), self.tp.partition);
+                        out.record(ConsumerRecord::decoded(topic, partition, ts_type, r));
                         n += 1;
                         continue;
                     }
