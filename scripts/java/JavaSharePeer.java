@@ -28,6 +28,9 @@
  *       polling (the process and its connections stay) and prints
  *       {"event":"hanging"}: what it holds is redelivered once the locks
  *       time out. It prints {"event":"assigned"} after its first poll.
+ *       -X peer.pause.ms=N (a peer option, not given to the consumer):
+ *       sleeps N ms after each commitSync, so that what the consumer holds
+ *       in its buffer can outlive its acquisition locks.
  *
  * Exit status: 0 ok, 1 usage or client error.
  */
@@ -169,6 +172,8 @@ public class JavaSharePeer {
         p.setProperty("share.acknowledgement.mode", "explicit");
         p.setProperty("key.deserializer", ByteArrayDeserializer.class.getName());
         p.setProperty("value.deserializer", ByteArrayDeserializer.class.getName());
+        long pauseMs = Long.parseLong((String) extra.getOrDefault("peer.pause.ms", "0"));
+        extra.remove("peer.pause.ms");
         p.putAll(extra);
 
         AtomicBoolean stop = new AtomicBoolean(false);
@@ -223,6 +228,7 @@ public class JavaSharePeer {
                 c.acknowledge(m, t);
             }
             c.commitSync();
+            if (pauseMs > 0) Thread.sleep(pauseMs);
         }
         if (hanging) {
             // Never acknowledge what is held: exit without close.

@@ -919,3 +919,133 @@ fn a_commit_that_runs_out_of_time_names_each_partitions_leader() {
         c.close(Duration::from_secs(10)).await.unwrap();
     });
 }
+
+/// How long a member in
+/// [`a_poll_returns_whole_record_batches_as_in_java_so_none_outlives_its_lock`]
+/// sleeps after each commit: longer than the group's record lock.
+const PAUSE_MS: u64 = LOCK_MS + 1000;
+
+/// One member's deliveries in that test, in order, `(offset, delivery
+/// count)`: each of the 20 records once, with delivery count 1, none back.
+fn assert_delivered_once(who: &str, log: &[(i64, u16)]) {
+    let offsets: Vec<i64> = log.iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets, (0..20).collect::<Vec<i64>>(), "{who}: {log:?}");
+    assert!(log.iter().all(|(_, dc)| *dc == 1), "{who}: {log:?}");
+}
+
+#[test]
+fn a_poll_returns_whole_record_batches_as_in_java_so_none_outlives_its_lock() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    require!(broker, Feature::ShareGroups);
+    let values: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
+    // One batch of 20: a batch_optimized fetch acquires it whole, though
+    // max.poll.records is 5.
+    let write = |topic: String| {
+        let values = values.clone();
+        async move {
+            let mut cfg = ProducerConfig::new(broker.bootstrap());
+            cfg.linger = Duration::from_millis(200);
+            let p = Producer::new(cfg).await.unwrap();
+            let mut pending = Vec::new();
+            for v in &values {
+                pending.push(
+                    p.enqueue(ProducerRecord::to(&topic).partition(0).value(v.as_str()))
+                        .await
+                        .unwrap(),
+                );
+            }
+            for d in pending {
+                d.await.unwrap();
+            }
+            p.close(Duration::from_secs(10)).await.unwrap();
+        }
+    };
+
+    // purekafka: the poll hands out the whole batch, not 5 of it (the
+    // other 15 waited in the buffer, their locks running, and the member
+    // that slept past the lock between polls returned them stale: their
+    // acknowledgements failed with INVALID_RECORD_STATE and the records
+    // came back).
+    let Some((topic, group)) = setup(broker, "share-whole-batch", 1) else {
+        return;
+    };
+    rt().block_on(async {
+        write(topic.clone()).await;
+        let mut cfg = config(broker, &group, ShareAcknowledgementMode::Explicit);
+        cfg.max_poll_records = 5;
+        let c = ShareConsumer::new(cfg).await.unwrap();
+        c.subscribe(&[topic.as_str()]).unwrap();
+        let mut log: Vec<(i64, u16)> = Vec::new();
+        let mut polls: Vec<usize> = Vec::new();
+        let until = Instant::now() + Duration::from_secs(30);
+        let quiet_until = loop {
+            assert!(Instant::now() < until, "ours: {log:?}");
+            let got = c.poll(Duration::from_millis(500)).await.unwrap();
+            if got.is_empty() {
+                continue;
+            }
+            polls.push(got.len());
+            for r in &got {
+                log.push((r.offset, r.delivery_count));
+                c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+            }
+            for (tp, result) in c.commit_sync(Duration::from_secs(10)).await.unwrap() {
+                assert!(result.is_ok(), "{tp}: {result:?} (polls {polls:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(PAUSE_MS)).await;
+            if log.len() >= values.len() {
+                break Instant::now() + Duration::from_millis(PAUSE_MS);
+            }
+        };
+        // Nothing comes back: every acknowledgement was in time.
+        while Instant::now() < quiet_until {
+            let got = c.poll(Duration::from_millis(300)).await.unwrap();
+            for r in &got {
+                log.push((r.offset, r.delivery_count));
+            }
+        }
+        c.close(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(polls, vec![20], "one poll, the whole batch: {log:?}");
+        assert_delivered_once("purekafka", &log);
+    });
+
+    // Java's KafkaShareConsumer, the same way (the reference: its
+    // ShareCompletedFetch.fetchRecords reads on to the end of the batch
+    // past max.poll.records).
+    let Some((topic, group)) = setup(broker, "share-whole-batch-java", 1) else {
+        return;
+    };
+    rt().block_on(write(topic.clone()));
+    let pause = PAUSE_MS.to_string();
+    let java = match JavaShareMember::start(
+        broker,
+        &topic,
+        &group,
+        &[("max.poll.records", "5"), ("peer.pause.ms", &pause)],
+        Duration::from_secs(90),
+    ) {
+        Ok(j) => j,
+        Err(e) if e.is_not_installed() && !purekafka_integration::in_ci() => {
+            purekafka_integration::skip_notice(&e.to_string());
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let until = Instant::now() + Duration::from_secs(60);
+    while java.records().len() < values.len() {
+        assert!(
+            Instant::now() < until,
+            "java: {:?}",
+            java_deliveries(&java.records())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Had it returned 5 per poll, sleeping past the lock after each, the
+    // last 15 would come back (their acknowledgements too late).
+    std::thread::sleep(Duration::from_millis(3 * PAUSE_MS));
+    let log: Vec<(i64, u16)> = java_deliveries(&java.stop().unwrap())
+        .iter()
+        .map(|d| (d.offset, d.delivery_count))
+        .collect();
+    assert_delivered_once("java", &log);
+}

@@ -793,7 +793,7 @@ impl decl::Choice for ShareAcknowledgementMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ShareAcquireMode {
     /// `batch_optimized`: whole record batches, possibly more than
-    /// `max.poll.records` (they are returned over the next polls).
+    /// `max.poll.records` (a poll returns whole batches, as Java's does).
     #[default]
     BatchOptimized,
     /// `record_limit`: at most `max.poll.records` per fetch.

@@ -49,7 +49,13 @@
 //!   `session.rs`) when nothing is buffered, with the acknowledgements
 //!   pending for that broker's partitions piggy-backed. Only the records
 //!   the broker says this member acquired are returned, each with its
-//!   delivery count.
+//!   delivery count. A poll returns whole record batches until it has
+//!   `max.poll.records` or more, as Java's does (it never splits a batch),
+//!   so what one fetch acquired normally goes out in one poll instead of
+//!   waiting in the buffer while its locks run. Like Java, the consumer
+//!   keeps no clock on a record's lock: one still buffered when its lock
+//!   runs out is returned anyway, and its acknowledgement fails with
+//!   INVALID_RECORD_STATE (see [`ShareConsumer::acquisition_lock_timeout`]).
 //! - Acknowledgement (`share.acknowledgement.mode`): `implicit` (the
 //!   default) accepts every record of a poll at the next `poll`,
 //!   `commit_sync`, `commit_async` or `close`; `explicit` wants
@@ -72,9 +78,10 @@
 //!
 //! Settings: the consumer's `group.id` (required), `share.acknowledgement.mode`,
 //! `share.acquire.mode` (`batch_optimized`, the default: the broker may lock
-//! whole batches, more than `max.poll.records`, returned over the next polls;
+//! whole batches, more than `max.poll.records`, and a poll returns them;
 //! `record_limit`: at most `max.poll.records` per fetch),
-//! `max.poll.records` (ShareFetch's MaxRecords and BatchSize),
+//! `max.poll.records` (ShareFetch's MaxRecords and BatchSize; a poll may
+//! return more, to finish a record batch, as in Java),
 //! `fetch.max.wait.ms`, `fetch.min.bytes`, `fetch.max.bytes`, `check.crcs`,
 //! `client.rack`, `max.poll.interval.ms` (a member that does not poll this
 //! long leaves the group and closes its share sessions, so its records go
@@ -158,6 +165,8 @@ type AckCallback = Arc<dyn Fn(&[AcknowledgementResult]) + Send + Sync>;
 struct Buffered {
     part: SharePartition,
     records: VecDeque<ShareRecord>,
+    /// How many of `records` each record batch holds, in order.
+    batches: VecDeque<usize>,
 }
 
 struct State {
@@ -545,8 +554,9 @@ impl ShareConsumer {
         Ok(())
     }
 
-    /// Returns acquired records (up to `max.poll.records`), waiting up to
-    /// `timeout` for some. Implicit mode accepts the last poll's records
+    /// Returns acquired records (whole record batches, until there are
+    /// `max.poll.records` or more, as Java's poll), waiting up to `timeout`
+    /// for some. Implicit mode accepts the last poll's records
     /// first; explicit mode fails if one of them is not acknowledged.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ShareRecord>> {
         self.check_open()?;
@@ -654,7 +664,11 @@ impl ShareConsumer {
     }
 }
 
-/// Moves up to `max` buffered records out, and marks them delivered.
+/// Moves buffered records out, whole record batches until there are `max`
+/// or more (Java's `ShareCompletedFetch.fetchRecords`: a poll never splits
+/// a batch, so with `batch_optimized` what one fetch acquired goes out in
+/// one poll rather than waiting in the buffer, its locks running, for the
+/// next), and marks them delivered.
 fn take_records(st: &mut State, max: usize) -> Vec<ShareRecord> {
     let mut out = Vec::new();
     while out.len() < max {
@@ -662,13 +676,21 @@ fn take_records(st: &mut State, max: usize) -> Vec<ShareRecord> {
             break;
         };
         while out.len() < max {
-            let Some(r) = b.records.pop_front() else {
+            let Some(n) = b.batches.pop_front() else {
                 break;
             };
-            st.in_flight.delivered(&b.part, r.offset);
-            out.push(r);
+            for r in b.records.drain(..n.min(b.records.len())) {
+                st.in_flight.delivered(&b.part, r.offset);
+                out.push(r);
+            }
         }
-        if b.records.is_empty() {
+        if b.batches.is_empty() || b.records.is_empty() {
+            // Records no batch accounts for would be a decoder bug: they
+            // go out with the last batch rather than stay.
+            for r in b.records.drain(..) {
+                st.in_flight.delivered(&b.part, r.offset);
+                out.push(r);
+            }
             st.buffer.pop_front();
         }
     }
@@ -1006,6 +1028,7 @@ fn handle_fetch_response(
                 buffered.push(Buffered {
                     part: p.clone(),
                     records: got.records.into(),
+                    batches: got.batches.into(),
                 });
             }
         }
@@ -1450,7 +1473,7 @@ mod tests {
     }
 
     #[test]
-    fn take_records_stops_at_max_and_marks_what_it_hands_out() {
+    fn take_records_hands_out_whole_batches_until_max_and_marks_them() {
         let mut st = State::new(ShareMembership::new(ShareMembershipConfig {
             group_id: "g".into(),
             member_id: "m".into(),
@@ -1462,25 +1485,34 @@ mod tests {
         st.buffer = VecDeque::from([
             Buffered {
                 part: part(0),
-                records: (0..3).map(|o| rec(0, o)).collect(),
+                records: (0..7).map(|o| rec(0, o)).collect(),
+                batches: VecDeque::from([2, 3, 2]),
             },
             Buffered {
                 part: part(1),
                 records: (0..2).map(|o| rec(1, o)).collect(),
+                batches: VecDeque::from([2]),
             },
         ]);
-        let got = take_records(&mut st, 4);
-        assert_eq!(
+        let offsets = |got: &[ShareRecord]| {
             got.iter()
                 .map(|r| (r.partition, r.offset))
-                .collect::<Vec<_>>(),
-            vec![(0, 0), (0, 1), (0, 2), (1, 0)]
-        );
-        assert_eq!(st.in_flight.unacknowledged(), 4);
+                .collect::<Vec<_>>()
+        };
+        // 3 wanted: the first batch (2) is not enough, the second is taken
+        // whole (as Java's poll: it never splits a record batch).
+        let got = take_records(&mut st, 3);
+        assert_eq!(offsets(&got), vec![(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)]);
+        assert_eq!(st.in_flight.unacknowledged(), 5);
+        assert_eq!(st.buffer.len(), 2);
+        // One wanted, a batch of two: both; then on to the next partition.
+        let got = take_records(&mut st, 1);
+        assert_eq!(offsets(&got), vec![(0, 5), (0, 6)]);
         assert_eq!(st.buffer.len(), 1);
-        let got = take_records(&mut st, 4);
-        assert_eq!(got.len(), 1);
+        let got = take_records(&mut st, 10);
+        assert_eq!(offsets(&got), vec![(1, 0), (1, 1)]);
         assert!(st.buffer.is_empty());
+        assert_eq!(st.in_flight.unacknowledged(), 9);
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub(crate) fn acquired_ranges(wire: &[AcquiredRecords]) -> Vec<Acquired> {
 pub(crate) struct PartitionRecords {
     /// The acquired records, in offset order.
     pub records: Vec<ShareRecord>,
+    /// How many of `records` each record batch holds, in order (none
+    /// zero): a poll hands out whole batches, as Java's does.
+    pub batches: Vec<usize>,
     /// Acknowledgements the client makes itself: gaps, and (after a decode
     /// error) releases; `(first, last, type)`.
     pub auto_acks: Vec<(i64, i64, i8)>,
@@ -86,6 +89,8 @@ pub(crate) fn decode(
     // The first acquired offset not yet accounted for (delivered or gap).
     let mut next = acquired.first().map_or(0, |a| a.first);
     let mut failed = false;
+    // Where each batch's records start in `out.records`.
+    let mut starts: Vec<usize> = Vec::new();
     'batches: for batch in RecordBatches::with_options(records.unwrap_or_default(), opts) {
         let batch = match batch {
             Ok(b) => b,
@@ -107,6 +112,7 @@ pub(crate) fn decode(
                 break;
             }
         };
+        starts.push(out.records.len());
         for r in recs {
             let r = match r {
                 Ok(r) => r,
@@ -152,6 +158,15 @@ pub(crate) fn decode(
             });
         }
     }
+    starts.push(out.records.len());
+    out.batches = starts
+        .windows(2)
+        .map(|w| match w {
+            [a, b] => b.saturating_sub(*a),
+            _ => 0,
+        })
+        .filter(|n| *n > 0)
+        .collect();
     // What is left of the ranges: gaps, or releases after a decode error.
     let kind = if failed {
         super::AcknowledgeType::Release.wire()
@@ -217,6 +232,8 @@ mod tests {
         bytes.extend(batch(5, 5));
         let p = run(bytes, &[acq(1, 2, 1), acq(6, 8, 3)]);
         assert_eq!(offsets(&p), vec![(1, 1), (2, 1), (6, 3), (7, 3), (8, 3)]);
+        // Two batches: 2 of the first's records acquired, 3 of the second's.
+        assert_eq!(p.batches, vec![2, 3]);
         assert!(p.auto_acks.is_empty(), "{:?}", p.auto_acks);
         assert!(p.error.is_none());
         assert_eq!(p.records[0].value.as_deref(), Some(&b"v1"[..]));
@@ -242,6 +259,8 @@ mod tests {
             vec![0, 1, 2, 4, 5]
         );
         assert_eq!(p.auto_acks, vec![(3, 3, GAP), (6, 9, GAP)]);
+        // The control batch holds no record: two batches.
+        assert_eq!(p.batches, vec![3, 2]);
     }
 
     #[test]
@@ -291,6 +310,7 @@ mod tests {
         bytes.extend(bad);
         let p = run(bytes, &[acq(0, 5, 1)]);
         assert_eq!(offsets(&p).len(), 3);
+        assert_eq!(p.batches, vec![3]);
         assert_eq!(p.error.as_ref().map(|e| e.0), Some(3), "{:?}", p.error);
         assert_eq!(p.auto_acks, vec![(3, 5, AcknowledgeType::Release.wire())]);
     }
