@@ -26,6 +26,27 @@ pub enum DecodeErrorKind {
         /// Bytes present.
         remaining: usize,
     },
+    /// An array's count needs more bytes than are present, even at the
+    /// fewest bytes each element can take.
+    ArrayTooLong {
+        /// The claimed element count.
+        count: u64,
+        /// The fewest bytes one element takes.
+        min_element: usize,
+        /// Bytes present.
+        remaining: usize,
+    },
+    /// Decoding would allocate more than the input justifies (see
+    /// `DecodeBudget`): the peer sent a message of far more, far smaller
+    /// values than Kafka sends.
+    MemoryLimit {
+        /// Bytes the decode would have allocated.
+        needed: usize,
+        /// The most it may allocate.
+        limit: usize,
+        /// The input's size.
+        input: usize,
+    },
     /// A variable-length integer ran past its maximum size.
     InvalidVarint,
     /// A string was not valid UTF-8.
@@ -84,6 +105,24 @@ impl fmt::Display for DecodeErrorKind {
             DecodeErrorKind::LengthTooLarge { length, remaining } => {
                 write!(f, "length {length} exceeds the {remaining} bytes present")
             }
+            DecodeErrorKind::ArrayTooLong {
+                count,
+                min_element,
+                remaining,
+            } => write!(
+                f,
+                "an array of {count} elements needs at least {} bytes, only {remaining} available",
+                count.saturating_mul(*min_element as u64)
+            ),
+            DecodeErrorKind::MemoryLimit {
+                needed,
+                limit,
+                input,
+            } => write!(
+                f,
+                "decoding {input} bytes would allocate {needed} bytes, over the limit of {limit}; \
+                 the peer's message is malformed or hostile (no Kafka message is this dense)"
+            ),
             DecodeErrorKind::InvalidVarint => write!(f, "invalid varint (too long)"),
             DecodeErrorKind::InvalidUtf8 => write!(f, "string is not valid UTF-8"),
             DecodeErrorKind::NullNotAllowed => {

@@ -93,7 +93,7 @@ fn write_request_header(
         request_api_version: version,
         correlation_id,
         client_id: client_id.map(str::to_owned),
-        unknown_tagged_fields: Vec::new(),
+        unknown_tagged_fields: Default::default(),
     };
     header.encode(buf, api.request_header_version(version))
 }
@@ -194,7 +194,7 @@ pub fn encode_response(
     buf.put_i32(0);
     let header = ResponseHeader {
         correlation_id,
-        unknown_tagged_fields: Vec::new(),
+        unknown_tagged_fields: Default::default(),
     };
     header.encode(buf, response.api_key().response_header_version(version))?;
     response.encode(buf, version)?;

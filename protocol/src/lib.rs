@@ -37,11 +37,16 @@ pub(crate) mod generated_prelude {
     pub use bytes::{Bytes, BytesMut};
 }
 
-pub use codec::{Message, RawTaggedField, Request, Response, VersionRange};
+pub use codec::{
+    DecodeBudget, Decoder, Message, RawTaggedField, Request, Response, UnknownTaggedFields,
+    VersionRange,
+};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use error_code::ErrorCode;
 pub use messages::{AnyRequest, AnyResponse, ApiKey};
 pub use primitives::Uuid;
 
+#[cfg(test)]
+mod decode_budget_tests;
 #[cfg(test)]
 mod roundtrip_tests;

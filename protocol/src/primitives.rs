@@ -200,16 +200,25 @@ fn get_len(buf: &mut Bytes, compact: bool, classic16: bool) -> Result<Option<usi
     }
 }
 
-/// Reads a nullable string (classic: int16 length; compact: uvarint length+1).
-pub fn get_nullable_string(buf: &mut Bytes, compact: bool) -> Result<Option<String>, DecodeError> {
+/// Reads a nullable string's bytes, not yet checked as UTF-8 (a zero-copy
+/// slice of the input).
+pub fn get_nullable_string_bytes(
+    buf: &mut Bytes,
+    compact: bool,
+) -> Result<Option<Bytes>, DecodeError> {
     match get_len(buf, compact, true)? {
         None => Ok(None),
-        Some(n) => {
-            let raw = take(buf, n)?;
-            String::from_utf8(raw.to_vec())
-                .map(Some)
-                .map_err(|_| DecodeErrorKind::InvalidUtf8.into())
-        }
+        Some(n) => take(buf, n).map(Some),
+    }
+}
+
+/// Reads a nullable string (classic: int16 length; compact: uvarint length+1).
+pub fn get_nullable_string(buf: &mut Bytes, compact: bool) -> Result<Option<String>, DecodeError> {
+    match get_nullable_string_bytes(buf, compact)? {
+        None => Ok(None),
+        Some(raw) => String::from_utf8(raw.to_vec())
+            .map(Some)
+            .map_err(|_| DecodeErrorKind::InvalidUtf8.into()),
     }
 }
 

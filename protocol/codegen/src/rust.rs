@@ -1,8 +1,9 @@
 //! Generates Rust encoders and decoders from parsed definitions.
 //!
 //! The output is `include!`d by `purekafka-protocol`, which provides the
-//! runtime pieces it calls (`Codec`, `Nullable`, `write_array`, `read_array`,
-//! tagged-field helpers, `Gen` for tests) in its `generated_prelude` module.
+//! runtime pieces it calls (`Codec`, `Nullable`, `Decoder`, `write_array`,
+//! `read_array`, `TaggedReader` and the other tagged-field helpers, `Gen` for
+//! tests) in its `generated_prelude` module.
 
 use crate::dsl::{Field, Kind, Message, Type, Versions};
 use std::collections::BTreeMap;
@@ -228,6 +229,25 @@ fn read_field(f: &Field, path: &str) -> String {
     }
 }
 
+/// Expression for the fewest bytes field `f` takes when present (its
+/// null form when the version allows null: a struct's or uuid's one-byte
+/// marker; a null string, bytes or array is as short as an empty one).
+fn min_size_expr(f: &Field) -> String {
+    let flex = flex_expr(f);
+    let value = match &f.ty {
+        Type::Array(_) => format!("array_min_size({flex})"),
+        ty => format!("<{} as Codec>::min_size(version, {flex})", base_type(ty)),
+    };
+    let marker = matches!(f.ty, Type::Struct(_) | Type::Uuid);
+    if !is_option(f) || !marker {
+        return value;
+    }
+    match in_range(f.nullable).as_str() {
+        "true" => "1".into(),
+        nullable => format!("if {nullable} {{ 1 }} else {{ {value} }}"),
+    }
+}
+
 /// Expression generating a random value of the base type (tests only).
 fn gen_value(ty: &Type, flex: &str) -> String {
     match ty {
@@ -303,7 +323,7 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     }
     let _ = writeln!(
         out,
-        "    /// Tagged fields this version of purekafka does not know, kept to be written back.\n    pub unknown_tagged_fields: Vec<RawTaggedField>,\n}}\n"
+        "    /// Tagged fields this version of purekafka does not know, kept to be written back.\n    pub unknown_tagged_fields: UnknownTaggedFields,\n}}\n"
     );
     // Default
     let _ = writeln!(
@@ -320,7 +340,7 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     }
     let _ = writeln!(
         out,
-        "            unknown_tagged_fields: Vec::new(),\n        }}\n    }}\n}}\n"
+        "            unknown_tagged_fields: UnknownTaggedFields::new(),\n        }}\n    }}\n}}\n"
     );
 
     let mut tagged: Vec<&Field> = s.fields.iter().filter(|f| f.tag.is_some()).collect();
@@ -424,9 +444,29 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     }
     let _ = writeln!(out, "        }}\n        Ok(())\n    }}\n");
 
+    // The fewest bytes the struct takes at a version: what an array of it
+    // is checked against before anything is reserved.
     let _ = writeln!(
         out,
-        "    #[allow(unused_variables)]\n    fn read(buf: &mut Bytes, version: i16, flex: bool) -> Result<Self, DecodeError> {{"
+        "    #[allow(unused_variables)]\n    fn min_size(version: i16, flex: bool) -> usize {{\n        let mut n = 0usize;"
+    );
+    for f in s.fields {
+        let cond = mandatory_cond(f);
+        if cond == "false" {
+            continue;
+        }
+        let min = min_size_expr(f);
+        if cond == "true" {
+            let _ = writeln!(out, "        n += {min};");
+        } else {
+            let _ = writeln!(out, "        if {cond} {{ n += {min}; }}");
+        }
+    }
+    let _ = writeln!(out, "        if flex {{ n += 1; }}\n        n\n    }}\n");
+
+    let _ = writeln!(
+        out,
+        "    #[allow(unused_variables)]\n    fn read(buf: &mut Decoder, version: i16, flex: bool) -> Result<Self, DecodeError> {{"
     );
     for f in s.fields {
         let id = field_ident(&f.name);
@@ -456,17 +496,17 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
             );
         }
     }
-    let _ = writeln!(out, "        let mut unknown_tagged_fields = Vec::new();");
+    // Tagged fields this code does not consume stay raw bytes of the input.
     let _ = writeln!(
         out,
-        "        if flex {{\n            let count = read_tag_count(buf)?;\n            for _ in 0..count {{"
+        "        let mut unknown_tagged_fields = UnknownTaggedFields::new();"
     );
-    let _ = writeln!(out, "                let (tag, data) = read_tagged(buf)?;");
+    let _ = writeln!(
+        out,
+        "        if flex {{\n          let count = read_tag_count(buf)?;\n          if count > 0 {{\n            let mut tags = TaggedReader::new(buf, count);\n            while let Some((tag, data)) = tags.next(buf)? {{"
+    );
     if tagged.is_empty() {
-        let _ = writeln!(
-            out,
-            "                unknown_tagged_fields.push(RawTaggedField {{ tag, data }});"
-        );
+        let _ = writeln!(out, "                tags.keep(buf)?;");
     } else {
         let _ = writeln!(out, "                match tag {{");
         for f in &tagged {
@@ -474,7 +514,7 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
             let path = format!("{}.{}", s.path, f.name);
             let _ = writeln!(
                 out,
-                "                    {} if {} => {{ let buf = &mut data.clone(); {id} = {}.map_err(|e| e.field({:?}))?; if {id} == {} {{ unknown_tagged_fields.push(RawTaggedField {{ tag, data }}); }} }}",
+                "                    {} if {} => {{ {id} = buf.within(data, |buf| {}).map_err(|e| e.field({:?}))?; if {id} == {} {{ tags.keep(buf)?; }} }}",
                 f.tag.unwrap_or_default(),
                 in_range(f.tagged),
                 read_field(f, &path),
@@ -484,10 +524,13 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
         }
         let _ = writeln!(
             out,
-            "                    _ => unknown_tagged_fields.push(RawTaggedField {{ tag, data }}),\n                }}"
+            "                    _ => tags.keep(buf)?,\n                }}"
         );
     }
-    let _ = writeln!(out, "            }}\n        }}");
+    let _ = writeln!(
+        out,
+        "            }}\n            unknown_tagged_fields = tags.finish(buf)?;\n          }}\n        }}"
+    );
     let _ = write!(out, "        Ok(Self {{ ");
     for f in s.fields {
         let _ = write!(out, "{}, ", field_ident(&f.name));
@@ -527,7 +570,7 @@ fn gen_struct(out: &mut String, s: &StructDef<'_>, msg: &Message) {
     }
     let _ = writeln!(
         out,
-        "            unknown_tagged_fields: if flex {{ g.unknown_tagged() }} else {{ Vec::new() }},\n        }}\n    }}\n}}\n"
+        "            unknown_tagged_fields: if flex {{ g.unknown_tagged() }} else {{ UnknownTaggedFields::new() }},\n        }}\n    }}\n}}\n"
     );
 }
 
@@ -747,6 +790,26 @@ pub fn generate(messages: &[Message]) -> String {
                 .map(|m| {
                     format!(
                         "ApiKey::{v} => Ok(Any{kind}::{v}(<{} as Message>::decode(buf, version)?)),",
+                        m.name,
+                        v = api_variant(m)
+                    )
+                })
+                .chain([
+                    "#[allow(unreachable_patterns)]".to_owned(),
+                    "_ => Err(DecodeError::new(DecodeErrorKind::UnknownApi(api as i16))),".to_owned(),
+                ]),
+        );
+        out.push('\n');
+        emit_match_fn(
+            &mut out,
+            "Decodes the body of `api` at `version`, charging what it allocates to `budget`.",
+            "pub fn decode_with(api: ApiKey, version: i16, buf: &mut Bytes, budget: &mut DecodeBudget) -> Result<Self, DecodeError>",
+            "api",
+            members
+                .iter()
+                .map(|m| {
+                    format!(
+                        "ApiKey::{v} => Ok(Any{kind}::{v}(<{} as Message>::decode_with(buf, version, budget)?)),",
                         m.name,
                         v = api_variant(m)
                     )
