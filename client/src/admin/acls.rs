@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, AuthorizedOperations, Target, resource_error, top_level};
+use crate::admin::{Admin, Target, no_result, resource_error, top_level};
 use crate::error::{Error, Result};
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::create_acls_request::AclCreation;
@@ -190,13 +190,40 @@ wire_enum! {
     }
 }
 
+/// The ACL operations a principal may perform on a resource, as Kafka
+/// reports them (a bit per operation code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthorizedOperations(pub i32);
+
 impl AuthorizedOperations {
-    /// The operations, typed.
+    /// The operations, typed (a bit per [`AclOperation::code`]).
     pub fn operations(&self) -> Vec<AclOperation> {
         (0..31i8)
             .filter(|b| self.0 & (1 << b) != 0)
             .map(AclOperation::from_code)
             .collect()
+    }
+
+    /// The operations, by Java's `AclOperation` names (`READ`, `WRITE`,
+    /// `DESCRIBE_CONFIGS`...).
+    pub fn names(&self) -> Vec<&'static str> {
+        self.operations()
+            .into_iter()
+            .map(AclOperation::name)
+            .collect()
+    }
+
+    /// Whether the operation named as in Java (`DESCRIBE`,
+    /// `describe-configs`: any case, `_` or `-`) is allowed.
+    pub fn allows(&self, operation: &str) -> bool {
+        operation
+            .parse::<AclOperation>()
+            .is_ok_and(|op| (0..31).contains(&op.code()) && self.0 & (1 << op.code()) != 0)
+    }
+
+    /// From the wire: `None` for "not asked" (i32::MIN).
+    pub(crate) fn from_wire(bits: i32) -> Option<AuthorizedOperations> {
+        (bits != i32::MIN).then_some(AuthorizedOperations(bits))
     }
 }
 
@@ -530,15 +557,6 @@ fn broker_error(
     ))
 }
 
-fn no_result(api: &'static str, what: &dyn fmt::Display) -> Error {
-    resource_error(
-        ErrorCode::UNKNOWN_SERVER_ERROR,
-        api,
-        &what.to_string(),
-        Some("the broker sent no result for it"),
-    )
-}
-
 fn wire_filter(f: &AclBindingFilter) -> DeleteAclsFilter {
     DeleteAclsFilter {
         resource_type_filter: f.resource_type.code(),
@@ -842,6 +860,15 @@ mod tests {
                 AclOperation::IdempotentWrite
             ]
         );
+    }
+
+    #[test]
+    fn authorized_operations_bits() {
+        let ops = AuthorizedOperations((1 << 3) | (1 << 8) | (1 << 10));
+        assert_eq!(ops.names(), ["READ", "DESCRIBE", "DESCRIBE_CONFIGS"]);
+        assert!(ops.allows("describe"));
+        assert!(!ops.allows("WRITE"));
+        assert_eq!(AuthorizedOperations::from_wire(i32::MIN), None);
     }
 
     #[test]

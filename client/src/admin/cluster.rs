@@ -21,8 +21,8 @@
 
 use crate::TopicPartition;
 use crate::admin::{
-    Admin, AuthorizedOperations, NeedsVersion, Target, not_controller, remaining_ms, require,
-    resource_error, top_level, topic_error,
+    Admin, AuthorizedOperations, NeedsVersion, Target, no_result, not_controller, remaining_ms,
+    require, resource_error, top_level, topic_error,
 };
 use crate::error::{Error, Result};
 use purekafka_protocol::ErrorCode;
@@ -370,12 +370,7 @@ fn update_features_results(
                         r.error_message.as_deref(),
                     )),
                     Some(_) => Ok(()),
-                    None => Err(resource_error(
-                        ErrorCode::UNKNOWN_SERVER_ERROR,
-                        "UpdateFeatures",
-                        &what,
-                        Some("the broker sent no result for it"),
-                    )),
+                    None => Err(no_result("UpdateFeatures", &what)),
                 }
             };
             (name, r)

@@ -27,11 +27,14 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Admin, AuthorizedOperations, OffsetSpec, Target, resource_error, topic_error};
+use super::{
+    Admin, AuthorizedOperations, OffsetSpec, Target, each_key, no_result, resource_error,
+    topic_error,
+};
 use crate::TopicPartition;
 use crate::consumer::OffsetAndMetadata;
 use crate::error::{Error, Result};
-use crate::net::coordinator::{CoordinatorType, find_coordinators};
+use crate::net::coordinator::CoordinatorType;
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::leave_group_request::MemberIdentity;
 use purekafka_protocol::messages::offset_commit_request::{
@@ -246,6 +249,82 @@ fn coordinator_target(group: &str) -> Target {
     Target::Coordinator(CoordinatorType::Group, group.to_string())
 }
 
+/// A describe or delete response's entry for one group.
+trait GroupEntry {
+    fn group_id(&self) -> &str;
+    fn error_code(&self) -> i16;
+    fn error_message(&self) -> Option<&str>;
+}
+
+/// A response with an entry per group asked about.
+trait PerGroup {
+    type Entry: GroupEntry;
+    fn entries(&self) -> &[Self::Entry];
+    fn into_entries(self) -> Vec<Self::Entry>;
+}
+
+macro_rules! per_group {
+    ($($resp:ident . $field:ident : $entry:path;)*) => {$(
+        impl GroupEntry for $entry {
+            fn group_id(&self) -> &str {
+                &self.group_id
+            }
+            fn error_code(&self) -> i16 {
+                self.error_code
+            }
+            fn error_message(&self) -> Option<&str> {
+                self.error_message.as_deref()
+            }
+        }
+
+        impl PerGroup for purekafka_protocol::messages::$resp {
+            type Entry = $entry;
+            fn entries(&self) -> &[$entry] {
+                &self.$field
+            }
+            fn into_entries(self) -> Vec<$entry> {
+                self.$field
+            }
+        }
+    )*};
+}
+
+per_group! {
+    ConsumerGroupDescribeResponse.groups:
+        purekafka_protocol::messages::consumer_group_describe_response::DescribedGroup;
+    DescribeGroupsResponse.groups:
+        purekafka_protocol::messages::describe_groups_response::DescribedGroup;
+    ShareGroupDescribeResponse.groups:
+        purekafka_protocol::messages::share_group_describe_response::DescribedGroup;
+    DeleteGroupsResponse.results:
+        purekafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+}
+
+/// `retry_on` for a request about one group: its entry's code, when the
+/// coordinator moved or is loading.
+fn group_moved<R: PerGroup>(resp: &R) -> Option<ErrorCode> {
+    resp.entries()
+        .first()
+        .and_then(|g| coordinator_moved(ErrorCode(g.error_code())))
+}
+
+/// The entry for `group` in `resp`, or its error (the entry's code, or
+/// that the broker sent none) naming it.
+fn entry_for<R: PerGroup>(api: &'static str, group: &str, resp: R) -> Result<R::Entry> {
+    let Some(g) = resp
+        .into_entries()
+        .into_iter()
+        .find(|g| g.group_id() == group)
+    else {
+        return Err(no_result(api, &format_args!("group '{group}'")));
+    };
+    let code = ErrorCode(g.error_code());
+    if code != ErrorCode::NONE {
+        return Err(group_error(code, api, group, g.error_message()));
+    }
+    Ok(g)
+}
+
 /// The OffsetFetch / OffsetCommit version above which topics are named by
 /// id only; these calls speak names.
 const BY_NAME_MAX_VERSION: i16 = 9;
@@ -294,6 +373,25 @@ fn flatten_assignment<'a>(
 }
 
 impl Admin {
+    /// Sends `req`, about `group` alone, to the group's coordinator
+    /// (retrying while it moves or loads): the group's entry and the
+    /// coordinator that answered, or the group's error naming it.
+    async fn ask_about_group<R>(
+        &self,
+        group: &str,
+        req: &R,
+        deadline: tokio::time::Instant,
+    ) -> Result<(<R::Response as PerGroup>::Entry, i32)>
+    where
+        R: purekafka_protocol::Request,
+        R::Response: PerGroup,
+    {
+        let (resp, coordinator) = self
+            .call_coordinator(CoordinatorType::Group, group, req, deadline, group_moved)
+            .await?;
+        Ok((entry_for(R::KEY.name(), group, resp)?, coordinator))
+    }
+
     /// Lists the groups of every broker (Java's `listGroups`), filtered by
     /// state and type.
     pub async fn list_groups(&self, opts: ListGroupsOptions) -> Result<Vec<GroupListing>> {
@@ -357,13 +455,12 @@ impl Admin {
         opts: GroupOptions,
     ) -> Result<BTreeMap<String, Result<ConsumerGroupDescription>>> {
         let deadline = self.deadline(opts.timeout);
-        let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
-        let mut out = BTreeMap::new();
-        for g in groups {
-            let r = self.describe_one(&g, &opts, deadline).await;
-            out.insert(g, r);
-        }
-        Ok(out)
+        let groups = groups.into_iter().map(Into::into);
+        let opts = &opts;
+        Ok(each_key(groups, |g: String| async move {
+            self.describe_one(&g, opts, deadline).await
+        })
+        .await)
     }
 
     async fn describe_one(
@@ -372,37 +469,13 @@ impl Admin {
         opts: &GroupOptions,
         deadline: tokio::time::Instant,
     ) -> Result<ConsumerGroupDescription> {
-        let coordinator = self
-            .coordinators()
-            .find(
-                self.cluster(),
-                CoordinatorType::Group,
-                group,
-                self.retry_policy(deadline),
-            )
-            .await?
-            .id;
         let req = ConsumerGroupDescribeRequest {
             group_ids: vec![group.to_string()],
             include_authorized_operations: opts.include_authorized_operations,
             ..Default::default()
         };
-        // A broker without KIP-848 does not know the request: classic.
-        let modern = match self
-            .call_until(coordinator_target(group), &req, deadline, |r| {
-                r.groups
-                    .first()
-                    .and_then(|g| coordinator_moved(ErrorCode(g.error_code)))
-            })
-            .await
-        {
-            Ok(r) => Some(r),
-            Err(Error::UnsupportedVersion { .. }) => None,
-            Err(e) => return Err(e),
-        };
-        if let Some(g) = modern.and_then(|r| r.groups.into_iter().find(|g| g.group_id == group)) {
-            let code = ErrorCode(g.error_code);
-            if code == ErrorCode::NONE {
+        match self.ask_about_group(group, &req, deadline).await {
+            Ok((g, coordinator)) => {
                 return Ok(ConsumerGroupDescription {
                     group_id: g.group_id,
                     group_type: GroupType::Consumer,
@@ -427,46 +500,19 @@ impl Admin {
                     authorized_operations: AuthorizedOperations::from_wire(g.authorized_operations),
                 });
             }
-            // GROUP_ID_NOT_FOUND: not a consumer group (a classic one, or
-            // none); anything else is the answer.
-            if code != ErrorCode::GROUP_ID_NOT_FOUND {
-                return Err(group_error(
-                    code,
-                    "ConsumerGroupDescribe",
-                    group,
-                    g.error_message.as_deref(),
-                ));
-            }
+            // A broker without KIP-848 does not know the request, and
+            // GROUP_ID_NOT_FOUND is a group that is not a consumer group (a
+            // classic one, or none): DescribeGroups says which.
+            Err(Error::UnsupportedVersion { .. }) => {}
+            Err(e) if e.code() == Some(ErrorCode::GROUP_ID_NOT_FOUND) => {}
+            Err(e) => return Err(e),
         }
         let req = DescribeGroupsRequest {
             groups: vec![group.to_string()],
             include_authorized_operations: opts.include_authorized_operations,
             ..Default::default()
         };
-        let resp = self
-            .call_until(coordinator_target(group), &req, deadline, |r| {
-                r.groups
-                    .first()
-                    .and_then(|g| coordinator_moved(ErrorCode(g.error_code)))
-            })
-            .await?;
-        let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else {
-            return Err(group_error(
-                ErrorCode::UNKNOWN_SERVER_ERROR,
-                "DescribeGroups",
-                group,
-                Some("the broker sent no result for it"),
-            ));
-        };
-        let code = ErrorCode(g.error_code);
-        if code != ErrorCode::NONE {
-            return Err(group_error(
-                code,
-                "DescribeGroups",
-                group,
-                g.error_message.as_deref(),
-            ));
-        }
+        let (g, coordinator) = self.ask_about_group(group, &req, deadline).await?;
         let consumer = g.protocol_type == "consumer";
         Ok(ConsumerGroupDescription {
             group_id: g.group_id,
@@ -506,12 +552,12 @@ impl Admin {
         opts: GroupOptions,
     ) -> Result<BTreeMap<String, Result<ShareGroupDescription>>> {
         let deadline = self.deadline(opts.timeout);
-        let mut out = BTreeMap::new();
-        for group in groups.into_iter().map(Into::into) {
-            let r = self.describe_share_one(&group, &opts, deadline).await;
-            out.insert(group, r);
-        }
-        Ok(out)
+        let groups = groups.into_iter().map(Into::into);
+        let opts = &opts;
+        Ok(each_key(groups, |g: String| async move {
+            self.describe_share_one(&g, opts, deadline).await
+        })
+        .await)
     }
 
     async fn describe_share_one(
@@ -520,45 +566,12 @@ impl Admin {
         opts: &GroupOptions,
         deadline: tokio::time::Instant,
     ) -> Result<ShareGroupDescription> {
-        let coordinator = self
-            .coordinators()
-            .find(
-                self.cluster(),
-                CoordinatorType::Group,
-                group,
-                self.retry_policy(deadline),
-            )
-            .await?
-            .id;
         let req = ShareGroupDescribeRequest {
             group_ids: vec![group.to_string()],
             include_authorized_operations: opts.include_authorized_operations,
             ..Default::default()
         };
-        let resp = self
-            .call_until(coordinator_target(group), &req, deadline, |r| {
-                r.groups
-                    .first()
-                    .and_then(|g| coordinator_moved(ErrorCode(g.error_code)))
-            })
-            .await?;
-        let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else {
-            return Err(group_error(
-                ErrorCode::UNKNOWN_SERVER_ERROR,
-                "ShareGroupDescribe",
-                group,
-                Some("the broker sent no result for it"),
-            ));
-        };
-        let code = ErrorCode(g.error_code);
-        if code != ErrorCode::NONE {
-            return Err(group_error(
-                code,
-                "ShareGroupDescribe",
-                group,
-                g.error_message.as_deref(),
-            ));
-        }
+        let (g, coordinator) = self.ask_about_group(group, &req, deadline).await?;
         Ok(ShareGroupDescription {
             group_id: g.group_id,
             state: g.group_state,
@@ -592,50 +605,16 @@ impl Admin {
         opts: GroupOptions,
     ) -> Result<BTreeMap<String, Result<()>>> {
         let deadline = self.deadline(opts.timeout);
-        let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
-        // One lookup for all; each group to its coordinator.
-        let found = find_coordinators(
-            self.cluster(),
-            CoordinatorType::Group,
-            groups.iter().cloned(),
-            self.retry_policy(deadline),
-        )
-        .await;
-        let mut out = BTreeMap::new();
-        for g in groups {
-            if let Some(Err(e)) = found.get(&g) {
-                out.insert(g, Err(e.clone()));
-                continue;
-            }
+        let groups = groups.into_iter().map(Into::into);
+        // Each group at its coordinator (looked up once, then cached).
+        Ok(each_key(groups, |g: String| async move {
             let req = DeleteGroupsRequest {
                 groups_names: vec![g.clone()],
                 ..Default::default()
             };
-            let r = self
-                .call_until(coordinator_target(&g), &req, deadline, |r| {
-                    r.results
-                        .first()
-                        .and_then(|x| coordinator_moved(ErrorCode(x.error_code)))
-                })
-                .await
-                .and_then(|resp| {
-                    let x = resp.results.into_iter().find(|x| x.group_id == g);
-                    match x.map(|x| (ErrorCode(x.error_code), x.error_message)) {
-                        Some((ErrorCode::NONE, _)) => Ok(()),
-                        Some((code, msg)) => {
-                            Err(group_error(code, "DeleteGroups", &g, msg.as_deref()))
-                        }
-                        None => Err(group_error(
-                            ErrorCode::UNKNOWN_SERVER_ERROR,
-                            "DeleteGroups",
-                            &g,
-                            Some("the broker sent no result for it"),
-                        )),
-                    }
-                });
-            out.insert(g, r);
-        }
-        Ok(out)
+            self.ask_about_group(&g, &req, deadline).await.map(drop)
+        })
+        .await)
     }
 
     /// A group's committed offsets (Java's `listConsumerGroupOffsets`): of
@@ -730,12 +709,7 @@ impl Admin {
         };
         if version >= 8 {
             let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else {
-                return Err(group_error(
-                    ErrorCode::UNKNOWN_SERVER_ERROR,
-                    "OffsetFetch",
-                    group,
-                    Some("the broker sent no result for it"),
-                ));
+                return Err(no_result("OffsetFetch", &format_args!("group '{group}'")));
             };
             let code = ErrorCode(g.error_code);
             if code != ErrorCode::NONE {

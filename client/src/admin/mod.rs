@@ -66,6 +66,7 @@
 //! retry rounds), with a check of the response's top-level error, and
 //! turns the response into typed per-resource results.
 
+use crate::TopicPartition;
 use crate::config::AdminConfig;
 use crate::consumer::backoff::Retries;
 use crate::error::{Error, Result};
@@ -85,6 +86,7 @@ pub mod acls;
 pub mod cluster;
 pub mod configs;
 pub mod groups;
+mod leaders;
 pub mod offsets;
 pub mod quotas;
 pub mod scram;
@@ -143,6 +145,26 @@ impl<K: Ord, T> AllOk<K, T> for BTreeMap<K, Result<T>> {
     }
 }
 
+/// `one(key)` for each key in turn (in order, once each): each key's
+/// outcome, for the calls that ask about one resource per request.
+pub(crate) async fn each_key<K, T, F, Fut>(
+    keys: impl IntoIterator<Item = K>,
+    mut one: F,
+) -> BTreeMap<K, Result<T>>
+where
+    K: Ord + Clone,
+    F: FnMut(K) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let keys: std::collections::BTreeSet<K> = keys.into_iter().collect();
+    let mut out = BTreeMap::new();
+    for k in keys {
+        let r = one(k.clone()).await;
+        out.insert(k, r);
+    }
+    out
+}
+
 struct Inner {
     cluster: Cluster,
     config: AdminConfig,
@@ -193,6 +215,17 @@ pub(crate) fn resource_error(
     }
 }
 
+/// The error of a resource the broker's response left out (`what` names
+/// it): UNKNOWN_SERVER_ERROR, never a silent success.
+pub(crate) fn no_result(api: &'static str, what: &dyn std::fmt::Display) -> Error {
+    resource_error(
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+        api,
+        &what.to_string(),
+        Some("the broker sent no result for it"),
+    )
+}
+
 /// A Kafka error for a topic (and partition), with the broker's message.
 pub(crate) fn topic_error(
     code: ErrorCode,
@@ -208,6 +241,38 @@ pub(crate) fn topic_error(
         partition,
         message: message.filter(|m| !m.is_empty()).map(str::to_string),
     }
+}
+
+/// `Ok(())` for NONE, else the error `err` makes of the code: a
+/// per-resource (or top-level) code turned into that resource's outcome.
+pub(crate) fn check(code: i16, err: impl FnOnce(ErrorCode) -> Error) -> Result<()> {
+    let code = ErrorCode(code);
+    if code.is_ok() { Ok(()) } else { Err(err(code)) }
+}
+
+/// [`check`] for a topic (and partition): the error names them, with the
+/// broker's message.
+pub(crate) fn check_topic(
+    code: i16,
+    api: &'static str,
+    topic: &str,
+    partition: Option<i32>,
+    message: Option<&str>,
+) -> Result<()> {
+    check(code, |c| topic_error(c, api, topic, partition, message))
+}
+
+/// Items grouped by topic, topics in name order and each topic's items in
+/// the order given: the shape of the requests that list topics and their
+/// partitions.
+pub(crate) fn by_topic<'a, T>(
+    items: impl IntoIterator<Item = (&'a TopicPartition, T)>,
+) -> BTreeMap<&'a str, Vec<T>> {
+    let mut out: BTreeMap<&str, Vec<T>> = BTreeMap::new();
+    for (tp, item) in items {
+        out.entry(tp.topic()).or_default().push(item);
+    }
+    out
 }
 
 /// What a request built for the version negotiated with a broker cannot
@@ -382,12 +447,6 @@ impl Admin {
             backoff_max: self.inner.config.client.retry_backoff_max,
             deadline: deadline.into_std(),
         }
-    }
-
-    /// The coordinator cache (for families that batch a lookup of many
-    /// groups).
-    pub(crate) fn coordinators(&self) -> &Coordinators {
-        &self.inner.coordinators
     }
 
     /// A connection to `target`.
@@ -586,6 +645,24 @@ impl Admin {
         }
     }
 
+    /// Sends `req`, about one group or transactional id (`key`), to its
+    /// coordinator, retrying while it moves or loads (the code `retry_on`
+    /// reads, see [`call_until`](Self::call_until)); returns the response
+    /// and the node id of the coordinator that answered.
+    pub(crate) async fn call_coordinator<R: Request>(
+        &self,
+        kind: CoordinatorType,
+        key: &str,
+        req: &R,
+        deadline: Instant,
+        retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
+    ) -> Result<(R::Response, i32)> {
+        let target = Target::Coordinator(kind, key.to_string());
+        let resp = self.call_until(target, req, deadline, retry_on).await?;
+        let id = self.inner.coordinators.get(kind, key).map_or(-1, |b| b.id);
+        Ok((resp, id))
+    }
+
     /// Per-resource retries: `round(keys)` sends one request for `keys` and
     /// returns each key's outcome; keys whose error `retry` accepts (and is
     /// retriable) go again, after a backoff, until `deadline`. A later
@@ -633,12 +710,7 @@ impl Admin {
                         done.insert(k, r);
                     }
                     None => {
-                        let e = resource_error(
-                            ErrorCode::UNKNOWN_SERVER_ERROR,
-                            api,
-                            &k.to_string(),
-                            Some("the broker sent no result for it"),
-                        );
+                        let e = no_result(api, &k);
                         done.insert(k, Err(e));
                     }
                 }
@@ -687,8 +759,13 @@ mod tests {
         assert_eq!(e.property, "linger.ms");
         assert!(e.reason.contains("producer property"), "{e}");
         let mut client = crate::config::ClientConfig::default();
+        // Not a plain client property: it belongs to the typed configs
+        // that have it (the consumer's too, since its offset lookups).
         let e = client.set("default.api.timeout.ms", "1").unwrap_err();
-        assert!(e.reason.contains("AdminConfig"), "{e}");
+        assert!(
+            e.reason.contains("AdminConfig") || e.reason.contains("ConsumerConfig"),
+            "{e}"
+        );
     }
 
     fn group(g: &str) -> Target {

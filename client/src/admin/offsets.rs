@@ -22,11 +22,10 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Admin, Target, remaining_ms, require, topic_error};
+use super::{Admin, Target, by_topic, check_topic, remaining_ms, require};
 use crate::TopicPartition;
 use crate::config::IsolationLevel;
-use crate::error::{Error, Result};
-use purekafka_protocol::ErrorCode;
+use crate::error::Result;
 use purekafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
@@ -114,66 +113,7 @@ pub struct DeleteRecordsOptions {
     pub timeout: Option<Duration>,
 }
 
-/// Leader-routing errors worth another round (after a metadata refresh);
-/// a partition that does not exist is not waited for.
-fn retry_moved(e: &Error) -> bool {
-    match e.code() {
-        Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => false,
-        Some(c) => c.is_stale_metadata(),
-        None => true,
-    }
-}
-
 impl Admin {
-    /// The leaders of `partitions`, by node, from fresh metadata (the
-    /// families routing to partition leaders use it); a
-    /// partition without a known leader gets its error.
-    pub(crate) async fn partition_leaders(
-        &self,
-        api: &'static str,
-        partitions: Vec<TopicPartition>,
-    ) -> Result<(
-        BTreeMap<i32, Vec<TopicPartition>>,
-        BTreeMap<TopicPartition, Error>,
-    )> {
-        let cluster = self.cluster();
-        cluster.add_topics(partitions.iter().map(|tp| tp.topic()));
-        let md = cluster.refresh_metadata().await?;
-        let mut leaders: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
-        let mut failed = BTreeMap::new();
-        for tp in partitions {
-            match md.topics.get(tp.topic()) {
-                Some(t) if t.error != ErrorCode::NONE => {
-                    let e = topic_error(t.error, api, tp.topic(), Some(tp.partition), None);
-                    failed.insert(tp, e);
-                }
-                None => {
-                    let e = topic_error(
-                        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                        api,
-                        tp.topic(),
-                        Some(tp.partition),
-                        None,
-                    );
-                    failed.insert(tp, e);
-                }
-                Some(t) => match md.leader(tp.topic(), tp.partition) {
-                    Some(l) => leaders.entry(l).or_default().push(tp),
-                    None => {
-                        let code = if t.partitions.iter().any(|p| p.id == tp.partition) {
-                            ErrorCode::LEADER_NOT_AVAILABLE
-                        } else {
-                            ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
-                        };
-                        let e = topic_error(code, api, tp.topic(), Some(tp.partition), None);
-                        failed.insert(tp, e);
-                    }
-                },
-            }
-        }
-        Ok((leaders, failed))
-    }
-
     /// Looks up offsets (Java's `listOffsets`), with the default options.
     pub async fn list_offsets(
         &self,
@@ -194,93 +134,63 @@ impl Admin {
         let specs: BTreeMap<TopicPartition, OffsetSpec> = specs.into_iter().collect();
         let isolation = i8::from(opts.isolation_level == IsolationLevel::ReadCommitted);
         let keys: Vec<TopicPartition> = specs.keys().cloned().collect();
-        let specs = &specs;
-        self.per_resource(
-            "ListOffsets",
-            keys,
-            deadline,
-            retry_moved,
-            |keys| async move {
-                let (leaders, failed) = self.partition_leaders("ListOffsets", keys).await?;
-                let mut out: BTreeMap<TopicPartition, Result<ListedOffset>> =
-                    failed.into_iter().map(|(k, e)| (k, Err(e))).collect();
-                for (leader, tps) in leaders {
-                    let mut by_topic: BTreeMap<&str, Vec<&TopicPartition>> = BTreeMap::new();
-                    for tp in &tps {
-                        by_topic.entry(tp.topic()).or_default().push(tp);
-                    }
-                    // The newest spec asked for decides the version needed.
-                    let newest = tps
-                        .iter()
-                        .filter_map(|tp| specs.get(tp))
-                        .max_by_key(|s| s.min_version())
-                        .copied()
-                        .unwrap_or(OffsetSpec::Latest);
-                    let build = |version: i16| {
-                        require(version, newest.min_version(), newest.what())?;
-                        Ok(ListOffsetsRequest {
-                            replica_id: -1,
-                            isolation_level: isolation,
-                            topics: by_topic
-                                .iter()
-                                .map(|(t, ps)| ListOffsetsTopic {
-                                    name: t.to_string(),
-                                    partitions: ps
-                                        .iter()
-                                        .map(|tp| ListOffsetsPartition {
-                                            partition_index: tp.partition,
-                                            timestamp: specs
-                                                .get(*tp)
-                                                .copied()
-                                                .unwrap_or(OffsetSpec::Latest)
-                                                .wire(),
-                                            ..Default::default()
-                                        })
-                                        .collect(),
-                                    ..Default::default()
-                                })
-                                .collect(),
-                            timeout_ms: remaining_ms(deadline),
+        let spec = |tp: &TopicPartition| specs.get(tp).copied().unwrap_or(OffsetSpec::Latest);
+        let ask = |leader: i32, tps: Vec<TopicPartition>| async move {
+            // The newest spec asked for decides the version needed.
+            let newest = tps
+                .iter()
+                .map(spec)
+                .max_by_key(|s| s.min_version())
+                .unwrap_or(OffsetSpec::Latest);
+            let build = |version: i16| {
+                require(version, newest.min_version(), newest.what())?;
+                Ok(ListOffsetsRequest {
+                    replica_id: -1,
+                    isolation_level: isolation,
+                    topics: by_topic(tps.iter().map(|tp| {
+                        let p = ListOffsetsPartition {
+                            partition_index: tp.partition,
+                            timestamp: spec(tp).wire(),
                             ..Default::default()
-                        })
-                    };
-                    match self
-                        .call_with(Target::Broker(leader), deadline, build, |_| None)
-                        .await
-                    {
-                        Ok((resp, _)) => {
-                            for t in resp.topics {
-                                for p in t.partitions {
-                                    let tp =
-                                        TopicPartition::new(t.name.as_str(), p.partition_index);
-                                    let code = ErrorCode(p.error_code);
-                                    let r = if code == ErrorCode::NONE {
-                                        Ok(ListedOffset {
-                                            offset: p.offset,
-                                            timestamp: p.timestamp,
-                                            leader_epoch: (p.leader_epoch >= 0)
-                                                .then_some(p.leader_epoch),
-                                        })
-                                    } else {
-                                        Err(topic_error(
-                                            code,
-                                            "ListOffsets",
-                                            &t.name,
-                                            Some(p.partition_index),
-                                            None,
-                                        ))
-                                    };
-                                    out.insert(tp, r);
-                                }
-                            }
-                        }
-                        Err(e) => out.extend(tps.into_iter().map(|tp| (tp, Err(e.clone())))),
-                    }
+                        };
+                        (tp, p)
+                    }))
+                    .into_iter()
+                    .map(|(name, partitions)| ListOffsetsTopic {
+                        name: name.to_string(),
+                        partitions,
+                        ..Default::default()
+                    })
+                    .collect(),
+                    timeout_ms: remaining_ms(deadline),
+                    ..Default::default()
+                })
+            };
+            let (resp, _) = self
+                .call_with(Target::Broker(leader), deadline, build, |_| None)
+                .await?;
+            let mut out = BTreeMap::new();
+            for t in resp.topics {
+                for p in t.partitions {
+                    let r = check_topic(
+                        p.error_code,
+                        "ListOffsets",
+                        &t.name,
+                        Some(p.partition_index),
+                        None,
+                    )
+                    .map(|()| ListedOffset {
+                        offset: p.offset,
+                        timestamp: p.timestamp,
+                        leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+                    });
+                    out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
                 }
-                Ok(out)
-            },
-        )
-        .await
+            }
+            Ok(out)
+        };
+        self.per_leader("ListOffsets", keys, deadline, None, ask)
+            .await
     }
 
     /// Deletes the records before the given offsets (Java's
@@ -305,71 +215,47 @@ impl Admin {
         let before: BTreeMap<TopicPartition, i64> = before.into_iter().collect();
         let keys: Vec<TopicPartition> = before.keys().cloned().collect();
         let before = &before;
-        self.per_resource(
-            "DeleteRecords",
-            keys,
-            deadline,
-            retry_moved,
-            |keys| async move {
-                let (leaders, failed) = self.partition_leaders("DeleteRecords", keys).await?;
-                let mut out: BTreeMap<TopicPartition, Result<i64>> =
-                    failed.into_iter().map(|(k, e)| (k, Err(e))).collect();
-                for (leader, tps) in leaders {
-                    let mut by_topic: BTreeMap<&str, Vec<&TopicPartition>> = BTreeMap::new();
-                    for tp in &tps {
-                        by_topic.entry(tp.topic()).or_default().push(tp);
-                    }
-                    let req = DeleteRecordsRequest {
-                        topics: by_topic
-                            .iter()
-                            .map(|(t, ps)| DeleteRecordsTopic {
-                                name: t.to_string(),
-                                partitions: ps
-                                    .iter()
-                                    .map(|tp| DeleteRecordsPartition {
-                                        partition_index: tp.partition,
-                                        offset: before.get(*tp).copied().unwrap_or(0),
-                                        ..Default::default()
-                                    })
-                                    .collect(),
-                                ..Default::default()
-                            })
-                            .collect(),
-                        timeout_ms: remaining_ms(deadline),
+        let ask = |leader: i32, tps: Vec<TopicPartition>| async move {
+            let req = DeleteRecordsRequest {
+                topics: by_topic(tps.iter().map(|tp| {
+                    let p = DeleteRecordsPartition {
+                        partition_index: tp.partition,
+                        offset: before.get(tp).copied().unwrap_or(0),
                         ..Default::default()
                     };
-                    match self
-                        .call_until(Target::Broker(leader), &req, deadline, |_| None)
-                        .await
-                    {
-                        Ok(resp) => {
-                            for t in resp.topics {
-                                for p in t.partitions {
-                                    let tp =
-                                        TopicPartition::new(t.name.as_str(), p.partition_index);
-                                    let code = ErrorCode(p.error_code);
-                                    let r = if code == ErrorCode::NONE {
-                                        Ok(p.low_watermark)
-                                    } else {
-                                        Err(topic_error(
-                                            code,
-                                            "DeleteRecords",
-                                            &t.name,
-                                            Some(p.partition_index),
-                                            None,
-                                        ))
-                                    };
-                                    out.insert(tp, r);
-                                }
-                            }
-                        }
-                        Err(e) => out.extend(tps.into_iter().map(|tp| (tp, Err(e.clone())))),
-                    }
+                    (tp, p)
+                }))
+                .into_iter()
+                .map(|(name, partitions)| DeleteRecordsTopic {
+                    name: name.to_string(),
+                    partitions,
+                    ..Default::default()
+                })
+                .collect(),
+                timeout_ms: remaining_ms(deadline),
+                ..Default::default()
+            };
+            let resp = self
+                .call_until(Target::Broker(leader), &req, deadline, |_| None)
+                .await?;
+            let mut out = BTreeMap::new();
+            for t in resp.topics {
+                for p in t.partitions {
+                    let r = check_topic(
+                        p.error_code,
+                        "DeleteRecords",
+                        &t.name,
+                        Some(p.partition_index),
+                        None,
+                    )
+                    .map(|()| p.low_watermark);
+                    out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
                 }
-                Ok(out)
-            },
-        )
-        .await
+            }
+            Ok(out)
+        };
+        self.per_leader("DeleteRecords", keys, deadline, None, ask)
+            .await
     }
 }
 

@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, Target, resource_error, top_level};
+use crate::admin::{Admin, Target, no_result, resource_error, top_level};
 use crate::error::Result;
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
@@ -310,12 +310,7 @@ fn alter_results(
                     &what,
                     message.as_deref(),
                 )),
-                None => Err(resource_error(
-                    ErrorCode::UNKNOWN_SERVER_ERROR,
-                    "AlterClientQuotas",
-                    &what,
-                    Some("the broker sent no result for it"),
-                )),
+                None => Err(no_result("AlterClientQuotas", &what)),
             };
             (entity, r)
         })

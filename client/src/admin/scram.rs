@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, Target, resource_error, top_level};
+use crate::admin::{Admin, Target, no_result, resource_error, top_level};
 use crate::config::Secret;
 use crate::error::{Error, Result};
 use crate::security::sasl::scram::ScramHash;
@@ -254,11 +254,9 @@ fn describe_results(
     // Every user asked about gets an answer.
     for u in users.unwrap_or_default() {
         got.entry(u.clone()).or_insert_with(|| {
-            Err(resource_error(
-                ErrorCode::UNKNOWN_SERVER_ERROR,
+            Err(no_result(
                 "DescribeUserScramCredentials",
-                &format!("user {u}"),
-                Some("the broker sent no result for it"),
+                &format_args!("user {u}"),
             ))
         });
     }
@@ -382,11 +380,9 @@ fn alter_results(
                         r.error_message.clone(),
                         &u,
                     ),
-                    None => Err(resource_error(
-                        ErrorCode::UNKNOWN_SERVER_ERROR,
+                    None => Err(no_result(
                         "AlterUserScramCredentials",
-                        &format!("user {u}"),
-                        Some("the broker sent no result for it"),
+                        &format_args!("user {u}"),
                     )),
                 },
             };

@@ -37,7 +37,9 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Admin, Target, remaining_ms, require, resource_error, topic_error};
+use super::{
+    Admin, AuthorizedOperations, Target, check, check_topic, remaining_ms, require, resource_error,
+};
 use crate::error::{Error, Result};
 use purekafka_protocol::messages::create_partitions_request::{
     CreatePartitionsAssignment, CreatePartitionsTopic,
@@ -225,54 +227,6 @@ pub struct DescribeTopicsOptions {
     pub include_authorized_operations: bool,
 }
 
-/// The ACL operations a principal may perform on a resource, as Kafka
-/// reports them (a bit per operation code).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuthorizedOperations(pub i32);
-
-impl AuthorizedOperations {
-    /// The operations, by Java's `AclOperation` names (`READ`, `WRITE`,
-    /// `DESCRIBE_CONFIGS`...).
-    pub fn names(&self) -> Vec<&'static str> {
-        const NAMES: [&str; 16] = [
-            "UNKNOWN",
-            "ANY",
-            "ALL",
-            "READ",
-            "WRITE",
-            "CREATE",
-            "DELETE",
-            "ALTER",
-            "DESCRIBE",
-            "CLUSTER_ACTION",
-            "DESCRIBE_CONFIGS",
-            "ALTER_CONFIGS",
-            "IDEMPOTENT_WRITE",
-            "CREATE_TOKENS",
-            "DESCRIBE_TOKENS",
-            "TWO_PHASE_COMMIT",
-        ];
-        NAMES
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.0 & (1 << i) != 0)
-            .map(|(_, n)| *n)
-            .collect()
-    }
-
-    /// Whether the operation named as in Java (`DESCRIBE`) is allowed.
-    pub fn allows(&self, operation: &str) -> bool {
-        self.names()
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(operation))
-    }
-
-    /// From the wire: `None` for "not asked" (i32::MIN).
-    pub(crate) fn from_wire(bits: i32) -> Option<AuthorizedOperations> {
-        (bits != i32::MIN).then_some(AuthorizedOperations(bits))
-    }
-}
-
 /// One partition of a described topic (Java's `TopicPartitionInfo`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionDescription {
@@ -394,33 +348,30 @@ impl Admin {
                     .topics
                     .into_iter()
                     .map(|t| {
-                        let code = ErrorCode(t.error_code);
-                        let outcome = if code == ErrorCode::NONE {
-                            Ok(TopicCreated {
-                                topic_id: t.topic_id,
-                                num_partitions: t.num_partitions,
-                                replication_factor: t.replication_factor,
-                                configs: t
-                                    .configs
-                                    .unwrap_or_default()
-                                    .into_iter()
-                                    .map(|c| CreatedTopicConfig {
-                                        name: c.name,
-                                        value: c.value,
-                                        read_only: c.read_only,
-                                        sensitive: c.is_sensitive,
-                                    })
-                                    .collect(),
-                            })
-                        } else {
-                            Err(topic_error(
-                                code,
-                                "CreateTopics",
-                                &t.name,
-                                None,
-                                t.error_message.as_deref(),
-                            ))
-                        };
+                        let api = "CreateTopics";
+                        let outcome = check_topic(
+                            t.error_code,
+                            api,
+                            &t.name,
+                            None,
+                            t.error_message.as_deref(),
+                        )
+                        .map(|()| TopicCreated {
+                            topic_id: t.topic_id,
+                            num_partitions: t.num_partitions,
+                            replication_factor: t.replication_factor,
+                            configs: t
+                                .configs
+                                .unwrap_or_default()
+                                .into_iter()
+                                .map(|c| CreatedTopicConfig {
+                                    name: c.name,
+                                    value: c.value,
+                                    read_only: c.read_only,
+                                    sensitive: c.is_sensitive,
+                                })
+                                .collect(),
+                        });
                         (t.name, outcome)
                     })
                     .collect())
@@ -479,18 +430,9 @@ impl Admin {
                     .into_iter()
                     .filter_map(|r| {
                         let name = r.name?;
-                        let code = ErrorCode(r.error_code);
-                        let outcome = if code == ErrorCode::NONE {
-                            Ok(())
-                        } else {
-                            Err(topic_error(
-                                code,
-                                "DeleteTopics",
-                                &name,
-                                None,
-                                r.error_message.as_deref(),
-                            ))
-                        };
+                        let message = r.error_message.as_deref();
+                        let outcome =
+                            check_topic(r.error_code, "DeleteTopics", &name, None, message);
                         Some((name, outcome))
                     })
                     .collect())
@@ -532,21 +474,14 @@ impl Admin {
                     .responses
                     .into_iter()
                     .map(|r| {
-                        let code = ErrorCode(r.error_code);
-                        let outcome = if code == ErrorCode::NONE {
-                            Ok(())
-                        } else {
+                        let outcome = check(r.error_code, |code| {
                             let what = match &r.name {
                                 Some(n) => format!("topic {n} (id {})", r.topic_id),
                                 None => format!("topic id {}", r.topic_id),
                             };
-                            Err(resource_error(
-                                code,
-                                "DeleteTopics",
-                                &what,
-                                r.error_message.as_deref(),
-                            ))
-                        };
+                            let message = r.error_message.as_deref();
+                            resource_error(code, "DeleteTopics", &what, message)
+                        });
                         (r.topic_id, outcome)
                     })
                     .collect())
@@ -678,10 +613,10 @@ impl Admin {
                     .into_iter()
                     .map(|t| {
                         let id = t.topic_id;
-                        let code = ErrorCode(t.error_code);
-                        if code != ErrorCode::NONE {
-                            let e =
-                                resource_error(code, "Metadata", &format!("topic id {id}"), None);
+                        let what = || format!("topic id {id}");
+                        if let Err(e) = check(t.error_code, |c| {
+                            resource_error(c, "Metadata", &what(), None)
+                        }) {
                             return (id, Err(e));
                         }
                         let one = MetadataResponse {
@@ -695,7 +630,7 @@ impl Admin {
                                 Err(resource_error(
                                     ErrorCode::UNKNOWN_SERVER_ERROR,
                                     "Metadata",
-                                    &format!("topic id {id}"),
+                                    &what(),
                                     Some("the broker sent no name for it"),
                                 ))
                             });
@@ -759,18 +694,9 @@ impl Admin {
                     .results
                     .into_iter()
                     .map(|r| {
-                        let code = ErrorCode(r.error_code);
-                        let outcome = if code == ErrorCode::NONE {
-                            Ok(())
-                        } else {
-                            Err(topic_error(
-                                code,
-                                "CreatePartitions",
-                                &r.name,
-                                None,
-                                r.error_message.as_deref(),
-                            ))
-                        };
+                        let message = r.error_message.as_deref();
+                        let outcome =
+                            check_topic(r.error_code, "CreatePartitions", &r.name, None, message);
                         (r.name, outcome)
                     })
                     .collect())
@@ -786,9 +712,7 @@ fn describe_results(resp: MetadataResponse) -> BTreeMap<String, Result<TopicDesc
         .into_iter()
         .filter_map(|t| {
             let name = t.name?;
-            let code = ErrorCode(t.error_code);
-            if code != ErrorCode::NONE {
-                let e = topic_error(code, "Metadata", &name, None, None);
+            if let Err(e) = check_topic(t.error_code, "Metadata", &name, None, None) {
                 return Some((name, Err(e)));
             }
             let mut partitions: Vec<PartitionDescription> = t
@@ -840,15 +764,6 @@ mod tests {
         assert_eq!(w.assignments.len(), 2);
         assert_eq!(w.assignments[1].partition_index, 1);
         assert_eq!(w.assignments[1].broker_ids, [2, 3]);
-    }
-
-    #[test]
-    fn authorized_operations_bits() {
-        let ops = AuthorizedOperations((1 << 3) | (1 << 8) | (1 << 10));
-        assert_eq!(ops.names(), ["READ", "DESCRIBE", "DESCRIBE_CONFIGS"]);
-        assert!(ops.allows("describe"));
-        assert!(!ops.allows("WRITE"));
-        assert_eq!(AuthorizedOperations::from_wire(i32::MIN), None);
     }
 
     #[test]

@@ -32,8 +32,11 @@
 //! (each coordinates some transactional ids), merged.
 
 use crate::TopicPartition;
-use crate::admin::{Admin, Target, require, resource_error, top_level, topic_error};
-use crate::error::{Error, Result};
+use crate::admin::{
+    Admin, Target, by_topic, check, check_topic, each_key, no_result, require, resource_error,
+    top_level, topic_error,
+};
+use crate::error::Result;
 use crate::net::coordinator::CoordinatorType;
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::describe_producers_request::TopicRequest;
@@ -227,35 +230,21 @@ pub struct TransactionOptions {
     pub timeout: Option<Duration>,
 }
 
-fn leader_moved(e: &Error) -> bool {
-    matches!(
-        e.code(),
-        Some(
-            ErrorCode::NOT_LEADER_OR_FOLLOWER
-                | ErrorCode::LEADER_NOT_AVAILABLE
-                | ErrorCode::REPLICA_NOT_AVAILABLE
-                | ErrorCode::BROKER_NOT_AVAILABLE
-        )
-    ) || (e.code().is_none() && e.is_retriable())
-}
-
 fn producers_from_response(
     resp: DescribeProducersResponse,
 ) -> BTreeMap<TopicPartition, Result<Vec<ProducerState>>> {
     let mut out = BTreeMap::new();
     for t in resp.topics {
         for p in t.partitions {
-            let code = ErrorCode(p.error_code);
-            let r = if code.is_err() {
-                Err(topic_error(
-                    code,
-                    "DescribeProducers",
-                    &t.name,
-                    Some(p.partition_index),
-                    p.error_message.as_deref(),
-                ))
-            } else {
-                Ok(p.active_producers
+            let r = check_topic(
+                p.error_code,
+                "DescribeProducers",
+                &t.name,
+                Some(p.partition_index),
+                p.error_message.as_deref(),
+            )
+            .map(|()| {
+                p.active_producers
                     .into_iter()
                     .map(|s| ProducerState {
                         producer_id: s.producer_id,
@@ -267,8 +256,8 @@ fn producers_from_response(
                         current_transaction_start_offset: (s.current_txn_start_offset >= 0)
                             .then_some(s.current_txn_start_offset),
                     })
-                    .collect())
-            };
+                    .collect()
+            });
             out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
         }
     }
@@ -276,12 +265,8 @@ fn producers_from_response(
 }
 
 fn describe_producers_request(tps: &[TopicPartition]) -> DescribeProducersRequest {
-    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for tp in tps {
-        by_topic.entry(tp.topic()).or_default().push(tp.partition);
-    }
     DescribeProducersRequest {
-        topics: by_topic
+        topics: by_topic(tps.iter().map(|tp| (tp, tp.partition)))
             .into_iter()
             .map(|(name, partition_indexes)| TopicRequest {
                 name: name.to_string(),
@@ -327,11 +312,9 @@ fn description_from_response(
         .into_iter()
         .find(|t| t.transactional_id == id)
     else {
-        return Err(resource_error(
-            ErrorCode::UNKNOWN_SERVER_ERROR,
+        return Err(no_result(
             "DescribeTransactions",
-            &format!("transactional id '{id}'"),
-            Some("the broker sent no result for it"),
+            &format_args!("transactional id '{id}'"),
         ));
     };
     let code = ErrorCode(t.error_code);
@@ -464,71 +447,15 @@ impl Admin {
     ) -> Result<BTreeMap<TopicPartition, Result<Vec<ProducerState>>>> {
         let tps: Vec<TopicPartition> = partitions.into_iter().map(Into::into).collect();
         let deadline = self.deadline(opts.timeout);
-        let fixed = opts.broker_id;
-        let mut refresh = false;
-        self.per_resource(
-            "DescribeProducers",
-            tps,
-            deadline,
-            |e| fixed.is_none() && leader_moved(e),
-            |tps| {
-                let again = std::mem::replace(&mut refresh, true);
-                async move {
-                    let groups = match fixed {
-                        Some(id) => [(Leader::Broker(id), tps)].into_iter().collect(),
-                        None => self.by_leader(tps, again).await?,
-                    };
-                    let mut out = BTreeMap::new();
-                    for (leader, tps) in groups {
-                        let Some(leader) = leader.into_broker() else {
-                            for (tp, e) in leader.errors(&tps) {
-                                out.insert(tp, Err(e));
-                            }
-                            continue;
-                        };
-                        let req = describe_producers_request(&tps);
-                        match self
-                            .call_until(Target::Broker(leader), &req, deadline, |_| None)
-                            .await
-                        {
-                            Ok(resp) => out.extend(producers_from_response(resp)),
-                            Err(e) => out.extend(tps.into_iter().map(|tp| (tp, Err(e.clone())))),
-                        }
-                    }
-                    Ok(out)
-                }
-            },
-        )
-        .await
-    }
-
-    /// The partitions grouped by their leaders in the cluster metadata
-    /// (fetched for their topics; again if `refresh`).
-    async fn by_leader(
-        &self,
-        tps: Vec<TopicPartition>,
-        refresh: bool,
-    ) -> Result<BTreeMap<Leader, Vec<TopicPartition>>> {
-        let cluster = self.cluster();
-        let added = cluster.add_topics(tps.iter().map(TopicPartition::topic));
-        if added || refresh {
-            cluster.refresh_metadata().await?;
-        }
-        let md = cluster.metadata();
-        let mut groups: BTreeMap<Leader, Vec<TopicPartition>> = BTreeMap::new();
-        for tp in tps {
-            let leader = match md.topics.get(tp.topic()) {
-                None => Leader::Missing(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-                Some(t) if t.error.is_err() => Leader::Missing(t.error),
-                Some(t) => match t.partitions.iter().find(|p| p.id == tp.partition) {
-                    None => Leader::Missing(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
-                    Some(p) if p.leader >= 0 => Leader::Broker(p.leader),
-                    Some(_) => Leader::Missing(ErrorCode::LEADER_NOT_AVAILABLE),
-                },
-            };
-            groups.entry(leader).or_default().push(tp);
-        }
-        Ok(groups)
+        let ask = |leader: i32, tps: Vec<TopicPartition>| async move {
+            let req = describe_producers_request(&tps);
+            let resp = self
+                .call_until(Target::Broker(leader), &req, deadline, |_| None)
+                .await?;
+            Ok(producers_from_response(resp))
+        };
+        self.per_leader("DescribeProducers", tps, deadline, opts.broker_id, ask)
+            .await
     }
 
     /// Every transactional id the brokers coordinate (Java's
@@ -606,38 +533,26 @@ impl Admin {
         opts: TransactionOptions,
     ) -> Result<BTreeMap<String, Result<TransactionDescription>>> {
         let deadline = self.deadline(opts.timeout);
-        let ids: BTreeSet<String> = transactional_ids.into_iter().map(Into::into).collect();
-        let mut out = BTreeMap::new();
-        for id in ids {
+        let ids = transactional_ids.into_iter().map(Into::into);
+        let describe = |id: String| async move {
             let req = DescribeTransactionsRequest {
                 transactional_ids: vec![id.clone()],
                 ..Default::default()
             };
             // One id per request: its error (the coordinator moved or is
-            // loading) is the request's, retried by call_until.
-            let r = self
-                .call_until(
-                    Target::Coordinator(CoordinatorType::Transaction, id.clone()),
-                    &req,
-                    deadline,
-                    |r: &DescribeTransactionsResponse| {
-                        r.transaction_states
-                            .iter()
-                            .map(|t| ErrorCode(t.error_code))
-                            .find(|c| c.is_err())
-                    },
-                )
-                .await
-                .and_then(|resp| {
-                    let coordinator = self
-                        .coordinators()
-                        .get(CoordinatorType::Transaction, &id)
-                        .map_or(-1, |b| b.id);
-                    description_from_response(&id, coordinator, resp)
-                });
-            out.insert(id, r);
-        }
-        Ok(out)
+            // loading) is the request's, retried by call_coordinator.
+            let retry_on = |r: &DescribeTransactionsResponse| {
+                r.transaction_states
+                    .iter()
+                    .map(|t| ErrorCode(t.error_code))
+                    .find(|c| c.is_err())
+            };
+            let (resp, coordinator) = self
+                .call_coordinator(CoordinatorType::Transaction, &id, &req, deadline, retry_on)
+                .await?;
+            description_from_response(&id, coordinator, resp)
+        };
+        Ok(each_key(ids, describe).await)
     }
 
     /// Aborts one producer's open transaction at one partition (Java's
@@ -659,43 +574,21 @@ impl Admin {
     ) -> Result<()> {
         let deadline = self.deadline(opts.timeout);
         let tp = spec.partition.clone();
-        let mut refresh = false;
         let spec = &spec;
+        let ask = |leader: i32, tps: Vec<TopicPartition>| async move {
+            let resp = self
+                .call_until(
+                    Target::Broker(leader),
+                    &abort_request(spec),
+                    deadline,
+                    |_| None,
+                )
+                .await?;
+            abort_result(spec, resp)?;
+            Ok(tps.into_iter().map(|tp| (tp, Ok(()))).collect())
+        };
         let mut results = self
-            .per_resource(
-                "WriteTxnMarkers",
-                [tp.clone()],
-                deadline,
-                leader_moved,
-                |tps| {
-                    let again = std::mem::replace(&mut refresh, true);
-                    async move {
-                        let groups = self.by_leader(tps, again).await?;
-                        let mut out = BTreeMap::new();
-                        for (leader, tps) in groups {
-                            let r = match leader.into_broker() {
-                                None => leader.errors(&tps).into_iter().next().map(|(_, e)| Err(e)),
-                                Some(id) => Some(
-                                    self.call_until(
-                                        Target::Broker(id),
-                                        &abort_request(spec),
-                                        deadline,
-                                        |_| None,
-                                    )
-                                    .await
-                                    .and_then(|resp| abort_result(spec, resp)),
-                                ),
-                            };
-                            for tp in tps {
-                                if let Some(r) = &r {
-                                    out.insert(tp, r.clone());
-                                }
-                            }
-                        }
-                        Ok(out)
-                    }
-                },
-            )
+            .per_leader("WriteTxnMarkers", [tp.clone()], deadline, None, ask)
             .await?;
         results.remove(&tp).unwrap_or_else(|| {
             Err(topic_error(
@@ -734,9 +627,8 @@ impl Admin {
         let txn_timeout_ms = i32::try_from(txn_timeout.as_millis())
             .unwrap_or(i32::MAX)
             .max(1);
-        let ids: BTreeSet<String> = transactional_ids.into_iter().map(Into::into).collect();
-        let mut out = BTreeMap::new();
-        for id in ids {
+        let ids = transactional_ids.into_iter().map(Into::into);
+        let fence = |id: String| async move {
             let req = InitProducerIdRequest {
                 transactional_id: Some(id.clone()),
                 transaction_timeout_ms: txn_timeout_ms,
@@ -744,78 +636,41 @@ impl Admin {
                 producer_epoch: -1,
                 ..Default::default()
             };
-            let r = self
-                .call_until(
-                    Target::Coordinator(CoordinatorType::Transaction, id.clone()),
-                    &req,
-                    deadline,
-                    |r| top_level(r.error_code),
-                )
-                .await
-                .and_then(|resp| {
-                    let code = ErrorCode(resp.error_code);
-                    if code.is_err() {
-                        let hint = match code {
-                            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED => {
-                                Some("the principal needs WRITE on the transactional id")
-                            }
-                            ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
-                                Some("the principal needs IDEMPOTENT_WRITE on the cluster")
-                            }
-                            _ => None,
-                        };
-                        return Err(resource_error(
-                            code,
-                            "InitProducerId",
-                            &format!("transactional id '{id}'"),
-                            hint,
-                        ));
+            let (resp, _) = self
+                .call_coordinator(CoordinatorType::Transaction, &id, &req, deadline, |r| {
+                    top_level(r.error_code)
+                })
+                .await?;
+            check(resp.error_code, |code| {
+                let hint = match code {
+                    ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED => {
+                        Some("the principal needs WRITE on the transactional id")
                     }
-                    Ok(ProducerIdAndEpoch {
-                        producer_id: resp.producer_id,
-                        epoch: resp.producer_epoch,
-                    })
-                });
-            out.insert(id, r);
-        }
-        Ok(out)
-    }
-}
-
-/// Where a partition's requests go, or why they cannot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Leader {
-    Broker(i32),
-    Missing(ErrorCode),
-}
-
-impl Leader {
-    fn into_broker(self) -> Option<i32> {
-        match self {
-            Leader::Broker(id) => Some(id),
-            Leader::Missing(_) => None,
-        }
-    }
-
-    fn errors(self, tps: &[TopicPartition]) -> Vec<(TopicPartition, Error)> {
-        let code = match self {
-            Leader::Missing(c) => c,
-            Leader::Broker(_) => ErrorCode::UNKNOWN_SERVER_ERROR,
-        };
-        tps.iter()
-            .map(|tp| {
-                (
-                    tp.clone(),
-                    topic_error(code, "Metadata", tp.topic(), Some(tp.partition), None),
+                    ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
+                        Some("the principal needs IDEMPOTENT_WRITE on the cluster")
+                    }
+                    _ => None,
+                };
+                resource_error(
+                    code,
+                    "InitProducerId",
+                    &format!("transactional id '{id}'"),
+                    hint,
                 )
+            })?;
+            Ok(ProducerIdAndEpoch {
+                producer_id: resp.producer_id,
+                epoch: resp.producer_epoch,
             })
-            .collect()
+        };
+        Ok(each_key(ids, fence).await)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::leaders::leader_moved;
     use purekafka_protocol::messages::describe_producers_response::{
         PartitionResponse, ProducerState as WireState, TopicResponse,
     };
