@@ -249,11 +249,7 @@ async fn produce(settings: Settings, a: BenchProduce, output: Output) -> CliResu
     let bootstrap = settings.bootstrap().to_owned();
     let k = |e| fail::kafka(e, &bootstrap);
     let producer = Producer::new(settings.producer()?).await.map_err(k)?;
-    producer
-        .cluster()
-        .topic(&a.topic, Duration::from_secs(10))
-        .await
-        .map_err(k)?;
+    crate::metadata::producer_partitions(&producer, &a.topic, &bootstrap).await?;
     let value: Vec<u8> = (0..a.size).map(|i| b'a' + (i % 26) as u8).collect();
     let hist = Arc::new(Histogram::new());
     let acked = Arc::new(AtomicU64::new(0));
@@ -347,16 +343,12 @@ async fn consume(mut settings: Settings, a: BenchConsume, output: Output) -> Cli
     let k = |e| fail::kafka(e, &bootstrap);
     settings.default_prop("auto.offset.reset", "earliest");
     let consumer = Consumer::new(settings.consumer()?).await.map_err(k)?;
-    let info = consumer
-        .cluster()
-        .topic(&a.topic, Duration::from_secs(10))
-        .await
-        .map_err(k)?;
-    let tps: Vec<(&str, i32)> = info
-        .partitions
-        .iter()
-        .map(|p| (a.topic.as_str(), p.id))
-        .collect();
+    let tps: Vec<(&str, i32)> =
+        crate::metadata::consumer_partitions(&consumer, &a.topic, &bootstrap)
+            .await?
+            .iter()
+            .map(|p| (a.topic.as_str(), p.partition))
+            .collect();
     consumer.assign(&tps).map_err(k)?;
     consumer.seek_to_beginning(&tps).map_err(k)?;
     let hist = Histogram::new();

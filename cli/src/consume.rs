@@ -155,12 +155,11 @@ pub async fn run(mut settings: Settings, a: ConsumeArgs, output: Output) -> CliR
     } else {
         let mut tps: Vec<(String, i32)> = Vec::new();
         for t in &a.topics {
-            let info = consumer
-                .cluster()
-                .topic(t, Duration::from_secs(10))
-                .await
-                .map_err(k)?;
-            let all: Vec<i32> = info.partitions.iter().map(|p| p.id).collect();
+            let all: Vec<i32> = crate::metadata::consumer_partitions(&consumer, t, &bootstrap)
+                .await?
+                .iter()
+                .map(|p| p.partition)
+                .collect();
             if a.partitions.is_empty() {
                 tps.extend(all.iter().map(|p| (t.clone(), *p)));
             } else {

@@ -351,11 +351,7 @@ pub async fn run(mut settings: Settings, a: ProduceArgs, output: Output) -> CliR
         .await
         .map_err(|e| fail::kafka(e, &bootstrap))?;
     // The topic must exist (or be created automatically): fail early, by name.
-    producer
-        .cluster()
-        .topic(&a.topic, Duration::from_secs(10))
-        .await
-        .map_err(|e| fail::kafka(e, &bootstrap))?;
+    crate::metadata::producer_partitions(&producer, &a.topic, &bootstrap).await?;
 
     if a.transactional_id.is_some() {
         producer

@@ -21,8 +21,9 @@
 //! ```
 
 use purekafka_protocol::error_code::ErrorCode;
-use purekafka_protocol::version::NoCommonVersion;
-use purekafka_protocol::{DecodeError, EncodeError};
+// The sources some variants carry, for applications that look into them.
+pub use purekafka_protocol::version::NoCommonVersion;
+pub use purekafka_protocol::{DecodeError, DecodeErrorKind, EncodeError};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -23,9 +23,10 @@
 //! the rest:
 //! - [`admin`]: the admin client: topics, configs, groups, offsets, ACLs...
 //! - [`config`]: typed configuration, and the Java/librdkafka property names.
-//! - [`net`]: connections (one task per socket), the broker pool, metadata.
 //! - [`producer`]: batching, partitioning, idempotent delivery.
 //! - [`consumer`]: fetching, consumer groups, offsets.
+//! - [`PartitionInfo`]: a topic's partitions, from `partitions_for` on a
+//!   producer or consumer (Java's `partitionsFor`).
 //! - [`share`]: share groups (KIP-932): queue-like consumption, per-record acknowledgement.
 //! - [`eos`]: exactly-once consume-transform-produce over transactions.
 //! - [`security`]: TLS and SASL.
@@ -33,12 +34,31 @@
 
 #![deny(missing_docs)]
 
+/// Declares an item `pub` with the `unstable-internals` feature and
+/// `pub(crate)` without it: for the few internals (the SASL session, the TLS
+/// connector) that purekafka's integration tests drive directly.
+macro_rules! unstable_pub {
+    ($(#[$attr:meta])* pub $($item:tt)*) => {
+        #[cfg(feature = "unstable-internals")]
+        $(#[$attr])* pub $($item)*
+        #[cfg(not(feature = "unstable-internals"))]
+        $(#[$attr])* pub(crate) $($item)*
+    };
+}
+
 pub mod admin;
 pub mod config;
 pub mod consumer;
 pub mod eos;
 pub mod error;
+// The connections and the broker pool are the client's own; purekafka's
+// integration tests drive them against hostile and real brokers through the
+// `unstable-internals` feature (not covered by semver).
+#[cfg(feature = "unstable-internals")]
 pub mod net;
+#[cfg(not(feature = "unstable-internals"))]
+pub(crate) mod net;
+mod partition_info;
 pub mod producer;
 pub mod security;
 pub mod serde;
@@ -54,8 +74,10 @@ pub use config::{
 };
 pub use consumer::{Consumer, ConsumerGroupMetadata, ConsumerRecord};
 pub use error::{Error, Result};
+pub use partition_info::PartitionInfo;
 pub use producer::{Delivered, DeliveryFuture, Producer, ProducerRecord};
 pub use purekafka_compression::Compression;
+pub use purekafka_protocol::Uuid;
 pub use purekafka_protocol::error_code::ErrorCode;
 pub use purekafka_protocol::records::{Header, Headers, TimestampType};
 pub use share::{AcknowledgeType, ShareConsumer, ShareRecord};

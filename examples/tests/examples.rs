@@ -32,12 +32,9 @@ fn read_all(bootstrap: &str, topic: &str, n: usize) -> Vec<ConsumerRecord> {
         let mut cfg = ConsumerConfig::new(bootstrap);
         cfg.auto_offset_reset = purekafka::OffsetReset::Earliest;
         let c = Consumer::new(cfg).await.unwrap();
-        let info = c
-            .cluster()
-            .topic(topic, Duration::from_secs(10))
-            .await
-            .unwrap();
-        let tps: Vec<(&str, i32)> = info.partitions.iter().map(|p| (topic, p.id)).collect();
+        let partitions = c.partitions_for(topic).await.unwrap();
+        assert!(!partitions.is_empty(), "{topic} has no partitions");
+        let tps: Vec<(&str, i32)> = partitions.iter().map(|p| (topic, p.partition)).collect();
         c.assign(&tps).unwrap();
         let mut out = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(20);

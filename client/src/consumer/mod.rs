@@ -45,10 +45,11 @@ pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 pub use group_metadata::ConsumerGroupMetadata;
 pub use offset_lookup::OffsetAndTimestamp;
 
-use crate::TopicPartition;
 use crate::config::{ConsumerConfig, IsolationLevel};
 use crate::error::{Error, Result};
 use crate::net::{Cluster, ClusterOptions};
+use crate::partition_info;
+use crate::{PartitionInfo, TopicPartition};
 use bytes::Bytes;
 use fetch_session::Tp;
 use fetcher::CompletedFetch;
@@ -56,7 +57,7 @@ use partitions::{Next, PartitionStates};
 use purekafka_protocol::records::{
     ControlRecordType, DecodeOptions, Headers, RecordBatches, TimestampType,
 };
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -717,9 +718,40 @@ impl Consumer {
         Ok(())
     }
 
-    /// The cluster this consumer talks to.
-    pub fn cluster(&self) -> &Cluster {
-        &self.inner.cluster
+    /// The partitions of `topic` (Java's `partitionsFor`): each one's
+    /// leader, replicas and in-sync replicas, asked of any broker now.
+    ///
+    /// As in Java, a topic the cluster does not have has no partitions (an
+    /// empty list, at once; with `allow.auto.create.topics` the broker may
+    /// create it, if its `auto.create.topics.enable` allows, and then its
+    /// new partitions are waited for). Retriable failures are tried again
+    /// for up to `default.api.timeout.ms`, then returned; a topic the broker
+    /// refuses (authorization, an invalid name) is [`Error::Kafka`] naming
+    /// it.
+    pub async fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionInfo>> {
+        let mut found = self.lookup_partitions(Some(&[topic])).await?;
+        Ok(found.remove(topic).unwrap_or_default())
+    }
+
+    /// Every topic of the cluster with its partitions (Java's
+    /// `listTopics`), internal topics included, by name. Waits as
+    /// [`partitions_for`](Self::partitions_for) does.
+    pub async fn list_topics(&self) -> Result<BTreeMap<String, Vec<PartitionInfo>>> {
+        self.lookup_partitions(None).await
+    }
+
+    async fn lookup_partitions(
+        &self,
+        topics: Option<&[&str]>,
+    ) -> Result<BTreeMap<String, Vec<PartitionInfo>>> {
+        let cfg = &self.inner.cfg;
+        let retry = partition_info::Lookup {
+            backoff: cfg.client.retry_backoff,
+            backoff_max: cfg.client.retry_backoff_max,
+            deadline: Instant::now() + cfg.default_api_timeout,
+            timeout: cfg.default_api_timeout,
+        };
+        partition_info::lookup(&self.inner.cluster, topics, &retry).await
     }
 }
 

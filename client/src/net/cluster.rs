@@ -96,6 +96,12 @@ pub struct PartitionInfo {
     pub leader_epoch: i32,
     /// Error for this partition (LEADER_NOT_AVAILABLE, ...).
     pub error: ErrorCode,
+    /// The replicas' node ids, the preferred leader first.
+    pub replicas: Vec<i32>,
+    /// The in-sync replicas.
+    pub isr: Vec<i32>,
+    /// The offline replicas.
+    pub offline_replicas: Vec<i32>,
 }
 
 /// One topic.
@@ -120,14 +126,12 @@ pub struct Metadata {
     pub topics: HashMap<String, Arc<TopicInfo>>,
     /// Controller id.
     pub controller: i32,
-    /// Cluster id.
-    pub cluster_id: Option<String>,
     /// When this snapshot was fetched.
     pub fetched_at: Option<Instant>,
 }
 
 impl Metadata {
-    fn from_response(resp: MetadataResponse, now: Instant) -> Metadata {
+    pub(crate) fn from_response(resp: MetadataResponse, now: Instant) -> Metadata {
         let brokers = resp
             .brokers
             .into_iter()
@@ -156,6 +160,9 @@ impl Metadata {
                         leader: p.leader_id,
                         leader_epoch: p.leader_epoch,
                         error: ErrorCode(p.error_code),
+                        replicas: p.replica_nodes,
+                        isr: p.isr_nodes,
+                        offline_replicas: p.offline_replicas,
                     })
                     .collect();
                 partitions.sort_by_key(|p| p.id);
@@ -174,7 +181,6 @@ impl Metadata {
             brokers,
             topics,
             controller: resp.controller_id,
-            cluster_id: resp.cluster_id,
             fetched_at: Some(now),
         }
     }

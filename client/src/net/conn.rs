@@ -362,11 +362,6 @@ impl Connection {
         }
     }
 
-    /// Options this connection was made with.
-    pub fn options(&self) -> &ConnOptions {
-        &self.opts
-    }
-
     fn disconnected(&self) -> Error {
         Error::Disconnected {
             broker: self.broker.to_string(),

@@ -3,21 +3,10 @@
 //! [`setup`] is the order in which a connection is set up and the seam
 //! where TLS ([`TlsStep`]) and SASL ([`SaslStep`]) plug in.
 //!
-//! A client's [`Cluster`] is reachable from it, for the metadata it holds:
-//!
-//! ```no_run
-//! # async fn demo(consumer: purekafka::Consumer) -> purekafka::Result<()> {
-//! let cluster = consumer.cluster();
-//! cluster.add_topics(["events"]);
-//! let md = cluster.refresh_metadata().await?;
-//! for (id, broker) in &md.brokers {
-//!     println!("node {id}: {}", broker.addr());
-//! }
-//! if let Some(t) = md.topics.get("events") {
-//!     println!("events: {} partitions, leader of 0: {:?}", t.partitions.len(), md.leader("events", 0));
-//! }
-//! # Ok(()) }
-//! ```
+//! This module is the client's own: applications reach metadata through
+//! `Producer::partitions_for`, `Consumer::partitions_for` and the admin
+//! client. It is public only with the `unstable-internals` feature, for
+//! purekafka's integration tests (not covered by semver).
 
 pub mod cluster;
 pub mod conn;
@@ -27,6 +16,10 @@ pub mod setup;
 #[cfg(test)]
 mod test_broker;
 
+// The paths the integration tests name (with `unstable-internals`).
+#[cfg_attr(not(feature = "unstable-internals"), allow(unused_imports))]
 pub use cluster::{BrokerInfo, Cluster, ClusterOptions, Metadata, PartitionInfo, TopicInfo};
+#[cfg_attr(not(feature = "unstable-internals"), allow(unused_imports))]
 pub use conn::{ConnOptions, Connection};
+#[cfg_attr(not(feature = "unstable-internals"), allow(unused_imports))]
 pub use setup::{BoxTransport, SaslStep, SetupStep, StepFuture, TlsStep, Transport};

@@ -95,10 +95,11 @@ mod sender;
 mod transaction;
 mod txn_driver;
 
+use crate::PartitionInfo;
 use crate::config::{Acks, ProducerConfig};
 use crate::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
 use crate::error::{Error, Result};
-use crate::net::{Cluster, ClusterOptions};
+use crate::net::{Cluster, ClusterOptions, TopicInfo};
 use accumulator::{Accumulator, AccumulatorConfig};
 pub use delivery::{Delivered, DeliveryFuture};
 use partitioner::{DefaultPartitioner, Leaders, Partitioner};
@@ -505,16 +506,7 @@ impl Producer {
             Some(t) => t.partitions.len(),
             None => {
                 drop(md);
-                match self.shared.cluster.topic(record.topic, max_block).await {
-                    Ok(t) => t.partitions.len(),
-                    Err(Error::UnknownTopic { topic }) => {
-                        return Err(Error::MaxBlockTimeout {
-                            what: format!("metadata for topic {topic}"),
-                            timeout: max_block,
-                        });
-                    }
-                    Err(e) => return Err(e),
-                }
+                self.wait_for_topic(record.topic).await?.partitions.len()
             }
         };
         loop {
@@ -853,9 +845,31 @@ impl Producer {
         }
     }
 
-    /// The cluster this producer talks to.
-    pub fn cluster(&self) -> &Cluster {
-        &self.shared.cluster
+    /// The partitions of `topic` (Java's `partitionsFor`): each one's
+    /// leader, replicas and in-sync replicas, from this producer's metadata.
+    ///
+    /// A topic new to the producer is waited for as [`enqueue`](Self::enqueue)
+    /// waits for it: up to `max.block.ms`, the broker creating it meanwhile if
+    /// `allow.auto.create.topics` and the broker's `auto.create.topics.enable`
+    /// allow; one that does not appear by then is [`Error::MaxBlockTimeout`]
+    /// naming it (Java: a `TimeoutException`, "Topic ... not present in
+    /// metadata"), and one the broker refuses (authorization, an invalid
+    /// name) is [`Error::Kafka`] naming it at once.
+    pub async fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionInfo>> {
+        Ok(PartitionInfo::of(&*self.wait_for_topic(topic).await?))
+    }
+
+    /// `topic`'s metadata, fetched and waited for (up to `max.block.ms`) if
+    /// the producer has none yet.
+    async fn wait_for_topic(&self, topic: &str) -> Result<Arc<TopicInfo>> {
+        let max_block = self.shared.cfg.max_block;
+        match self.shared.cluster.topic(topic, max_block).await {
+            Err(Error::UnknownTopic { topic }) => Err(Error::MaxBlockTimeout {
+                what: format!("metadata for topic {topic}"),
+                timeout: max_block,
+            }),
+            found => found,
+        }
     }
 }
 

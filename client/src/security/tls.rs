@@ -1,13 +1,14 @@
 //! TLS for broker connections (`security.protocol` `ssl` and `sasl_ssl`),
 //! on rustls.
 //!
-//! [`TlsSettings`] holds the `ssl.*` configuration; [`TlsSettings::connector`]
-//! turns it, once per client, into a [`TlsConnector`]: one
+//! TLS is configured on the client's config, by the `ssl.*` properties or
+//! the typed setters; the types here are the values some of them take
+//! ([`EndpointIdentification`], [`TlsVersion`], a crypto provider or a whole
+//! rustls config). Once per client the settings become one
 //! `rustls::ClientConfig` that every connection of the client shares (so TLS
-//! sessions are resumed on reconnect). The connector is the TLS step of
-//! connection setup ([`crate::net::setup`]): it takes the TCP stream and
-//! returns the encrypted one, and SASL (for `sasl_ssl`) then runs over it
-//! like over plain TCP.
+//! sessions are resumed on reconnect), the TLS step of connection setup: it
+//! takes the TCP stream and returns the encrypted one, and SASL (for
+//! `sasl_ssl`) then runs over it like over plain TCP.
 //!
 //! - Trust: `ssl.ca.location` (a PEM file, or a directory whose files are
 //!   read for PEM certificates), `ssl.ca.pem` (inline PEM), both (their
@@ -25,15 +26,32 @@
 //!   names; a DNS name is also sent as SNI. Empty (or `none`) checks the
 //!   chain and the validity dates only.
 //! - `ssl.enabled.protocols`: `TLSv1.2,TLSv1.3` by default.
-//! - Crypto: the provider set with [`TlsSettings::crypto_provider`], else
+//! - Crypto: the provider set with `ssl_crypto_provider(Arc<CryptoProvider>)`, else
 //!   the process-wide rustls default if the application installed one,
 //!   else graviola (`rustls-graviola`: pure Rust and assembly, no C; built on
 //!   x86_64 and aarch64; see the README's TLS section for why this one). A
 //!   complete `rustls::ClientConfig` can be supplied instead of all of the
-//!   above ([`TlsSettings::rustls_config`]).
+//!   above (`ssl_rustls_config(Arc<rustls::ClientConfig>)`).
 //!
 //! Secrets: the key password and inline keys are [`Secret`]s, and no error
 //! built here quotes a key file's content or a password.
+//!
+//! ```
+//! use purekafka::security::tls::{EndpointIdentification, TlsVersion};
+//! use purekafka::{ConsumerConfig, SecurityProtocol};
+//!
+//! let cfg = ConsumerConfig::from_properties([
+//!     ("bootstrap.servers", "broker:9093"),
+//!     ("security.protocol", "SSL"),
+//!     // Brokers reached by an address their certificates do not name.
+//!     ("ssl.endpoint.identification.algorithm", ""),
+//!     ("ssl.enabled.protocols", "TLSv1.3"),
+//! ])?;
+//! assert_eq!(cfg.client.security_protocol, SecurityProtocol::Ssl);
+//! assert_eq!(cfg.client.ssl_endpoint_identification_algorithm, EndpointIdentification::None);
+//! assert_eq!(cfg.client.ssl_enabled_protocols, [TlsVersion::Tls13]);
+//! # Ok::<(), purekafka::Error>(())
+//! ```
 
 use crate::config::Secret;
 use crate::error::{ConfigError, Error, Result};
@@ -139,34 +157,36 @@ impl TlsVersion {
     }
 }
 
-/// The TLS part of a client's configuration (the `ssl.*` properties, plus
-/// what only code can set: a crypto provider or a whole rustls config).
-#[derive(Clone)]
-pub struct TlsSettings {
-    /// `ssl.ca.location`: a PEM file of CA certificates, or a directory of
-    /// them.
-    pub ca_location: Option<PathBuf>,
-    /// `ssl.ca.pem`: CA certificates as inline PEM.
-    pub ca_pem: Option<String>,
-    /// `ssl.certificate.location`: the client's certificate chain (PEM).
-    pub certificate_location: Option<PathBuf>,
-    /// `ssl.certificate.pem`: the client's certificate chain, inline.
-    pub certificate_pem: Option<String>,
-    /// `ssl.key.location`: the client's private key (PEM).
-    pub key_location: Option<PathBuf>,
-    /// `ssl.key.pem`: the client's private key, inline.
-    pub key_pem: Option<Secret>,
-    /// `ssl.key.password`: decrypts an `ENCRYPTED PRIVATE KEY`.
-    pub key_password: Option<Secret>,
-    /// `ssl.endpoint.identification.algorithm`.
-    pub endpoint_identification: EndpointIdentification,
-    /// `ssl.enabled.protocols`.
-    pub versions: Vec<TlsVersion>,
-    /// The crypto provider; `None` takes the process default, else graviola.
-    pub crypto_provider: Option<Arc<CryptoProvider>>,
-    /// A complete rustls configuration, used as it is: every other field is
-    /// then ignored.
-    pub rustls_config: Option<Arc<ClientConfig>>,
+unstable_pub! {
+    /// The TLS part of a client's configuration (the `ssl.*` properties, plus
+    /// what only code can set: a crypto provider or a whole rustls config).
+    #[derive(Clone)]
+    pub struct TlsSettings {
+        /// `ssl.ca.location`: a PEM file of CA certificates, or a directory of
+        /// them.
+        pub ca_location: Option<PathBuf>,
+        /// `ssl.ca.pem`: CA certificates as inline PEM.
+        pub ca_pem: Option<String>,
+        /// `ssl.certificate.location`: the client's certificate chain (PEM).
+        pub certificate_location: Option<PathBuf>,
+        /// `ssl.certificate.pem`: the client's certificate chain, inline.
+        pub certificate_pem: Option<String>,
+        /// `ssl.key.location`: the client's private key (PEM).
+        pub key_location: Option<PathBuf>,
+        /// `ssl.key.pem`: the client's private key, inline.
+        pub key_pem: Option<Secret>,
+        /// `ssl.key.password`: decrypts an `ENCRYPTED PRIVATE KEY`.
+        pub key_password: Option<Secret>,
+        /// `ssl.endpoint.identification.algorithm`.
+        pub endpoint_identification: EndpointIdentification,
+        /// `ssl.enabled.protocols`.
+        pub versions: Vec<TlsVersion>,
+        /// The crypto provider; `None` takes the process default, else graviola.
+        pub crypto_provider: Option<Arc<CryptoProvider>>,
+        /// A complete rustls configuration, used as it is: every other field is
+        /// then ignored.
+        pub rustls_config: Option<Arc<ClientConfig>>,
+    }
 }
 
 impl Default for TlsSettings {
@@ -724,15 +744,17 @@ impl ServerCertVerifier for ChainOnlyVerifier {
     }
 }
 
-/// The TLS step of connection setup: one rustls configuration shared by
-/// every connection of a client.
-#[derive(Clone)]
-pub struct TlsConnector {
-    config: Arc<ClientConfig>,
-    /// Where the trusted CAs came from, for errors.
-    trust: Arc<str>,
-    /// Whether the host name is checked, for errors.
-    host_check: bool,
+unstable_pub! {
+    /// The TLS step of connection setup: one rustls configuration shared by
+    /// every connection of a client.
+    #[derive(Clone)]
+    pub struct TlsConnector {
+        config: Arc<ClientConfig>,
+        /// Where the trusted CAs came from, for errors.
+        trust: Arc<str>,
+        /// Whether the host name is checked, for errors.
+        host_check: bool,
+    }
 }
 
 impl fmt::Debug for TlsConnector {
@@ -746,6 +768,7 @@ impl fmt::Debug for TlsConnector {
 
 impl TlsConnector {
     /// The rustls configuration the connections use.
+    #[cfg(test)]
     pub fn rustls_config(&self) -> &Arc<ClientConfig> {
         &self.config
     }
@@ -954,7 +977,7 @@ impl std::error::Error for TlsVerdict {}
 /// Whether an I/O error of a connection is TLS's verdict (an alert from the
 /// broker, a protocol failure) rather than a network failure: the same
 /// settings will fail the same way again, so it is not retriable.
-pub fn is_tls_verdict(e: &std::io::Error) -> bool {
+pub(crate) fn is_tls_verdict(e: &std::io::Error) -> bool {
     e.get_ref()
         .is_some_and(|inner| inner.is::<TlsVerdict>() || inner.is::<rustls::Error>())
 }

@@ -5,15 +5,17 @@
 //! implementation, and purekafka compiles no C; asking for it is a
 //! configuration error that says so.
 //!
-//! Layers, each testable on its own:
-//! - the mechanisms ([`scram`], [`oauthbearer`], PLAIN here): sans-IO
+//! What an application names here is a [`Mechanism`], a [`Secret`] and,
+//! for OAUTHBEARER, a token provider ([`oauthbearer`]); the rest is the
+//! client's own, in layers, each testable on its own:
+//! - the mechanisms (`scram`, [`oauthbearer`], PLAIN here): sans-IO
 //!   state machines that take the server's bytes and give the client's;
-//! - [`Exchange`]: the Kafka framing around one mechanism, also sans-IO:
+//! - `Exchange`: the Kafka framing around one mechanism, also sans-IO:
 //!   SaslHandshake v1 (naming the mechanism), then SaslAuthenticate rounds
 //!   until the mechanism is done; it reads error codes and the session
 //!   lifetime a broker sets (`connections.max.reauth.ms`, KIP-368) and says
-//!   when to re-authenticate ([`reauth_after`]);
-//! - [`SaslSession::run`]: the async driver that runs an exchange over a
+//!   when to re-authenticate (`reauth_after`);
+//! - `SaslSession::run`: the async driver that runs an exchange over a
 //!   connection (on connect, for every connection of a client, and again
 //!   before the session expires).
 //!
@@ -23,12 +25,32 @@
 //!
 //! Passwords and tokens are [`Secret`]s: their `Debug` prints `[redacted]`
 //! and no error or log line here includes them.
+//!
+//! ```
+//! use purekafka::security::sasl::{Mechanism, Secret};
+//! use purekafka::{ConsumerConfig, SecurityProtocol};
+//!
+//! // `sasl.mechanism` values, case-insensitive; GSSAPI is refused, saying why.
+//! assert_eq!("scram-sha-512".parse::<Mechanism>(), Ok(Mechanism::ScramSha512));
+//! assert!("GSSAPI".parse::<Mechanism>().unwrap_err().contains("Kerberos"));
+//!
+//! assert_eq!(format!("{:?}", Secret::new("alice-secret")), "[redacted]");
+//! let cfg = ConsumerConfig::new("broker:9094")
+//!     .security_protocol(SecurityProtocol::SaslPlaintext)
+//!     .sasl_mechanism(Mechanism::ScramSha256)
+//!     .sasl_username("alice")
+//!     .sasl_password("alice-secret")
+//!     .build()?;
+//! assert_eq!(cfg.client.sasl_mechanism.map(Mechanism::name), Some("SCRAM-SHA-256"));
+//! assert!(!format!("{cfg:?}").contains("alice-secret"));
+//! # Ok::<(), purekafka::Error>(())
+//! ```
 
 mod driver;
-pub mod jaas;
+pub(crate) mod jaas;
 pub mod oauthbearer;
 pub(crate) mod props;
-pub mod scram;
+pub(crate) mod scram;
 
 pub use props::TokenProviderRef;
 
@@ -102,7 +124,7 @@ impl std::str::FromStr for Mechanism {
 /// its config by [`SaslConfig::from_client`] (the one parser of those
 /// properties is the config's).
 #[derive(Clone, Default)]
-pub struct SaslConfig {
+pub(crate) struct SaslConfig {
     /// `sasl.mechanism` (librdkafka: `sasl.mechanisms`); Java's default is
     /// `GSSAPI`, which purekafka lacks, so there is no default: `None` with a
     /// SASL `security.protocol` is a configuration error.
@@ -284,7 +306,7 @@ impl SaslConfig {
 
 /// Why one step of an exchange failed (the driver adds the broker).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StepError {
+pub(crate) enum StepError {
     /// The broker refused the credentials.
     #[error("{0}")]
     Rejected(String),
@@ -298,7 +320,7 @@ pub enum StepError {
 
 /// The client side of one mechanism.
 #[derive(Debug)]
-pub enum MechanismClient {
+pub(crate) enum MechanismClient {
     /// PLAIN: one message.
     Plain {
         /// `sasl.username`.
@@ -357,7 +379,7 @@ impl MechanismClient {
 
 /// The outcome of a finished exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Authenticated {
+pub(crate) struct Authenticated {
     /// The session lifetime the broker set (KIP-368), if any: the
     /// connection must re-authenticate before it ends.
     pub session_lifetime: Option<Duration>,
@@ -365,7 +387,7 @@ pub struct Authenticated {
 
 /// What to do after a SaslAuthenticate response.
 #[derive(Debug)]
-pub enum Next {
+pub(crate) enum Next {
     /// Send another SaslAuthenticate.
     Send(SaslAuthenticateRequest),
     /// Authenticated.
@@ -384,7 +406,7 @@ enum Phase {
 /// One SASL exchange on one connection, sans-IO: it makes the requests and
 /// reads the responses; the caller moves them.
 #[derive(Debug)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     mechanism: Mechanism,
     client: MechanismClient,
     phase: Phase,
@@ -398,11 +420,6 @@ impl Exchange {
             client,
             phase: Phase::Start,
         }
-    }
-
-    /// The mechanism.
-    pub fn mechanism(&self) -> Mechanism {
-        self.mechanism
     }
 
     /// The SaslHandshake (v1) request that opens the exchange.
@@ -533,7 +550,7 @@ fn auth_request(bytes: Vec<u8>) -> SaslAuthenticateRequest {
 /// When to re-authenticate a session of `lifetime`: at a random point
 /// between 85% and 95% of it, as the Java client does, so the connections
 /// of many clients do not all re-authenticate at once.
-pub fn reauth_after(lifetime: Duration) -> Duration {
+pub(crate) fn reauth_after(lifetime: Duration) -> Duration {
     let mut b = [0u8; 2];
     let r = if getrandom::fill(&mut b).is_ok() {
         f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX)
@@ -543,17 +560,19 @@ pub fn reauth_after(lifetime: Duration) -> Duration {
     lifetime.mul_f64(0.85 + 0.10 * r)
 }
 
-/// One client's SASL settings and state, shared by all its connections.
-#[derive(Debug)]
-pub struct SaslSession {
-    mechanism: Mechanism,
-    config: SaslConfig,
-    tokens: Option<TokenCache>,
+unstable_pub! {
+    /// One client's SASL settings and state, shared by all its connections.
+    #[derive(Debug)]
+    pub struct SaslSession {
+        mechanism: Mechanism,
+        config: SaslConfig,
+        tokens: Option<TokenCache>,
+    }
 }
 
 impl SaslSession {
     /// Validates `config`.
-    pub fn new(config: SaslConfig) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: SaslConfig) -> Result<Self, ConfigError> {
         let mechanism = config.validate()?;
         let tokens = config.token_provider.clone().map(TokenCache::new);
         Ok(SaslSession {
@@ -569,7 +588,7 @@ impl SaslSession {
     }
 
     /// A fresh exchange (fetching an OAUTHBEARER token if needed).
-    pub async fn exchange(&self) -> Result<Exchange, StepError> {
+    pub(crate) async fn exchange(&self) -> Result<Exchange, StepError> {
         let token = match (&self.tokens, self.mechanism) {
             (Some(c), Mechanism::OAuthBearer) => Some(
                 c.token()

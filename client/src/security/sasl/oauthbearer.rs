@@ -1,13 +1,36 @@
 //! OAUTHBEARER (RFC 7628, KIP-255): tokens, token providers, and the
 //! client's side of the exchange.
 //!
-//! A [`TokenProvider`] (async) hands out tokens; [`TokenCache`] keeps the
+//! A [`TokenProvider`] (async) hands out tokens; the client keeps the
 //! current one and asks the provider for a new one once 80% of its lifetime
 //! has passed (Java's `sasl.login.refresh.window.factor` default), so a
 //! connection or a re-authentication never presents an expired token.
 //! [`UnsecuredTokenProvider`] makes unsigned JWS tokens (`alg: none`), as
 //! Kafka's `OAuthBearerUnsecuredLoginCallbackHandler` does, for brokers that
 //! use Kafka's unsecured validator (tests, development).
+//!
+//! ```
+//! use purekafka::security::sasl::oauthbearer::{TokenProvider, UnsecuredTokenProvider};
+//! use purekafka::{ProducerConfig, SecurityProtocol};
+//! use std::sync::Arc;
+//! use std::time::{Duration, SystemTime};
+//!
+//! let unsecured = UnsecuredTokenProvider::new("alice");
+//! let now = SystemTime::now();
+//! let token = unsecured.token_at(now);
+//! assert_eq!(token.principal, "alice");
+//! assert_eq!(token.expires_at.duration_since(now).ok(), Some(Duration::from_secs(3600)));
+//!
+//! // Any TokenProvider (a real identity provider's client, usually) goes in the config.
+//! let tokens: Arc<dyn TokenProvider> = Arc::new(unsecured);
+//! let cfg = ProducerConfig::new("broker:9094")
+//!     .security_protocol(SecurityProtocol::SaslPlaintext)
+//!     .sasl_mechanism(purekafka::security::sasl::Mechanism::OAuthBearer)
+//!     .sasl_token_provider(tokens)
+//!     .build()?;
+//! assert!(cfg.client.sasl_token_provider.is_some());
+//! # Ok::<(), purekafka::Error>(())
+//! ```
 
 use super::{Secret, StepError};
 use base64::Engine as _;
@@ -106,11 +129,11 @@ impl TokenProvider for UnsecuredTokenProvider {
 }
 
 /// The fraction of a token's lifetime after which it is refreshed.
-pub const REFRESH_WINDOW_FACTOR: f64 = 0.8;
+pub(crate) const REFRESH_WINDOW_FACTOR: f64 = 0.8;
 
 /// The current token of one client, refreshed before it expires. Shared by
 /// every connection of the client.
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     provider: Arc<dyn TokenProvider>,
     current: tokio::sync::Mutex<Option<(OAuthBearerToken, SystemTime)>>,
 }
@@ -155,7 +178,7 @@ impl TokenCache {
 }
 
 /// When a token fetched at `now` and expiring at `expires_at` is refreshed.
-pub fn refresh_point(now: SystemTime, expires_at: SystemTime) -> SystemTime {
+pub(crate) fn refresh_point(now: SystemTime, expires_at: SystemTime) -> SystemTime {
     let life = expires_at.duration_since(now).unwrap_or_default();
     now + life.mul_f64(REFRESH_WINDOW_FACTOR)
 }
@@ -170,7 +193,7 @@ enum State {
 }
 
 /// The client's side of one OAUTHBEARER exchange.
-pub struct OAuthBearerClient {
+pub(crate) struct OAuthBearerClient {
     token: OAuthBearerToken,
     extensions: Vec<(String, String)>,
     state: State,
@@ -247,6 +270,7 @@ impl OAuthBearerClient {
     }
 
     /// Whether the broker accepted the token.
+    #[cfg(test)]
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done)
     }
