@@ -1049,3 +1049,72 @@ fn a_poll_returns_whole_record_batches_as_in_java_so_none_outlives_its_lock() {
         .collect();
     assert_delivered_once("java", &log);
 }
+
+#[test]
+fn piggybacked_acknowledgements_that_fail_are_reported_once_and_not_resent() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    require!(broker, Feature::ShareGroups);
+    let Some((topic, group)) = setup(broker, "share-piggyback-fail", 1) else {
+        return;
+    };
+    rt().block_on(async {
+        let values: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+        produce(broker, &topic, &values).await;
+        let mut cfg = config(broker, &group, ShareAcknowledgementMode::Explicit);
+        cfg.max_poll_records = 5;
+        cfg.share_acquire_mode = ShareAcquireMode::RecordLimit;
+        let c = ShareConsumer::new(cfg).await.unwrap();
+        let seen: Arc<Mutex<Vec<AcknowledgementResult>>> = Arc::default();
+        let s = seen.clone();
+        c.set_acknowledgement_commit_callback(move |rs: &[AcknowledgementResult]| {
+            s.lock().unwrap().extend(rs.iter().cloned());
+        });
+        c.subscribe(&[topic.as_str()]).unwrap();
+        let first = loop {
+            let got = c.poll(Duration::from_secs(1)).await.unwrap();
+            if !got.is_empty() {
+                break got;
+            }
+        };
+        let held: BTreeSet<i64> = first.iter().map(|r| r.offset).collect();
+        // Past the lock: the acknowledgements that ride on the next
+        // ShareFetch come too late for the broker.
+        tokio::time::sleep(Duration::from_millis(LOCK_MS + 1000)).await;
+        for r in &first {
+            c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+        }
+        let mut again: BTreeMap<i64, u16> = BTreeMap::new();
+        let until = Instant::now() + Duration::from_secs(20);
+        while !held.iter().all(|o| again.contains_key(o)) {
+            assert!(Instant::now() < until, "held {held:?}, back {again:?}");
+            for r in c.poll(Duration::from_millis(300)).await.unwrap() {
+                again.insert(r.offset, r.delivery_count);
+                c.acknowledge(&r, AcknowledgeType::Accept).unwrap();
+            }
+        }
+        for o in &held {
+            assert_eq!(again[o], 2, "offset {o} came back, its lock having run out");
+        }
+        for (tp, r) in c.commit_sync(Duration::from_secs(10)).await.unwrap() {
+            assert!(r.is_ok(), "{tp}: {r:?}");
+        }
+        // The late acknowledgements were reported failed, once: as in
+        // Java, they are not sent again (a ShareAcknowledge resending them
+        // would report them a second time).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let seen = seen.lock().unwrap().clone();
+        let failed: Vec<&AcknowledgementResult> =
+            seen.iter().filter(|r| r.result.is_err()).collect();
+        assert_eq!(failed.len(), 1, "{seen:?}");
+        let offsets: BTreeSet<i64> = failed[0].offsets.iter().flat_map(|o| o.clone()).collect();
+        assert_eq!(offsets, held, "{seen:?}");
+        let text = failed[0].result.as_ref().unwrap_err().to_string();
+        assert!(
+            text.contains("INVALID_RECORD_STATE")
+                && text.contains("ShareFetch")
+                && text.contains("(node "),
+            "{text}"
+        );
+        c.close(Duration::from_secs(10)).await.unwrap();
+    });
+}

@@ -32,6 +32,38 @@ use std::time::{Duration, Instant};
 
 type Acks = Vec<(SharePartition, Vec<AckBatch>)>;
 
+/// A response's answer per partition: error code and message.
+pub(crate) type Answers = HashMap<(Uuid, i32), (ErrorCode, Option<String>)>;
+
+/// The outcome of acknowledgements that rode on a ShareFetch the broker
+/// answered (no top-level error): each partition's AcknowledgeErrorCode,
+/// and a failure for a partition the answer leaves out (Java: "invalid
+/// response from broker"; it was reported a success). They are not sent
+/// again, as in Java: the records come back once their locks time out.
+pub(crate) fn piggybacked_results(
+    acks: &[(SharePartition, Vec<AckBatch>)],
+    answers: &mut Answers,
+    broker: &str,
+) -> Vec<AcknowledgementResult> {
+    ack_results(acks, |p| {
+        let (code, message) = answer(answers, p);
+        if code == ErrorCode::NONE {
+            Ok(())
+        } else {
+            Err(partition_error(code, "ShareFetch", broker, p, message))
+        }
+    })
+}
+
+/// `p`'s answer, taken out of `answers`; UNKNOWN_SERVER_ERROR if the
+/// broker left it out.
+fn answer(answers: &mut Answers, p: &SharePartition) -> (ErrorCode, Option<String>) {
+    answers.remove(&(p.topic_id, p.partition)).unwrap_or((
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+        Some("the broker did not answer for this partition".into()),
+    ))
+}
+
 /// What the driver does next.
 #[derive(Debug)]
 pub(crate) enum Step {
@@ -176,7 +208,7 @@ impl AckCommit {
         &mut self,
         code: ErrorCode,
         message: Option<String>,
-        partitions: &mut HashMap<(Uuid, i32), (ErrorCode, Option<String>)>,
+        partitions: &mut Answers,
         now: Instant,
     ) {
         if code != ErrorCode::NONE {
@@ -197,10 +229,7 @@ impl AckCommit {
             return;
         }
         for (p, batches) in std::mem::take(&mut self.in_flight) {
-            let (code, message) = partitions.remove(&(p.topic_id, p.partition)).unwrap_or((
-                ErrorCode::UNKNOWN_SERVER_ERROR,
-                Some("the broker did not answer for this partition".into()),
-            ));
+            let (code, message) = answer(partitions, &p);
             let leader_moved = code == ErrorCode::NOT_LEADER_OR_FOLLOWER
                 || code == ErrorCode::FENCED_LEADER_EPOCH
                 || code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
@@ -307,7 +336,7 @@ mod tests {
         }
     }
 
-    fn answer(ps: &[(i32, ErrorCode)]) -> HashMap<(Uuid, i32), (ErrorCode, Option<String>)> {
+    fn answers(ps: &[(i32, ErrorCode)]) -> Answers {
         ps.iter()
             .map(|(p, c)| ((Uuid([3; 16]), *p), (*c, None)))
             .collect()
@@ -347,7 +376,7 @@ mod tests {
         c.on_response(
             ErrorCode::NONE,
             None,
-            &mut answer(&[(0, ErrorCode::NONE), (1, ErrorCode::REQUEST_TIMED_OUT)]),
+            &mut answers(&[(0, ErrorCode::NONE), (1, ErrorCode::REQUEST_TIMED_OUT)]),
             t0,
         );
         let Step::Wait(w1) = c.next(t0) else {
@@ -415,7 +444,7 @@ mod tests {
         c.on_response(
             ErrorCode::NONE,
             None,
-            &mut answer(&[(0, ErrorCode::NONE)]),
+            &mut answers(&[(0, ErrorCode::NONE)]),
             t0 + w,
         );
         assert!(matches!(c.next(t0 + w), Step::Done));
@@ -431,7 +460,7 @@ mod tests {
         c.on_response(
             ErrorCode::NONE,
             None,
-            &mut answer(&[
+            &mut answers(&[
                 (0, ErrorCode::NOT_LEADER_OR_FOLLOWER),
                 (1, ErrorCode::INVALID_RECORD_STATE),
                 (2, ErrorCode::FENCED_LEADER_EPOCH),
@@ -486,6 +515,29 @@ mod tests {
     }
 
     #[test]
+    fn piggybacked_acknowledgements_report_each_partitions_answer_and_a_missing_one_fails() {
+        let a = acks(&[0, 1, 2]);
+        let mut got = answers(&[(0, ErrorCode::NONE), (1, ErrorCode::INVALID_RECORD_STATE)]);
+        let o: Vec<(i32, String)> = piggybacked_results(&a, &mut got, "localhost:9092 (node 1)")
+            .into_iter()
+            .map(|r| {
+                (
+                    r.partition.partition,
+                    r.result.map_or_else(|e| e.to_string(), |()| "ok".into()),
+                )
+            })
+            .collect();
+        assert_eq!(o.len(), 3);
+        assert_eq!(o[0], (0, "ok".into()));
+        assert!(
+            o[1].1.contains("INVALID_RECORD_STATE") && o[1].1.contains("(node 1)"),
+            "{o:?}"
+        );
+        // Left out of the answer: failed (it was reported a success).
+        assert!(o[2].1.contains("did not answer"), "{o:?}");
+    }
+
+    #[test]
     fn a_close_is_sent_once_even_empty_and_never_retried() {
         let t0 = Instant::now();
         let mut c = AckCommit::new(settings(true), Vec::new(), t0);
@@ -497,7 +549,7 @@ mod tests {
         c.on_response(
             ErrorCode::NONE,
             None,
-            &mut answer(&[(0, ErrorCode::REQUEST_TIMED_OUT)]),
+            &mut answers(&[(0, ErrorCode::REQUEST_TIMED_OUT)]),
             t0,
         );
         assert!(matches!(c.next(t0), Step::Done));

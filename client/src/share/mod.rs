@@ -967,7 +967,7 @@ fn handle_fetch_response(
         verify_crc: inner.cfg.check_crcs,
         ..DecodeOptions::default()
     };
-    let mut ack_outcome: HashMap<(Uuid, i32), Result<()>> = HashMap::new();
+    let mut ack_answers: commit::Answers = HashMap::new();
     let mut buffered = Vec::new();
     let mut errors = Vec::new();
     let mut auto_acks = Vec::new();
@@ -981,20 +981,12 @@ fn handle_fetch_response(
                 );
                 continue;
             };
-            let ack_code = ErrorCode(pd.acknowledge_error_code);
-            ack_outcome.insert(
+            ack_answers.insert(
                 (p.topic_id, p.partition),
-                if ack_code == ErrorCode::NONE {
-                    Ok(())
-                } else {
-                    Err(partition_error(
-                        ack_code,
-                        "ShareFetch",
-                        broker,
-                        p,
-                        pd.acknowledge_error_message.clone(),
-                    ))
-                },
+                (
+                    ErrorCode(pd.acknowledge_error_code),
+                    pd.acknowledge_error_message.clone(),
+                ),
             );
             let code = ErrorCode(pd.error_code);
             if code != ErrorCode::NONE {
@@ -1033,11 +1025,7 @@ fn handle_fetch_response(
             }
         }
     }
-    let results = ack_results(acks, |p| {
-        ack_outcome
-            .remove(&(p.topic_id, p.partition))
-            .unwrap_or(Ok(()))
-    });
+    let results = commit::piggybacked_results(acks, &mut ack_answers, broker);
     {
         let mut st = inner.state();
         if let Ok(ms) = u64::try_from(resp.acquisition_lock_timeout_ms)
@@ -1164,8 +1152,7 @@ async fn acknowledge_on(
                 } else {
                     session.succeeded();
                 }
-                let mut partitions: HashMap<(Uuid, i32), (ErrorCode, Option<String>)> =
-                    HashMap::new();
+                let mut partitions = commit::Answers::new();
                 for t in resp.responses {
                     for p in t.partitions {
                         partitions.insert(
