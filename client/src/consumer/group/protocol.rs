@@ -10,6 +10,13 @@
 //! the highest version we know (newer versions only append fields, and the
 //! bytes after the fields we know are ignored); a negative version or
 //! truncated bytes is a [`DecodeError`], never a panic.
+//!
+//! A group leader decodes what every member sent, so the decode is bounded
+//! by the bytes received: the message and the partitions flattened out of it
+//! together stay within one [`DecodeBudget`] (eight times the bytes, at least
+//! 16 KiB), else the decode fails with `MemoryLimit`. Real subscriptions use a
+//! fraction of it; only hundreds of owned topics with names of one or two
+//! characters, or empty ones, get there.
 
 use super::TopicPartition;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -17,7 +24,7 @@ use purekafka_protocol::messages::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, consumer_protocol_assignment,
     consumer_protocol_subscription,
 };
-use purekafka_protocol::{DecodeError, DecodeErrorKind, Message};
+use purekafka_protocol::{DecodeBudget, DecodeError, DecodeErrorKind, Message};
 
 /// The subscription version we write (owned partitions, generation, rack).
 pub const SUBSCRIPTION_VERSION: i16 = 3;
@@ -67,18 +74,37 @@ fn group_by_topic(partitions: &[TopicPartition]) -> Vec<(&str, Vec<i32>)> {
     out
 }
 
-/// The embedded formats' topic-grouped partitions, one `TopicPartition` each.
-fn flatten<T>(by_topic: Vec<T>, split: impl Fn(T) -> (String, Vec<i32>)) -> Vec<TopicPartition> {
-    by_topic
-        .into_iter()
-        .flat_map(|t| {
-            let (topic, partitions) = split(t);
-            let topic: std::sync::Arc<str> = topic.into();
+/// The embedded formats' topic-grouped partitions, one `TopicPartition` each,
+/// charged to `budget` (the vector and each topic's shared name) before
+/// anything is allocated.
+fn flatten<T>(
+    by_topic: &[T],
+    budget: &mut DecodeBudget,
+    parts: impl Fn(&T) -> (&str, &[i32]),
+) -> Result<Vec<TopicPartition>, DecodeError> {
+    let topics = || by_topic.iter().map(&parts).filter(|(_, p)| !p.is_empty());
+    // An `Arc<str>` takes its two counts and the name.
+    let arc_header = 2 * std::mem::size_of::<usize>();
+    let (mut count, mut names) = (0usize, 0usize);
+    for (topic, partitions) in topics() {
+        count += partitions.len();
+        names += arc_header + topic.len();
+    }
+    budget.charge(
+        count
+            .saturating_mul(std::mem::size_of::<TopicPartition>())
+            .saturating_add(names),
+    )?;
+    let mut out = Vec::with_capacity(count);
+    for (topic, partitions) in topics() {
+        let topic: std::sync::Arc<str> = topic.into();
+        out.extend(
             partitions
-                .into_iter()
-                .map(move |p| TopicPartition::new(topic.clone(), p))
-        })
-        .collect()
+                .iter()
+                .map(|&p| TopicPartition::new(topic.clone(), p)),
+        );
+    }
+    Ok(out)
 }
 
 /// `partitions`, sorted and grouped by topic, as the format's `entry`s.
@@ -148,12 +174,18 @@ impl Subscription {
         prefixed(&msg, version)
     }
 
-    /// Decodes version-prefixed bytes (a newer version is read at ours).
+    /// Decodes version-prefixed bytes (a newer version is read at ours),
+    /// within the budget for their length.
     pub fn decode(mut bytes: Bytes) -> Result<Self, DecodeError> {
+        const NAME: &str = ConsumerProtocolSubscription::NAME;
+        let mut budget = DecodeBudget::for_input(bytes.len());
         let max = ConsumerProtocolSubscription::VERSIONS.max;
-        let version = version_prefix(&mut bytes, ConsumerProtocolSubscription::NAME, max)?;
-        let msg = ConsumerProtocolSubscription::decode(&mut bytes, version)?;
-        let owned_partitions = flatten(msg.owned_partitions, |t| (t.topic, t.partitions));
+        let version = version_prefix(&mut bytes, NAME, max)?;
+        let msg = ConsumerProtocolSubscription::decode_with(&mut bytes, version, &mut budget)?;
+        let owned_partitions = flatten(&msg.owned_partitions, &mut budget, |t| {
+            (&t.topic, &t.partitions)
+        })
+        .map_err(|e| e.field("OwnedPartitions").field(NAME))?;
         Ok(Subscription {
             topics: msg.topics,
             user_data: msg.user_data,
@@ -181,18 +213,24 @@ impl Assignment {
         prefixed(&msg, version)
     }
 
-    /// Decodes version-prefixed bytes (a newer version is read at ours).
+    /// Decodes version-prefixed bytes (a newer version is read at ours),
+    /// within the budget for their length.
     ///
     /// Empty bytes are an empty assignment: that is what the coordinator
     /// returns to a member the leader assigned nothing.
     pub fn decode(mut bytes: Bytes) -> Result<Self, DecodeError> {
+        const NAME: &str = ConsumerProtocolAssignment::NAME;
         if bytes.is_empty() {
             return Ok(Assignment::default());
         }
+        let mut budget = DecodeBudget::for_input(bytes.len());
         let max = ConsumerProtocolAssignment::VERSIONS.max;
-        let version = version_prefix(&mut bytes, ConsumerProtocolAssignment::NAME, max)?;
-        let msg = ConsumerProtocolAssignment::decode(&mut bytes, version)?;
-        let partitions = flatten(msg.assigned_partitions, |t| (t.topic, t.partitions));
+        let version = version_prefix(&mut bytes, NAME, max)?;
+        let msg = ConsumerProtocolAssignment::decode_with(&mut bytes, version, &mut budget)?;
+        let partitions = flatten(&msg.assigned_partitions, &mut budget, |t| {
+            (&t.topic, &t.partitions)
+        })
+        .map_err(|e| e.field("AssignedPartitions").field(NAME))?;
         Ok(Assignment {
             partitions,
             user_data: msg.user_data,
@@ -305,6 +343,99 @@ mod tests {
             Assignment::decode(Bytes::new()).unwrap(),
             Assignment::default()
         );
+    }
+
+    /// `n` topics named `name`, subscribed and each owning partition 0.
+    fn dense_subscription(n: usize, name: &str) -> Bytes {
+        let owned: Vec<TopicPartition> = (0..n).map(|_| tp(name, 0)).collect();
+        let msg = ConsumerProtocolSubscription {
+            topics: vec![name.to_string(); n],
+            owned_partitions: owned
+                .iter()
+                .map(|t| consumer_protocol_subscription::TopicPartition {
+                    topic: t.topic().to_string(),
+                    partitions: vec![t.partition],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut buf = BytesMut::new();
+        buf.put_i16(1);
+        msg.encode(&mut buf, 1).unwrap();
+        buf.freeze()
+    }
+
+    #[test]
+    fn a_subscription_that_would_flatten_past_8x_its_bytes_is_refused() {
+        // 2,000 one-character topics, each owning a partition: 14 bytes a
+        // topic on the wire, 86 in the message (within its budget), 41 more
+        // flattened (a TopicPartition and a shared name): over 8x in all.
+        let bytes = dense_subscription(2000, "x");
+        let mut body = bytes.slice(2..);
+        assert!(ConsumerProtocolSubscription::decode(&mut body, 1).is_ok());
+        let err = Subscription::decode(bytes.clone()).unwrap_err();
+        assert!(
+            matches!(err.kind(), DecodeErrorKind::MemoryLimit { input, .. } if *input == bytes.len()),
+            "{err}"
+        );
+        assert_eq!(err.path(), "ConsumerProtocolSubscription.OwnedPartitions");
+        // Real topic names are several times that size: the same shape decodes.
+        let s = Subscription::decode(dense_subscription(2000, "orders.v1")).unwrap();
+        assert_eq!(s.owned_partitions.len(), 2000);
+        assert_eq!(s.topics.len(), 2000);
+    }
+
+    #[test]
+    fn an_assignment_that_would_flatten_past_8x_its_bytes_is_refused() {
+        let msg = |name: &str| ConsumerProtocolAssignment {
+            assigned_partitions: (0..2000)
+                .map(|_| consumer_protocol_assignment::TopicPartition {
+                    topic: name.into(),
+                    partitions: vec![3],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let encode = |m: ConsumerProtocolAssignment| {
+            let mut buf = BytesMut::new();
+            buf.put_i16(0);
+            m.encode(&mut buf, 0).unwrap();
+            buf.freeze()
+        };
+        let err = Assignment::decode(encode(msg("x"))).unwrap_err();
+        assert!(
+            matches!(err.kind(), DecodeErrorKind::MemoryLimit { .. }),
+            "{err}"
+        );
+        assert_eq!(err.path(), "ConsumerProtocolAssignment.AssignedPartitions");
+        let a = Assignment::decode(encode(msg("payments"))).unwrap();
+        assert_eq!(a.partitions.len(), 2000);
+        assert!(a.partitions.iter().all(|p| p.partition == 3));
+    }
+
+    #[test]
+    fn topics_without_partitions_flatten_to_nothing() {
+        let msg = ConsumerProtocolAssignment {
+            assigned_partitions: vec![
+                consumer_protocol_assignment::TopicPartition {
+                    topic: "empty".into(),
+                    ..Default::default()
+                },
+                consumer_protocol_assignment::TopicPartition {
+                    topic: "t".into(),
+                    partitions: vec![1, 0],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let mut buf = BytesMut::new();
+        buf.put_i16(3);
+        msg.encode(&mut buf, 3).unwrap();
+        let a = Assignment::decode(buf.freeze()).unwrap();
+        assert_eq!(a.partitions, vec![tp("t", 1), tp("t", 0)]);
     }
 
     fn arb_tps() -> impl Strategy<Value = Vec<TopicPartition>> {
