@@ -252,11 +252,16 @@ pub enum Action {
     Idle,
 }
 
-/// The application call an operation serves.
+/// The application's transactional calls (an operation serves one of
+/// `Init`, `SendOffsets`, `Commit`, `Abort`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
     /// `init_transactions`.
     Init,
+    /// `begin_transaction` (judged at once).
+    Begin,
+    /// `send` of a record (judged at once).
+    Send,
     /// `send_offsets_to_transaction`.
     SendOffsets,
     /// `commit_transaction`.
@@ -270,6 +275,8 @@ impl OpKind {
     pub fn name(self) -> &'static str {
         match self {
             OpKind::Init => "init_transactions",
+            OpKind::Begin => "begin_transaction",
+            OpKind::Send => "send",
             OpKind::SendOffsets => "send_offsets_to_transaction",
             OpKind::Commit => "commit_transaction",
             OpKind::Abort => "abort_transaction",
@@ -544,22 +551,78 @@ impl Transaction {
         }
     }
 
+    /// Why `call` is refused in this state: in a failed state the failure,
+    /// else a misuse naming the state and saying what to do.
+    fn refused(&self, call: OpKind) -> Error {
+        if let Some(e) = self.failed() {
+            return e;
+        }
+        use OpKind as C;
+        use TxnState as S;
+        let hint = match (call, &self.state) {
+            (C::Init, _) => "it is called once, before the first transaction",
+            (C::SendOffsets | C::Commit, S::InTransaction) => {
+                return Error::TransactionState {
+                    operation: call.name(),
+                    state: "InTransaction with send_offsets_to_transaction running",
+                    hint: "await send_offsets_to_transaction (or call it again after its timeout) first",
+                };
+            }
+            (C::Begin, S::Uninitialized | S::Initializing) => {
+                "call init_transactions first (and let it finish)"
+            }
+            (C::Begin, S::InTransaction) => {
+                "a transaction is open already: commit or abort it first"
+            }
+            (C::Begin, _) => {
+                "the previous transaction is still ending: wait for its commit_transaction or abort_transaction"
+            }
+            (C::Send, S::Uninitialized | S::Initializing) => {
+                "a transactional producer sends only in a transaction: call init_transactions, then begin_transaction"
+            }
+            (C::Send, S::Ready) => {
+                "a transactional producer sends only in a transaction: call begin_transaction first"
+            }
+            (C::Send, _) => {
+                "the transaction is ending: send in the next one, after begin_transaction"
+            }
+            (C::SendOffsets, _) => {
+                "offsets are sent inside a transaction: call begin_transaction first"
+            }
+            (C::Commit, S::Aborting) => "abort_transaction is running: await it (or call it again)",
+            (C::Abort, S::Committing) => {
+                "commit_transaction is running: await it (or call it again after its timeout)"
+            }
+            (C::Commit | C::Abort, _) => {
+                "there is no open transaction: call begin_transaction first"
+            }
+        };
+        self.misuse(call.name(), hint)
+    }
+
+    /// Starts an operation for `kind` at `step` (a commit or an abort
+    /// begins with the application's flush).
+    fn start(&mut self, kind: OpKind, step: Step, offsets: Option<Offsets>) -> Ticket {
+        let ticket = Ticket {
+            id: self.next_ticket,
+            kind,
+            needs_flush: step == Step::Flush,
+        };
+        self.next_ticket += 1;
+        self.op = Some(Op {
+            ticket,
+            step,
+            offsets,
+        });
+        ticket
+    }
+
     /// The error for a call in a failed state, if the state is one.
     fn failed(&self) -> Option<Error> {
         match &self.state {
             TxnState::FatalError(e) => Some(self.fatal(e)),
             TxnState::AbortableError(e) => Some(self.abortable(e)),
             _ => None,
-        }
-    }
-
-    fn new_ticket(&mut self, kind: OpKind, needs_flush: bool) -> Ticket {
-        let id = self.next_ticket;
-        self.next_ticket += 1;
-        Ticket {
-            id,
-            kind,
-            needs_flush,
         }
     }
 
@@ -580,90 +643,45 @@ impl Transaction {
         if let Some(t) = self.running(OpKind::Init) {
             return Ok(t);
         }
-        match &self.state {
-            TxnState::Uninitialized => {
-                let ticket = self.new_ticket(OpKind::Init, false);
-                self.state = TxnState::Initializing;
-                self.op = Some(Op {
-                    ticket,
-                    step: Step::InitPid,
-                    offsets: None,
-                });
-                Ok(ticket)
-            }
-            TxnState::FatalError(e) => Err(self.fatal(e)),
-            _ => Err(self.misuse(
-                "init_transactions",
-                "it is called once, before the first transaction",
-            )),
+        if !matches!(self.state, TxnState::Uninitialized) {
+            return Err(self.refused(OpKind::Init));
         }
+        self.state = TxnState::Initializing;
+        Ok(self.start(OpKind::Init, Step::InitPid, None))
     }
 
     /// `begin_transaction`.
     pub fn begin(&mut self) -> Result<(), Error> {
-        match &self.state {
-            TxnState::Ready => {
-                self.state = TxnState::InTransaction;
-                self.added.clear();
-                self.pending.clear();
-                self.started = false;
-                Ok(())
-            }
-            TxnState::Uninitialized | TxnState::Initializing => Err(self.misuse(
-                "begin_transaction",
-                "call init_transactions first (and let it finish)",
-            )),
-            TxnState::InTransaction => Err(self.misuse(
-                "begin_transaction",
-                "a transaction is open already: commit or abort it first",
-            )),
-            TxnState::Committing | TxnState::Aborting => Err(self.misuse(
-                "begin_transaction",
-                "the previous transaction is still ending: wait for its commit_transaction or abort_transaction",
-            )),
-            TxnState::AbortableError(_) | TxnState::FatalError(_) => {
-                Err(self.failed().unwrap_or_else(|| Error::Fatal("unreachable".into())))
-            }
+        if !matches!(self.state, TxnState::Ready) {
+            return Err(self.refused(OpKind::Begin));
         }
+        self.state = TxnState::InTransaction;
+        self.added.clear();
+        self.pending.clear();
+        self.started = false;
+        Ok(())
     }
 
     /// A record is about to be appended for `topic`/`partition`: allowed only
     /// in a transaction. Under v1 a partition new to the transaction is
     /// queued for AddPartitionsToTxn (its batches wait for it).
     pub fn check_send(&mut self, topic: &str, partition: i32) -> Result<(), Error> {
-        match &self.state {
-            TxnState::InTransaction => {
-                if self.version == TxnVersion::V1 {
-                    // No allocation for a partition already known (every
-                    // record passes here).
-                    if !self.added.contains(topic, partition)
-                        && !self.pending.contains(topic, partition)
-                        && !self
-                            .adding
-                            .iter()
-                            .any(|(t, p)| **t == *topic && *p == partition)
-                    {
-                        self.pending.insert((Arc::from(topic), partition));
-                    }
-                }
-                Ok(())
-            }
-            TxnState::AbortableError(_) | TxnState::FatalError(_) => {
-                Err(self.failed().unwrap_or_else(|| Error::Fatal("unreachable".into())))
-            }
-            TxnState::Uninitialized | TxnState::Initializing => Err(self.misuse(
-                "send",
-                "a transactional producer sends only in a transaction: call init_transactions, then begin_transaction",
-            )),
-            TxnState::Ready => Err(self.misuse(
-                "send",
-                "a transactional producer sends only in a transaction: call begin_transaction first",
-            )),
-            TxnState::Committing | TxnState::Aborting => Err(self.misuse(
-                "send",
-                "the transaction is ending: send in the next one, after begin_transaction",
-            )),
+        if !matches!(self.state, TxnState::InTransaction) {
+            return Err(self.refused(OpKind::Send));
         }
+        // No allocation for a partition already known (every record
+        // passes here).
+        if self.version == TxnVersion::V1
+            && !self.added.contains(topic, partition)
+            && !self.pending.contains(topic, partition)
+            && !self
+                .adding
+                .iter()
+                .any(|(t, p)| **t == *topic && *p == partition)
+        {
+            self.pending.insert((Arc::from(topic), partition));
+        }
+        Ok(())
     }
 
     /// Whether the sender may send a batch of this partition now (v1: once
@@ -757,37 +775,19 @@ impl Transaction {
         group: ConsumerGroupMetadata,
         offsets: Vec<(Arc<str>, i32, OffsetAndMetadata)>,
     ) -> Result<Ticket, Error> {
-        if let Some(e) = self.failed() {
-            return Err(e);
+        if !matches!(self.state, TxnState::InTransaction) || self.op.is_some() {
+            return Err(self.refused(OpKind::SendOffsets));
         }
-        if !matches!(self.state, TxnState::InTransaction) {
-            return Err(self.misuse(
-                "send_offsets_to_transaction",
-                "offsets are sent inside a transaction: call begin_transaction first",
-            ));
-        }
-        if self.op.is_some() {
-            return Err(Error::TransactionState {
-                operation: "send_offsets_to_transaction",
-                state: "InTransaction with send_offsets_to_transaction running",
-                hint: "await the running call (or call it again after its timeout) before sending more offsets",
-            });
-        }
-        let ticket = self.new_ticket(OpKind::SendOffsets, false);
         let step = match self.version {
             TxnVersion::V1 => Step::AddOffsets,
             TxnVersion::V2 => Step::FindGroup,
         };
-        self.op = Some(Op {
-            ticket,
-            step,
-            offsets: Some(Offsets {
-                group,
-                offsets,
-                coordinator: None,
-            }),
-        });
-        Ok(ticket)
+        let offsets = Offsets {
+            group,
+            offsets,
+            coordinator: None,
+        };
+        Ok(self.start(OpKind::SendOffsets, step, Some(offsets)))
     }
 
     /// `commit_transaction`: the application flushes, then reports with
@@ -796,34 +796,11 @@ impl Transaction {
         if let Some(t) = self.running(OpKind::Commit) {
             return Ok(t);
         }
-        if let Some(e) = self.failed() {
-            return Err(e);
+        if !matches!(self.state, TxnState::InTransaction) || self.op.is_some() {
+            return Err(self.refused(OpKind::Commit));
         }
-        match self.state {
-            TxnState::InTransaction if self.op.is_some() => Err(Error::TransactionState {
-                operation: "commit_transaction",
-                state: "InTransaction with send_offsets_to_transaction running",
-                hint: "await send_offsets_to_transaction first",
-            }),
-            TxnState::InTransaction => {
-                let ticket = self.new_ticket(OpKind::Commit, true);
-                self.state = TxnState::Committing;
-                self.op = Some(Op {
-                    ticket,
-                    step: Step::Flush,
-                    offsets: None,
-                });
-                Ok(ticket)
-            }
-            TxnState::Aborting => Err(self.misuse(
-                "commit_transaction",
-                "abort_transaction is running: await it (or call it again)",
-            )),
-            _ => Err(self.misuse(
-                "commit_transaction",
-                "there is no open transaction: call begin_transaction first",
-            )),
-        }
+        self.state = TxnState::Committing;
+        Ok(self.start(OpKind::Commit, Step::Flush, None))
     }
 
     /// `abort_transaction`: queued batches fail ([`take_fail_queued`](Self::take_fail_queued)),
@@ -833,40 +810,27 @@ impl Transaction {
         if let Some(t) = self.running(OpKind::Abort) {
             return Ok(t);
         }
-        match &self.state {
-            TxnState::InTransaction | TxnState::AbortableError(_) => {
-                self.state = TxnState::Aborting;
-                // A running send_offsets_to_transaction is given up.
-                if let Some(op) = self.op.take() {
-                    let e = self.misuse(
-                        op.ticket.kind.name(),
-                        "abort_transaction was called while it ran",
-                    );
-                    self.finish(op.ticket, Err(e));
-                }
-                let ticket = self.new_ticket(OpKind::Abort, true);
-                self.pending.clear();
-                self.fail_queued = Some(Error::Fatal(format!(
-                    "the transaction of transactional.id '{}' was aborted before this record was sent",
-                    self.cfg.transactional_id
-                )));
-                self.op = Some(Op {
-                    ticket,
-                    step: Step::Flush,
-                    offsets: None,
-                });
-                Ok(ticket)
-            }
-            TxnState::FatalError(e) => Err(self.fatal(e)),
-            TxnState::Committing => Err(self.misuse(
-                "abort_transaction",
-                "commit_transaction is running: await it (or call it again after its timeout)",
-            )),
-            _ => Err(self.misuse(
-                "abort_transaction",
-                "there is no open transaction: call begin_transaction first",
-            )),
+        if !matches!(
+            self.state,
+            TxnState::InTransaction | TxnState::AbortableError(_)
+        ) {
+            return Err(self.refused(OpKind::Abort));
         }
+        self.state = TxnState::Aborting;
+        // A running send_offsets_to_transaction is given up.
+        if let Some(op) = self.op.take() {
+            let e = self.misuse(
+                op.ticket.kind.name(),
+                "abort_transaction was called while it ran",
+            );
+            self.finish(op.ticket, Err(e));
+        }
+        self.pending.clear();
+        self.fail_queued = Some(Error::Fatal(format!(
+            "the transaction of transactional.id '{}' was aborted before this record was sent",
+            self.cfg.transactional_id
+        )));
+        Ok(self.start(OpKind::Abort, Step::Flush, None))
     }
 
     /// The flush of a commit or abort is done; `failure` is the first send
@@ -1002,11 +966,14 @@ impl Transaction {
         }
     }
 
-    fn retry_later(&mut self, now: Instant, error: Error, refind: bool, quick: bool) {
+    /// Retries after backoff (CONCURRENT_TRANSACTIONS, the coordinator
+    /// ending the previous transaction, soon); `refind`: look the
+    /// coordinator up again first.
+    fn retry_later(&mut self, now: Instant, error: Error, refind: bool) {
         if refind {
             self.coordinator = None;
         }
-        let wait = if quick {
+        let wait = if error.code() == Some(ErrorCode::CONCURRENT_TRANSACTIONS) {
             self.cfg.retry_backoff.min(Duration::from_millis(20))
         } else {
             let w = self.backoff;
@@ -1232,8 +1199,7 @@ impl Transaction {
     fn on_failure(&mut self, now: Instant, error: Error) {
         match classify_error(&error) {
             Class::Retry { refind } => {
-                let quick = error.code() == Some(ErrorCode::CONCURRENT_TRANSACTIONS);
-                self.retry_later(now, error, refind, quick);
+                self.retry_later(now, error, refind);
             }
             Class::Abortable
                 if matches!(self.state, TxnState::InTransaction | TxnState::Committing) =>
@@ -1309,8 +1275,7 @@ impl Transaction {
         let e = self.kafka_error(code, "InitProducerId", None);
         match classify(code) {
             Class::Retry { refind } => {
-                let quick = code == ErrorCode::CONCURRENT_TRANSACTIONS;
-                self.retry_later(now, e, refind, quick);
+                self.retry_later(now, e, refind);
             }
             // Nothing to abort yet (or the abort's bump failed): done.
             Class::Abortable | Class::Fatal => self.become_fatal(e),
@@ -1357,40 +1322,48 @@ impl Transaction {
                 }
             }
         }
-        let adding = std::mem::take(&mut self.adding);
         match worst {
             None => {
                 self.backoff = self.cfg.retry_backoff;
                 self.last_error = None;
-                // Partitions the broker did not answer for are asked again.
-                for key in adding {
-                    if ok.contains(&key) {
-                        self.added.insert(key);
-                        self.started = true;
-                    } else {
-                        self.pending.insert(key);
-                    }
-                }
+                self.settle_adding(&ok);
             }
             Some((Class::Retry { refind }, e)) => {
-                for key in adding {
-                    if ok.contains(&key) {
-                        self.added.insert(key);
-                        self.started = true;
-                    } else {
-                        self.pending.insert(key);
-                    }
-                }
-                let quick = e.code() == Some(ErrorCode::CONCURRENT_TRANSACTIONS);
-                self.retry_later(now, e, refind, quick);
+                self.settle_adding(&ok);
+                self.retry_later(now, e, refind);
             }
             Some((Class::Abortable, e)) => {
+                self.adding.clear();
                 self.started |= !ok.is_empty();
                 self.added.extend(ok);
                 self.become_abortable(e);
             }
-            Some((Class::Fatal, e)) => self.become_fatal(e),
+            Some((Class::Fatal, e)) => {
+                self.adding.clear();
+                self.become_fatal(e);
+            }
         }
+    }
+
+    /// The partitions being added that the coordinator added (`ok`) are in
+    /// the transaction; the others are asked again.
+    fn settle_adding(&mut self, ok: &[(Arc<str>, i32)]) {
+        for key in std::mem::take(&mut self.adding) {
+            if ok.contains(&key) {
+                self.added.insert(key);
+                self.started = true;
+            } else {
+                self.pending.insert(key);
+            }
+        }
+    }
+
+    /// The group of the running send_offsets_to_transaction, for errors.
+    fn offsets_group(&self) -> &str {
+        self.op
+            .as_ref()
+            .and_then(|op| op.offsets.as_ref())
+            .map_or("", |o| o.group.group_id.as_str())
     }
 
     fn on_add_offsets(&mut self, now: Instant, result: Result<TxnResponse, Error>) {
@@ -1408,12 +1381,7 @@ impl Transaction {
             }
             return;
         }
-        let group = self
-            .op
-            .as_ref()
-            .and_then(|op| op.offsets.as_ref())
-            .map(|o| o.group.group_id.clone())
-            .unwrap_or_default();
+        let group = self.offsets_group().to_owned();
         let e = self.kafka_error(code, "AddOffsetsToTxn", Some(format!("group '{group}'")));
         self.on_failure(now, e);
     }
@@ -1432,7 +1400,7 @@ impl Transaction {
             // A group-side coordinator error must not make us look up the
             // transaction coordinator again.
             Err(e) => match classify_error(&e) {
-                Class::Retry { .. } => self.retry_later(now, e, false, false),
+                Class::Retry { .. } => self.retry_later(now, e, false),
                 _ => self.on_failure(now, e),
             },
         }
@@ -1450,17 +1418,12 @@ impl Transaction {
                     op.step = Step::FindGroup;
                 }
                 return match classify_error(&e) {
-                    Class::Retry { .. } => self.retry_later(now, e, false, false),
+                    Class::Retry { .. } => self.retry_later(now, e, false),
                     _ => self.on_failure(now, e),
                 };
             }
         };
-        let group = self
-            .op
-            .as_ref()
-            .and_then(|op| op.offsets.as_ref())
-            .map(|o| o.group.group_id.clone())
-            .unwrap_or_default();
+        let group = self.offsets_group().to_owned();
         let mut first: Option<Error> = None;
         for t in &resp.topics {
             for p in &t.partitions {
@@ -1493,7 +1456,7 @@ impl Transaction {
                         o.coordinator = None;
                     }
                 }
-                self.retry_later(now, e, false, false);
+                self.retry_later(now, e, false);
             }
             _ => self.on_failure(now, e),
         }
@@ -1542,8 +1505,7 @@ impl Transaction {
     fn on_end_failure(&mut self, now: Instant, e: Error) {
         match classify_error(&e) {
             Class::Retry { refind } => {
-                let quick = e.code() == Some(ErrorCode::CONCURRENT_TRANSACTIONS);
-                self.retry_later(now, e, refind, quick);
+                self.retry_later(now, e, refind);
             }
             Class::Abortable if matches!(self.state, TxnState::Committing) => {
                 // Leave Committing for the abortable state; the commit fails.

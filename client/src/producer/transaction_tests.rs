@@ -43,21 +43,55 @@ fn send(m: &mut Transaction, now: Instant) -> (Target, TxnRequest) {
     }
 }
 
-fn end_txn(code: ErrorCode, id: i64, epoch: i16) -> Result<TxnResponse, Error> {
+/// EndTxn's answer; under v2 a success names the (new) producer id and epoch.
+fn end_txn(code: ErrorCode, producer: Option<(i64, i16)>) -> Result<TxnResponse, Error> {
+    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
     Ok(TxnResponse::EndTxn(EndTxnResponse {
         error_code: code.0,
-        producer_id: if code == ErrorCode::NONE { id } else { -1 },
-        producer_epoch: epoch,
+        producer_id,
+        producer_epoch,
         ..Default::default()
     }))
+}
+
+/// A group coordinator FindCoordinator found.
+fn group_coordinator(node: i32) -> Result<TxnResponse, Error> {
+    Ok(TxnResponse::Coordinator {
+        node,
+        version: TxnVersion::V1,
+    })
+}
+
+/// Opens a transaction that sends a batch, then [`end`]s it.
+fn end_transaction(m: &mut Transaction, now: Instant, commit: bool) -> (Ticket, EndTxnRequest) {
+    m.begin().unwrap();
+    m.on_produce_sent();
+    end(m, now, commit)
+}
+
+/// Commits or aborts the open transaction (the flush done): its ticket and
+/// the EndTxn it sends.
+fn end(m: &mut Transaction, now: Instant, commit: bool) -> (Ticket, EndTxnRequest) {
+    let t = if commit {
+        m.start_commit()
+    } else {
+        m.start_abort()
+    };
+    let t = t.unwrap();
+    m.on_flushed(t, None);
+    match send(m, now) {
+        (Target::TxnCoordinator(NODE), TxnRequest::EndTxn(r)) => (t, r),
+        other => panic!("expected EndTxn to the coordinator, got {other:?}"),
+    }
 }
 
 fn kafka(code: ErrorCode, api: &'static str) -> Error {
     Error::kafka(code, api)
 }
 
-/// A machine through init_transactions, on `version`, with producer 7 epoch 0.
-fn ready(version: TxnVersion) -> (Transaction, Instant) {
+/// A machine in init_transactions, on `version`, its InitProducerId in
+/// flight: the machine, init's ticket, now.
+fn initializing(version: TxnVersion) -> (Transaction, Ticket, Instant) {
     let now = Instant::now();
     let mut m = Transaction::new(cfg());
     let t = m.start_init().unwrap();
@@ -81,6 +115,12 @@ fn ready(version: TxnVersion) -> (Transaction, Instant) {
     assert_eq!(r.transaction_timeout_ms, 60_000);
     assert_eq!((r.producer_id, r.producer_epoch), (-1, -1));
     assert!(m.result(t).is_none());
+    (m, t, now)
+}
+
+/// A machine through init_transactions, on `version`, with producer 7 epoch 0.
+fn ready(version: TxnVersion) -> (Transaction, Instant) {
+    let (mut m, t, now) = initializing(version);
     m.on_response(now, pid_ok(7, 0));
     assert!(matches!(m.result(t), Some(Ok(()))));
     assert_eq!(m.state().name(), "Ready");
@@ -193,12 +233,7 @@ fn init_called_again_while_it_runs_joins_the_running_call() {
 
 #[test]
 fn a_denied_transactional_id_is_fatal_and_every_later_call_fails_with_it() {
-    let now = Instant::now();
-    let mut m = Transaction::new(cfg());
-    let t = m.start_init().unwrap();
-    send(&mut m, now);
-    m.on_response(now, coordinator(TxnVersion::V2));
-    send(&mut m, now);
+    let (mut m, t, now) = initializing(TxnVersion::V2);
     m.on_response(
         now,
         pid_err(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
@@ -354,7 +389,7 @@ fn v1_adds_each_new_partition_before_its_batches_and_commits_with_end_txn() {
             ..Default::default()
         })
     );
-    m.on_response(now, Ok(TxnResponse::EndTxn(EndTxnResponse::default())));
+    m.on_response(now, end_txn(ErrorCode::NONE, None));
     assert!(matches!(m.result(t), Some(Ok(()))));
     assert_eq!(m.state().name(), "Ready");
     assert_eq!(m.take_new_producer(), None, "v1 keeps the epoch");
@@ -465,32 +500,14 @@ fn v2_sends_at_once_and_takes_a_new_epoch_from_every_end_txn() {
     m.on_flushed(t, None);
     let (_, req) = send(&mut m, now);
     assert!(matches!(&req, TxnRequest::EndTxn(r) if r.committed && r.producer_epoch == 0));
-    m.on_response(
-        now,
-        Ok(TxnResponse::EndTxn(EndTxnResponse {
-            producer_id: 7,
-            producer_epoch: 1,
-            ..Default::default()
-        })),
-    );
+    m.on_response(now, end_txn(ErrorCode::NONE, Some((7, 1))));
     assert!(matches!(m.result(t), Some(Ok(()))));
     assert_eq!(m.take_new_producer(), Some(ProducerId { id: 7, epoch: 1 }));
     // The next transaction ends under the new epoch.
-    m.begin().unwrap();
-    m.on_produce_sent();
-    let t = m.start_abort().unwrap();
-    m.on_flushed(t, None);
-    let (_, req) = send(&mut m, now);
-    assert!(matches!(&req, TxnRequest::EndTxn(r) if !r.committed && r.producer_epoch == 1));
+    let (t, r) = end_transaction(&mut m, now, false);
+    assert_eq!((r.committed, r.producer_epoch), (false, 1));
     // At the last epoch the coordinator hands out a new id.
-    m.on_response(
-        now,
-        Ok(TxnResponse::EndTxn(EndTxnResponse {
-            producer_id: 8,
-            producer_epoch: 0,
-            ..Default::default()
-        })),
-    );
+    m.on_response(now, end_txn(ErrorCode::NONE, Some((8, 0))));
     assert!(matches!(m.result(t), Some(Ok(()))));
     assert_eq!(m.take_new_producer(), Some(ProducerId { id: 8, epoch: 0 }));
 }
@@ -541,7 +558,7 @@ fn a_failed_send_makes_the_transaction_abortable_then_abort_bumps_the_epoch_unde
     m.on_flushed(t, None);
     let (_, req) = send(&mut m, now);
     assert!(matches!(&req, TxnRequest::EndTxn(r) if !r.committed));
-    m.on_response(now, Ok(TxnResponse::EndTxn(EndTxnResponse::default())));
+    m.on_response(now, end_txn(ErrorCode::NONE, None));
     // KIP-360: the failed batch left a sequence gap; a new epoch closes it.
     let (target, req) = send(&mut m, now);
     assert_eq!(target, Target::TxnCoordinator(NODE));
@@ -609,82 +626,34 @@ fn a_fenced_or_denied_send_is_fatal() {
 /// producer handles each answer (checked on Kafka 4.4).
 #[test]
 fn after_the_coordinators_timeout_abort_the_producer_goes_on_as_javas_does() {
-    struct Case {
-        version: TxnVersion,
-        /// A batch sent after the timeout failed with INVALID_PRODUCER_EPOCH.
-        late_send: bool,
-        /// The application commits (else it aborts).
-        commit: bool,
-        /// The EndTxn answer: its code, and the epoch it returns.
-        end_txn: (ErrorCode, i16),
-        /// The call's outcome: Ok, or the error class and its cause's code.
-        outcome: Result<(), (&'static str, ErrorCode)>,
-    }
     use ErrorCode as C;
-    let fenced = C::PRODUCER_FENCED;
+    use TxnVersion::{V1, V2};
+    // (version, a batch sent after the timeout failed with
+    // INVALID_PRODUCER_EPOCH, the application commits (else aborts),
+    // EndTxn's answer: NONE, and the producer goes on under the epoch it
+    // returned; an error, and the producer failed for good with it).
     let cases = [
         // v2: an abort is taken as the retry of the coordinator's abort.
-        Case {
-            version: TxnVersion::V2,
-            late_send: false,
-            commit: false,
-            end_txn: (C::NONE, 1),
-            outcome: Ok(()),
-        },
-        Case {
-            version: TxnVersion::V2,
-            late_send: true,
-            commit: false,
-            end_txn: (C::NONE, 1),
-            outcome: Ok(()),
-        },
+        (V2, false, false, C::NONE),
+        (V2, true, false, C::NONE),
         // v2: the commit of an aborted transaction.
-        Case {
-            version: TxnVersion::V2,
-            late_send: false,
-            commit: true,
-            end_txn: (C::INVALID_TXN_STATE, -1),
-            outcome: Err(("fatal", C::INVALID_TXN_STATE)),
-        },
+        (V2, false, true, C::INVALID_TXN_STATE),
         // v1: the bumped epoch fences every EndTxn.
-        Case {
-            version: TxnVersion::V1,
-            late_send: false,
-            commit: true,
-            end_txn: (fenced, -1),
-            outcome: Err(("fatal", fenced)),
-        },
-        Case {
-            version: TxnVersion::V1,
-            late_send: false,
-            commit: false,
-            end_txn: (fenced, -1),
-            outcome: Err(("fatal", fenced)),
-        },
-        Case {
-            version: TxnVersion::V1,
-            late_send: true,
-            commit: false,
-            end_txn: (fenced, -1),
-            outcome: Err(("fatal", fenced)),
-        },
+        (V1, false, true, C::PRODUCER_FENCED),
+        (V1, false, false, C::PRODUCER_FENCED),
+        (V1, true, false, C::PRODUCER_FENCED),
     ];
-    for c in cases {
-        let name = format!(
-            "{:?}, late send {}, {}",
-            c.version,
-            c.late_send,
-            if c.commit { "commit" } else { "abort" }
-        );
-        let (mut m, now) = ready(c.version);
+    for (version, late_send, commit, answer) in cases {
+        let name = format!("{version:?}, late send {late_send}, commit {commit}");
+        let (mut m, now) = ready(version);
         m.begin().unwrap();
         m.check_send("t", 0).unwrap();
-        if c.version == TxnVersion::V1 {
+        if version == V1 {
             send(&mut m, now);
             m.on_response(now, add_partitions(&[("t", 0, 0)]));
         }
         m.on_produce_sent();
-        if c.late_send {
+        if late_send {
             m.on_send_failed(
                 &Error::kafka_tp(C::INVALID_PRODUCER_EPOCH, "Produce", "t", 0),
                 true,
@@ -703,78 +672,42 @@ fn after_the_coordinators_timeout_abort_the_producer_goes_on_as_javas_does() {
                 "{name}: {msg}"
             );
         }
-        let t = if c.commit {
-            m.start_commit().unwrap()
-        } else {
-            m.start_abort().unwrap()
-        };
-        m.on_flushed(t, None);
-        let (_, req) = send(&mut m, now);
-        let TxnRequest::EndTxn(r) = req else {
-            panic!("{name}: {req:?}")
-        };
-        assert_eq!((r.committed, r.producer_epoch), (c.commit, 0), "{name}");
-        let (code, epoch) = c.end_txn;
-        m.on_response(now, end_txn(code, 7, epoch));
+        let (t, r) = end(&mut m, now, commit);
+        assert_eq!((r.committed, r.producer_epoch), (commit, 0), "{name}");
+        let bumped = (answer == C::NONE).then_some((7, 1));
+        m.on_response(now, end_txn(answer, bumped));
         let got = m.result(t).unwrap();
-        match c.outcome {
-            Ok(()) => {
-                assert!(got.is_ok(), "{name}: {got:?}");
-                assert_eq!(
-                    m.take_new_producer(),
-                    Some(ProducerId { id: 7, epoch: 1 }),
-                    "{name}: the coordinator's epoch"
-                );
-                assert_eq!(m.next(now), Action::Idle, "{name}: no InitProducerId");
-                m.begin().unwrap();
-                m.on_produce_sent();
-                let t = m.start_commit().unwrap();
-                m.on_flushed(t, None);
-                let (_, req) = send(&mut m, now);
-                assert!(
-                    matches!(&req, TxnRequest::EndTxn(r) if r.committed && r.producer_epoch == 1),
-                    "{name}: {req:?}"
-                );
-            }
-            Err(("fatal", want)) => {
-                assert_eq!(fatal_code(got.clone()), want, "{name}");
-                let msg = got.unwrap_err().to_string();
-                assert!(msg.contains("transaction.timeout.ms"), "{name}: {msg}");
-                assert_eq!(fatal_code(m.begin()), want, "{name}");
-            }
-            Err(other) => panic!("{name}: no such outcome {other:?}"),
+        if answer != C::NONE {
+            assert_eq!(fatal_code(got.clone()), answer, "{name}");
+            let msg = got.unwrap_err().to_string();
+            assert!(msg.contains("transaction.timeout.ms"), "{name}: {msg}");
+            assert_eq!(fatal_code(m.begin()), answer, "{name}");
+            continue;
         }
+        assert!(got.is_ok(), "{name}: {got:?}");
+        assert_eq!(
+            m.take_new_producer(),
+            Some(ProducerId { id: 7, epoch: 1 }),
+            "{name}: the coordinator's epoch"
+        );
+        assert_eq!(m.next(now), Action::Idle, "{name}: no InitProducerId");
+        let (_, r) = end_transaction(&mut m, now, true);
+        assert_eq!((r.committed, r.producer_epoch), (true, 1), "{name}");
     }
 }
 
 #[test]
 fn end_txn_errors_retry_or_fence() {
     let (mut m, now) = ready(TxnVersion::V2);
-    m.begin().unwrap();
-    m.on_produce_sent();
-    let t = m.start_commit().unwrap();
-    m.on_flushed(t, None);
-    send(&mut m, now);
-    m.on_response(
-        now,
-        Ok(TxnResponse::EndTxn(EndTxnResponse {
-            error_code: ErrorCode::COORDINATOR_NOT_AVAILABLE.0,
-            ..Default::default()
-        })),
-    );
+    let (t, _) = end_transaction(&mut m, now, true);
+    m.on_response(now, end_txn(ErrorCode::COORDINATOR_NOT_AVAILABLE, None));
     let later = now + Duration::from_secs(1);
     let (_, req) = send(&mut m, later);
     assert!(matches!(req, TxnRequest::FindCoordinator { .. }));
     m.on_response(later, coordinator(TxnVersion::V2));
     let (_, req) = send(&mut m, later);
     assert!(matches!(req, TxnRequest::EndTxn(_)));
-    m.on_response(
-        later,
-        Ok(TxnResponse::EndTxn(EndTxnResponse {
-            error_code: ErrorCode::PRODUCER_FENCED.0,
-            ..Default::default()
-        })),
-    );
+    m.on_response(later, end_txn(ErrorCode::PRODUCER_FENCED, None));
     let r = m.result(t).unwrap();
     let msg = r.clone().unwrap_err().to_string();
     assert!(msg.contains("EndTxn") && msg.contains(TXID), "{msg}");
@@ -869,13 +802,7 @@ fn v1_send_offsets_adds_the_group_then_commits_to_the_group_coordinator() {
             key: "g".into()
         }
     );
-    m.on_response(
-        now,
-        Ok(TxnResponse::Coordinator {
-            node: 9,
-            version: TxnVersion::V1,
-        }),
-    );
+    m.on_response(now, group_coordinator(9));
     let (target, req) = send(&mut m, now);
     assert_eq!(target, Target::GroupCoordinator(9));
     let TxnRequest::TxnOffsetCommit(r) = req else {
@@ -927,13 +854,7 @@ fn v2_send_offsets_goes_straight_to_the_group_coordinator() {
             ..
         }
     ));
-    m.on_response(
-        now,
-        Ok(TxnResponse::Coordinator {
-            node: 9,
-            version: TxnVersion::V1,
-        }),
-    );
+    m.on_response(now, group_coordinator(9));
     assert_eq!(
         m.version(),
         TxnVersion::V2,
@@ -953,13 +874,7 @@ fn v2_send_offsets_goes_straight_to_the_group_coordinator() {
             ..
         }
     ));
-    m.on_response(
-        later,
-        Ok(TxnResponse::Coordinator {
-            node: 10,
-            version: TxnVersion::V1,
-        }),
-    );
+    m.on_response(later, group_coordinator(10));
     let (target, _) = send(&mut m, later);
     assert_eq!(target, Target::GroupCoordinator(10));
     m.on_response(later, offset_commit(ErrorCode::NONE));
@@ -982,13 +897,7 @@ fn a_fenced_consumer_or_a_denied_group_makes_the_transaction_abortable() {
         m.begin().unwrap();
         let t = m.start_send_offsets(group(), offsets()).unwrap();
         send(&mut m, now);
-        m.on_response(
-            now,
-            Ok(TxnResponse::Coordinator {
-                node: 9,
-                version: TxnVersion::V1,
-            }),
-        );
+        m.on_response(now, group_coordinator(9));
         send(&mut m, now);
         m.on_response(now, offset_commit(code));
         let r = m.result(t).unwrap();
@@ -1027,13 +936,7 @@ fn abort_gives_up_a_running_send_offsets_and_ignores_its_late_answer() {
         ("send_offsets_to_transaction", "Aborting")
     );
     // The late answer changes nothing.
-    m.on_response(
-        now,
-        Ok(TxnResponse::Coordinator {
-            node: 9,
-            version: TxnVersion::V1,
-        }),
-    );
+    m.on_response(now, group_coordinator(9));
     m.on_flushed(abort, None);
     assert!(
         matches!(m.result(abort), Some(Ok(()))),
