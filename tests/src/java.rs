@@ -87,8 +87,27 @@ fn java_binary() -> PathBuf {
 /// The command that runs `JavaPeer <args> --bootstrap <cluster> --timeout <s>`,
 /// logging warnings only, to stderr.
 pub fn java_peer_command(cluster: &Cluster, args: &[String], timeout: Duration) -> Result<Command> {
+    peer_class_command(cluster, "JavaPeer", args, timeout)
+}
+
+/// The command that runs the compiled peer `class` (`JavaPeer`,
+/// `JavaSharePeer`) with `args --bootstrap <cluster> --timeout <s>`.
+fn peer_class_command(
+    cluster: &Cluster,
+    class: &str,
+    args: &[impl AsRef<std::ffi::OsStr>],
+    timeout: Duration,
+) -> Result<Command> {
     let cp = java_peer_classpath()?;
-    let log4j = kafka_home()?.join("conf").join("log4j2-tools.properties");
+    let home = kafka_home()?;
+    let compiled = home.join("peer").join(format!("{class}.class"));
+    if !compiled.exists() {
+        return Err(Error::NotInstalled(format!(
+            "the Java peer {class} is not compiled ({} missing): run ./scripts/install-kafka.sh",
+            compiled.display()
+        )));
+    }
+    let log4j = home.join("conf").join("log4j2-tools.properties");
     let mut cmd = Command::new(java_binary());
     // A short-lived client: C1 only and one GC thread start fastest on a small machine.
     cmd.arg("-XX:TieredStopAtLevel=1")
@@ -96,7 +115,7 @@ pub fn java_peer_command(cluster: &Cluster, args: &[String], timeout: Duration) 
         .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
         .arg("-cp")
         .arg(cp)
-        .arg("JavaPeer")
+        .arg(class)
         .args(args)
         .arg("--bootstrap")
         .arg(cluster.bootstrap())
@@ -277,16 +296,154 @@ struct MemberState {
     bad_line: Option<String>,
 }
 
+/// A peer process running in the background: each stdout line goes to
+/// `on_line` with the shared state `S`, stderr is collected; [`finish`]
+/// closes its stdin and waits for it, drop kills it. Both background Java
+/// members ([`JavaGroupMember`], [`JavaShareMember`]) are one of these.
+///
+/// [`finish`]: BackgroundPeer::finish
+struct BackgroundPeer<S> {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    state: Arc<Mutex<S>>,
+    reader: Option<JoinHandle<()>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// How a [`BackgroundPeer`] ended: its exit status (`None`: it hung and
+/// was killed), its stderr, and the state its lines made.
+struct Finished<S> {
+    status: Option<ExitStatus>,
+    stderr: String,
+    state: S,
+}
+
+impl<S: Default + Send + 'static> BackgroundPeer<S> {
+    fn start(cmd: Command, on_line: impl Fn(&mut S, String) + Send + 'static) -> Result<Self> {
+        let mut child = spawn(cmd)?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Io("no stdout".into()))?;
+        let stderr = read_all(
+            child
+                .stderr
+                .take()
+                .ok_or_else(|| Error::Io("no stderr".into()))?,
+        );
+        let state = Arc::new(Mutex::new(S::default()));
+        let st = Arc::clone(&state);
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                on_line(&mut st.lock().unwrap_or_else(|e| e.into_inner()), line);
+            }
+        });
+        Ok(BackgroundPeer {
+            child,
+            stdin,
+            state,
+            reader: Some(reader),
+            stderr: Some(stderr),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, S> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `line` to its stdin.
+    fn send(&mut self, line: &str) -> Result<()> {
+        let s = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| Error::Peer("the peer's stdin is closed".into()))?;
+        s.write_all(line.as_bytes())?;
+        s.write_all(b"\n")?;
+        s.flush()?;
+        Ok(())
+    }
+
+    fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills it (SIGKILL) and takes what it read.
+    fn kill(&mut self) -> S {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        std::mem::take(&mut *self.state())
+    }
+
+    /// Closes its stdin and waits (30 s at most, then kills it).
+    fn finish(&mut self) -> Result<Finished<S>> {
+        drop(self.stdin.take());
+        let status = wait_until(&mut self.child, Instant::now() + Duration::from_secs(30))?;
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let state = std::mem::take(&mut *self.state());
+        Ok(Finished {
+            status,
+            stderr,
+            state,
+        })
+    }
+}
+
+impl<S> Drop for BackgroundPeer<S> {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A Java consumer in a group, running in the background until
 /// [`JavaGroupMember::stop`] (which closes its stdin: it commits if asked,
 /// leaves the group and exits) or drop (which kills it).
 pub struct JavaGroupMember {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    state: Arc<Mutex<MemberState>>,
-    reader: Option<JoinHandle<()>>,
-    stderr: Option<JoinHandle<String>>,
+    peer: BackgroundPeer<MemberState>,
     timeout: Duration,
+}
+
+impl MemberState {
+    /// One line of `JavaPeer consume`: an assignment event or a record.
+    fn on_line(&mut self, line: String) {
+        if line.starts_with("{\"event\"") {
+            let parts = serde_json::from_str::<crate::Json>(&line)
+                .ok()
+                .and_then(|v| {
+                    v.get("partitions")?
+                        .as_array()?
+                        .iter()
+                        .map(|p| p.as_i64().and_then(|n| i32::try_from(n).ok()))
+                        .collect::<Option<Vec<i32>>>()
+                });
+            match parts {
+                Some(p) => {
+                    self.assignment = Some(p);
+                    self.rebalances += 1;
+                }
+                None => self.bad_line = Some(line),
+            }
+        } else {
+            match parse_consumed(&line) {
+                Ok(c) => self.records.push(c),
+                Err(e) => self.bad_line = Some(e.to_string()),
+            }
+        }
+    }
 }
 
 impl JavaGroupMember {
@@ -303,154 +460,59 @@ impl JavaGroupMember {
         }
         let mut args = consume_args(topic, opts, usize::MAX >> 1);
         args.push("--until-eof".into());
-        let mut child = spawn(java_peer_command(cluster, &args, timeout)?)?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::Io("no stdout".into()))?;
-        let stderr = read_all(
-            child
-                .stderr
-                .take()
-                .ok_or_else(|| Error::Io("no stderr".into()))?,
-        );
-        let state = Arc::new(Mutex::new(MemberState::default()));
-        let st = Arc::clone(&state);
-        let reader = thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
-                if line.starts_with("{\"event\"") {
-                    let parts = serde_json::from_str::<crate::Json>(&line)
-                        .ok()
-                        .and_then(|v| {
-                            v.get("partitions")?
-                                .as_array()?
-                                .iter()
-                                .map(|p| p.as_i64().and_then(|n| i32::try_from(n).ok()))
-                                .collect::<Option<Vec<i32>>>()
-                        });
-                    match parts {
-                        Some(p) => {
-                            s.assignment = Some(p);
-                            s.rebalances += 1;
-                        }
-                        None => s.bad_line = Some(line),
-                    }
-                } else {
-                    match parse_consumed(&line) {
-                        Ok(c) => s.records.push(c),
-                        Err(e) => s.bad_line = Some(e.to_string()),
-                    }
-                }
-            }
-        });
+        let cmd = java_peer_command(cluster, &args, timeout)?;
         Ok(JavaGroupMember {
-            child,
-            stdin,
-            state,
-            reader: Some(reader),
-            stderr: Some(stderr),
+            peer: BackgroundPeer::start(cmd, MemberState::on_line)?,
             timeout,
         })
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, MemberState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The partitions of the last assignment (`None` before the first).
     pub fn assignment(&self) -> Option<Vec<i32>> {
-        self.state().assignment.clone()
+        self.peer.state().assignment.clone()
     }
 
     /// How many assignments it has received.
     pub fn rebalances(&self) -> usize {
-        self.state().rebalances
+        self.peer.state().rebalances
     }
 
     /// The records it has read so far.
     pub fn records(&self) -> Vec<Consumed> {
-        self.state().records.clone()
+        self.peer.state().records.clone()
     }
 
     /// How many records it has read so far.
     pub fn record_count(&self) -> usize {
-        self.state().records.len()
+        self.peer.state().records.len()
     }
 
     /// `true` while the process runs.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.peer.is_running()
     }
 
     /// Closes its stdin, waits for it to commit (with `commit`), leave the
     /// group and exit; returns every record it read.
     pub fn stop(mut self) -> Result<Vec<Consumed>> {
-        drop(self.stdin.take());
-        let status = wait_until(&mut self.child, Instant::now() + Duration::from_secs(30))?;
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        let stderr = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        let s = std::mem::take(&mut *self.state());
-        if let Some(bad) = s.bad_line {
+        let end = self.peer.finish()?;
+        if let Some(bad) = end.state.bad_line {
             return Err(Error::Peer(format!("JavaPeer group member: {bad}")));
         }
-        match status {
-            Some(st) if st.success() => Ok(s.records),
-            _ => Err(failure(
+        match end.status {
+            Some(st) if st.success() => Ok(end.state.records),
+            status => Err(failure(
                 "consume (group member)",
                 status,
-                &stderr,
+                &end.stderr,
                 self.timeout,
             )),
         }
     }
 }
 
-impl Drop for JavaGroupMember {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Share groups: scripts/java/JavaSharePeer.java (KafkaShareConsumer)
-
-/// The command that runs `JavaSharePeer <args> --bootstrap <cluster> --timeout <s>`.
-fn java_share_peer_command(cluster: &Cluster, args: &[&str], timeout: Duration) -> Result<Command> {
-    let cp = java_peer_classpath()?;
-    let home = kafka_home()?;
-    if !home.join("peer").join("JavaSharePeer.class").exists() {
-        return Err(Error::NotInstalled(format!(
-            "the Java share peer is not compiled ({} missing): run ./scripts/install-kafka.sh",
-            home.join("peer").join("JavaSharePeer.class").display()
-        )));
-    }
-    let log4j = home.join("conf").join("log4j2-tools.properties");
-    let mut cmd = Command::new(java_binary());
-    cmd.arg("-XX:TieredStopAtLevel=1")
-        .arg("-XX:+UseSerialGC")
-        .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
-        .arg("-cp")
-        .arg(cp)
-        .arg("JavaSharePeer")
-        .args(args)
-        .arg("--bootstrap")
-        .arg(cluster.bootstrap())
-        .arg("--timeout")
-        .arg(timeout.as_secs().max(1).to_string());
-    Ok(cmd)
-}
 
 /// Sets configs of a group with IncrementalAlterConfigs through the Java
 /// admin client (`share.auto.offset.reset`, `share.record.lock.duration.ms`).
@@ -462,7 +524,7 @@ pub fn java_group_config(cluster: &Cluster, group: &str, configs: &[(&str, &str)
         args.push(s);
     }
     let timeout = Duration::from_secs(30);
-    let mut cmd = java_share_peer_command(cluster, &args, timeout)?;
+    let mut cmd = peer_class_command(cluster, "JavaSharePeer", &args, timeout)?;
     cmd.stdin(Stdio::null());
     let out = cmd
         .output()
@@ -508,11 +570,41 @@ struct ShareMemberState {
 /// record's value (`release...` released on the first delivery, `reject...`
 /// rejected, anything else accepted), `commitSync` after every poll.
 pub struct JavaShareMember {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    state: Arc<Mutex<ShareMemberState>>,
-    reader: Option<JoinHandle<()>>,
-    stderr: Option<JoinHandle<String>>,
+    peer: BackgroundPeer<ShareMemberState>,
+}
+
+impl ShareMemberState {
+    /// One line of `JavaSharePeer member`: an event or a record.
+    fn on_line(&mut self, line: String) {
+        let Some(v) = serde_json::from_str::<crate::Json>(&line).ok() else {
+            self.bad_line = Some(line);
+            return;
+        };
+        match v.get("event").and_then(|e| e.as_str()) {
+            Some("assigned") => self.assigned = true,
+            Some("hanging") => self.hanging = true,
+            Some(_) => self.bad_line = Some(line),
+            None => {
+                let rec = (|| {
+                    Some(ShareConsumed {
+                        partition: i32::try_from(v.get("partition")?.as_i64()?).ok()?,
+                        offset: v.get("offset")?.as_i64()?,
+                        delivery_count: v.get("delivery_count")?.as_i64()?,
+                        value: match v.get("value")? {
+                            crate::Json::Null => None,
+                            crate::Json::String(b) => Some(crate::b64::decode(b).ok()?),
+                            _ => return None,
+                        },
+                        ack: v.get("ack")?.as_str()?.to_owned(),
+                    })
+                })();
+                match rec {
+                    Some(r) => self.records.push(r),
+                    None => self.bad_line = Some(line),
+                }
+            }
+        }
+    }
 }
 
 impl JavaShareMember {
@@ -531,137 +623,51 @@ impl JavaShareMember {
             args.push("-X");
             args.push(p);
         }
-        let mut child = spawn(java_share_peer_command(cluster, &args, timeout)?)?;
-        let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::Io("no stdout".into()))?;
-        let stderr = read_all(
-            child
-                .stderr
-                .take()
-                .ok_or_else(|| Error::Io("no stderr".into()))?,
-        );
-        let state = Arc::new(Mutex::new(ShareMemberState::default()));
-        let st = Arc::clone(&state);
-        let reader = thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let parsed = serde_json::from_str::<crate::Json>(&line).ok();
-                let mut s = st.lock().unwrap_or_else(|e| e.into_inner());
-                let Some(v) = parsed else {
-                    s.bad_line = Some(line);
-                    continue;
-                };
-                match v.get("event").and_then(|e| e.as_str()) {
-                    Some("assigned") => s.assigned = true,
-                    Some("hanging") => s.hanging = true,
-                    Some(_) => s.bad_line = Some(line),
-                    None => {
-                        let rec = (|| {
-                            Some(ShareConsumed {
-                                partition: i32::try_from(v.get("partition")?.as_i64()?).ok()?,
-                                offset: v.get("offset")?.as_i64()?,
-                                delivery_count: v.get("delivery_count")?.as_i64()?,
-                                value: match v.get("value")? {
-                                    crate::Json::Null => None,
-                                    crate::Json::String(b) => Some(crate::b64::decode(b).ok()?),
-                                    _ => return None,
-                                },
-                                ack: v.get("ack")?.as_str()?.to_owned(),
-                            })
-                        })();
-                        match rec {
-                            Some(r) => s.records.push(r),
-                            None => s.bad_line = Some(line),
-                        }
-                    }
-                }
-            }
-        });
+        let cmd = peer_class_command(cluster, "JavaSharePeer", &args, timeout)?;
         Ok(JavaShareMember {
-            child,
-            stdin,
-            state,
-            reader: Some(reader),
-            stderr: Some(stderr),
+            peer: BackgroundPeer::start(cmd, ShareMemberState::on_line)?,
         })
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, ShareMemberState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether its first poll has returned (it has joined the group).
     pub fn polled(&self) -> bool {
-        self.state().assigned
+        self.peer.state().assigned
     }
 
     /// The records it has received so far.
     pub fn records(&self) -> Vec<ShareConsumed> {
-        self.state().records.clone()
+        self.peer.state().records.clone()
     }
 
     /// Tells it to stop polling and acknowledging, keeping its process and
     /// connections: what it holds is redelivered after the lock times out.
     pub fn hang(&mut self) -> Result<()> {
-        let s = self
-            .stdin
-            .as_mut()
-            .ok_or_else(|| Error::Peer("the member's stdin is closed".into()))?;
-        s.write_all(b"hang\n")?;
-        s.flush()?;
-        Ok(())
+        self.peer.send("hang")
     }
 
     /// Whether it has stopped polling after [`hang`](Self::hang).
     pub fn hanging(&self) -> bool {
-        self.state().hanging
+        self.peer.state().hanging
     }
 
     /// Kills the process (SIGKILL): no close, no final acknowledgements.
     pub fn kill(mut self) -> Vec<ShareConsumed> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        std::mem::take(&mut self.state().records)
+        self.peer.kill().records
     }
 
     /// Closes its stdin, waits for it to commit, close and exit; returns
     /// every record it received.
     pub fn stop(mut self) -> Result<Vec<ShareConsumed>> {
-        drop(self.stdin.take());
-        let status = wait_until(&mut self.child, Instant::now() + Duration::from_secs(30))?;
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-        let stderr = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        let s = std::mem::take(&mut *self.state());
-        if let Some(bad) = s.bad_line {
+        let end = self.peer.finish()?;
+        if let Some(bad) = end.state.bad_line {
             return Err(Error::Peer(format!("JavaSharePeer member: {bad}")));
         }
-        match status {
-            Some(st) if st.success() => Ok(s.records),
-            _ => Err(Error::Peer(format!(
+        match end.status {
+            Some(st) if st.success() => Ok(end.state.records),
+            status => Err(Error::Peer(format!(
                 "JavaSharePeer member ({status:?}): {}",
-                stderr.trim_end()
+                end.stderr.trim_end()
             ))),
-        }
-    }
-}
-
-impl Drop for JavaShareMember {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }
