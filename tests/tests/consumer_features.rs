@@ -6,7 +6,7 @@ use purekafka::TopicPartition;
 use purekafka::config::{ConsumerConfig, OffsetReset, ProducerConfig};
 use purekafka::consumer::{Consumer, ConsumerRecord, OffsetAndMetadata, RebalanceListener};
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka_integration::rt;
+use purekafka_integration::{Cluster, rt};
 use purekafka_integration::{poll_until, unique_topic};
 use purekafka_protocol::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +28,12 @@ fn group_config(bootstrap: &str, group: &str) -> ConsumerConfig {
     // The mock waits session.timeout - 1 s for members to rejoin a rebalance.
     cfg.session_timeout = Duration::from_secs(3);
     cfg
+}
+
+async fn producer(broker: &Cluster) -> Producer {
+    Producer::new(ProducerConfig::new(broker.bootstrap()))
+        .await
+        .unwrap()
 }
 
 /// Writes `n` records `<tag>-<i>` to `topic`/`partition`; returns their offsets.
@@ -79,6 +85,19 @@ impl RebalanceListener for Assigned {
     }
 }
 
+/// Polls until `done` holds (see `poll_until`), then once more, briefly,
+/// so that records that should not come (duplicates, a paused or reset
+/// partition's) are in what the test checks.
+async fn poll_settled(
+    c: &Consumer,
+    within: Duration,
+    done: impl FnMut(&[ConsumerRecord]) -> bool,
+) -> Vec<ConsumerRecord> {
+    let mut got = poll_until(c, within, done).await;
+    got.extend(c.poll(Duration::from_millis(300)).await.unwrap());
+    got
+}
+
 fn tps(list: &[(&str, i32)]) -> BTreeSet<TopicPartition> {
     list.iter().map(TopicPartition::from).collect()
 }
@@ -95,9 +114,7 @@ fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones(broker) {
     broker.create_topic(&b, 3).unwrap();
     broker.create_topic(&other, 2).unwrap();
     rt().block_on(async {
-        let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
-            .await
-            .unwrap();
+        let p = producer(broker).await;
         for (t, parts) in [(&a, 2), (&b, 3), (&other, 2)] {
             for part in 0..parts {
                 produce(&p, t, part, &format!("{t}/{part}"), 10).await;
@@ -110,8 +127,7 @@ fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones(broker) {
         c.set_rebalance_listener(listener.clone()).unwrap();
         c.subscribe_pattern(&format!("^{prefix}-.*")).unwrap();
 
-        let got = poll_until(&c, Duration::from_secs(15), |r| r.len() >= 50).await;
-        let got = [got, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
+        let got = poll_settled(&c, Duration::from_secs(15), |r| r.len() >= 50).await;
         let want_ab = tps(&[(&a, 0), (&a, 1), (&b, 0), (&b, 1), (&b, 2)]);
         assert_eq!(*listener.0.lock().unwrap(), want_ab, "assigned partitions");
         let assignment: BTreeSet<TopicPartition> = c.assignment().into_iter().collect();
@@ -145,11 +161,10 @@ fn subscribe_pattern_takes_matching_topics_and_picks_up_new_ones(broker) {
         broker.create_topic(&late, 1).unwrap();
         produce(&p, &late, 0, "late", 7).await;
         let t0 = Instant::now();
-        let more = poll_until(&c, Duration::from_secs(15), |r| {
+        let more = poll_settled(&c, Duration::from_secs(15), |r| {
             r.iter().filter(|x| *x.topic == *late).count() >= 7
         })
         .await;
-        let more = [more, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
         let late_offsets: Vec<i64> = more
             .iter()
             .filter(|r| *r.topic == *late)
@@ -182,9 +197,7 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
     let topic = unique_topic("pause");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
-        let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
-            .await
-            .unwrap();
+        let p = producer(broker).await;
         produce(&p, &topic, 0, "p0", N).await;
         produce(&p, &topic, 1, "p1", N).await;
         let mut cfg = config(broker.bootstrap(), OffsetReset::Earliest);
@@ -243,11 +256,10 @@ fn pause_stops_one_partition_and_resume_loses_nothing(broker) {
 
         c.resume([(topic.as_str(), 1)]).unwrap();
         assert!(c.paused().is_empty());
-        let after = poll_until(&c, Duration::from_secs(10), |r| {
+        let after = poll_settled(&c, Duration::from_secs(10), |r| {
             p1_before.len() + r.len() >= N + 10
         })
         .await;
-        let after = [after, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
         before.extend(during);
         before.extend(after);
         let parts = by_partition(&before);
@@ -280,9 +292,7 @@ fn out_of_range_position_resets_to_earliest(broker) {
     let topic = unique_topic("oor-earliest");
     broker.create_topic(&topic, 1).unwrap();
     rt().block_on(async {
-        let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
-            .await
-            .unwrap();
+        let p = producer(broker).await;
         produce(&p, &topic, 0, "old", 20).await;
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::Earliest))
             .await
@@ -290,8 +300,7 @@ fn out_of_range_position_resets_to_earliest(broker) {
         c.assign([(topic.as_str(), 0)]).unwrap();
         c.seek((&topic, 0), 1_000_000).unwrap();
         assert_eq!(c.position((&topic, 0)).await.unwrap(), 1_000_000);
-        let got = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 20).await;
-        let got = [got, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
+        let got = poll_settled(&c, Duration::from_secs(10), |r| r.len() >= 20).await;
         let offsets: Vec<i64> = got.iter().map(|r| r.offset).collect();
         assert_eq!(
             offsets,
@@ -310,9 +319,7 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
     let topic = unique_topic("oor-latest");
     broker.create_topic(&topic, 1).unwrap();
     rt().block_on(async {
-        let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
-            .await
-            .unwrap();
+        let p = producer(broker).await;
         produce(&p, &topic, 0, "old", 20).await;
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::Latest))
             .await
@@ -345,8 +352,7 @@ fn out_of_range_position_resets_to_latest_and_none_is_an_error(broker) {
         assert_eq!(c.high_watermark((&topic, 0)), Some(20));
         // Only what is written now is read.
         produce(&p, &topic, 0, "new", 5).await;
-        let got = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 5).await;
-        let got = [got, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
+        let got = poll_settled(&c, Duration::from_secs(10), |r| r.len() >= 5).await;
         assert_eq!(
             got.iter().map(|r| r.offset).collect::<Vec<_>>(),
             (20..25).collect::<Vec<_>>()
@@ -392,9 +398,7 @@ fn seek_to_end_reads_only_new_records(broker) {
     let topic = unique_topic("seek-end");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
-        let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
-            .await
-            .unwrap();
+        let p = producer(broker).await;
         produce(&p, &topic, 0, "old0", 30).await;
         produce(&p, &topic, 1, "old1", 12).await;
         let c = Consumer::new(config(broker.bootstrap(), OffsetReset::Earliest))
@@ -413,8 +417,7 @@ fn seek_to_end_reads_only_new_records(broker) {
         );
         produce(&p, &topic, 0, "new0", 8).await;
         produce(&p, &topic, 1, "new1", 3).await;
-        let got = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 11).await;
-        let got = [got, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
+        let got = poll_settled(&c, Duration::from_secs(10), |r| r.len() >= 11).await;
         let parts = by_partition(&got);
         assert_eq!(parts[&TopicPartition::new(topic.as_str(), 0)], (30..38).collect::<Vec<_>>());
         assert_eq!(parts[&TopicPartition::new(topic.as_str(), 1)], (12..15).collect::<Vec<_>>());
@@ -422,8 +425,7 @@ fn seek_to_end_reads_only_new_records(broker) {
         assert!(got.iter().all(|r| value(r).starts_with("new")));
         // And back to the beginning of one partition: all of it again.
         c.seek_to_beginning([(topic.as_str(), 1)]).unwrap();
-        let again = poll_until(&c, Duration::from_secs(10), |r| r.len() >= 15).await;
-        let again = [again, c.poll(Duration::from_millis(300)).await.unwrap()].concat();
+        let again = poll_settled(&c, Duration::from_secs(10), |r| r.len() >= 15).await;
         assert_eq!(
             by_partition(&again)[&TopicPartition::new(topic.as_str(), 1)],
             (0..15).collect::<Vec<_>>()
@@ -441,9 +443,7 @@ fn committed_offset_and_metadata_round_trip_in_a_group(broker) {
     let group = unique_topic("commit-meta-group");
     broker.create_topic(&topic, 2).unwrap();
     rt().block_on(async {
-        let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
-            .await
-            .unwrap();
+        let p = producer(broker).await;
         produce(&p, &topic, 0, "r", 20).await;
         let c = Consumer::new(group_config(broker.bootstrap(), &group))
             .await
@@ -507,8 +507,7 @@ fn committed_offset_and_metadata_round_trip_in_a_group(broker) {
             .await
             .unwrap();
         c2.subscribe(&[topic.as_str()]).unwrap();
-        let got = poll_until(&c2, Duration::from_secs(15), |r| r.len() >= 15).await;
-        let got = [got, c2.poll(Duration::from_millis(300)).await.unwrap()].concat();
+        let got = poll_settled(&c2, Duration::from_secs(15), |r| r.len() >= 15).await;
         assert_eq!(
             got.iter().map(|r| r.offset).collect::<Vec<_>>(),
             (5..20).collect::<Vec<_>>()
