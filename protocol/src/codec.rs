@@ -944,6 +944,27 @@ pub(crate) mod testgen {
         }
     }
 
+    /// A random value of `T` encodes to at least `T::min_size` bytes.
+    pub fn check_min_size<T: Codec + Arbitrary>(
+        g: &mut Gen,
+        version: i16,
+        flex: bool,
+    ) -> Result<(), String> {
+        let v = T::arbitrary(g, version, flex, 0);
+        let mut buf = BytesMut::new();
+        if v.write(&mut buf, version, flex).is_err() {
+            return Ok(());
+        }
+        let min = T::min_size(version, flex);
+        if buf.len() < min {
+            return Err(format!(
+                "v{version}: a value encodes to {} bytes, min_size says {min}",
+                buf.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// Encode → decode → equal, and decode → encode → the same bytes.
     pub fn roundtrip_one<T: Message + Arbitrary>(g: &mut Gen, version: i16) -> Result<(), String> {
         let flex = T::FLEXIBLE.contains(version);

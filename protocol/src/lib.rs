@@ -30,7 +30,7 @@ pub mod messages {
 pub(crate) mod generated_prelude {
     pub use crate::ApiKey;
     #[cfg(test)]
-    pub use crate::codec::testgen::{Arbitrary, Gen, roundtrip_one};
+    pub use crate::codec::testgen::{Arbitrary, Gen, check_min_size, roundtrip_one};
     pub use crate::codec::*;
     pub use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
     pub use crate::primitives::{Uuid, put_uvarint};

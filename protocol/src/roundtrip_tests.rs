@@ -21,6 +21,22 @@ proptest! {
         }
     }
 
+    /// No struct's min_size is more than a value of it encodes to (an
+    /// overestimate would reject a valid array as too long for its bytes).
+    #[test]
+    fn min_size_never_exceeds_an_encoding(seed: u64) {
+        let mut g = Gen::new(seed);
+        for (_, versions, flexible, checks) in crate::messages::min_size_table() {
+            for v in versions.iter() {
+                for (name, check) in checks() {
+                    if let Err(e) = check(&mut g, v, flexible.contains(v)) {
+                        prop_assert!(false, "{name}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Arbitrary bytes never panic any decoder at any version.
     #[test]
     fn arbitrary_bytes_never_panic_a_decoder(data in proptest::collection::vec(any::<u8>(), 0..256)) {

@@ -620,6 +620,16 @@ fn gen_message(out: &mut String, msg: &Message) {
     for s in &structs {
         gen_struct(out, s, msg);
     }
+    // Every struct's min_size checked against encodings of random values
+    // (an overestimate would reject valid arrays).
+    emit_block(
+        out,
+        "/// Every struct of this message with its min_size check (tests only).\n#[cfg(test)]\npub(crate) fn min_size_checks() -> Vec<(&'static str, fn(&mut Gen, i16, bool) -> Result<(), String>)> {\n    vec![",
+        structs
+            .iter()
+            .map(|s| format!("        ({:?}, check_min_size::<{}>),", s.path, s.name)),
+        "    ]\n}\n",
+    );
     let (fmin, fmax) = range_bounds(msg.flexible);
     let _ = writeln!(
         out,
@@ -846,7 +856,7 @@ pub fn generate(messages: &[Message]) -> String {
     }
 
     // Tables for the property tests: (doc, signature, entry per message).
-    let tables: [(&str, &str, TableEntry); 2] = [
+    let tables: [(&str, &str, TableEntry); 3] = [
         (
             "Every generated message with a function that round-trips a random value at a version.",
             "roundtrip_table() -> Vec<(&'static str, VersionRange, fn(&mut Gen, i16) -> Result<(), String>)>",
@@ -857,6 +867,16 @@ pub fn generate(messages: &[Message]) -> String {
             "decoder_table() -> Vec<(&'static str, VersionRange, fn(&mut Bytes, i16) -> bool)>",
             |n| {
                 format!("<{n} as Message>::VERSIONS, |b, v| <{n} as Message>::decode(b, v).is_ok()")
+            },
+        ),
+        (
+            "Every generated message's structs, with their min_size checks, by message versions.",
+            "min_size_table() -> Vec<(&'static str, VersionRange, VersionRange, fn() -> Vec<(&'static str, fn(&mut Gen, i16, bool) -> Result<(), String>)>)>",
+            |n| {
+                format!(
+                    "<{n} as Message>::VERSIONS, <{n} as Message>::FLEXIBLE, {}::min_size_checks",
+                    snake(n)
+                )
             },
         ),
     ];
