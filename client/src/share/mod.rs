@@ -934,10 +934,14 @@ async fn fetch_from(
     handle_fetch_response(inner, &conn_name, &wanted, &acks, resp);
     // Acknowledgements of partitions this fetch does not list (listing
     // them would fetch them): a ShareAcknowledge of their own.
+    // Its own task: its retries must not hold this broker's fetches back.
     if !extra.is_empty() {
-        let timeout = inner.cfg.default_api_timeout;
-        let results = acknowledge_on(inner, broker, extra, false, timeout).await;
-        inner.report(&results);
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let timeout = inner.cfg.default_api_timeout;
+            let results = acknowledge_on(&inner, broker, extra, false, timeout).await;
+            inner.report(&results);
+        });
     }
 }
 
@@ -1079,20 +1083,22 @@ async fn acknowledge_on(
         + commit
             .deadline()
             .saturating_duration_since(std::time::Instant::now());
-    let session = inner.session(broker);
-    // A fetch may hold the session: waiting for it counts against the timeout.
-    let Ok(mut session) = tokio::time::timeout_at(deadline, session.lock()).await else {
-        commit.timed_out();
-        return commit.into_results();
-    };
+    let shared = inner.session(broker);
     loop {
         let batch = match commit.next(std::time::Instant::now()) {
             Step::Done => break,
             Step::Wait(d) => {
+                // Without the session: fetches go on between retries.
                 tokio::time::sleep(d).await;
                 continue;
             }
             Step::Send(batch) => batch,
+        };
+        // A fetch may hold the session: waiting for it counts against the
+        // timeout.
+        let Ok(mut session) = tokio::time::timeout_at(deadline, shared.lock()).await else {
+            commit.timed_out();
+            break;
         };
         if close && batch.is_empty() && !session.is_open() {
             // Nothing to acknowledge, no session to close.
@@ -1165,7 +1171,6 @@ async fn acknowledge_on(
             }
         }
     }
-    drop(session);
     if commit.needs_metadata() {
         refresh_metadata(inner);
     }
