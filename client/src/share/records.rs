@@ -144,16 +144,7 @@ pub(crate) fn decode(
             }
             next = r.offset.saturating_add(1);
             out.records.push(ShareRecord {
-                record: ConsumerRecord {
-                    topic: topic.clone(),
-                    partition,
-                    offset: r.offset,
-                    timestamp: r.timestamp,
-                    timestamp_type: ts_type,
-                    key: r.key,
-                    value: r.value,
-                    headers: r.headers,
-                },
+                record: ConsumerRecord::decoded(topic.clone(), partition, ts_type, r),
                 delivery_count: a.delivery_count,
             });
         }
