@@ -118,6 +118,39 @@ on_mock_and_kafka! {
             consumer.close().await.unwrap();
         });
     }
+
+    fn a_consumer_lookup_makes_the_broker_create_a_missing_topic(c) {
+        // allow.auto.create.topics defaults to true, as in Java, and both
+        // brokers create topics on request (Kafka: auto.create.topics.enable).
+        // Kafka 4.4 answers the request that starts the creation with
+        // UNKNOWN_TOPIC_OR_PARTITION (its controller creates the topic
+        // afterwards), so that first answer is empty, as Java's is; the mock
+        // creates it at once.
+        let topic = unique_topic("md-auto");
+        rt().block_on(async {
+            let consumer = Consumer::new(consumer_config(c, &[])).await.unwrap();
+            let first = consumer.partitions_for(&topic).await.unwrap();
+            assert_eq!(first.is_empty(), c.kind() == BrokerKind::Kafka, "{first:?}");
+            let deadline = Instant::now() + Duration::from_secs(15);
+            let mut partitions = first;
+            while partitions.is_empty() {
+                assert!(Instant::now() < deadline, "{topic} was not created");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                partitions = consumer.partitions_for(&topic).await.unwrap();
+            }
+            assert!(partitions.iter().all(|p| p.leader.is_some()), "{partitions:?}");
+            consumer.close().await.unwrap();
+
+            // A producer waits (max.block.ms) for a topic it makes the broker
+            // create, as Java's waitOnMetadata does.
+            let producer_topic = unique_topic("md-auto-producer");
+            let producer = Producer::new(producer_config(c, &[])).await.unwrap();
+            let partitions = producer.partitions_for(&producer_topic).await.unwrap();
+            assert!(!partitions.is_empty(), "{producer_topic}");
+            assert!(partitions.iter().all(|p| &*p.topic == producer_topic), "{partitions:?}");
+            producer.close(Duration::from_secs(10)).await.unwrap();
+        });
+    }
 }
 
 /// The consumer asks a broker each time: a moved leader shows at once, a

@@ -721,13 +721,15 @@ impl Consumer {
     /// The partitions of `topic` (Java's `partitionsFor`): each one's
     /// leader, replicas and in-sync replicas, asked of any broker now.
     ///
-    /// As in Java, a topic the cluster does not have has no partitions (an
-    /// empty list, at once; with `allow.auto.create.topics` the broker may
-    /// create it, if its `auto.create.topics.enable` allows, and then its
-    /// new partitions are waited for). Retriable failures are tried again
-    /// for up to `default.api.timeout.ms`, then returned; a topic the broker
-    /// refuses (authorization, an invalid name) is [`Error::Kafka`] naming
-    /// it.
+    /// As in Java, a topic the cluster does not have has no partitions: an
+    /// empty list, at once. With `allow.auto.create.topics` (the default)
+    /// the request asks the broker to create it, if its
+    /// `auto.create.topics.enable` allows; Kafka (KRaft) answers that request
+    /// with UNKNOWN_TOPIC_OR_PARTITION while its controller creates the
+    /// topic, so the list is empty then and the topic there moments later.
+    /// Retriable failures are tried again for up to `default.api.timeout.ms`,
+    /// then returned; a topic the broker refuses (authorization, an invalid
+    /// name) is [`Error::Kafka`] naming it.
     pub async fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionInfo>> {
         let mut found = self.lookup_partitions(Some(&[topic])).await?;
         Ok(found.remove(topic).unwrap_or_default())
