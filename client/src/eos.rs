@@ -23,6 +23,16 @@
 //! generation the records were read in, so a member fenced by a rebalance
 //! it has not noticed yet cannot commit them either (KIP-447).
 //!
+//! Nor does a transaction outlive `transaction.timeout.ms`: the coordinator
+//! aborts a transaction open that long and bumps the epoch, after which
+//! sending its offsets or committing it fails for good (the producer is
+//! fenced, as Java's is). A `commit()` that finds the transaction open at
+//! least that long (counted from the poll that opened it) aborts it and
+//! rewinds instead ([`AbortReason::TransactionTimeout`]): the records are
+//! read again. Under transactions v2 that abort succeeds even once the
+//! coordinator has aborted the transaction itself; under v1 the
+//! coordinator's abort fences the producer, and only a new session goes on.
+//!
 //! ```no_run
 //! use purekafka::config::{ConsumerConfig, ProducerConfig};
 //! use purekafka::eos::{EosSession, Outcome};
@@ -64,7 +74,7 @@ use crate::producer::{Delivered, DeliveryFuture, Producer, ProducerRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What [`EosSession::commit`] did.
 #[derive(Debug)]
@@ -95,6 +105,18 @@ pub enum AbortReason {
     /// survives ([`Error::TransactionAbortable`], or a timeout of
     /// `send_offsets_to_transaction`); the session goes on.
     Failed(Error),
+    /// The transaction was open at least `transaction.timeout.ms` when
+    /// `commit()` came: the coordinator aborts such a transaction (and bumps
+    /// the epoch), and its offsets or its commit would then fail for good
+    /// (as Java's producer does). The session aborted it instead (under
+    /// transactions v2 that succeeds even after the coordinator's abort);
+    /// commit more often, or raise `transaction.timeout.ms`.
+    TransactionTimeout {
+        /// How long the transaction had been open.
+        open_for: Duration,
+        /// `transaction.timeout.ms`.
+        timeout: Duration,
+    },
 }
 
 impl fmt::Display for AbortReason {
@@ -103,6 +125,10 @@ impl fmt::Display for AbortReason {
             AbortReason::Rebalance => f.write_str("the consumer group rebalanced"),
             AbortReason::Requested => f.write_str("abort() was called"),
             AbortReason::Failed(e) => write!(f, "{e}"),
+            AbortReason::TransactionTimeout { open_for, timeout } => write!(
+                f,
+                "the transaction was open for {open_for:?}, at least transaction.timeout.ms ({timeout:?}), which the coordinator aborts: commit more often or raise transaction.timeout.ms"
+            ),
         }
     }
 }
@@ -137,6 +163,8 @@ struct OpenTxn {
     rebalances: u64,
     offsets: BTreeMap<TopicPartition, Span>,
     phase: Phase,
+    /// When it began (the coordinator's clock starts at its first write, later).
+    began: Instant,
 }
 
 /// Partitions to rewind after an abort: to the group's committed offset,
@@ -183,6 +211,13 @@ pub(crate) enum CommitPlan {
     Nothing,
     /// The group rebalanced since the transaction began: abort and rewind.
     Abort(Rewind),
+    /// The transaction has been open `open_for`, at least
+    /// `transaction.timeout.ms` (`timeout`): abort and rewind.
+    Expired {
+        rewind: Rewind,
+        open_for: Duration,
+        timeout: Duration,
+    },
     /// Send these offsets with `group` (unless empty), then commit.
     Commit {
         offsets: Vec<(TopicPartition, i64)>,
@@ -207,9 +242,19 @@ pub(crate) struct SessionState {
     recovery: Option<Recovery>,
     /// The session was closed.
     closed: bool,
+    /// The producer's `transaction.timeout.ms` (`None`: not checked).
+    transaction_timeout: Option<Duration>,
 }
 
 impl SessionState {
+    /// A session whose producer has this `transaction.timeout.ms`.
+    pub fn new(transaction_timeout: Duration) -> Self {
+        SessionState {
+            transaction_timeout: Some(transaction_timeout),
+            ..SessionState::default()
+        }
+    }
+
     /// A rebalance callback: `given_up` are the partitions revoked or lost
     /// (empty for an assignment).
     pub fn on_rebalance(&mut self, given_up: &[TopicPartition]) {
@@ -238,12 +283,13 @@ impl SessionState {
     }
 
     /// After a poll that returned `records` (partition and offset each), with
-    /// the group metadata read after it.
+    /// the group metadata read after it, at `now`.
     pub fn after_poll<'a>(
         &mut self,
         ticket: PollTicket,
         group: &ConsumerGroupMetadata,
         records: impl IntoIterator<Item = (&'a TopicPartition, i64)>,
+        now: Instant,
     ) -> AfterPoll {
         let moved = ticket.rebalances != self.rebalances
             || ticket.generation != group.generation_id
@@ -272,6 +318,7 @@ impl SessionState {
             rebalances: ticket.rebalances,
             offsets: BTreeMap::new(),
             phase: Phase::Open,
+            began: now,
         });
         for (tp, offset) in records {
             let next = offset.saturating_add(1);
@@ -303,8 +350,12 @@ impl SessionState {
         rewind
     }
 
-    /// At `commit()`, with the group metadata read now.
-    pub fn commit_plan(&mut self, group: &ConsumerGroupMetadata) -> Result<CommitPlan> {
+    /// At `commit()`, at `now`, with the group metadata read then.
+    pub fn commit_plan(
+        &mut self,
+        group: &ConsumerGroupMetadata,
+        now: Instant,
+    ) -> Result<CommitPlan> {
         self.usable()?;
         let Some(t) = &self.txn else {
             return Ok(CommitPlan::Nothing);
@@ -314,6 +365,16 @@ impl SessionState {
         }
         if self.rebalanced(t, group) {
             return Ok(CommitPlan::Abort(self.abort_rewind()));
+        }
+        let open_for = now.saturating_duration_since(t.began);
+        if let Some(timeout) = self.transaction_timeout
+            && open_for >= timeout
+        {
+            return Ok(CommitPlan::Expired {
+                rewind: self.abort_rewind(),
+                open_for,
+                timeout,
+            });
         }
         Ok(CommitPlan::Commit {
             offsets: t
@@ -539,10 +600,11 @@ impl EosSession {
         }
         consumer.isolation_level = IsolationLevel::ReadCommitted;
         consumer.enable_auto_commit = false;
+        let transaction_timeout = producer.transaction_timeout;
         let producer = Producer::new(producer).await?;
         producer.init_transactions().await?;
         let consumer = Consumer::new(consumer).await?;
-        let state = Arc::new(Mutex::new(SessionState::default()));
+        let state = Arc::new(Mutex::new(SessionState::new(transaction_timeout)));
         let watch = Arc::new(Watch {
             state: state.clone(),
             user: Mutex::new(None),
@@ -607,6 +669,7 @@ impl EosSession {
             ticket,
             &group,
             tps.iter().zip(records.iter().map(|r| r.offset)),
+            Instant::now(),
         );
         match next {
             AfterPoll::Deliver { begin } => {
@@ -658,7 +721,7 @@ impl EosSession {
         let _turn = self.turn.lock().await;
         self.recover().await?;
         let group = self.consumer.group_metadata()?;
-        let plan = lock(&self.state).commit_plan(&group)?;
+        let plan = lock(&self.state).commit_plan(&group, Instant::now())?;
         match plan {
             CommitPlan::Nothing => return Ok(Outcome::Empty),
             CommitPlan::Abort(_) => {
@@ -669,6 +732,17 @@ impl EosSession {
                 );
                 self.recover().await?;
                 return Ok(Outcome::Aborted(AbortReason::Rebalance));
+            }
+            CommitPlan::Expired {
+                open_for, timeout, ..
+            } => {
+                let reason = AbortReason::TransactionTimeout { open_for, timeout };
+                tracing::info!(
+                    group = %group.group_id,
+                    "exactly-once session: {reason}; aborting instead of committing"
+                );
+                self.recover().await?;
+                return Ok(Outcome::Aborted(reason));
             }
             CommitPlan::Resume => {}
             CommitPlan::Commit { offsets, group } => {

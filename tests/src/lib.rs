@@ -36,6 +36,7 @@ pub mod bad_broker;
 pub mod java;
 pub mod poll;
 pub mod trace_capture;
+pub mod txn;
 
 pub use poll::{poll_error, poll_records, poll_until};
 /// A JSON value, as the Python and Java peers and the launchers speak it (one object a line).

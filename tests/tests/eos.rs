@@ -1,6 +1,7 @@
 //! Exactly-once processing on Kafka 4.4: the consumer's group metadata
 //! (KIP-447), the consume-transform-produce helper (`purekafka::eos`) in one
-//! process with rebalances and aborts, and the pipeline under real failures:
+//! process with rebalances, aborts and a transaction left open past its
+//! timeout, and the pipeline under real failures:
 //! two worker processes (`src/bin/eos_worker.rs`) on a three-node cluster,
 //! one killed with SIGKILL mid-transaction and restarted while a broker is
 //! killed and restarted. The judge is the output topic read with
@@ -12,6 +13,7 @@ use purekafka::config::{
 use purekafka::consumer::Consumer;
 use purekafka::eos::{AbortReason, EosSession, Outcome};
 use purekafka::{Header, Producer, ProducerRecord, TopicPartition};
+use purekafka_integration::txn::wait_for_timeout_abort;
 use purekafka_integration::{Cluster, CoordinatorKind, cluster_or_skip, rt, unique_topic};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -345,6 +347,87 @@ fn the_session_commits_outputs_and_offsets_together_and_an_abort_rewinds() {
             all.len() > N,
             "the aborted outputs are in the log: {} records",
             all.len()
+        );
+    });
+}
+
+/// A transaction kept open past transaction.timeout.ms (3 s), until the
+/// coordinator aborted it and bumped the epoch: the session's commit
+/// aborts it and rewinds instead of failing for good (transactions v2,
+/// where that abort succeeds), the records are read again, and the output
+/// holds each input's transform exactly once.
+#[test]
+fn a_transaction_open_past_its_timeout_is_aborted_and_read_again() {
+    let broker = cluster_or_skip!(Cluster::try_kafka());
+    let (input, output) = (
+        unique_topic("eos-timeout-in"),
+        unique_topic("eos-timeout-out"),
+    );
+    broker.create_topic(&input, 1).unwrap();
+    broker.create_topic(&output, 1).unwrap();
+    let group = unique_topic("eos-timeout-group");
+    let txid = unique_topic("eos-timeout-txn");
+    const N: usize = 20;
+    rt().block_on(async {
+        produce_input(broker.bootstrap(), &input, N, 1).await;
+        let (c, mut p) = session_configs(broker.bootstrap(), &group, &txid);
+        p.transaction_timeout = Duration::from_secs(3);
+        let s = EosSession::new(c, p).await.unwrap();
+        s.subscribe(&[input.as_str()]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut first = Vec::new();
+        while first.is_empty() {
+            assert!(Instant::now() < deadline, "no input within 60 s");
+            first = s.poll(Duration::from_millis(200)).await.unwrap();
+        }
+        transform(&s, &first, &output).await;
+        s.producer().flush().await.unwrap();
+        wait_for_timeout_abort(broker.bootstrap(), &txid).await;
+        let o = s.commit().await.unwrap();
+        let Outcome::Aborted(AbortReason::TransactionTimeout { open_for, timeout }) = &o else {
+            panic!("expected an abort for the timeout, got {o:?}")
+        };
+        assert_eq!(*timeout, Duration::from_secs(3));
+        assert!(*open_for >= Duration::from_secs(3), "{o:?}");
+        // The session goes on: the records come again, and commit.
+        let mut done: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        while done.values().sum::<i64>() < N as i64 {
+            assert!(Instant::now() < deadline, "processed within 60 s: {done:?}");
+            let records = s.poll(Duration::from_millis(200)).await.unwrap();
+            transform(&s, &records, &output).await;
+            match s.commit().await.unwrap() {
+                Outcome::Committed { offsets } => done.extend(offsets),
+                Outcome::Empty => {}
+                Outcome::Aborted(r) => panic!("aborted again: {r}"),
+            }
+        }
+        s.close().await.unwrap();
+        let out = read_output(
+            broker.bootstrap(),
+            &output,
+            1,
+            N,
+            IsolationLevel::ReadCommitted,
+        )
+        .await;
+        let (missing, duplicated) = exactly_once(&out, N, 1);
+        assert!(
+            missing.is_empty() && duplicated.is_empty(),
+            "missing {missing:?}, duplicated {duplicated:?}"
+        );
+        // The timed-out transaction's outputs are in the log, aborted.
+        let all = read_output(
+            broker.bootstrap(),
+            &output,
+            1,
+            N + first.len(),
+            IsolationLevel::ReadUncommitted,
+        )
+        .await;
+        assert_eq!(
+            all.len(),
+            N + first.len(),
+            "the aborted outputs are in the log"
         );
     });
 }

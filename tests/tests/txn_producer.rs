@@ -12,6 +12,7 @@ use purekafka::config::{ConsumerConfig, IsolationLevel, OffsetReset, ProducerCon
 use purekafka::consumer::{Consumer, ConsumerGroupMetadata, OffsetAndMetadata};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka::{Error, ErrorCode, TopicPartition};
+use purekafka_integration::txn::wait_for_timeout_abort;
 use purekafka_integration::{AclResource, Cluster, cluster_or_skip, rt, unique_topic};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -770,32 +771,6 @@ enum AfterTimeout {
     Send,
     /// Aborts.
     Abort,
-}
-
-/// Waits until the coordinator has aborted `txid`'s open transaction for
-/// its timeout (the broker checks every 2 s:
-/// transaction.abort.timed.out.transaction.cleanup.interval.ms in
-/// scripts/kafka_cluster.py).
-async fn wait_for_timeout_abort(bootstrap: &str, txid: &str) {
-    use purekafka::admin::TransactionState;
-    let admin = purekafka::Admin::new(
-        purekafka::AdminConfig::from_properties([("bootstrap.servers", bootstrap)]).unwrap(),
-    )
-    .await
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = None;
-    while Instant::now() < deadline {
-        let got = admin.describe_transactions([txid]).await.unwrap();
-        if let Some(Ok(d)) = got.get(txid) {
-            if d.state == TransactionState::CompleteAbort {
-                return;
-            }
-            last = Some(d.state.clone());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the coordinator did not abort {txid}'s transaction in 30 s (last state {last:?})");
 }
 
 /// One transaction left open past transaction.timeout.ms (3 s), then

@@ -1429,7 +1429,7 @@ impl Transaction {
             for p in &t.partitions {
                 let code = ErrorCode(p.error_code);
                 if code != ErrorCode::NONE && first.is_none() {
-                    first = Some(Error::Kafka {
+                    first = Some(self.explained(Error::Kafka {
                         code,
                         api: "TxnOffsetCommit",
                         topic: Some(t.name.clone()),
@@ -1438,7 +1438,7 @@ impl Transaction {
                             "group '{group}', transactional.id '{}'",
                             self.cfg.transactional_id
                         )),
-                    });
+                    }));
                 }
             }
         }

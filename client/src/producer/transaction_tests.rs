@@ -990,3 +990,23 @@ fn version_caps_follow_the_protocol() {
         "v6 is two-phase commit"
     );
 }
+
+#[test]
+fn offsets_sent_under_a_stale_epoch_are_fatal_as_in_java() {
+    // After the coordinator's timeout abort (v2), the group coordinator
+    // refuses the old epoch; Java's producer fails for good there too.
+    let (mut m, now) = ready(TxnVersion::V2);
+    m.begin().unwrap();
+    let t = m.start_send_offsets(group(), offsets()).unwrap();
+    send(&mut m, now);
+    m.on_response(now, group_coordinator(9));
+    send(&mut m, now);
+    m.on_response(now, offset_commit(ErrorCode::INVALID_PRODUCER_EPOCH));
+    let r = m.result(t).unwrap();
+    assert_eq!(fatal_code(r.clone()), ErrorCode::INVALID_PRODUCER_EPOCH);
+    let msg = r.unwrap_err().to_string();
+    assert!(
+        msg.contains("group 'g'") && msg.contains("transaction.timeout.ms (60000 ms)"),
+        "{msg}"
+    );
+}
