@@ -13,6 +13,26 @@
 //! Range and round-robin give exactly the Java client's assignments: members
 //! are ordered static members first (by `group.instance.id`), then dynamic ones
 //! (by member id), comparing strings as Java does (UTF-16 code units).
+//!
+//! ```
+//! use purekafka::TopicPartition;
+//! use purekafka::consumer::group::Subscription;
+//! use purekafka::consumer::group::assignor::{Assignor, MemberSubscription, RangeAssignor};
+//! use std::collections::BTreeMap;
+//!
+//! let member = |id: &str| MemberSubscription {
+//!     member_id: id.into(),
+//!     group_instance_id: None,
+//!     subscription: Subscription { topics: vec!["events".into()], ..Default::default() },
+//! };
+//! let partitions = BTreeMap::from([("events".to_string(), 3)]);
+//! let plan = RangeAssignor.assign(&partitions, &[member("a"), member("b")])?;
+//! // Range: contiguous partitions, the first member taking the extra one.
+//! let events = |p| TopicPartition::new("events", p);
+//! assert_eq!(plan["a"], [events(0), events(1)]);
+//! assert_eq!(plan["b"], [events(2)]);
+//! # Ok::<(), purekafka::Error>(())
+//! ```
 
 use super::TopicPartition;
 use super::protocol::Subscription;
