@@ -495,8 +495,8 @@ impl Idempotence {
                         true
                     } else if self.cfg.transactional {
                         // No local bump inside a transaction: the batch fails
-                        // and the transaction must be aborted (a fenced
-                        // producer's INVALID_PRODUCER_EPOCH is fatal there).
+                        // and the transaction must be aborted (the transaction
+                        // machine decides whether the producer goes on).
                         false
                     } else {
                         // The broker lost track of our sequence: new epoch,
