@@ -147,7 +147,7 @@ on_mock_and_kafka! {
             let producer = Producer::new(producer_config(c, &[])).await.unwrap();
             let partitions = producer.partitions_for(&producer_topic).await.unwrap();
             assert!(!partitions.is_empty(), "{producer_topic}");
-            assert!(partitions.iter().all(|p| &*p.topic == producer_topic), "{partitions:?}");
+            assert!(partitions.iter().all(|p| *p.topic == *producer_topic), "{partitions:?}");
             producer.close(Duration::from_secs(10)).await.unwrap();
         });
     }
