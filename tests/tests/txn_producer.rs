@@ -12,6 +12,7 @@ use purekafka::config::{ConsumerConfig, IsolationLevel, OffsetReset, ProducerCon
 use purekafka::consumer::{Consumer, ConsumerGroupMetadata, OffsetAndMetadata};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka::{Error, ErrorCode, TopicPartition};
+use purekafka_integration::trace_capture::TraceCapture;
 use purekafka_integration::txn::wait_for_timeout_abort;
 use purekafka_integration::{AclResource, Cluster, cluster_or_skip, rt, unique_topic};
 use std::collections::BTreeMap;
@@ -587,68 +588,6 @@ fn init_transactions_against_a_broker_that_went_away_fails_within_max_block_ms()
     });
 }
 
-/// Captures the client's log messages (a minimal tracing subscriber), so a
-/// test can tell which transaction protocol the producer chose.
-mod log_capture {
-    use std::sync::{Mutex, OnceLock};
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-
-    struct Capture;
-
-    struct Message(String);
-
-    impl Visit for Message {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            if field.name() == "message" {
-                self.0 = format!("{value:?}");
-            }
-        }
-    }
-
-    impl Subscriber for Capture {
-        fn enabled(&self, m: &Metadata<'_>) -> bool {
-            m.target().starts_with("purekafka")
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, e: &Event<'_>) {
-            let mut m = Message(String::new());
-            e.record(&mut m);
-            if let Some(lines) = LINES.get() {
-                lines.lock().unwrap().push(m.0);
-            }
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
-
-    /// Starts capturing (once per process).
-    pub fn start() {
-        if LINES.set(Mutex::new(Vec::new())).is_ok() {
-            tracing::subscriber::set_global_default(Capture).unwrap();
-        }
-    }
-
-    /// The messages so far that contain `needle`.
-    pub fn lines_with(needle: &str) -> Vec<String> {
-        LINES.get().map_or_else(Vec::new, |l| {
-            l.lock()
-                .unwrap()
-                .iter()
-                .filter(|m| m.contains(needle))
-                .cloned()
-                .collect()
-        })
-    }
-}
-
 /// Transactions v1 (AddPartitionsToTxn, AddOffsetsToTxn, one epoch for
 /// every transaction) on a Kafka 4.4 whose transaction.version was
 /// downgraded to 1, as a cluster upgraded from 3.x runs it.
@@ -664,7 +603,8 @@ fn transactions_v1_on_a_broker_with_transaction_version_1() {
     };
     let previous = c.set_feature("transaction.version", 1).unwrap();
     assert_eq!(previous, 2, "Kafka 4.4 finalizes transaction.version 2");
-    log_capture::start();
+    // The client's log says which transaction protocol it chose.
+    let log = TraceCapture::install();
     let a = unique_topic("txn-v1-a");
     let b = unique_topic("txn-v1-b");
     let input = unique_topic("txn-v1-in");
@@ -675,7 +615,8 @@ fn transactions_v1_on_a_broker_with_transaction_version_1() {
     let txid = unique_topic("txid-v1");
     rt().block_on(async {
         let p = txn_producer(c.bootstrap(), &txid).await;
-        let chosen = log_capture::lines_with(&txid);
+        let text = log.text();
+        let chosen: Vec<&str> = text.lines().filter(|l| l.contains(&txid)).collect();
         assert!(
             chosen.iter().any(|l| l.contains("(V1)")),
             "the producer did not choose transactions v1: {chosen:?}"
