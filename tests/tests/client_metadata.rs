@@ -154,7 +154,8 @@ on_mock_and_kafka! {
 }
 
 /// The consumer asks a broker each time: a moved leader shows at once, a
-/// leaderless partition has none; a refused topic fails naming it; a
+/// leaderless partition has none; a refused topic fails naming it (the
+/// producer's lookup too); a
 /// retriable topic error is asked again until it clears, or until
 /// `default.api.timeout.ms`.
 #[test]
@@ -184,6 +185,19 @@ fn mock_consumer_lookups_see_leader_moves_and_topic_errors() {
         let e = consumer.partitions_for(&topic).await.unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED), "{e}");
         assert!(e.to_string().contains(&topic), "{e}");
+        // A producer new to the topic fails the same way, at once (not
+        // after max.block.ms).
+        let producer = Producer::new(producer_config(c, &[])).await.unwrap();
+        let started = Instant::now();
+        let e = producer.partitions_for(&topic).await.unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED), "{e}");
+        assert!(e.to_string().contains(&topic), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        producer.close(Duration::from_secs(10)).await.unwrap();
 
         // Still LEADER_NOT_AVAILABLE at default.api.timeout.ms: that error.
         c.topic_set_error(&topic, i32::from(ErrorCode::LEADER_NOT_AVAILABLE.0))
