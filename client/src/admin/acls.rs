@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, Target, no_result, resource_error, top_level};
+use crate::admin::{Admin, check, hinted_error, no_result, resource_error, top_level};
 use crate::error::{Error, Result};
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::create_acls_request::AclCreation;
@@ -533,28 +533,19 @@ fn broker_error(
     message: Option<String>,
     what: &dyn fmt::Display,
 ) -> Result<()> {
-    let code = ErrorCode(code);
-    if code.is_ok() {
-        return Ok(());
-    }
-    let hint = match code {
-        ErrorCode::CLUSTER_AUTHORIZATION_FAILED if api == "DescribeAcls" => {
-            " (the principal needs DESCRIBE on the cluster)"
-        }
-        ErrorCode::CLUSTER_AUTHORIZATION_FAILED => " (the principal needs ALTER on the cluster)",
-        ErrorCode::SECURITY_DISABLED => " (the brokers run no authorizer)",
-        _ => "",
-    };
-    let message = match message.filter(|m| !m.is_empty()) {
-        Some(m) => format!("{m}{hint}"),
-        None => hint.trim_start().to_string(),
-    };
-    Err(resource_error(
-        code,
-        api,
-        &what.to_string(),
-        Some(message.as_str()),
-    ))
+    check(code, |code| {
+        let hint = match code {
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED if api == "DescribeAcls" => {
+                Some("the principal needs DESCRIBE on the cluster")
+            }
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
+                Some("the principal needs ALTER on the cluster")
+            }
+            ErrorCode::SECURITY_DISABLED => Some("the brokers run no authorizer"),
+            _ => None,
+        };
+        hinted_error(code, api, &what.to_string(), message.as_deref(), hint)
+    })
 }
 
 fn wire_filter(f: &AclBindingFilter) -> DeleteAclsFilter {
@@ -745,9 +736,7 @@ impl Admin {
         let resp = if req.creations.is_empty() {
             CreateAclsResponse::default()
         } else {
-            let deadline = self.deadline(opts.timeout);
-            self.call_until(Target::Any, &req, deadline, |_| None)
-                .await?
+            self.call_any(&req, opts.timeout, |_| None).await?
         };
         Ok(create_results(bindings, local, resp))
     }
@@ -765,9 +754,8 @@ impl Admin {
         filter: AclBindingFilter,
         opts: AclOptions,
     ) -> Result<Vec<AclBinding>> {
-        let deadline = self.deadline(opts.timeout);
         let resp = self
-            .call_until(Target::Any, &describe_request(&filter), deadline, |r| {
+            .call_any(&describe_request(&filter), opts.timeout, |r| {
                 top_level(r.error_code)
             })
             .await?;
@@ -801,10 +789,7 @@ impl Admin {
             filters: filters.iter().map(wire_filter).collect(),
             ..Default::default()
         };
-        let deadline = self.deadline(opts.timeout);
-        let resp = self
-            .call_until(Target::Any, &req, deadline, |_| None)
-            .await?;
+        let resp = self.call_any(&req, opts.timeout, |_| None).await?;
         Ok(delete_results(filters, resp))
     }
 }

@@ -21,8 +21,8 @@
 
 use crate::TopicPartition;
 use crate::admin::{
-    Admin, AuthorizedOperations, NeedsVersion, Target, no_result, not_controller, remaining_ms,
-    require, resource_error, top_level, topic_error,
+    Admin, AuthorizedOperations, NeedsVersion, Target, by_partition, by_topic, no_result,
+    not_controller, per_partition, remaining_ms, require, resource_error, top_level, topic_error,
 };
 use crate::error::{Error, Result};
 use purekafka_protocol::ErrorCode;
@@ -228,12 +228,9 @@ pub struct PartitionReassignment {
     pub removing: Vec<i32>,
 }
 
+/// Partition indexes by topic, for the requests that list them.
 fn grouped<'a>(tps: impl IntoIterator<Item = &'a TopicPartition>) -> BTreeMap<&'a str, Vec<i32>> {
-    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for tp in tps {
-        by_topic.entry(tp.topic()).or_default().push(tp.partition);
-    }
-    by_topic
+    by_topic(tps.into_iter().map(|tp| (tp, tp.partition)))
 }
 
 fn cluster_from_response(resp: DescribeClusterResponse) -> Result<ClusterDescription> {
@@ -385,19 +382,15 @@ fn log_dirs_from_results(
         .into_iter()
         .map(|d| {
             let code = ErrorCode(d.error_code);
-            let mut replicas = BTreeMap::new();
-            for t in d.topics {
-                for p in t.partitions {
-                    replicas.insert(
-                        TopicPartition::new(t.name.as_str(), p.partition_index),
-                        ReplicaInfo {
-                            size: p.partition_size,
-                            offset_lag: p.offset_lag,
-                            is_future: p.is_future_key,
-                        },
-                    );
-                }
-            }
+            let topics = d.topics.into_iter().map(|t| (t.name, t.partitions));
+            let replicas = by_partition(topics, |_, p| {
+                let replica = ReplicaInfo {
+                    size: p.partition_size,
+                    offset_lag: p.offset_lag,
+                    is_future: p.is_future_key,
+                };
+                (p.partition_index, replica)
+            });
             let error = code.is_err().then(|| {
                 resource_error(
                     code,
@@ -450,28 +443,15 @@ fn elect_results(
     resp: ElectLeadersResponse,
 ) -> BTreeMap<TopicPartition, Result<()>> {
     let top = ErrorCode(resp.error_code);
-    let mut out: BTreeMap<TopicPartition, Result<()>> = BTreeMap::new();
-    for t in resp.replica_election_results {
-        for p in t.partition_result {
-            let code = if top.is_err() {
-                top
-            } else {
-                ErrorCode(p.error_code)
-            };
-            let r = if code.is_err() {
-                Err(topic_error(
-                    code,
-                    "ElectLeaders",
-                    &t.topic,
-                    Some(p.partition_id),
-                    p.error_message.as_deref(),
-                ))
-            } else {
-                Ok(())
-            };
-            out.insert(TopicPartition::new(t.topic.as_str(), p.partition_id), r);
-        }
-    }
+    let topics = resp
+        .replica_election_results
+        .into_iter()
+        .map(|t| (t.topic, t.partition_result));
+    // A top-level error is every partition's.
+    let mut out = per_partition("ElectLeaders", topics, |p| {
+        let code = if top.is_err() { top.0 } else { p.error_code };
+        (p.partition_id, code, p.error_message, ())
+    });
     if let Some(asked) = asked {
         for tp in asked {
             out.entry(tp.clone()).or_insert_with(|| {
@@ -496,20 +476,17 @@ fn reassign_request(
     changes: &BTreeMap<TopicPartition, Option<Vec<i32>>>,
     timeout_ms: i32,
 ) -> AlterPartitionReassignmentsRequest {
-    let mut topics: BTreeMap<&str, Vec<ReassignablePartition>> = BTreeMap::new();
-    for (tp, replicas) in changes {
-        topics
-            .entry(tp.topic())
-            .or_default()
-            .push(ReassignablePartition {
-                partition_index: tp.partition,
-                replicas: replicas.clone(),
-                ..Default::default()
-            });
-    }
+    let partitions = changes.iter().map(|(tp, replicas)| {
+        let p = ReassignablePartition {
+            partition_index: tp.partition,
+            replicas: replicas.clone(),
+            ..Default::default()
+        };
+        (tp, p)
+    });
     AlterPartitionReassignmentsRequest {
         timeout_ms,
-        topics: topics
+        topics: by_topic(partitions)
             .into_iter()
             .map(|(name, partitions)| ReassignableTopic {
                 name: name.to_string(),
@@ -629,15 +606,12 @@ impl Admin {
 
     /// [`describe_features`](Self::describe_features) with a timeout.
     pub async fn describe_features_with(&self, opts: TimeoutOptions) -> Result<FeatureMetadata> {
-        let deadline = self.deadline(opts.timeout);
         let req = ApiVersionsRequest {
             client_software_name: "purekafka".into(),
             client_software_version: env!("CARGO_PKG_VERSION").into(),
             ..Default::default()
         };
-        let resp = self
-            .call_until(Target::Any, &req, deadline, |_| None)
-            .await?;
+        let resp = self.call_any(&req, opts.timeout, |_| None).await?;
         features_from_response(resp)
     }
 
@@ -858,20 +832,15 @@ impl Admin {
                 resp.error_message.as_deref(),
             ));
         }
-        let mut out = BTreeMap::new();
-        for t in resp.topics {
-            for p in t.partitions {
-                out.insert(
-                    TopicPartition::new(t.name.as_str(), p.partition_index),
-                    PartitionReassignment {
-                        replicas: p.replicas,
-                        adding: p.adding_replicas,
-                        removing: p.removing_replicas,
-                    },
-                );
-            }
-        }
-        Ok(out)
+        let topics = resp.topics.into_iter().map(|t| (t.name, t.partitions));
+        Ok(by_partition(topics, |_, p| {
+            let going = PartitionReassignment {
+                replicas: p.replicas,
+                adding: p.adding_replicas,
+                removing: p.removing_replicas,
+            };
+            (p.partition_index, going)
+        }))
     }
 }
 

@@ -28,8 +28,8 @@
 //! ```
 
 use super::{
-    Admin, AuthorizedOperations, OffsetSpec, Target, each_key, no_result, resource_error,
-    topic_error,
+    Admin, AuthorizedOperations, OffsetSpec, Target, by_topic, each_key, no_result, per_partition,
+    resource_error, topic_error,
 };
 use crate::TopicPartition;
 use crate::consumer::OffsetAndMetadata;
@@ -626,23 +626,16 @@ impl Admin {
         partitions: Option<Vec<TopicPartition>>,
     ) -> Result<BTreeMap<TopicPartition, OffsetAndMetadata>> {
         let deadline = self.deadline(None);
-        let topics = partitions.map(|ps| {
-            let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-            for tp in ps {
-                by_topic
-                    .entry(tp.topic().to_string())
-                    .or_default()
-                    .push(tp.partition);
-            }
-            by_topic
-        });
+        let topics = partitions
+            .as_ref()
+            .map(|ps| by_topic(ps.iter().map(|tp| (tp, tp.partition))));
         // v8+ batches groups (one here); v1-7 name one group.
         let legacy = OffsetFetchRequest {
             group_id: group.to_string(),
             topics: topics.as_ref().map(|t| {
                 t.iter()
                     .map(|(name, ps)| OffsetFetchRequestTopic {
-                        name: name.clone(),
+                        name: name.to_string(),
                         partition_indexes: ps.clone(),
                         ..Default::default()
                     })
@@ -657,7 +650,7 @@ impl Admin {
                 topics: topics.as_ref().map(|t| {
                     t.iter()
                         .map(|(name, ps)| OffsetFetchRequestTopics {
-                            name: name.clone(),
+                            name: name.to_string(),
                             partition_indexes: ps.clone(),
                             ..Default::default()
                         })
@@ -757,30 +750,24 @@ impl Admin {
     ) -> Result<BTreeMap<TopicPartition, Result<()>>> {
         let deadline = self.deadline(None);
         let offsets: BTreeMap<TopicPartition, OffsetAndMetadata> = offsets.into_iter().collect();
-        let mut by_topic: BTreeMap<&str, Vec<(i32, &OffsetAndMetadata)>> = BTreeMap::new();
-        for (tp, o) in &offsets {
-            by_topic
-                .entry(tp.topic())
-                .or_default()
-                .push((tp.partition, o));
-        }
+        let partitions = offsets.iter().map(|(tp, o)| {
+            let p = OffsetCommitRequestPartition {
+                partition_index: tp.partition,
+                committed_offset: o.offset,
+                committed_metadata: o.metadata.clone(),
+                ..Default::default()
+            };
+            (tp, p)
+        });
         let req = OffsetCommitRequest {
             group_id: group.to_string(),
             generation_id_or_member_epoch: -1,
             member_id: String::new(),
-            topics: by_topic
-                .iter()
-                .map(|(t, ps)| OffsetCommitRequestTopic {
-                    name: t.to_string(),
-                    partitions: ps
-                        .iter()
-                        .map(|(p, o)| OffsetCommitRequestPartition {
-                            partition_index: *p,
-                            committed_offset: o.offset,
-                            committed_metadata: o.metadata.clone(),
-                            ..Default::default()
-                        })
-                        .collect(),
+            topics: by_topic(partitions)
+                .into_iter()
+                .map(|(name, partitions)| OffsetCommitRequestTopic {
+                    name: name.to_string(),
+                    partitions,
                     ..Default::default()
                 })
                 .collect(),
@@ -800,24 +787,16 @@ impl Admin {
                 },
             )
             .await?;
-        let mut out: BTreeMap<TopicPartition, Result<()>> = BTreeMap::new();
-        for t in resp.topics {
-            for p in t.partitions {
-                let code = ErrorCode(p.error_code);
-                let r = if code == ErrorCode::NONE {
-                    Ok(())
-                } else {
-                    Err(topic_error(
-                        code,
-                        "OffsetCommit",
-                        &t.name,
-                        Some(p.partition_index),
-                        Some(&format!("committing for group '{group}'")),
-                    ))
-                };
-                out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
-            }
-        }
+        let topics = resp.topics.into_iter().map(|t| (t.name, t.partitions));
+        let committing = format!("committing for group '{group}'");
+        let mut out = per_partition("OffsetCommit", topics, |p| {
+            (
+                p.partition_index,
+                p.error_code,
+                Some(committing.clone()),
+                (),
+            )
+        });
         for tp in offsets.keys() {
             out.entry(tp.clone()).or_insert_with(|| {
                 Err(group_error(
@@ -840,29 +819,23 @@ impl Admin {
         partitions: impl IntoIterator<Item = TopicPartition>,
     ) -> Result<BTreeMap<TopicPartition, Result<()>>> {
         let deadline = self.deadline(None);
-        let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-        for tp in partitions {
-            by_topic
-                .entry(tp.topic().to_string())
-                .or_default()
-                .push(tp.partition);
-        }
+        let partitions: Vec<TopicPartition> = partitions.into_iter().collect();
         let req = OffsetDeleteRequest {
             group_id: group.to_string(),
-            topics: by_topic
-                .iter()
-                .map(|(t, ps)| OffsetDeleteRequestTopic {
-                    name: t.clone(),
-                    partitions: ps
-                        .iter()
-                        .map(|p| OffsetDeleteRequestPartition {
-                            partition_index: *p,
-                            ..Default::default()
-                        })
-                        .collect(),
+            topics: by_topic(partitions.iter().map(|tp| {
+                let p = OffsetDeleteRequestPartition {
+                    partition_index: tp.partition,
                     ..Default::default()
-                })
-                .collect(),
+                };
+                (tp, p)
+            }))
+            .into_iter()
+            .map(|(name, partitions)| OffsetDeleteRequestTopic {
+                name: name.to_string(),
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
             ..Default::default()
         };
         let resp = self
@@ -874,25 +847,11 @@ impl Admin {
         if code != ErrorCode::NONE {
             return Err(group_error(code, "OffsetDelete", group, None));
         }
-        let mut out = BTreeMap::new();
-        for t in resp.topics {
-            for p in t.partitions {
-                let code = ErrorCode(p.error_code);
-                let r = if code == ErrorCode::NONE {
-                    Ok(())
-                } else {
-                    Err(topic_error(
-                        code,
-                        "OffsetDelete",
-                        &t.name,
-                        Some(p.partition_index),
-                        Some(&format!("group '{group}'")),
-                    ))
-                };
-                out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
-            }
-        }
-        Ok(out)
+        let topics = resp.topics.into_iter().map(|t| (t.name, t.partitions));
+        let of_group = format!("group '{group}'");
+        Ok(per_partition("OffsetDelete", topics, |p| {
+            (p.partition_index, p.error_code, Some(of_group.clone()), ())
+        }))
     }
 
     /// A group's lag in one call: for each partition it committed, the

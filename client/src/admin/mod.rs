@@ -215,6 +215,22 @@ pub(crate) fn resource_error(
     }
 }
 
+/// [`resource_error`] whose text adds what to do (`hint`: the grant the
+/// principal needs, ...) to the broker's message.
+pub(crate) fn hinted_error(
+    code: ErrorCode,
+    api: &'static str,
+    what: &str,
+    message: Option<&str>,
+    hint: Option<&str>,
+) -> Error {
+    let message = match (message.filter(|m| !m.is_empty()), hint) {
+        (Some(m), Some(h)) => Some(format!("{m} ({h})")),
+        (m, h) => m.or(h).map(str::to_string),
+    };
+    resource_error(code, api, what, message.as_deref())
+}
+
 /// The error of a resource the broker's response left out (`what` names
 /// it): UNKNOWN_SERVER_ERROR, never a silent success.
 pub(crate) fn no_result(api: &'static str, what: &dyn std::fmt::Display) -> Error {
@@ -260,6 +276,38 @@ pub(crate) fn check_topic(
     message: Option<&str>,
 ) -> Result<()> {
     check(code, |c| topic_error(c, api, topic, partition, message))
+}
+
+/// A response's `(topic, partitions)` lists by partition: `read` gives a
+/// partition's index and value.
+pub(crate) fn by_partition<P, T>(
+    topics: impl IntoIterator<Item = (String, Vec<P>)>,
+    read: impl Fn(&str, P) -> (i32, T),
+) -> BTreeMap<TopicPartition, T> {
+    let mut out = BTreeMap::new();
+    for (topic, partitions) in topics {
+        let topic: std::sync::Arc<str> = topic.into();
+        for p in partitions {
+            let (index, value) = read(&topic, p);
+            out.insert(TopicPartition::new(topic.clone(), index), value);
+        }
+    }
+    out
+}
+
+/// Each partition's outcome in a response's `(topic, partitions)` lists:
+/// `read` gives a partition's index, error code, the broker's message and
+/// its value (taken where the code is NONE).
+pub(crate) fn per_partition<P, T>(
+    api: &'static str,
+    topics: impl IntoIterator<Item = (String, Vec<P>)>,
+    read: impl Fn(P) -> (i32, i16, Option<String>, T),
+) -> BTreeMap<TopicPartition, Result<T>> {
+    by_partition(topics, |topic, p| {
+        let (index, code, message, value) = read(p);
+        let r = check_topic(code, api, topic, Some(index), message.as_deref()).map(|()| value);
+        (index, r)
+    })
 }
 
 /// Items grouped by topic, topics in name order and each topic's items in
@@ -527,6 +575,19 @@ impl Admin {
         )
         .await
         .map(|(resp, _)| resp)
+    }
+
+    /// [`call_until`](Self::call_until) to any broker, within `timeout`
+    /// (`None`: `default.api.timeout.ms`): for the requests any broker
+    /// takes (under KRaft it forwards changes to the controller).
+    pub(crate) async fn call_any<R: Request>(
+        &self,
+        req: &R,
+        timeout: Option<Duration>,
+        retry_on: impl Fn(&R::Response) -> Option<ErrorCode>,
+    ) -> Result<R::Response> {
+        let deadline = self.deadline(timeout);
+        self.call_until(Target::Any, req, deadline, retry_on).await
     }
 
     /// [`call_until`](Self::call_until) at no version above `max_version`:

@@ -22,7 +22,7 @@
 //! # Ok(()) }
 //! ```
 
-use super::{Admin, Target, by_topic, check_topic, remaining_ms, require};
+use super::{Admin, Target, by_topic, per_partition, remaining_ms, require};
 use crate::TopicPartition;
 use crate::config::IsolationLevel;
 use crate::error::Result;
@@ -169,25 +169,15 @@ impl Admin {
             let (resp, _) = self
                 .call_with(Target::Broker(leader), deadline, build, |_| None)
                 .await?;
-            let mut out = BTreeMap::new();
-            for t in resp.topics {
-                for p in t.partitions {
-                    let r = check_topic(
-                        p.error_code,
-                        "ListOffsets",
-                        &t.name,
-                        Some(p.partition_index),
-                        None,
-                    )
-                    .map(|()| ListedOffset {
-                        offset: p.offset,
-                        timestamp: p.timestamp,
-                        leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-                    });
-                    out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
-                }
-            }
-            Ok(out)
+            let topics = resp.topics.into_iter().map(|t| (t.name, t.partitions));
+            Ok(per_partition("ListOffsets", topics, |p| {
+                let offset = ListedOffset {
+                    offset: p.offset,
+                    timestamp: p.timestamp,
+                    leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+                };
+                (p.partition_index, p.error_code, None, offset)
+            }))
         };
         self.per_leader("ListOffsets", keys, deadline, None, ask)
             .await
@@ -238,21 +228,10 @@ impl Admin {
             let resp = self
                 .call_until(Target::Broker(leader), &req, deadline, |_| None)
                 .await?;
-            let mut out = BTreeMap::new();
-            for t in resp.topics {
-                for p in t.partitions {
-                    let r = check_topic(
-                        p.error_code,
-                        "DeleteRecords",
-                        &t.name,
-                        Some(p.partition_index),
-                        None,
-                    )
-                    .map(|()| p.low_watermark);
-                    out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
-                }
-            }
-            Ok(out)
+            let topics = resp.topics.into_iter().map(|t| (t.name, t.partitions));
+            Ok(per_partition("DeleteRecords", topics, |p| {
+                (p.partition_index, p.error_code, None, p.low_watermark)
+            }))
         };
         self.per_leader("DeleteRecords", keys, deadline, None, ask)
             .await

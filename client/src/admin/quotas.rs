@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, Target, no_result, resource_error, top_level};
+use crate::admin::{Admin, no_result, resource_error, top_level};
 use crate::error::Result;
 use purekafka_protocol::ErrorCode;
 use purekafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
@@ -331,9 +331,8 @@ impl Admin {
         filter: ClientQuotaFilter,
         opts: ClientQuotaOptions,
     ) -> Result<ClientQuotas> {
-        let deadline = self.deadline(opts.timeout);
         let resp = self
-            .call_until(Target::Any, &describe_request(&filter), deadline, |r| {
+            .call_any(&describe_request(&filter), opts.timeout, |r| {
                 top_level(r.error_code)
             })
             .await?;
@@ -362,11 +361,8 @@ impl Admin {
         if alterations.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let deadline = self.deadline(opts.timeout);
         let req = alter_request(&alterations, opts.validate_only);
-        let resp = self
-            .call_until(Target::Any, &req, deadline, |_| None)
-            .await?;
+        let resp = self.call_any(&req, opts.timeout, |_| None).await?;
         Ok(alter_results(
             alterations.into_iter().map(|a| a.entity).collect(),
             resp,

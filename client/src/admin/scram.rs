@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::admin::{Admin, Target, no_result, resource_error, top_level};
+use crate::admin::{Admin, check, hinted_error, no_result, resource_error, top_level};
 use crate::config::Secret;
 use crate::error::{Error, Result};
 use crate::security::sasl::scram::ScramHash;
@@ -186,28 +186,20 @@ impl ScramCredentialAlteration {
 }
 
 fn scram_error(api: &'static str, code: i16, message: Option<String>, user: &str) -> Result<()> {
-    let code = ErrorCode(code);
-    if code.is_ok() {
-        return Ok(());
-    }
-    let hint = match code {
-        ErrorCode::RESOURCE_NOT_FOUND => " (the user has no SCRAM credential)",
-        ErrorCode::CLUSTER_AUTHORIZATION_FAILED if api == "DescribeUserScramCredentials" => {
-            " (the principal needs DESCRIBE on the cluster)"
-        }
-        ErrorCode::CLUSTER_AUTHORIZATION_FAILED => " (the principal needs ALTER on the cluster)",
-        _ => "",
-    };
-    let message = match message.filter(|m| !m.is_empty()) {
-        Some(m) => format!("{m}{hint}"),
-        None => hint.trim_start().to_string(),
-    };
-    Err(resource_error(
-        code,
-        api,
-        &format!("user {user}"),
-        Some(message.as_str()),
-    ))
+    check(code, |code| {
+        let hint = match code {
+            ErrorCode::RESOURCE_NOT_FOUND => Some("the user has no SCRAM credential"),
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED if api == "DescribeUserScramCredentials" => {
+                Some("the principal needs DESCRIBE on the cluster")
+            }
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
+                Some("the principal needs ALTER on the cluster")
+            }
+            _ => None,
+        };
+        let what = format!("user {user}");
+        hinted_error(code, api, &what, message.as_deref(), hint)
+    })
 }
 
 fn local_error(user: &str, reason: String) -> Error {
@@ -428,9 +420,8 @@ impl Admin {
             }),
             ..Default::default()
         };
-        let deadline = self.deadline(opts.timeout);
         let resp = self
-            .call_until(Target::Any, &req, deadline, |r| top_level(r.error_code))
+            .call_any(&req, opts.timeout, |r| top_level(r.error_code))
             .await?;
         describe_results(names.as_deref(), resp)
     }
@@ -463,10 +454,7 @@ impl Admin {
                 AlterUserScramCredentialsResponse::default(),
             ));
         }
-        let deadline = self.deadline(opts.timeout);
-        let resp = self
-            .call_until(Target::Any, &req, deadline, |_| None)
-            .await?;
+        let resp = self.call_any(&req, opts.timeout, |_| None).await?;
         Ok(alter_results(users, resp))
     }
 }

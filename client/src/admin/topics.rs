@@ -498,15 +498,12 @@ impl Admin {
 
     /// The topics of the cluster, by name.
     pub async fn list_topics_with(&self, opts: ListTopicsOptions) -> Result<Vec<TopicListing>> {
-        let deadline = self.deadline(opts.timeout);
         let req = MetadataRequest {
             topics: None,
             allow_auto_topic_creation: false,
             ..Default::default()
         };
-        let resp = self
-            .call_until(Target::Any, &req, deadline, |_| None)
-            .await?;
+        let resp = self.call_any(&req, opts.timeout, |_| None).await?;
         let mut out: Vec<TopicListing> = resp
             .topics
             .into_iter()

@@ -33,7 +33,7 @@
 
 use crate::TopicPartition;
 use crate::admin::{
-    Admin, Target, by_topic, check, check_topic, each_key, no_result, require, resource_error,
+    Admin, Target, by_topic, check, each_key, no_result, per_partition, require, resource_error,
     top_level, topic_error,
 };
 use crate::error::Result;
@@ -233,35 +233,23 @@ pub struct TransactionOptions {
 fn producers_from_response(
     resp: DescribeProducersResponse,
 ) -> BTreeMap<TopicPartition, Result<Vec<ProducerState>>> {
-    let mut out = BTreeMap::new();
-    for t in resp.topics {
-        for p in t.partitions {
-            let r = check_topic(
-                p.error_code,
-                "DescribeProducers",
-                &t.name,
-                Some(p.partition_index),
-                p.error_message.as_deref(),
-            )
-            .map(|()| {
-                p.active_producers
-                    .into_iter()
-                    .map(|s| ProducerState {
-                        producer_id: s.producer_id,
-                        producer_epoch: s.producer_epoch,
-                        last_sequence: s.last_sequence,
-                        last_timestamp: s.last_timestamp,
-                        coordinator_epoch: (s.coordinator_epoch >= 0)
-                            .then_some(s.coordinator_epoch),
-                        current_transaction_start_offset: (s.current_txn_start_offset >= 0)
-                            .then_some(s.current_txn_start_offset),
-                    })
-                    .collect()
-            });
-            out.insert(TopicPartition::new(t.name.as_str(), p.partition_index), r);
-        }
-    }
-    out
+    let topics = resp.topics.into_iter().map(|t| (t.name, t.partitions));
+    per_partition("DescribeProducers", topics, |p| {
+        let producers = p
+            .active_producers
+            .into_iter()
+            .map(|s| ProducerState {
+                producer_id: s.producer_id,
+                producer_epoch: s.producer_epoch,
+                last_sequence: s.last_sequence,
+                last_timestamp: s.last_timestamp,
+                coordinator_epoch: (s.coordinator_epoch >= 0).then_some(s.coordinator_epoch),
+                current_transaction_start_offset: (s.current_txn_start_offset >= 0)
+                    .then_some(s.current_txn_start_offset),
+            })
+            .collect();
+        (p.partition_index, p.error_code, p.error_message, producers)
+    })
 }
 
 fn describe_producers_request(tps: &[TopicPartition]) -> DescribeProducersRequest {
