@@ -1202,11 +1202,7 @@ impl Membership {
                 -1
             },
             member_id: self.generation.member_id.clone(),
-            group_instance_id: if version >= 5 {
-                self.config.group_instance_id.clone()
-            } else {
-                None
-            },
+            group_instance_id: self.instance_id_from(5, version),
             protocol_type: PROTOCOL_TYPE.to_string(),
             protocols,
             reason: (version >= 8).then(|| truncate_reason(&self.rejoin_reason)),
@@ -1455,17 +1451,24 @@ impl Membership {
         self.send_sync(now, out);
     }
 
+    /// `group.instance.id` for a request at `version` of an API that has
+    /// the field from version `since` on (JoinGroup 5, SyncGroup and
+    /// Heartbeat 3); None before.
+    fn instance_id_from(&self, since: i16, version: i16) -> Option<String> {
+        if version >= since {
+            self.config.group_instance_id.clone()
+        } else {
+            None
+        }
+    }
+
     fn send_sync(&mut self, now: Instant, assignments: Vec<SyncGroupRequestAssignment>) {
         let version = self.config.versions.sync_group;
         let request = SyncGroupRequest {
             group_id: self.config.group_id.clone(),
             generation_id: self.generation.generation_id,
             member_id: self.generation.member_id.clone(),
-            group_instance_id: if version >= 3 {
-                self.config.group_instance_id.clone()
-            } else {
-                None
-            },
+            group_instance_id: self.instance_id_from(3, version),
             protocol_type: (version >= 5).then(|| PROTOCOL_TYPE.to_string()),
             protocol_name: if version >= 5 {
                 self.generation.protocol_name.clone()
@@ -1617,11 +1620,7 @@ impl Membership {
             group_id: self.config.group_id.clone(),
             generation_id: self.generation.generation_id,
             member_id: self.generation.member_id.clone(),
-            group_instance_id: if version >= 3 {
-                self.config.group_instance_id.clone()
-            } else {
-                None
-            },
+            group_instance_id: self.instance_id_from(3, version),
             ..Default::default()
         };
         self.next_heartbeat = Some(now + self.config.heartbeat_interval);
