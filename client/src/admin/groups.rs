@@ -958,8 +958,64 @@ impl Admin {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::admin::{Attempt, Next, Prepare, next_step};
+    use purekafka_protocol::messages::DescribeGroupsResponse;
+    use purekafka_protocol::messages::describe_groups_response::DescribedGroup;
+
+    fn described(group: &str, code: ErrorCode) -> DescribeGroupsResponse {
+        DescribeGroupsResponse {
+            groups: vec![DescribedGroup {
+                group_id: group.into(),
+                error_code: code.0,
+                group_state: "Stable".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_group_answer_is_retried_where_the_coordinator_moved_or_loads() {
+        let target = coordinator_target("g");
+        let step = |code| {
+            next_step(
+                &target,
+                Attempt::Answered(group_moved(&described("g", code))),
+            )
+        };
+        assert_eq!(
+            step(ErrorCode::NOT_COORDINATOR),
+            Next::Retry(Prepare::FindCoordinator)
+        );
+        assert_eq!(
+            step(ErrorCode::COORDINATOR_NOT_AVAILABLE),
+            Next::Retry(Prepare::FindCoordinator)
+        );
+        assert_eq!(
+            step(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            Next::Retry(Prepare::Nothing)
+        );
+        assert_eq!(step(ErrorCode::GROUP_AUTHORIZATION_FAILED), Next::Done);
+        assert_eq!(step(ErrorCode::NONE), Next::Done);
+        // Taken: the group's entry, or its error naming it.
+        let g = entry_for("DescribeGroups", "g", described("g", ErrorCode::NONE)).unwrap();
+        assert_eq!(g.group_state, "Stable");
+        let e = entry_for(
+            "DescribeGroups",
+            "g",
+            described("g", ErrorCode::GROUP_AUTHORIZATION_FAILED),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::GROUP_AUTHORIZATION_FAILED));
+        assert!(e.to_string().contains("group 'g'"), "{e}");
+        // An answer about another group is no answer about this one.
+        let e = entry_for("DescribeGroups", "g", described("h", ErrorCode::NONE)).unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::UNKNOWN_SERVER_ERROR));
+        assert!(e.to_string().contains("no result"), "{e}");
+    }
 
     #[test]
     fn group_types_by_name() {
