@@ -544,15 +544,24 @@ fn a_transactional_id_without_acl_is_a_fatal_error_naming_it() {
     });
 }
 
-#[test]
-fn init_transactions_against_a_broker_that_went_away_fails_within_max_block_ms() {
-    let c = match Cluster::kafka_private(1) {
-        Ok(c) => c,
+/// A one-node Kafka of this test's own (it kills the node or changes a
+/// feature); `None`, after a SKIP line, when Kafka is not installed
+/// outside CI.
+fn private_kafka(test: &str) -> Option<Cluster> {
+    match Cluster::kafka_private(1) {
+        Ok(c) => Some(c),
         Err(e) if e.is_not_installed() && !purekafka_integration::in_ci() => {
-            eprintln!("SKIP init_transactions_against_a_broker_that_went_away: {e}");
-            return;
+            eprintln!("SKIP {test}: {e}");
+            None
         }
         Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn init_transactions_against_a_broker_that_went_away_fails_within_max_block_ms() {
+    let Some(c) = private_kafka("init_transactions_against_a_broker_that_went_away") else {
+        return;
     };
     rt().block_on(async {
         let mut cfg = txn_config(c.bootstrap(), "txid-gone");
@@ -593,13 +602,8 @@ fn init_transactions_against_a_broker_that_went_away_fails_within_max_block_ms()
 /// downgraded to 1, as a cluster upgraded from 3.x runs it.
 #[test]
 fn transactions_v1_on_a_broker_with_transaction_version_1() {
-    let c = match Cluster::kafka_private(1) {
-        Ok(c) => c,
-        Err(e) if e.is_not_installed() && !purekafka_integration::in_ci() => {
-            eprintln!("SKIP transactions_v1_on_a_broker_with_transaction_version_1: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(c) = private_kafka("transactions_v1_on_a_broker_with_transaction_version_1") else {
+        return;
     };
     let previous = c.set_feature("transaction.version", 1).unwrap();
     assert_eq!(previous, 2, "Kafka 4.4 finalizes transaction.version 2");
@@ -865,13 +869,8 @@ fn the_coordinators_timeout_abort_under_transactions_v2() {
 
 #[test]
 fn the_coordinators_timeout_abort_under_transactions_v1() {
-    let c = match Cluster::kafka_private(1) {
-        Ok(c) => c,
-        Err(e) if e.is_not_installed() && !purekafka_integration::in_ci() => {
-            eprintln!("SKIP the_coordinators_timeout_abort_under_transactions_v1: {e}");
-            return;
-        }
-        Err(e) => panic!("{e}"),
+    let Some(c) = private_kafka("the_coordinators_timeout_abort_under_transactions_v1") else {
+        return;
     };
     assert_eq!(c.set_feature("transaction.version", 1).unwrap(), 2);
     rt().block_on(timeout_aborts(&c, false));

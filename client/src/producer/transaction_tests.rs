@@ -885,6 +885,21 @@ fn v2_send_offsets_goes_straight_to_the_group_coordinator() {
     assert!(matches!(send(&mut m, later).1, TxnRequest::EndTxn(_)));
 }
 
+/// A v2 send_offsets_to_transaction whose TxnOffsetCommit (at group
+/// coordinator 9) is answered with `code` for partition 0: the machine and
+/// the call's result.
+fn offsets_answered(code: ErrorCode) -> (Transaction, Result<(), Error>) {
+    let (mut m, now) = ready(TxnVersion::V2);
+    m.begin().unwrap();
+    let t = m.start_send_offsets(group(), offsets()).unwrap();
+    send(&mut m, now);
+    m.on_response(now, group_coordinator(9));
+    send(&mut m, now);
+    m.on_response(now, offset_commit(code));
+    let r = m.result(t).unwrap();
+    (m, r)
+}
+
 #[test]
 fn a_fenced_consumer_or_a_denied_group_makes_the_transaction_abortable() {
     for code in [
@@ -893,14 +908,7 @@ fn a_fenced_consumer_or_a_denied_group_makes_the_transaction_abortable() {
         ErrorCode::FENCED_INSTANCE_ID,
         ErrorCode::GROUP_AUTHORIZATION_FAILED,
     ] {
-        let (mut m, now) = ready(TxnVersion::V2);
-        m.begin().unwrap();
-        let t = m.start_send_offsets(group(), offsets()).unwrap();
-        send(&mut m, now);
-        m.on_response(now, group_coordinator(9));
-        send(&mut m, now);
-        m.on_response(now, offset_commit(code));
-        let r = m.result(t).unwrap();
+        let (mut m, r) = offsets_answered(code);
         let Err(Error::TransactionAbortable { cause, .. }) = &r else {
             panic!("{code}: {r:?}")
         };
@@ -995,14 +1003,7 @@ fn version_caps_follow_the_protocol() {
 fn offsets_sent_under_a_stale_epoch_are_fatal_as_in_java() {
     // After the coordinator's timeout abort (v2), the group coordinator
     // refuses the old epoch; Java's producer fails for good there too.
-    let (mut m, now) = ready(TxnVersion::V2);
-    m.begin().unwrap();
-    let t = m.start_send_offsets(group(), offsets()).unwrap();
-    send(&mut m, now);
-    m.on_response(now, group_coordinator(9));
-    send(&mut m, now);
-    m.on_response(now, offset_commit(ErrorCode::INVALID_PRODUCER_EPOCH));
-    let r = m.result(t).unwrap();
+    let (_, r) = offsets_answered(ErrorCode::INVALID_PRODUCER_EPOCH);
     assert_eq!(fatal_code(r.clone()), ErrorCode::INVALID_PRODUCER_EPOCH);
     let msg = r.unwrap_err().to_string();
     assert!(
