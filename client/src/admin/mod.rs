@@ -60,11 +60,21 @@
 //! # For the families' code (crate-internal)
 //!
 //! A family (`topics.rs`, `acls.rs`, ...) is an `impl Admin` block that
-//! builds a request, sends it with `Admin::call_until` (or
-//! `Admin::call_with` for a request built per version, `call_capped` /
-//! `call_with_max` below a version, `per_resource` for per-resource
-//! retry rounds), with a check of the response's top-level error, and
-//! turns the response into typed per-resource results.
+//! builds a request, sends it and turns the response into typed
+//! per-resource results. Sending: `Admin::call_until` to a target
+//! (`call_any` to any broker, `call_coordinator` to a group's or
+//! transactional id's coordinator, `call_with` for a request built per
+//! version, whose `NeedsVersion` is the typed "broker too old" error;
+//! `call_capped` / `call_with_max` below a version), with `retry_on`
+//! reading the code that calls for another try (`top_level`,
+//! `not_controller`); what a retry does first is `next_step`'s decision
+//! (sans-IO). Rounds: `per_resource` retries the resources whose error
+//! is retriable, `per_leader` (`leaders.rs`) sends one request per
+//! partition leader, `each_key` one request per group or id. Shapes:
+//! `by_topic` groups a request's partitions, `per_partition` /
+//! `by_partition` read a response's, `check` / `check_topic` turn a code
+//! into an outcome naming the resource, `no_result` is a resource the
+//! broker left out.
 
 use crate::TopicPartition;
 use crate::config::AdminConfig;
