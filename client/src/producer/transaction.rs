@@ -1501,13 +1501,18 @@ impl Transaction {
 
     /// EndTxn failed: retry what passes; anything else (an abortable error
     /// to an EndTxn is the coordinator's verdict on the commit) is fatal
-    /// for an abort and abortable for a commit.
+    /// for an abort and abortable for a commit, but for a coordinator that
+    /// no longer knows the producer id (INVALID_PRODUCER_ID_MAPPING: the
+    /// transactional id expired), fatal for both, as in Java's EndTxnHandler.
     fn on_end_failure(&mut self, now: Instant, e: Error) {
         match classify_error(&e) {
             Class::Retry { refind } => {
                 self.retry_later(now, e, refind);
             }
-            Class::Abortable if matches!(self.state, TxnState::Committing) => {
+            Class::Abortable
+                if matches!(self.state, TxnState::Committing)
+                    && e.code() != Some(ErrorCode::INVALID_PRODUCER_ID_MAPPING) =>
+            {
                 // Leave Committing for the abortable state; the commit fails.
                 self.state = TxnState::InTransaction;
                 self.become_abortable(e);

@@ -712,6 +712,26 @@ fn end_txn_errors_retry_or_fence() {
     let msg = r.clone().unwrap_err().to_string();
     assert!(msg.contains("EndTxn") && msg.contains(TXID), "{msg}");
     assert_eq!(fatal_code(r), ErrorCode::PRODUCER_FENCED);
+
+    // A commit's verdict: TRANSACTION_ABORTABLE leaves the transaction to
+    // abort; a producer id the coordinator no longer knows is fatal (Java's
+    // EndTxnHandler).
+    for (code, abortable) in [
+        (ErrorCode::TRANSACTION_ABORTABLE, true),
+        (ErrorCode::INVALID_PRODUCER_ID_MAPPING, false),
+    ] {
+        let (mut m, now) = ready(TxnVersion::V2);
+        let (t, _) = end_transaction(&mut m, now, true);
+        m.on_response(now, end_txn(code, None));
+        let r = m.result(t).unwrap();
+        if abortable {
+            assert!(is_abortable(&r), "{code}: {r:?}");
+            let (_, r) = end(&mut m, now, false);
+            assert!(!r.committed, "{code}: the abort follows");
+        } else {
+            assert_eq!(fatal_code(r), code);
+        }
+    }
 }
 
 fn group() -> ConsumerGroupMetadata {
