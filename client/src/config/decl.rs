@@ -98,6 +98,16 @@ impl Scope {
             Scope::Admin => "admin",
         }
     }
+
+    /// The config type of this scope (`ProducerConfig`).
+    pub const fn config_type(self) -> &'static str {
+        match self {
+            Scope::Client => "ClientConfig",
+            Scope::Producer => "ProducerConfig",
+            Scope::Consumer => "ConsumerConfig",
+            Scope::Admin => "AdminConfig",
+        }
+    }
 }
 
 /// One declared property, as the docs tables show it. See
@@ -742,22 +752,32 @@ pub(crate) fn not_declared(scope: Scope, name: &str) -> Result<(), ConfigError> 
         };
         return Err(ConfigError::new(name, reason));
     }
-    if let Some(other) = super::properties().find(|p| p.matches(name)) {
-        let reason = match (scope, other.scope) {
-            (Scope::Client, Scope::Producer) => {
-                "is a producer property: set it on ProducerConfig".to_owned()
-            }
-            (Scope::Client, Scope::Consumer) => {
-                "is a consumer property: set it on ConsumerConfig".to_owned()
-            }
-            (Scope::Client, Scope::Admin) => {
-                "is an admin client property: set it on AdminConfig".to_owned()
-            }
-            (_, theirs) => format!(
-                "is a {} property, not a {} property",
-                theirs.name(),
+    // The config types that do take it (a few names, such as
+    // default.api.timeout.ms, belong to two).
+    let owners: Vec<Scope> = super::properties()
+        .filter(|p| p.matches(name) && p.scope != scope)
+        .map(|p| p.scope)
+        .collect();
+    if !owners.is_empty() {
+        let kinds: Vec<&str> = owners.iter().map(|s| s.name()).collect();
+        let article = if kinds.first().is_some_and(|k| k.starts_with('a')) {
+            "an"
+        } else {
+            "a"
+        };
+        let reason = if scope == Scope::Client {
+            let types: Vec<&str> = owners.iter().map(|s| s.config_type()).collect();
+            format!(
+                "is {article} {} property: set it on {}",
+                kinds.join(" and "),
+                types.join(" or ")
+            )
+        } else {
+            format!(
+                "is {article} {} property, not a {} property",
+                kinds.join(" and "),
                 scope.name()
-            ),
+            )
         };
         return Err(ConfigError::new(name, reason));
     }

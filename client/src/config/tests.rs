@@ -546,6 +546,24 @@ fn property_of_the_other_client_type() {
     assert_mentions(&e, "acks", &["producer property", "ProducerConfig"]);
     let e = ClientConfig::default().set("group.id", "g").unwrap_err();
     assert_mentions(&e, "group.id", &["consumer property", "ConsumerConfig"]);
+    // A name two config types take names both.
+    let e = ClientConfig::default()
+        .set("default.api.timeout.ms", "1")
+        .unwrap_err();
+    assert_mentions(
+        &e,
+        "default.api.timeout.ms",
+        &[
+            "consumer and admin property",
+            "ConsumerConfig or AdminConfig",
+        ],
+    );
+    let e = producer_err("default.api.timeout.ms", "1");
+    assert_mentions(
+        &e,
+        "default.api.timeout.ms",
+        &["consumer and admin property, not a producer"],
+    );
 }
 
 #[test]
