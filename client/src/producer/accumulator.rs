@@ -216,6 +216,9 @@ pub struct Accumulator {
     pub stats: AccumulatorStats,
     /// The first batch failure not yet taken (transactional producers).
     txn_failure: Option<Error>,
+    /// The `now` of the last [`drain`](Accumulator::drain): what became
+    /// ready after it has not been looked at ([`next_deadline`](Accumulator::next_deadline)).
+    drained_at: Option<Instant>,
 }
 
 /// The batches ready for one broker.
@@ -262,6 +265,7 @@ impl Accumulator {
             completed: Vec::new(),
             stats: AccumulatorStats::default(),
             txn_failure: None,
+            drained_at: None,
         }
     }
 
@@ -468,15 +472,22 @@ impl Accumulator {
         Ok((batch.shared.clone(), index, became_full))
     }
 
-    /// The next time after `now` at which a queued batch becomes ready
-    /// (linger or retry backoff expiry) or expires. Batches that are ready
-    /// but blocked (too many in flight, no leader, no producer id) are not
-    /// counted: what unblocks them (a response, new metadata) wakes the
-    /// sender, and counting them would make it spin.
+    /// When the sender must look again: the first time after the last
+    /// [`drain`](Self::drain) (or after `now`, before any) at which a queued
+    /// batch becomes ready (linger or retry backoff expiry) or expires. It
+    /// may be past already (a batch lingering at the drain became ready
+    /// since): then drain again at once. Counting from `now` instead lost
+    /// such a batch when the clock moved past its linger between the drain
+    /// and this call (a loaded machine): it then waited for its delivery
+    /// timeout, unsent. Batches that were ready at the drain but blocked
+    /// (too many in flight, no leader, no producer id) are not counted:
+    /// what unblocks them (a response, new metadata) wakes the sender, and
+    /// counting them would make it spin.
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        let looked_at = self.drained_at.map_or(now, |d| d.min(now));
         let mut best: Option<Instant> = None;
         let mut consider = |t: Instant| {
-            if t > now {
+            if t > looked_at {
                 best = Some(best.map_or(t, |x: Instant| x.min(t)));
             }
         };
@@ -541,6 +552,7 @@ impl Accumulator {
         now: Instant,
         mut leader: impl FnMut(&str, i32) -> Option<i32>,
     ) -> Vec<Drained> {
+        self.drained_at = Some(now);
         if !self.idem.can_send() {
             return Vec::new();
         }
@@ -1187,6 +1199,55 @@ mod tests {
         assert!(s.is_complete());
         assert_eq!(acc.stats.failed_records, 1);
         assert_eq!(acc.buffered, 0, "failed batches free their buffer space");
+    }
+
+    #[test]
+    fn a_batch_still_lingering_at_the_drain_is_woken_for_when_asked_after_its_linger() {
+        // Seen on Kafka 4.4 under CI load (one `send` at a time, linger.ms 5):
+        // the sender drained at t0 + 1 ms (the batch still lingering), was
+        // descheduled past the linger, and only then asked for its next
+        // wake-up. The linger's expiry was already past, so only the
+        // delivery timeout counted: the sender slept 120 s, and the record
+        // failed with DeliveryTimeout, never sent.
+        let t0 = Instant::now();
+        for idempotent in [false, true] {
+            let mut acc = Accumulator::new(AccumulatorConfig {
+                idempotent,
+                ..cfg()
+            });
+            acc.set_producer(7, 0);
+            fill_batch(&mut acc, 0, 1, t0);
+            let drained_at = t0 + Duration::from_millis(1);
+            assert!(drain_ids(&mut acc, drained_at).is_empty(), "lingering");
+            let asked_at = t0 + Duration::from_millis(20);
+            let wake = acc.next_deadline(asked_at);
+            assert!(
+                wake.is_some_and(|w| w <= asked_at),
+                "the batch became ready after the drain: wake at once, not at {:?}",
+                wake.map(|w| w - t0)
+            );
+            assert_eq!(drain_ids(&mut acc, asked_at).len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_ready_batch_without_a_leader_is_not_woken_for_until_something_changes() {
+        // What unblocks it (new metadata) wakes the sender: a deadline in
+        // the past here would make it spin.
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(AccumulatorConfig {
+            idempotent: false,
+            ..cfg()
+        });
+        fill_batch(&mut acc, 0, 1, t0);
+        let drained_at = t0 + Duration::from_millis(10);
+        assert!(acc.drain(drained_at, |_, _| None).is_empty());
+        let asked_at = t0 + Duration::from_millis(20);
+        assert_eq!(
+            acc.next_deadline(asked_at),
+            Some(t0 + cfg().delivery_timeout),
+            "only its delivery timeout"
+        );
     }
 
     #[test]
