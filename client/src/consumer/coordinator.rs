@@ -54,7 +54,9 @@ pub struct OffsetAndMetadata {
 
 pub(crate) enum GroupCmd {
     Subscribe(Vec<String>),
-    SubscribePattern(regex::Regex),
+    /// A pattern, and its subscription's sequence number (see
+    /// `Subscribed::publish`).
+    SubscribePattern(regex::Regex, u64),
     Unsubscribe,
     /// `Consumer::assign` added these partitions: look up their committed
     /// offsets (they wait in `awaiting_committed`).
@@ -255,7 +257,9 @@ struct Driver {
     inner: Arc<Inner>,
     m: GroupMember,
     listener: Option<Arc<dyn RebalanceListener>>,
+    /// The pattern subscription, and its sequence number.
     pattern: Option<regex::Regex>,
+    pattern_seq: u64,
     events_tx: mpsc::UnboundedSender<Event>,
     /// One connection to the coordinator, shared by group requests and
     /// offset commits (a new connection per request would cost a TCP and
@@ -329,6 +333,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         m,
         listener: None,
         pattern: None,
+        pattern_seq: 0,
         events_tx,
         coord: CoordCache::default(),
         closing: None,
@@ -350,6 +355,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         d.flush_waiting(Instant::now());
         d.drain_actions().await;
         d.publish_group_metadata();
+        d.publish_pattern_topics();
         let now = Instant::now();
         if let Some(t) = exit_by
             && (d.left || now >= t)
@@ -395,7 +401,8 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         d.ensure_versions().await;
                         d.m.subscribe(now, topics);
                     }
-                    GroupCmd::SubscribePattern(re) => {
+                    GroupCmd::SubscribePattern(re, seq) => {
+                        d.pattern_seq = seq;
                         d.ensure_versions().await;
                         if let GroupMember::Consumer(m) = &mut d.m {
                             // KIP-848: the broker evaluates the regex.
@@ -406,7 +413,12 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                             d.refresh_pattern(now).await;
                         }
                     }
-                    GroupCmd::Unsubscribe => d.m.unsubscribe(now),
+                    GroupCmd::Unsubscribe => {
+                        // Else the next metadata tick would match (and
+                        // subscribe to) the pattern again.
+                        d.pattern = None;
+                        d.m.unsubscribe(now);
+                    }
                     GroupCmd::Assign(tps) => {
                         d.ensure_versions().await;
                         d.spawn_fetch_committed(tps, 0);
@@ -546,6 +558,31 @@ impl Driver {
             member_id: member_id.to_owned(),
             group_instance_id: self.m.group_instance_id().map(str::to_owned),
         });
+    }
+
+    /// Publishes the topics a pattern subscription currently matches, for
+    /// `Consumer::subscription`: the classic member's subscription (the
+    /// matching topics of the last refresh); KIP-848's broker evaluates the
+    /// pattern, so there, the topics it assigned partitions of.
+    fn publish_pattern_topics(&self) {
+        if self.pattern.is_none() {
+            return;
+        }
+        let topics: Vec<String> = match &self.m {
+            GroupMember::Classic(m) => m.subscription().iter().cloned().collect(),
+            GroupMember::Consumer(_) => self
+                .inner
+                .lock()
+                .assignment()
+                .iter()
+                .map(|tp| tp.topic().to_owned())
+                .collect(),
+        };
+        self.inner
+            .subscription
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .publish(self.pattern_seq, topics);
     }
 
     /// KIP-848: pauses the partitions that are to be revoked at the next

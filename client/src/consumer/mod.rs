@@ -196,6 +196,42 @@ pub(crate) struct Inner {
     /// The group's last stable generation, as the group task published it
     /// (it owns the membership; this is a copy for [`Consumer::group_metadata`]).
     pub group_metadata: Mutex<Option<ConsumerGroupMetadata>>,
+    /// What [`Consumer::subscription`] answers. The application's calls
+    /// write it (so it is right as soon as `subscribe` returns); the group
+    /// task writes a pattern's matched topics, only while that pattern is
+    /// still the subscription (see [`Subscribed::publish`]).
+    pub subscription: Mutex<Subscribed>,
+}
+
+/// The subscription as [`Consumer::subscription`] reports it.
+#[derive(Debug, Default)]
+pub(crate) struct Subscribed {
+    /// Bumped at every subscribe, pattern subscribe and unsubscribe.
+    pub seq: u64,
+    /// The topics, sorted.
+    pub topics: Vec<String>,
+}
+
+impl Subscribed {
+    /// A new subscription (of these topics; none yet for a pattern):
+    /// returns its sequence number.
+    fn set(&mut self, topics: Vec<String>) -> u64 {
+        self.seq += 1;
+        self.topics = topics;
+        self.topics.sort();
+        self.topics.dedup();
+        self.seq
+    }
+
+    /// The group task's view of subscription `seq` (a pattern's matched
+    /// topics); ignored once the application subscribed anew.
+    pub fn publish(&mut self, seq: u64, topics: impl IntoIterator<Item = String>) {
+        if self.seq == seq {
+            self.topics = topics.into_iter().collect();
+            self.topics.sort();
+            self.topics.dedup();
+        }
+    }
 }
 
 impl Inner {
@@ -269,6 +305,7 @@ impl Consumer {
             data: Notify::new(),
             closed: AtomicBool::new(false),
             group_metadata: Mutex::new(None),
+            subscription: Mutex::default(),
         });
         tokio::spawn(fetcher::run(inner.clone()));
         let group = if inner.cfg.group_id.is_some() {
@@ -300,10 +337,30 @@ impl Consumer {
     /// Joins the consumer group (`group.id`) subscribed to these topics; the
     /// group assigns partitions, and `poll` drives membership.
     pub fn subscribe(&self, topics: &[&str]) -> Result<()> {
-        self.group_send(
-            "subscribe",
-            GroupCmd::Subscribe(topics.iter().map(|t| t.to_string()).collect()),
-        )
+        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        self.group("subscribe")?;
+        self.subscribed().set(topics.clone());
+        self.group_send("subscribe", GroupCmd::Subscribe(topics))
+    }
+
+    fn subscribed(&self) -> MutexGuard<'_, Subscribed> {
+        self.inner
+            .subscription
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The subscribed topics, sorted (Java's `subscription()`): those given
+    /// to [`subscribe`](Self::subscribe); with
+    /// [`subscribe_pattern`](Self::subscribe_pattern), the topics it
+    /// currently matches (with `group.protocol=classic`, those of the last
+    /// metadata refresh that match; with `group.protocol=consumer`, where
+    /// the broker evaluates the pattern, the topics it assigned this member
+    /// partitions of). Empty before any subscription, after
+    /// [`unsubscribe`](Self::unsubscribe), and for a consumer that only
+    /// uses [`assign`](Self::assign).
+    pub fn subscription(&self) -> Vec<String> {
+        self.subscribed().topics.clone()
     }
 
     /// Subscribes to every topic matching `pattern` (a regular expression,
@@ -319,11 +376,15 @@ impl Consumer {
                 format!("{pattern:?} is not a valid regex: {e}"),
             )
         })?;
-        self.group_send("subscribe", GroupCmd::SubscribePattern(re))
+        self.group("subscribe")?;
+        let seq = self.subscribed().set(Vec::new());
+        self.group_send("subscribe", GroupCmd::SubscribePattern(re, seq))
     }
 
     /// Leaves the subscription (partitions are revoked).
     pub fn unsubscribe(&self) -> Result<()> {
+        self.group("unsubscribe")?;
+        self.subscribed().set(Vec::new());
         self.group_send("unsubscribe", GroupCmd::Unsubscribe)
     }
 
