@@ -3,9 +3,12 @@
 //! `commitAsync(OffsetCommitCallback)`), and the calls with an explicit
 //! timeout (`partitionsFor`, `committed`, `position` with a `Duration`).
 
-use purekafka::config::{ConsumerConfig, GroupProtocol, OffsetReset};
-use purekafka::consumer::Consumer;
-use purekafka_integration::{Cluster, rt, unique_topic};
+use purekafka::config::{ConsumerConfig, GroupProtocol, OffsetReset, ProducerConfig};
+use purekafka::consumer::{Committed, Consumer};
+use purekafka::producer::{Producer, ProducerRecord};
+use purekafka::{Error, ErrorCode, TopicPartition};
+use purekafka_integration::{Cluster, poll_records, rt, unique_topic};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn group_config(broker: &Cluster, group: &str, protocol: GroupProtocol) -> ConsumerConfig {
@@ -94,4 +97,146 @@ fn subscription_classic(broker) {
 fn subscription_consumer_protocol() {
     let broker = purekafka_integration::cluster_or_skip!(Cluster::try_kafka());
     subscription_reports_topics_and_pattern_matches(broker, GroupProtocol::Consumer);
+}
+
+/// Writes `n` records to `topic` partition 0.
+async fn produce(broker: &Cluster, topic: &str, n: usize) {
+    let p = Producer::new(ProducerConfig::new(broker.bootstrap()))
+        .await
+        .unwrap();
+    for i in 0..n {
+        p.send(
+            ProducerRecord::to(topic)
+                .partition(0)
+                .value(&format!("v{i}")),
+        )
+        .await
+        .unwrap();
+    }
+    p.close(Duration::from_secs(5)).await.unwrap();
+}
+
+type Outcomes = Arc<Mutex<Vec<(u32, purekafka::Result<Committed>)>>>;
+
+/// A callback that records (`n`, its outcome).
+fn record(log: &Outcomes, n: u32) -> impl FnOnce(purekafka::Result<Committed>) + Send + 'static {
+    let log = log.clone();
+    move |r| log.lock().unwrap().push((n, r))
+}
+
+/// Waits until `n` outcomes are recorded, polling `c` meanwhile (as a Java
+/// application's poll loop would); returns every poll error seen.
+async fn outcomes(c: &Consumer, log: &Outcomes, n: usize) -> Vec<Error> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut errors = Vec::new();
+    while log.lock().unwrap().len() < n && Instant::now() < deadline {
+        if let Err(e) = c.poll(Duration::from_millis(100)).await {
+            errors.push(e);
+        }
+    }
+    assert_eq!(log.lock().unwrap().len(), n, "callbacks run");
+    errors
+}
+
+purekafka_integration::on_mock_and_kafka! {
+/// `commit_async_with`'s callback gets what was committed, callbacks run in
+/// commit order, and one that panics is contained and reported by the
+/// next poll, after which the consumer goes on committing.
+fn commit_async_with_reports_each_commit_in_order(broker) {
+    let topic = unique_topic("commit-async-with");
+    broker.create_topic(&topic, 1).unwrap();
+    rt().block_on(async {
+        produce(broker, &topic, 10).await;
+        let group = unique_topic("commit-async-group");
+        let c = Consumer::new(group_config(broker, &group, GroupProtocol::Classic))
+            .await
+            .unwrap();
+        c.subscribe(&[&topic]).unwrap();
+        poll_records(&c, 10, Duration::from_secs(30), "the records").await;
+
+        let log = Outcomes::default();
+        c.commit_async_with(record(&log, 0)).unwrap();
+        c.commit_async_with(record(&log, 1)).unwrap();
+        c.commit_async_with(|_| panic!("a commit callback's own bug")).unwrap();
+        c.commit_async_with(record(&log, 3)).unwrap();
+        let errors = outcomes(&c, &log, 3).await;
+        let got = std::mem::take(&mut *log.lock().unwrap());
+        let order: Vec<u32> = got.iter().map(|(n, _)| *n).collect();
+        assert_eq!(order, vec![0, 1, 3], "commit order");
+        let tp = TopicPartition::new(topic.as_str(), 0);
+        match &got[0].1 {
+            Ok(committed) => {
+                assert_eq!(committed.len(), 1, "{committed:?}");
+                assert_eq!(committed[0].0, tp);
+                assert_eq!(committed[0].1.offset, 10);
+            }
+            Err(e) => panic!("the first commit failed: {e}"),
+        }
+        for (n, r) in &got {
+            assert!(r.is_ok(), "commit {n}: {r:?}");
+        }
+        let panicked = errors
+            .iter()
+            .chain(c.poll(Duration::from_millis(200)).await.err().as_ref())
+            .any(|e| matches!(
+                e,
+                Error::CallbackPanicked { callback, message }
+                    if callback.contains("commit_async_with")
+                        && message == "a commit callback's own bug"
+            ));
+        assert!(panicked, "the panic was not reported by poll: {errors:?}");
+        let committed = c.committed([tp.clone()]).await.unwrap();
+        assert_eq!(committed.get(&tp).map(|o| o.offset), Some(10));
+
+        // The consumer goes on: more records, another callback.
+        produce(broker, &topic, 5).await;
+        poll_records(&c, 5, Duration::from_secs(30), "the later records").await;
+        c.commit_async_with(record(&log, 4)).unwrap();
+        outcomes(&c, &log, 1).await;
+        let last = std::mem::take(&mut *log.lock().unwrap());
+        let offsets: Vec<i64> = last[0].1.as_ref().unwrap().iter().map(|(_, o)| o.offset).collect();
+        assert_eq!(offsets, vec![15]);
+        c.close().await.unwrap();
+    });
+}
+}
+
+/// A commit the coordinator refuses reaches the callback as the typed
+/// error, not only the log (the mock refuses on cue).
+#[test]
+fn commit_async_with_hands_the_callback_the_commits_error() {
+    const OFFSET_COMMIT: i16 = 8;
+    const GROUP_AUTHORIZATION_FAILED: i32 = 30;
+    let broker = &Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("commit-async-error");
+    broker.create_topic(&topic, 1).unwrap();
+    rt().block_on(async {
+        produce(broker, &topic, 3).await;
+        let group = unique_topic("commit-async-error-group");
+        let c = Consumer::new(group_config(broker, &group, GroupProtocol::Classic))
+            .await
+            .unwrap();
+        c.subscribe(&[&topic]).unwrap();
+        poll_records(&c, 3, Duration::from_secs(30), "the records").await;
+        broker
+            .push_request_errors(OFFSET_COMMIT, &[GROUP_AUTHORIZATION_FAILED])
+            .unwrap();
+        let log = Outcomes::default();
+        c.commit_async_with(record(&log, 0)).unwrap();
+        c.commit_async_with(record(&log, 1)).unwrap();
+        outcomes(&c, &log, 2).await;
+        let got = std::mem::take(&mut *log.lock().unwrap());
+        assert_eq!(got[0].0, 0);
+        match &got[0].1 {
+            Err(e) => assert_eq!(e.code(), Some(ErrorCode::GROUP_AUTHORIZATION_FAILED), "{e}"),
+            Ok(c) => panic!("the refused commit succeeded: {c:?}"),
+        }
+        // The next commit is the broker's to judge again: it succeeds.
+        let second = got[1].1.as_ref().unwrap();
+        assert_eq!(
+            second.iter().map(|(_, o)| o.offset).collect::<Vec<_>>(),
+            vec![3]
+        );
+        c.close().await.unwrap();
+    });
 }

@@ -3,6 +3,7 @@
 //! rebalance callbacks, and commits and fetches offsets.
 
 use super::Inner;
+use super::commit_callbacks::{self, CommitCallback, CommitCallbacks};
 use super::fetch_session::Tp;
 use super::group::{
     Action, ConsumerMember, ConsumerMemberConfig, Destination, GroupApiVersions, GroupMember,
@@ -71,6 +72,8 @@ pub(crate) enum GroupCmd {
     Commit {
         offsets: Option<Vec<(Tp, OffsetAndMetadata)>>,
         reply: Option<oneshot::Sender<Result<Committed>>>,
+        /// `commit_async_with`'s callback (then `reply` is none).
+        callback: Option<CommitCallback>,
     },
     Committed {
         tps: Vec<Tp>,
@@ -229,6 +232,8 @@ fn no_coordinator(api: &'static str, timeout: Duration) -> Error {
 enum Then {
     /// Answer the application (or nobody: async and auto commits).
     Reply(Option<oneshot::Sender<Result<Committed>>>),
+    /// Run `commit_async_with`'s callback (see [`CommitCallbacks`]).
+    Callback(u64),
     /// The state machine waits for it before revoking.
     CommitDone,
     /// Close the member afterwards.
@@ -274,6 +279,8 @@ struct Driver {
     /// KIP-848: partitions paused here until their revocation at the next
     /// poll (see `ConsumerMember::pending_revocation`).
     revoking: std::collections::BTreeSet<Tp>,
+    /// `commit_async_with`'s callbacks, run in commit order.
+    callbacks: CommitCallbacks,
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<GroupCmd>) {
@@ -341,6 +348,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         waiting: Vec::new(),
         left: false,
         revoking: Default::default(),
+        callbacks: CommitCallbacks::default(),
     };
     let auto_commit = cfg.enable_auto_commit;
     let mut next_auto_commit = Instant::now() + cfg.auto_commit_interval;
@@ -363,6 +371,8 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
             if !d.left {
                 tracing::debug!("consumer dropped: gave up leaving the group in time");
             }
+            let panics = d.callbacks.close();
+            d.report_panics(commit_callbacks::CALLBACK_NAME, panics);
             return;
         }
         let mut wake = d.m.next_timeout().map(Instant::from_std);
@@ -425,11 +435,15 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     }
                     GroupCmd::Poll => d.m.poll(now),
                     GroupCmd::Listener(l) => d.listener = Some(l),
-                    GroupCmd::Commit { offsets, reply } => {
+                    GroupCmd::Commit { offsets, reply, callback } => {
                         d.ensure_versions().await;
                         let offsets = offsets.unwrap_or_else(|| d.stored_offsets(None));
                         let deadline = d.deadline();
-                        d.start_commit(offsets, Then::Reply(reply), deadline);
+                        let then = match callback {
+                            Some(cb) => Then::Callback(d.callbacks.started(cb)),
+                            None => Then::Reply(reply),
+                        };
+                        d.start_commit(offsets, then, deadline);
                     }
                     GroupCmd::Committed { tps, reply } => {
                         d.ensure_versions().await;
@@ -460,7 +474,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     Event::CommitResult { offsets, generation, result, then, deadline } => {
                         let r = d.finish_commit(offsets.clone(), generation, result).await;
                         match r {
-                            Err(e) if !matches!(then, Then::Reply(None))
+                            Err(e) if !matches!(then, Then::Reply(None) | Then::Callback(_))
                                 && retry_offsets_request(&e)
                                 && Instant::now() < deadline =>
                             {
@@ -708,20 +722,30 @@ impl Driver {
         let Err(panic) = std::panic::catch_unwind(run) else {
             return;
         };
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-string panic".into());
-        let callback = cb.name();
-        tracing::error!(
-            group = %self.m.group_id(),
-            "{callback} panicked ({} partitions): {message}; the consumer carries on",
-            partitions.len()
+        let message = commit_callbacks::panic_message(panic.as_ref());
+        tracing::debug!(
+            "{} partitions when {} panicked",
+            partitions.len(),
+            cb.name()
         );
-        self.inner
-            .lock()
-            .push_error(Error::CallbackPanicked { callback, message });
+        self.report_panics(cb.name(), vec![message]);
+    }
+
+    /// An application callback panicked (the panic was caught): logged, and
+    /// the next `poll` returns it as [`Error::CallbackPanicked`].
+    fn report_panics(&self, callback: &'static str, messages: Vec<String>) {
+        if messages.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        for message in messages {
+            tracing::error!(
+                group = %self.m.group_id(),
+                "{callback} panicked: {message}; the consumer carries on"
+            );
+            inner.push_error(Error::CallbackPanicked { callback, message });
+        }
+        drop(inner);
         self.inner.data.notify_waiters();
     }
 
@@ -953,6 +977,10 @@ impl Driver {
                 if let Err(e) = r {
                     tracing::debug!("commit failed: {e}");
                 }
+            }
+            Then::Callback(id) => {
+                let panics = self.callbacks.ended(id, r);
+                self.report_panics(commit_callbacks::CALLBACK_NAME, panics);
             }
             Then::CommitDone => {
                 if let Err(e) = r {

@@ -29,6 +29,7 @@
 //! only offsets given to [`Consumer::store_offset`] are committable.
 
 pub(crate) mod backoff;
+mod commit_callbacks;
 mod coordinator;
 #[cfg(test)]
 mod cursor_tests;
@@ -446,6 +447,35 @@ impl Consumer {
             GroupCmd::Commit {
                 offsets: None,
                 reply: None,
+                callback: None,
+            },
+        )
+    }
+
+    /// As [`Consumer::commit_async`], and `callback` learns how the commit
+    /// ended (Java's `commitAsync(OffsetCommitCallback)`): what was
+    /// committed, or why not. Callbacks run in the order their commits were
+    /// asked for, even when a later one is answered first, on the consumer's
+    /// group task: keep them short, they hold up heartbeats and rebalances.
+    /// As Java's async commits, a failed one is not retried (a retried older
+    /// commit could land after a newer one): the callback gets the error,
+    /// retriable ones included ([`Error::is_retriable`]). A callback that
+    /// panics does not stop the consumer: the panic is caught, logged, and
+    /// the next `poll` returns [`Error::CallbackPanicked`]. Consumers
+    /// dropped with commits in flight tell their callbacks
+    /// [`Error::Closed`]. Fails at once (the callback is not called)
+    /// without `group.id` or once the consumer is closed.
+    pub fn commit_async_with(
+        &self,
+        callback: impl FnOnce(Result<Committed>) + Send + 'static,
+    ) -> Result<()> {
+        self.release_delivered();
+        self.group_send(
+            "commit",
+            GroupCmd::Commit {
+                offsets: None,
+                reply: None,
+                callback: Some(Box::new(callback)),
             },
         )
     }
@@ -475,6 +505,7 @@ impl Consumer {
             GroupCmd::Commit {
                 offsets,
                 reply: Some(tx),
+                callback: None,
             },
         )?;
         rx.await.map_err(|_| Error::Closed("consumer"))?
