@@ -329,7 +329,7 @@ pub enum Error {
     /// (ListOffsets) it waits for did not finish (Java's `position()`
     /// `TimeoutException`). Retriable.
     #[error(
-        "the position of {topic}-{partition} was not known within {timeout:?} (request.timeout.ms): its committed-offset or auto.offset.reset lookup did not finish; check that the partition has a leader and the group a coordinator"
+        "the position of {topic}-{partition} was not known within {timeout:?} (default.api.timeout.ms, or the call's timeout): its committed-offset or auto.offset.reset lookup did not finish; check that the partition has a leader and the group a coordinator"
     )]
     PositionTimeout {
         /// The topic.

@@ -240,3 +240,143 @@ fn commit_async_with_hands_the_callback_the_commits_error() {
         c.close().await.unwrap();
     });
 }
+
+/// `position()` waits up to `default.api.timeout.ms` (as Java's, not
+/// `request.timeout.ms`) for a position being looked up, and
+/// `position_timeout` as long as it is told: here the reset's ListOffsets
+/// keeps failing.
+#[test]
+fn position_waits_default_api_timeout_or_the_given_timeout() {
+    const LIST_OFFSETS: i16 = 2;
+    const NOT_LEADER: i32 = 6;
+    let broker = &Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("position-timeout");
+    broker.create_topic(&topic, 1).unwrap();
+    broker
+        .push_request_errors(LIST_OFFSETS, &[NOT_LEADER; 1000])
+        .unwrap();
+    rt().block_on(async {
+        let mut cfg = ConsumerConfig::new(broker.bootstrap());
+        cfg.client.request_timeout = Duration::from_secs(1);
+        cfg.default_api_timeout = Duration::from_secs(4);
+        let c = Consumer::new(cfg).await.unwrap();
+        c.assign([(topic.as_str(), 0)]).unwrap();
+        let tp = (topic.as_str(), 0);
+
+        let t0 = Instant::now();
+        let e = c
+            .position_timeout(tp, Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        let took = t0.elapsed();
+        assert!(
+            matches!(e, Error::PositionTimeout { timeout, .. } if timeout == Duration::from_millis(500)),
+            "{e}"
+        );
+        assert!(
+            took >= Duration::from_millis(450) && took < Duration::from_millis(900),
+            "position_timeout(500 ms) took {took:?}"
+        );
+
+        let t0 = Instant::now();
+        let e = c.position(tp).await.unwrap_err();
+        let took = t0.elapsed();
+        assert!(
+            matches!(e, Error::PositionTimeout { timeout, .. } if timeout == Duration::from_secs(4)),
+            "{e}"
+        );
+        assert!(
+            took >= Duration::from_millis(3900) && took < Duration::from_secs(6),
+            "position() took {took:?}, not default.api.timeout.ms (4 s)"
+        );
+        let unassigned = c.position_timeout((topic.as_str(), 7), Duration::from_secs(5));
+        let t0 = Instant::now();
+        assert!(unassigned.await.is_err(), "a partition not assigned");
+        assert!(t0.elapsed() < Duration::from_millis(100), "fails at once");
+        c.close().await.unwrap();
+    });
+}
+
+/// `committed_timeout` retries a coordinator that keeps loading for as long
+/// as it is told (not `request.timeout.ms`, 30 s here), then returns why.
+#[test]
+fn committed_timeout_gives_up_after_its_timeout() {
+    const OFFSET_FETCH: i16 = 9;
+    const COORDINATOR_LOAD_IN_PROGRESS: i32 = 14;
+    let broker = &Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("committed-timeout");
+    broker.create_topic(&topic, 1).unwrap();
+    rt().block_on(async {
+        let group = unique_topic("committed-timeout-group");
+        let c = Consumer::new(group_config(broker, &group, GroupProtocol::Classic))
+            .await
+            .unwrap();
+        broker
+            .push_request_errors(OFFSET_FETCH, &[COORDINATOR_LOAD_IN_PROGRESS; 1000])
+            .unwrap();
+        let t0 = Instant::now();
+        let e = c
+            .committed_timeout([(topic.as_str(), 0)], Duration::from_millis(1500))
+            .await
+            .unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(
+            e.code(),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            "{e}"
+        );
+        assert!(
+            took >= Duration::from_millis(1400) && took < Duration::from_secs(5),
+            "committed_timeout(1.5 s) took {took:?}"
+        );
+        broker.clear_request_errors(OFFSET_FETCH).unwrap();
+        let got = c
+            .committed_timeout([(topic.as_str(), 0)], Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(got.is_empty(), "nothing committed: {got:?}");
+        c.close().await.unwrap();
+    });
+}
+
+/// `partitions_for_timeout` retries a topic the broker cannot describe yet
+/// (LEADER_NOT_AVAILABLE) for as long as it is told (not
+/// `default.api.timeout.ms`, 60 s), then returns the error naming it.
+#[test]
+fn partitions_for_timeout_gives_up_after_its_timeout() {
+    const LEADER_NOT_AVAILABLE: i32 = 5;
+    let broker = &Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("partitions-for-timeout");
+    broker.create_topic(&topic, 2).unwrap();
+    broker
+        .topic_set_error(&topic, LEADER_NOT_AVAILABLE)
+        .unwrap();
+    rt().block_on(async {
+        let c = Consumer::new(ConsumerConfig::new(broker.bootstrap()))
+            .await
+            .unwrap();
+        let t0 = Instant::now();
+        let e = c
+            .partitions_for_timeout(&topic, Duration::from_millis(1500))
+            .await
+            .unwrap_err();
+        let took = t0.elapsed();
+        assert_eq!(e.code(), Some(ErrorCode::LEADER_NOT_AVAILABLE), "{e}");
+        assert!(
+            took >= Duration::from_millis(1400) && took < Duration::from_secs(5),
+            "partitions_for_timeout(1.5 s) took {took:?}"
+        );
+        broker.topic_set_error(&topic, 0).unwrap();
+        let parts = c
+            .partitions_for_timeout(&topic, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(parts.len(), 2);
+        let all = c
+            .list_topics_timeout(Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(all.get(&topic).map(Vec::len), Some(2));
+        c.close().await.unwrap();
+    });
+}

@@ -78,6 +78,8 @@ pub(crate) enum GroupCmd {
     Committed {
         tps: Vec<Tp>,
         reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
+        /// How long to wait for (and retry at) the coordinator.
+        timeout: Duration,
     },
     Close {
         reply: oneshot::Sender<()>,
@@ -216,14 +218,16 @@ fn rebalance_in_progress(joining: bool) -> Error {
     }
 }
 
-fn no_coordinator(api: &'static str, timeout: Duration) -> Error {
+/// The coordinator was not found within `within` (a duration and where it
+/// comes from).
+fn no_coordinator(api: &'static str, within: &str) -> Error {
     Error::Kafka {
         code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
         api,
         topic: None,
         partition: None,
         message: Some(format!(
-            "the group coordinator was not found within {timeout:?} (request.timeout.ms)"
+            "the group coordinator was not found within {within}; check that the group's coordinator (the broker leading its __consumer_offsets partition) is up and reachable"
         )),
     }
 }
@@ -445,9 +449,9 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         };
                         d.start_commit(offsets, then, deadline);
                     }
-                    GroupCmd::Committed { tps, reply } => {
+                    GroupCmd::Committed { tps, reply, timeout } => {
                         d.ensure_versions().await;
-                        let deadline = d.deadline();
+                        let deadline = Instant::now() + timeout;
                         d.fetch_committed(tps, reply, deadline);
                     }
                     GroupCmd::Close { reply } => {
@@ -1031,11 +1035,12 @@ impl Driver {
             let timeout = self.inner.cfg.client.request_timeout;
             match w {
                 Waiting::Commit { then, .. } => {
-                    let result = Err(no_coordinator("OffsetCommit", timeout));
+                    let within = format!("{timeout:?} (request.timeout.ms)");
+                    let result = Err(no_coordinator("OffsetCommit", &within));
                     let _ = self.events_tx.send(Event::CommitEnded { result, then });
                 }
                 Waiting::Committed { reply, last, .. } => {
-                    let e = last.unwrap_or_else(|| no_coordinator("OffsetFetch", timeout));
+                    let e = last.unwrap_or_else(|| no_coordinator("OffsetFetch", "the timeout"));
                     let _ = reply.send(Err(e));
                 }
                 Waiting::Lookup(..) => {}

@@ -547,9 +547,25 @@ impl Consumer {
 
     /// The group's committed offsets for these partitions (absent: none).
     /// Works without `subscribe` or `assign`, as long as `group.id` is set.
+    /// Waits for the coordinator, and retries what it answers that a retry
+    /// can fix (it moved or is loading, a transaction's offsets are still
+    /// pending), up to `request.timeout.ms`; see
+    /// [`committed_timeout`](Self::committed_timeout) to say how long.
     pub async fn committed(
         &self,
         partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+    ) -> Result<std::collections::HashMap<TopicPartition, OffsetAndMetadata>> {
+        let timeout = self.inner.cfg.client.request_timeout;
+        self.committed_timeout(partitions, timeout).await
+    }
+
+    /// As [`committed`](Self::committed), waiting up to `timeout` (Java's
+    /// `committed(Set, Duration)`); then the last retriable error (or
+    /// COORDINATOR_NOT_AVAILABLE when the coordinator was not found).
+    pub async fn committed_timeout(
+        &self,
+        partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
+        timeout: Duration,
     ) -> Result<std::collections::HashMap<TopicPartition, OffsetAndMetadata>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.group_send(
@@ -557,6 +573,7 @@ impl Consumer {
             GroupCmd::Committed {
                 tps: topic_partitions(partitions),
                 reply: tx,
+                timeout,
             },
         )?;
         rx.await.map_err(|_| Error::Closed("consumer"))?
@@ -732,10 +749,24 @@ impl Consumer {
     }
 
     /// The next offset `poll` will return for a partition, waiting (up to
-    /// `request.timeout.ms`) while it is being looked up.
+    /// `default.api.timeout.ms`, as Java's `position`) while it is being
+    /// looked up (its committed offset, or `auto.offset.reset`'s). Fails at
+    /// once for a partition not assigned; after the wait,
+    /// [`Error::PositionTimeout`].
     pub async fn position(&self, partition: impl Into<TopicPartition>) -> Result<i64> {
+        self.position_timeout(partition, self.inner.cfg.default_api_timeout)
+            .await
+    }
+
+    /// As [`position`](Self::position), waiting up to `timeout` (Java's
+    /// `position(TopicPartition, Duration)`).
+    pub async fn position_timeout(
+        &self,
+        partition: impl Into<TopicPartition>,
+        timeout: Duration,
+    ) -> Result<i64> {
         let tp: Tp = partition.into();
-        let deadline = Instant::now() + self.inner.cfg.client.request_timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             let notified = self.inner.data.notified();
             tokio::pin!(notified);
@@ -747,7 +778,7 @@ impl Consumer {
                 return Err(Error::PositionTimeout {
                     topic: tp.topic.to_string(),
                     partition: tp.partition,
-                    timeout: self.inner.cfg.client.request_timeout,
+                    timeout,
                 });
             }
         }
@@ -823,7 +854,18 @@ impl Consumer {
     /// then returned; a topic the broker refuses (authorization, an invalid
     /// name) is [`Error::Kafka`] naming it.
     pub async fn partitions_for(&self, topic: &str) -> Result<Vec<PartitionInfo>> {
-        let mut found = self.lookup_partitions(Some(&[topic])).await?;
+        self.partitions_for_timeout(topic, self.inner.cfg.default_api_timeout)
+            .await
+    }
+
+    /// As [`partitions_for`](Self::partitions_for), retrying for up to
+    /// `timeout` (Java's `partitionsFor(String, Duration)`).
+    pub async fn partitions_for_timeout(
+        &self,
+        topic: &str,
+        timeout: Duration,
+    ) -> Result<Vec<PartitionInfo>> {
+        let mut found = self.lookup_partitions(Some(&[topic]), timeout).await?;
         Ok(found.remove(topic).unwrap_or_default())
     }
 
@@ -831,19 +873,30 @@ impl Consumer {
     /// `listTopics`), internal topics included, by name. Waits as
     /// [`partitions_for`](Self::partitions_for) does.
     pub async fn list_topics(&self) -> Result<BTreeMap<String, Vec<PartitionInfo>>> {
-        self.lookup_partitions(None).await
+        self.list_topics_timeout(self.inner.cfg.default_api_timeout)
+            .await
+    }
+
+    /// As [`list_topics`](Self::list_topics), retrying for up to `timeout`
+    /// (Java's `listTopics(Duration)`).
+    pub async fn list_topics_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<BTreeMap<String, Vec<PartitionInfo>>> {
+        self.lookup_partitions(None, timeout).await
     }
 
     async fn lookup_partitions(
         &self,
         topics: Option<&[&str]>,
+        timeout: Duration,
     ) -> Result<BTreeMap<String, Vec<PartitionInfo>>> {
         let cfg = &self.inner.cfg;
         let retry = partition_info::Lookup {
             backoff: cfg.client.retry_backoff,
             backoff_max: cfg.client.retry_backoff_max,
-            deadline: Instant::now() + cfg.default_api_timeout,
-            timeout: cfg.default_api_timeout,
+            deadline: Instant::now() + timeout,
+            timeout,
         };
         partition_info::lookup(&self.inner.cluster, topics, &retry).await
     }
