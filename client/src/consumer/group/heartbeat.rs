@@ -1022,6 +1022,11 @@ impl ConsumerMember {
             Some(Err(e)) if e.code() == Some(ErrorCode::GROUP_AUTHORIZATION_FAILED) => {
                 self.fatal(e)
             }
+            // What retrying cannot fix (INVALID_GROUP_ID, ...) reaches the
+            // application's poll, naming the group, as Java's poll throws
+            // it; the lookup goes on after a backoff (the next poll tries
+            // again, as Java's does).
+            Some(Err(e @ Error::Kafka { .. })) => self.emit(Action::Error(e)),
             // Found; or looked up again after a backoff.
             _ => {}
         }

@@ -716,8 +716,11 @@ fn member_ids_are_random_uuids() {
 }
 
 /// FindCoordinator through the client's one lookup: an answer for another
-/// group is not taken (it was), other errors are retried after a growing
-/// backoff, a denied group is fatal and named.
+/// group is not taken (it was), retriable errors are retried after a
+/// growing backoff without a word, what retrying cannot fix
+/// (INVALID_GROUP_ID, INVALID_REQUEST) reaches the application naming the
+/// group and is looked up again after the backoff (it was only retried), a
+/// denied group is fatal and named.
 #[test]
 fn find_coordinator_answers_that_find_no_coordinator() {
     let mut h = Harness::new(config());
@@ -727,12 +730,33 @@ fn find_coordinator_answers_that_find_no_coordinator() {
     for (key, code, node) in [
         ("other-group", ErrorCode::NONE, 7),
         ("g", ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, -1),
+        ("g", ErrorCode::INVALID_GROUP_ID, -1),
         ("g", ErrorCode::INVALID_REQUEST, -1),
     ] {
         let find = h.one_send();
         h.answer_find(&find, coordinator_answer(key, code, node));
-        h.none();
+        let actions = h.drain();
+        if key == "g" && code != ErrorCode::COORDINATOR_LOAD_IN_PROGRESS {
+            let [
+                Action::Error(Error::Kafka {
+                    code: got,
+                    api,
+                    message,
+                    ..
+                }),
+            ] = actions.as_slice()
+            else {
+                panic!("{code}: {actions:#?}")
+            };
+            assert_eq!(
+                (*got, *api, message.as_deref()),
+                (code, "FindCoordinator", Some("group 'g'"))
+            );
+        } else {
+            assert!(actions.is_empty(), "{key} {code}: {actions:#?}");
+        }
         assert!(h.m.coordinator().is_none(), "{key} {code}");
+        assert_ne!(h.m.state(), MemberState::Failed, "{code} is not fatal");
         waits.push(h.wait_out());
     }
     assert!(waits[0] >= Duration::from_millis(100), "{waits:?}");
