@@ -161,6 +161,42 @@ fn a_group_is_denied_naming_the_group_then_allowed_once_granted() {
     });
 }
 
+/// The same with group.protocol=consumer (KIP-848): the denied group
+/// reaches poll at once, naming it, not a lookup retried forever.
+#[test]
+fn a_kip848_member_denied_the_group_fails_naming_the_group() {
+    let c = Cluster::kafka();
+    require!(c, Feature::Acls);
+    let topic = unique_topic("acl-group-848");
+    c.create_topic(&topic, 1).unwrap();
+    c.grant(
+        "User:bob",
+        &["Read", "Describe"],
+        AclResource::Topic(&topic),
+    )
+    .unwrap();
+    let group = unique_topic("acl-group-848-g");
+    rt().block_on(async {
+        let mut cfg = consumer_config(c, "bob", &group);
+        cfg.group_protocol = purekafka::config::GroupProtocol::Consumer;
+        let consumer = Consumer::new(cfg).await.unwrap();
+        consumer.subscribe(&[&topic]).unwrap();
+        let t0 = Instant::now();
+        let e = poll_error(
+            &consumer,
+            Duration::from_secs(30),
+            "a KIP-848 member without a group ACL",
+        )
+        .await;
+        assert_denied(
+            &e,
+            ErrorCode::GROUP_AUTHORIZATION_FAILED,
+            &group,
+            t0.elapsed(),
+        );
+    });
+}
+
 // A subscribed topic the broker denies (TOPIC_AUTHORIZATION_FAILED in
 // Metadata) is reported by poll, as Java's poll throws
 // TopicAuthorizationException; before, poll returned nothing forever.
