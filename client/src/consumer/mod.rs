@@ -339,9 +339,10 @@ impl Consumer {
     /// group assigns partitions, and `poll` drives membership.
     pub fn subscribe(&self, topics: &[&str]) -> Result<()> {
         let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
-        self.group("subscribe")?;
-        self.subscribed().set(topics.clone());
-        self.group_send("subscribe", GroupCmd::Subscribe(topics))
+        self.group_send("subscribe", GroupCmd::Subscribe(topics.clone()))?;
+        // After the send: a closed consumer's subscription stays as it was.
+        self.subscribed().set(topics);
+        Ok(())
     }
 
     fn subscribed(&self) -> MutexGuard<'_, Subscribed> {
@@ -384,9 +385,9 @@ impl Consumer {
 
     /// Leaves the subscription (partitions are revoked).
     pub fn unsubscribe(&self) -> Result<()> {
-        self.group("unsubscribe")?;
+        self.group_send("unsubscribe", GroupCmd::Unsubscribe)?;
         self.subscribed().set(Vec::new());
-        self.group_send("unsubscribe", GroupCmd::Unsubscribe)
+        Ok(())
     }
 
     /// The consumer's place in its group, for
