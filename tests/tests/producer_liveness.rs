@@ -16,7 +16,7 @@
 
 use purekafka::config::ProducerConfig;
 use purekafka::producer::{Producer, ProducerRecord};
-use purekafka_integration::{on_mock_and_kafka, rt, unique_topic};
+use purekafka_integration::{Cluster, on_mock_and_kafka, rt, setup_failed, unique_topic};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -117,4 +117,98 @@ on_mock_and_kafka! {
             }
         });
     }
+}
+
+/// Metadata's API key.
+const METADATA: i16 = 3;
+
+/// While a partition has no leader, the producer asks for metadata after
+/// `retry.backoff.ms`, doubling up to `retry.backoff.max.ms` (Java's
+/// KIP-580 backoff), not again as soon as each answer comes back; once the
+/// leader is back the waiting record goes. Before, a leaderless partition
+/// was asked about at round-trip speed: thousands of Metadata requests in
+/// these 2 s.
+///
+/// The partition is leaderless before the producer first sends to it (as
+/// right after a topic is created): librdkafka's mock dies when a Produce
+/// reaches a partition that has no leader, so a leader lost mid-stream
+/// cannot be played here.
+#[test]
+fn a_leaderless_partition_is_asked_about_with_backoff_and_its_record_goes_once_it_has_a_leader() {
+    // A mock of its own: the Metadata requests counted are this producer's.
+    let broker = Cluster::mock_private(1).unwrap_or_else(|e| setup_failed(&e));
+    let topic = unique_topic("leaderless");
+    broker.create_topic(&topic, 1).unwrap();
+    broker.set_leader(&topic, 0, -1).unwrap();
+    let leaderless = Duration::from_secs(2);
+    rt().block_on(async {
+        let p = Producer::new(
+            ProducerConfig::from_properties([
+                ("bootstrap.servers", broker.bootstrap()),
+                ("acks", "all"),
+                ("retry.backoff.ms", "100"),
+                ("retry.backoff.max.ms", "1000"),
+            ])
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        broker.start_request_tracking().unwrap();
+        let sent = tokio::spawn({
+            let p = p.clone();
+            let topic = topic.clone();
+            async move { p.send(ProducerRecord::to(&topic).value("v")).await }
+        });
+        tokio::time::sleep(leaderless).await;
+        let asked: Vec<i64> = broker
+            .mock_requests()
+            .unwrap()
+            .iter()
+            .filter(|r| r.api_key == METADATA)
+            .map(|r| r.ts_us)
+            .collect();
+        // The first 40 gaps between them say enough.
+        let gaps_ms: Vec<i64> = asked
+            .windows(2)
+            .take(40)
+            .map(|w| (w[1] - w[0]) / 1000)
+            .collect();
+        eprintln!(
+            "{} Metadata requests in {leaderless:?} without a leader; gaps (ms): {gaps_ms:?}",
+            asked.len()
+        );
+        assert!(
+            !sent.is_finished(),
+            "the record was answered without a leader: {:?}",
+            sent.await
+        );
+        // The topic's lookup, then 100, 200, 400, 800 ms (±20%) apart:
+        // about 6 in 2 s.
+        assert!(
+            (2..30).contains(&asked.len()),
+            "{} Metadata requests in {leaderless:?} while the partition had no leader \
+             (retry.backoff.ms 100, retry.backoff.max.ms 1000); gaps (ms): {gaps_ms:?}",
+            asked.len()
+        );
+
+        // The leader is back: within a backoff (at most 1.2 s) the producer
+        // sees it and the record is written.
+        broker.set_leader(&topic, 0, 1).unwrap();
+        let back = Instant::now();
+        let done = tokio::time::timeout(Duration::from_secs(10), sent)
+            .await
+            .expect("the record never went after the leader came back")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (&*done.topic, done.partition, done.offset),
+            (topic.as_str(), 0, 0)
+        );
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "the record went {:?} after the leader came back",
+            back.elapsed()
+        );
+        p.close(Duration::from_secs(10)).await.unwrap();
+    });
 }

@@ -2,6 +2,7 @@
 //! requests, sends them to partition leaders, and feeds the outcomes back to
 //! the accumulator. It also obtains (and bumps) the idempotent producer id.
 
+use crate::consumer::backoff::Retries;
 use crate::error::{Error, Result};
 use crate::net::Cluster;
 use crate::producer::ProducerShared;
@@ -22,8 +23,11 @@ type Outcomes = Vec<(u64, PartitionOutcome)>;
 
 pub(crate) async fn run(shared: Arc<ProducerShared>) {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Outcomes>();
-    let mut refreshing = false;
-    let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<()>();
+    let mut refresh = RefreshPolicy::new(
+        shared.cfg.client.retry_backoff,
+        shared.cfg.client.retry_backoff_max,
+    );
+    let (refresh_tx, mut refresh_rx) = mpsc::unbounded_channel::<bool>();
     let mut dispatchers: HashMap<i32, mpsc::UnboundedSender<Drained>> = HashMap::new();
     loop {
         let now = Instant::now();
@@ -99,9 +103,8 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
         // metadata.max.age.ms: refresh even when nothing failed, so leader
         // moves and new partitions are seen (as the Java producer does).
         let max_age = shared.cfg.client.metadata_max_age;
-        let refresh_due = md.fetched_at.map(|t| t + max_age);
-        if (missing_leader || refresh_due.is_none_or(|t| t <= now)) && !refreshing {
-            refreshing = true;
+        let refresh_due = md.fetched_at.map_or(now, |t| t + max_age);
+        if refresh.after_drain(now, missing_leader, refresh_due) {
             spawn_refresh(&shared.cluster, refresh_tx.clone());
         }
         for d in drained {
@@ -133,7 +136,7 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
             .next_deadline(Instant::now().into_std())
             .map(Instant::from_std);
         // Wake for the next metadata refresh too (not while one runs).
-        let deadline = match (deadline, refresh_due.filter(|_| !refreshing)) {
+        let deadline = match (deadline, refresh.wake_at(refresh_due)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -162,13 +165,12 @@ pub(crate) async fn run(shared: Arc<ProducerShared>) {
                         txn_driver::apply_effects(&shared);
                     }
                 }
-                if follow.refresh_metadata && !refreshing {
-                    refreshing = true;
+                if follow.refresh_metadata && refresh.stale() {
                     spawn_refresh(&shared.cluster, refresh_tx.clone());
                 }
             }
-            Some(()) = refresh_rx.recv() => {
-                refreshing = false;
+            Some(ok) = refresh_rx.recv() => {
+                refresh.finished(ok, Instant::now());
             }
             _ = shared.wake.notified() => {}
             _ = crate::time::sleep_until_opt(deadline) => {}
@@ -184,14 +186,113 @@ fn expire_and_wake(shared: &ProducerShared, now: Instant) {
     }
 }
 
-fn spawn_refresh(cluster: &Cluster, done: mpsc::UnboundedSender<()>) {
+/// When the sender refreshes metadata, sans-IO: the sender runs the
+/// refreshes and says what it saw. A refresh goes when
+/// `metadata.max.age.ms` ran out, when a drain found a ready batch whose
+/// partition has no leader, and at once when a Produce answer said the
+/// metadata is stale (NOT_LEADER_OR_FOLLOWER and the like: something new
+/// is known). One at a time. A refresh that failed, or after which a
+/// partition still has no leader, holds the next back (except a Produce
+/// answer's): `retry.backoff.ms`, doubled per such refresh in a row up to
+/// `retry.backoff.max.ms`, ±20% jitter, as the Java producer's metadata
+/// backoff (KIP-580). One that finds every leader it was asked for resets
+/// it. Without the hold, a partition whose leader stays unknown (a topic
+/// just created, a leader election) was asked about at round-trip speed.
+#[derive(Debug)]
+struct RefreshPolicy {
+    backoff: Duration,
+    backoff_max: Duration,
+    retries: Retries,
+    running: bool,
+    /// A refresh ended well: the next drain says whether it found the
+    /// leaders that were missing.
+    ended: bool,
+    /// No refresh but a Produce answer's before this.
+    not_before: Option<Instant>,
+    /// The last drain had a ready batch whose partition has no leader.
+    missing_leader: bool,
+}
+
+impl RefreshPolicy {
+    fn new(backoff: Duration, backoff_max: Duration) -> Self {
+        RefreshPolicy {
+            backoff,
+            backoff_max,
+            retries: Retries::default(),
+            running: false,
+            ended: false,
+            not_before: None,
+            missing_leader: false,
+        }
+    }
+
+    /// After a drain at `now` that found a ready batch without a leader or
+    /// not, with `metadata.max.age.ms` running out at `due`: whether to
+    /// start a refresh now.
+    fn after_drain(&mut self, now: Instant, missing_leader: bool, due: Instant) -> bool {
+        self.missing_leader = missing_leader;
+        if std::mem::take(&mut self.ended) {
+            if missing_leader {
+                self.hold_back(now);
+            } else {
+                self.retries.succeeded();
+                self.not_before = None;
+            }
+        }
+        let start = !self.running
+            && (missing_leader || due <= now)
+            && self.not_before.is_none_or(|t| t <= now);
+        self.running |= start;
+        start
+    }
+
+    /// A Produce answer said the metadata is stale: whether to start a
+    /// refresh now (yes, unless one runs).
+    fn stale(&mut self) -> bool {
+        let start = !self.running;
+        self.running = true;
+        start
+    }
+
+    /// The refresh ended at `now`, fetched (`ok`) or failed.
+    fn finished(&mut self, ok: bool, now: Instant) {
+        self.running = false;
+        self.ended = ok;
+        if !ok {
+            self.hold_back(now);
+        }
+    }
+
+    fn hold_back(&mut self, now: Instant) {
+        self.not_before = Some(now + self.retries.failed(self.backoff, self.backoff_max));
+    }
+
+    /// When the sender must wake to start the next refresh, given that
+    /// `metadata.max.age.ms` runs out at `due` (none while one runs).
+    fn wake_at(&self, due: Instant) -> Option<Instant> {
+        if self.running {
+            return None;
+        }
+        let aged = self.not_before.map_or(due, |t| t.max(due));
+        match self.not_before.filter(|_| self.missing_leader) {
+            Some(t) => Some(t.min(aged)),
+            None => Some(aged),
+        }
+    }
+}
+
+/// Refreshes metadata in the background; `done` learns whether it was fetched.
+fn spawn_refresh(cluster: &Cluster, done: mpsc::UnboundedSender<bool>) {
     let cluster = cluster.clone();
     tokio::spawn(async move {
-        if let Err(e) = cluster.refresh_metadata().await {
-            tracing::debug!("metadata refresh failed: {e}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = done.send(());
+        let ok = match cluster.refresh_metadata().await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::debug!("metadata refresh failed: {e}");
+                false
+            }
+        };
+        let _ = done.send(ok);
     });
 }
 
@@ -474,5 +575,114 @@ impl PendingProduce {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+    const AGE: Duration = Duration::from_secs(300);
+
+    fn policy() -> RefreshPolicy {
+        RefreshPolicy::new(100 * MS, 1000 * MS)
+    }
+
+    /// `d` within ±20% of `term`, and within [100, 1000] ms.
+    fn about(d: Duration, term: Duration) -> bool {
+        d >= term.mul_f64(0.8).max(100 * MS) && d <= term.mul_f64(1.2).min(1000 * MS)
+    }
+
+    #[test]
+    fn a_partition_without_a_leader_is_asked_about_with_exponential_backoff() {
+        let mut r = policy();
+        let t0 = Instant::now();
+        let due = t0 + AGE;
+        assert!(
+            r.after_drain(t0, true, due),
+            "the first missing leader is asked about at once"
+        );
+        assert!(!r.after_drain(t0, true, due), "one refresh at a time");
+        assert_eq!(r.wake_at(due), None);
+        let mut now = t0 + 2 * MS;
+        for term in [100, 200, 400, 800, 1000, 1000].map(|n| n * MS) {
+            r.finished(true, now);
+            // Still no leader: held back, and the sender wakes when it may ask again.
+            assert!(!r.after_drain(now, true, due));
+            let at = r.wake_at(due).expect("a wake-up for the next refresh");
+            assert!(
+                about(at - now, term),
+                "{:?} after the refresh, not {term:?}",
+                at - now
+            );
+            assert!(
+                !r.after_drain(at - MS, true, due),
+                "asked before the backoff ran out"
+            );
+            assert!(r.after_drain(at, true, due));
+            now = at + 2 * MS;
+        }
+    }
+
+    #[test]
+    fn finding_the_leader_resets_the_backoff_and_a_produce_answer_acts_at_once() {
+        let mut r = policy();
+        let mut now = Instant::now();
+        let due = now + AGE;
+        assert!(r.after_drain(now, true, due));
+        for _ in 0..4 {
+            r.finished(true, now);
+            assert!(!r.after_drain(now, true, due));
+            now = r.wake_at(due).expect("wake-up");
+            assert!(r.after_drain(now, true, due));
+        }
+        // A Produce answer (NOT_LEADER_OR_FOLLOWER) while held back: at once.
+        r.finished(true, now);
+        assert!(!r.after_drain(now, true, due));
+        assert!(
+            r.wake_at(due)
+                .is_some_and(|t| t - now >= 1000 * MS * 8 / 10)
+        );
+        assert!(r.stale(), "a Produce answer's refresh waits for no backoff");
+        assert!(!r.stale(), "one refresh at a time");
+        // It found the leader: nothing more until metadata.max.age.ms...
+        r.finished(true, now);
+        assert!(!r.after_drain(now, false, due));
+        assert_eq!(r.wake_at(due), Some(due));
+        // ...and the next missing leader is asked about at once, then after
+        // retry.backoff.ms again.
+        assert!(r.after_drain(now, true, due));
+        r.finished(true, now);
+        assert!(!r.after_drain(now, true, due));
+        assert!(r.wake_at(due).is_some_and(|t| about(t - now, 100 * MS)));
+    }
+
+    #[test]
+    fn a_failed_refresh_holds_back_the_next_even_when_metadata_is_old() {
+        let mut r = policy();
+        let now = Instant::now();
+        // No metadata yet (due now), and the refresh fails.
+        assert!(r.after_drain(now, false, now));
+        r.finished(false, now);
+        assert!(!r.after_drain(now, false, now));
+        let at = r.wake_at(now).expect("wake-up");
+        assert!(about(at - now, 100 * MS), "{:?}", at - now);
+        assert!(r.after_drain(at, false, now));
+        r.finished(false, at);
+        let next = r.wake_at(now).expect("wake-up");
+        assert!(about(next - at, 200 * MS), "{:?}", next - at);
+        // Fetched, every leader known: the backoff starts over.
+        assert!(r.after_drain(next, false, now));
+        r.finished(true, next);
+        let due = next + AGE;
+        assert!(!r.after_drain(next, false, due));
+        assert_eq!(r.wake_at(due), Some(due));
+        assert!(
+            r.after_drain(due, false, due),
+            "metadata.max.age.ms ran out"
+        );
+        r.finished(false, due);
+        assert!(r.wake_at(due).is_some_and(|t| about(t - due, 100 * MS)));
     }
 }
