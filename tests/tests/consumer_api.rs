@@ -202,7 +202,9 @@ fn commit_async_with_reports_each_commit_in_order(broker) {
 }
 
 /// A commit the coordinator refuses reaches the callback as the typed
-/// error, not only the log (the mock refuses on cue).
+/// error, not only the log (the mock refuses the first OffsetCommit it
+/// gets). The first commit asked for is the first sent: two async commits
+/// raced to the connection, and the second often went first.
 #[test]
 fn commit_async_with_hands_the_callback_the_commits_error() {
     const OFFSET_COMMIT: i16 = 8;
@@ -212,15 +214,16 @@ fn commit_async_with_hands_the_callback_the_commits_error() {
     broker.create_topic(&topic, 1).unwrap();
     rt().block_on(async {
         produce(broker, &topic, 3).await;
+        // Pushed before anything commits: the first OffsetCommit is ours.
+        broker
+            .push_request_errors(OFFSET_COMMIT, &[GROUP_AUTHORIZATION_FAILED])
+            .unwrap();
         let group = unique_topic("commit-async-error-group");
         let c = Consumer::new(group_config(broker, &group, GroupProtocol::Classic))
             .await
             .unwrap();
         c.subscribe(&[&topic]).unwrap();
         poll_records(&c, 3, Duration::from_secs(30), "the records").await;
-        broker
-            .push_request_errors(OFFSET_COMMIT, &[GROUP_AUTHORIZATION_FAILED])
-            .unwrap();
         let log = Outcomes::default();
         c.commit_async_with(record(&log, 0)).unwrap();
         c.commit_async_with(record(&log, 1)).unwrap();
@@ -229,7 +232,7 @@ fn commit_async_with_hands_the_callback_the_commits_error() {
         assert_eq!(got[0].0, 0);
         match &got[0].1 {
             Err(e) => assert_eq!(e.code(), Some(ErrorCode::GROUP_AUTHORIZATION_FAILED), "{e}"),
-            Ok(c) => panic!("the refused commit succeeded: {c:?}"),
+            Ok(c) => panic!("the refused commit succeeded: {c:?}; then {:?}", got[1]),
         }
         // The next commit is the broker's to judge again: it succeeds.
         let second = got[1].1.as_ref().unwrap();

@@ -285,6 +285,9 @@ struct Driver {
     revoking: std::collections::BTreeSet<Tp>,
     /// `commit_async_with`'s callbacks, run in commit order.
     callbacks: CommitCallbacks,
+    /// Resolves once the last OffsetCommit started is on the coordinator
+    /// connection's queue: the next one waits for it.
+    commit_sent: Option<oneshot::Receiver<()>>,
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<GroupCmd>) {
@@ -353,6 +356,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
         left: false,
         revoking: Default::default(),
         callbacks: CommitCallbacks::default(),
+        commit_sent: None,
     };
     let auto_commit = cfg.enable_auto_commit;
     let mut next_auto_commit = Instant::now() + cfg.auto_commit_interval;
@@ -1127,11 +1131,23 @@ impl Driver {
         };
         let inner = self.inner.clone();
         let cache = self.coord.clone();
+        // Commits go out in the order they were asked for (each task would
+        // otherwise race the others to the connection): an older commit
+        // landing after a newer one would move the group's offsets back.
+        let (sent, this_sent) = oneshot::channel::<()>();
+        let before = self.commit_sent.replace(this_sent);
         tokio::spawn(async move {
             let result = async {
+                if let Some(before) = before {
+                    // Sent (or given up: the sender is dropped either way).
+                    let _ = before.await;
+                }
                 let conn = coordinator_conn(&inner, &c, &cache).await?;
                 let version = conn.version_for(ApiKey::OffsetCommit)?.min(9);
-                conn.send_versioned(&req, version).await
+                let pending = conn.submit_request(&req, version).await;
+                // On the connection's queue (or failed): the next may go.
+                drop(sent);
+                pending?.decode::<OffsetCommitRequest>().await
             }
             .await;
             let _ = tx.send(Event::CommitResult {
