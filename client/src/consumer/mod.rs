@@ -41,6 +41,7 @@ mod offset_lookup;
 mod partitions;
 pub mod stream;
 
+use commit_callbacks::CommitCallback;
 use coordinator::GroupCmd;
 pub use coordinator::{Committed, OffsetAndMetadata, RebalanceListener};
 pub use group_metadata::ConsumerGroupMetadata;
@@ -442,15 +443,7 @@ impl Consumer {
 
     /// As [`Consumer::commit`], without waiting.
     pub fn commit_async(&self) -> Result<()> {
-        self.release_delivered();
-        self.group_send(
-            "commit",
-            GroupCmd::Commit {
-                offsets: None,
-                reply: None,
-                callback: None,
-            },
-        )
+        self.commit_async_inner(None)
     }
 
     /// As [`Consumer::commit_async`], and `callback` learns how the commit
@@ -470,13 +463,19 @@ impl Consumer {
         &self,
         callback: impl FnOnce(Result<Committed>) + Send + 'static,
     ) -> Result<()> {
+        self.commit_async_inner(Some(Box::new(callback)))
+    }
+
+    /// Releases what was handed out and queues a commit of the stored
+    /// offsets, answered to `callback` if there is one.
+    fn commit_async_inner(&self, callback: Option<CommitCallback>) -> Result<()> {
         self.release_delivered();
         self.group_send(
             "commit",
             GroupCmd::Commit {
                 offsets: None,
                 reply: None,
-                callback: Some(Box::new(callback)),
+                callback,
             },
         )
     }
