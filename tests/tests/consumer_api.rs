@@ -4,7 +4,7 @@
 //! timeout (`partitionsFor`, `committed`, `position` with a `Duration`).
 
 use purekafka::config::{ConsumerConfig, GroupProtocol, OffsetReset, ProducerConfig};
-use purekafka::consumer::{Committed, Consumer};
+use purekafka::consumer::{Committed, Consumer, OffsetAndMetadata};
 use purekafka::producer::{Producer, ProducerRecord};
 use purekafka::{Error, ErrorCode, TopicPartition};
 use purekafka_integration::{Cluster, poll_records, rt, unique_topic};
@@ -240,6 +240,111 @@ fn commit_async_with_hands_the_callback_the_commits_error() {
             second.iter().map(|(_, o)| o.offset).collect::<Vec<_>>(),
             vec![3]
         );
+        c.close().await.unwrap();
+    });
+}
+
+/// `commit()`/`commit_offsets()` and `committed()` retry what a retry can
+/// fix for `default.api.timeout.ms` (Java's `commitSync()` and
+/// `committed(Set)`; they gave up at `request.timeout.ms`), the `_timeout`
+/// forms for as long as they are told; then the last error. Here the
+/// coordinator keeps answering COORDINATOR_LOAD_IN_PROGRESS.
+#[test]
+fn commits_and_committed_retry_for_default_api_timeout_or_the_given_timeout() {
+    const OFFSET_COMMIT: i16 = 8;
+    const OFFSET_FETCH: i16 = 9;
+    const LOAD_IN_PROGRESS: i32 = 14;
+    let broker = &Cluster::mock_private(1).unwrap();
+    let topic = unique_topic("commit-timeout");
+    broker.create_topic(&topic, 1).unwrap();
+    let group = unique_topic("commit-timeout-group");
+    let within = |took: Duration, from: u64, to: u64, what: &str| {
+        assert!(
+            took >= Duration::from_millis(from) && took < Duration::from_millis(to),
+            "{what} took {took:?}"
+        );
+    };
+    rt().block_on(async {
+        let config = || {
+            let mut cfg = ConsumerConfig::new(broker.bootstrap());
+            cfg.group_id = Some(group.clone());
+            cfg.enable_auto_commit = false;
+            cfg.client.request_timeout = Duration::from_secs(1);
+            cfg.default_api_timeout = Duration::from_secs(3);
+            cfg
+        };
+        let c = Consumer::new(config()).await.unwrap();
+        let tp = (topic.as_str(), 0);
+        let at = |offset| {
+            [(
+                tp,
+                OffsetAndMetadata {
+                    offset,
+                    metadata: None,
+                },
+            )]
+        };
+        broker
+            .push_request_errors(OFFSET_COMMIT, &[LOAD_IN_PROGRESS; 1000])
+            .unwrap();
+        let t0 = Instant::now();
+        let e = c
+            .commit_offsets_timeout(at(5), Duration::from_millis(1500))
+            .await
+            .unwrap_err();
+        within(t0.elapsed(), 1400, 2900, "commit_offsets_timeout(1.5 s)");
+        assert_eq!(
+            e.code(),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            "{e}"
+        );
+        let t0 = Instant::now();
+        let e = c.commit_offsets(at(6)).await.unwrap_err();
+        within(
+            t0.elapsed(),
+            2900,
+            5000,
+            "commit_offsets() with default.api.timeout.ms 3 s",
+        );
+        assert_eq!(
+            e.code(),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            "{e}"
+        );
+        // Cleared while it retries: the commit lands.
+        broker.clear_request_errors(OFFSET_COMMIT).unwrap();
+        c.commit_offsets(at(7)).await.unwrap();
+
+        broker
+            .push_request_errors(OFFSET_FETCH, &[LOAD_IN_PROGRESS; 1000])
+            .unwrap();
+        let t0 = Instant::now();
+        let e = c
+            .committed_timeout([tp], Duration::from_millis(1500))
+            .await
+            .unwrap_err();
+        within(t0.elapsed(), 1400, 2900, "committed_timeout(1.5 s)");
+        assert_eq!(
+            e.code(),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            "{e}"
+        );
+        let t0 = Instant::now();
+        let e = c.committed([tp]).await.unwrap_err();
+        within(
+            t0.elapsed(),
+            2900,
+            5000,
+            "committed() with default.api.timeout.ms 3 s",
+        );
+        assert_eq!(
+            e.code(),
+            Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
+            "{e}"
+        );
+        broker.clear_request_errors(OFFSET_FETCH).unwrap();
+        let got = c.committed([tp]).await.unwrap();
+        assert_eq!(got[&TopicPartition::from(tp)].offset, 7);
         c.close().await.unwrap();
     });
 }

@@ -178,7 +178,7 @@ fn group_member_survives_its_coordinator_node_being_killed() {
         let mut commits_after_restart = 0;
         let mut commit_errors = 0;
         // Commits that waited for the new coordinator (a sync commit retries
-        // coordinator errors until request.timeout.ms, as Java's commitSync).
+        // coordinator errors until default.api.timeout.ms, as Java's commitSync).
         let mut slow_commits = 0;
         let mut sent = 0usize;
         let start = Instant::now();

@@ -319,7 +319,7 @@ async fn try_committed_offset(
     try_committed_offset_within(bootstrap, group, tp, Duration::from_secs(30)).await
 }
 
-/// [`try_committed_offset`] with `request.timeout.ms` = `within`: while a
+/// [`try_committed_offset`] waiting up to `within`: while a
 /// transaction holds offsets for the partition, committed() waits (as
 /// Java's does) and then fails with UNSTABLE_OFFSET_COMMIT.
 async fn try_committed_offset_within(
@@ -330,9 +330,8 @@ async fn try_committed_offset_within(
 ) -> purekafka::Result<Option<i64>> {
     let mut cfg = ConsumerConfig::new(bootstrap);
     cfg.group_id = Some(group.to_owned());
-    cfg.client.request_timeout = within;
     let c = Consumer::new(cfg).await?;
-    let got = c.committed([tp]).await?;
+    let got = c.committed_timeout([tp], within).await?;
     Ok(got.get(&TopicPartition::from(tp)).map(|o| o.offset))
 }
 

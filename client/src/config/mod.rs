@@ -314,7 +314,7 @@ declare_config! {
         { "group.remote.assignor" [] group_remote_assignor: Option<String>, opt_string(), unset,
           "With group.protocol=consumer: the broker's assignor (`uniform`, `range`); unset: the broker's default." },
         { "default.api.timeout.ms" [] default_api_timeout: Duration, ms(0, 2147483647), "60000",
-          "How long a consumer call that asks the brokers (offsets_for_times, beginning_offsets, end_offsets) may take, retries included." },
+          "How long a consumer call that asks the brokers (commit, committed, position, partitions_for, list_topics, offsets_for_times, beginning_offsets, end_offsets) may take, retries included, unless its `_timeout` form says otherwise." },
     }
 
     /// Admin client settings.

@@ -74,6 +74,10 @@ pub(crate) enum GroupCmd {
         reply: Option<oneshot::Sender<Result<Committed>>>,
         /// `commit_async_with`'s callback (then `reply` is none).
         callback: Option<CommitCallback>,
+        /// How long a commit that is waited for retries what a retry can
+        /// fix; `None`: `request.timeout.ms` (asynchronous commits are not
+        /// retried).
+        timeout: Option<Duration>,
     },
     Committed {
         tps: Vec<Tp>,
@@ -102,7 +106,7 @@ enum Event {
         result: Result<purekafka_protocol::messages::OffsetCommitResponse>,
         then: Then,
         /// Coordinator errors are retried until then.
-        deadline: Instant,
+        deadline: Deadline,
     },
     /// A commit that ended without a request (failed on the client side).
     CommitEnded {
@@ -114,7 +118,7 @@ enum Event {
         tps: Vec<Tp>,
         result: Result<HashMap<Tp, OffsetAndMetadata>>,
         reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
-        deadline: Instant,
+        deadline: Deadline,
     },
 }
 
@@ -145,19 +149,53 @@ fn retry_offsets_request(e: &Error) -> bool {
     }
 }
 
+/// How long an offset request (a commit, a committed-offset lookup) may
+/// take, retries included, and since when it has been trying.
+#[derive(Clone, Copy, Debug)]
+struct Deadline {
+    started: Instant,
+    at: Instant,
+}
+
+impl Deadline {
+    fn within(timeout: Duration) -> Deadline {
+        let started = Instant::now();
+        Deadline {
+            started,
+            at: started + timeout,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.at.saturating_duration_since(self.started)
+    }
+
+    /// When to try again after a failure at `now`: after as long as it has
+    /// been trying (so the waits double), within `retry.backoff.ms` and
+    /// `retry.backoff.max.ms`, never past the deadline.
+    fn retry_at(&self, cfg: &crate::config::ClientConfig, now: Instant) -> Instant {
+        let tried = now.saturating_duration_since(self.started);
+        let wait = tried.clamp(
+            cfg.retry_backoff,
+            cfg.retry_backoff_max.max(cfg.retry_backoff),
+        );
+        (now + wait).min(self.at.max(now))
+    }
+}
+
 /// Offset requests waiting for the coordinator to be found (a consumer that
 /// only assigns, or one whose coordinator moved).
 enum Waiting {
     Commit {
         offsets: Vec<(Tp, OffsetAndMetadata)>,
         then: Then,
-        deadline: Instant,
+        deadline: Deadline,
         not_before: Instant,
     },
     Committed {
         tps: Vec<Tp>,
         reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
-        deadline: Instant,
+        deadline: Deadline,
         not_before: Instant,
         /// Why the last attempt failed (what the caller gets at the
         /// deadline; none: the coordinator was never found).
@@ -172,7 +210,7 @@ impl Waiting {
     fn deadline(&self) -> Option<Instant> {
         match self {
             Waiting::Commit { deadline, .. } | Waiting::Committed { deadline, .. } => {
-                Some(*deadline)
+                Some(deadline.at)
             }
             Waiting::Lookup(..) => None,
         }
@@ -443,10 +481,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     }
                     GroupCmd::Poll => d.m.poll(now),
                     GroupCmd::Listener(l) => d.listener = Some(l),
-                    GroupCmd::Commit { offsets, reply, callback } => {
+                    GroupCmd::Commit { offsets, reply, callback, timeout } => {
                         d.ensure_versions().await;
                         let offsets = offsets.unwrap_or_else(|| d.stored_offsets(None));
-                        let deadline = d.deadline();
+                        let deadline = timeout.map_or_else(|| d.deadline(), Deadline::within);
                         let then = match callback {
                             Some(cb) => Then::Callback(d.callbacks.started(cb)),
                             None => Then::Reply(reply),
@@ -455,8 +493,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     }
                     GroupCmd::Committed { tps, reply, timeout } => {
                         d.ensure_versions().await;
-                        let deadline = Instant::now() + timeout;
-                        d.fetch_committed(tps, reply, deadline);
+                        d.fetch_committed(tps, reply, Deadline::within(timeout));
                     }
                     GroupCmd::Close { reply } => {
                         close_started = true;
@@ -484,7 +521,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                         match r {
                             Err(e) if !matches!(then, Then::Reply(None) | Then::Callback(_))
                                 && retry_offsets_request(&e)
-                                && Instant::now() < deadline =>
+                                && Instant::now() < deadline.at =>
                             {
                                 tracing::debug!("commit failed: {e}; retrying");
                                 d.m.ensure_coordinator(now);
@@ -496,7 +533,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut cmds: mpsc::UnboundedReceiver<Gro
                     }
                     Event::CommitEnded { result, then } => d.commit_ended(now, then, result),
                     Event::CommittedReply { tps, result, reply, deadline } => match result {
-                        Err(e) if retry_offsets_request(&e) && Instant::now() < deadline => {
+                        Err(e) if retry_offsets_request(&e) && Instant::now() < deadline.at => {
                             tracing::debug!("OffsetFetch failed: {e}; retrying");
                             // A transaction's pending offsets say nothing
                             // about the coordinator: keep it.
@@ -938,23 +975,15 @@ impl Driver {
         self.inner.lock().offsets_to_commit(only)
     }
 
-    /// When to retry an offset request that has until `deadline`: after as
-    /// long as it has been trying (so the waits double), within
-    /// `retry.backoff.ms` and `retry.backoff.max.ms`.
-    fn retry_at(&self, deadline: Instant) -> Instant {
-        let cfg = &self.inner.cfg.client;
-        let now = Instant::now();
-        let started = deadline.checked_sub(cfg.request_timeout).unwrap_or(now);
-        let tried = now.saturating_duration_since(started);
-        now + tried.clamp(
-            cfg.retry_backoff,
-            cfg.retry_backoff_max.max(cfg.retry_backoff),
-        )
+    /// When to retry an offset request that has until `deadline`.
+    fn retry_at(&self, deadline: Deadline) -> Instant {
+        deadline.retry_at(&self.inner.cfg.client, Instant::now())
     }
 
-    /// How long an offset request may wait for (and retry at) the coordinator.
-    fn deadline(&self) -> Instant {
-        Instant::now() + self.inner.cfg.client.request_timeout
+    /// How long a commit nobody waits for (auto-commit, before a revoke,
+    /// at close) may wait for (and retry at) the coordinator.
+    fn deadline(&self) -> Deadline {
+        Deadline::within(self.inner.cfg.client.request_timeout)
     }
 
     /// Whether partitions come from the group (subscribe), not `assign()`.
@@ -1036,10 +1065,9 @@ impl Driver {
                 self.waiting.push(w);
                 continue;
             }
-            let timeout = self.inner.cfg.client.request_timeout;
             match w {
-                Waiting::Commit { then, .. } => {
-                    let within = format!("{timeout:?} (request.timeout.ms)");
+                Waiting::Commit { then, deadline, .. } => {
+                    let within = format!("{:?}", deadline.timeout());
                     let result = Err(no_coordinator("OffsetCommit", &within));
                     let _ = self.events_tx.send(Event::CommitEnded { result, then });
                 }
@@ -1062,7 +1090,7 @@ impl Driver {
         &mut self,
         offsets: Vec<(Tp, OffsetAndMetadata)>,
         then: Then,
-        deadline: Instant,
+        deadline: Deadline,
     ) {
         let tx = self.events_tx.clone();
         let (generation, member) = if self.subscribed() {
@@ -1227,7 +1255,7 @@ impl Driver {
         &mut self,
         tps: Vec<Tp>,
         reply: oneshot::Sender<Result<HashMap<Tp, OffsetAndMetadata>>>,
-        deadline: Instant,
+        deadline: Deadline,
     ) {
         if self.m.coordinator().is_none() {
             self.m.ensure_coordinator(std::time::Instant::now());
@@ -1519,4 +1547,42 @@ async fn fetch_committed_standalone(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::Deadline;
+    use std::time::Duration;
+
+    fn cfg() -> crate::config::ClientConfig {
+        crate::config::ClientConfig {
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            ..Default::default()
+        }
+    }
+
+    /// The wait grows with how long the request has been trying, whatever
+    /// the timeout: a 60 s commit starts at retry.backoff.ms, a 2 s lookup
+    /// does not jump to retry.backoff.max.ms; never past the deadline.
+    #[test]
+    fn retries_back_off_from_when_the_request_started() {
+        let cfg = cfg();
+        for timeout in [Duration::from_secs(2), Duration::from_secs(60)] {
+            let d = Deadline::within(timeout);
+            assert_eq!(d.timeout(), timeout);
+            let t = d.started;
+            assert_eq!(d.retry_at(&cfg, t) - t, Duration::from_millis(100));
+            let at = t + Duration::from_millis(400);
+            assert_eq!(d.retry_at(&cfg, at) - at, Duration::from_millis(400));
+            let at = t + Duration::from_millis(1500);
+            let expect = Duration::from_secs(1).min(d.at - at);
+            assert_eq!(d.retry_at(&cfg, at) - at, expect, "{timeout:?}");
+        }
+        let d = Deadline::within(Duration::from_millis(250));
+        let at = d.started + Duration::from_millis(200);
+        assert_eq!(d.retry_at(&cfg, at), d.at, "not past the deadline");
+        let late = d.at + Duration::from_millis(5);
+        assert_eq!(d.retry_at(&cfg, late), late);
+    }
 }

@@ -436,9 +436,20 @@ impl Consumer {
     /// While the group is rebalancing the commit is not sent: it fails at
     /// once with `REBALANCE_IN_PROGRESS` (as Java's `RebalanceInProgressException`);
     /// poll to complete the rebalance, then commit again.
+    ///
+    /// Waits up to `default.api.timeout.ms` (Java's `commitSync()`),
+    /// retrying what a retry can fix (the coordinator moved, is loading or
+    /// did not answer in time); then the last error.
     pub async fn commit(&self) -> Result<Committed> {
+        self.commit_timeout(self.inner.cfg.default_api_timeout)
+            .await
+    }
+
+    /// As [`commit`](Self::commit), waiting up to `timeout` (Java's
+    /// `commitSync(Duration)`).
+    pub async fn commit_timeout(&self, timeout: Duration) -> Result<Committed> {
         self.release_delivered();
-        self.commit_offsets_inner(None).await
+        self.commit_offsets_inner(None, timeout).await
     }
 
     /// As [`Consumer::commit`], without waiting.
@@ -476,6 +487,7 @@ impl Consumer {
                 offsets: None,
                 reply: None,
                 callback,
+                timeout: None,
             },
         )
     }
@@ -491,13 +503,25 @@ impl Consumer {
         &self,
         offsets: impl IntoIterator<Item = (impl Into<TopicPartition>, OffsetAndMetadata)>,
     ) -> Result<Committed> {
+        let timeout = self.inner.cfg.default_api_timeout;
+        self.commit_offsets_timeout(offsets, timeout).await
+    }
+
+    /// As [`commit_offsets`](Self::commit_offsets), waiting up to `timeout`
+    /// (Java's `commitSync(Map, Duration)`).
+    pub async fn commit_offsets_timeout(
+        &self,
+        offsets: impl IntoIterator<Item = (impl Into<TopicPartition>, OffsetAndMetadata)>,
+        timeout: Duration,
+    ) -> Result<Committed> {
         let offsets = offsets.into_iter().map(|(tp, o)| (tp.into(), o)).collect();
-        self.commit_offsets_inner(Some(offsets)).await
+        self.commit_offsets_inner(Some(offsets), timeout).await
     }
 
     async fn commit_offsets_inner(
         &self,
         offsets: Option<Vec<(Tp, OffsetAndMetadata)>>,
+        timeout: Duration,
     ) -> Result<Committed> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.group_send(
@@ -506,6 +530,7 @@ impl Consumer {
                 offsets,
                 reply: Some(tx),
                 callback: None,
+                timeout: Some(timeout),
             },
         )?;
         rx.await.map_err(|_| Error::Closed("consumer"))?
@@ -549,13 +574,14 @@ impl Consumer {
     /// Works without `subscribe` or `assign`, as long as `group.id` is set.
     /// Waits for the coordinator, and retries what it answers that a retry
     /// can fix (it moved or is loading, a transaction's offsets are still
-    /// pending), up to `request.timeout.ms`; see
-    /// [`committed_timeout`](Self::committed_timeout) to say how long.
+    /// pending), up to `default.api.timeout.ms` (as Java's
+    /// `committed(Set)`); see [`committed_timeout`](Self::committed_timeout)
+    /// to say how long.
     pub async fn committed(
         &self,
         partitions: impl IntoIterator<Item = impl Into<TopicPartition>>,
     ) -> Result<std::collections::HashMap<TopicPartition, OffsetAndMetadata>> {
-        let timeout = self.inner.cfg.client.request_timeout;
+        let timeout = self.inner.cfg.default_api_timeout;
         self.committed_timeout(partitions, timeout).await
     }
 
