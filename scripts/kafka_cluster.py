@@ -61,6 +61,7 @@ import argparse
 import base64
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -89,17 +90,52 @@ def reply(line):
         pass
 
 
+def ephemeral_range():
+    """The kernel's range of local ports for outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_ports(n):
+    """n ports free on 127.0.0.1 now, outside the kernel's ephemeral range.
+
+    A port the kernel hands out for bind(0) comes from the range it also
+    uses for the local end of outgoing connections: with tests running
+    beside the launcher, one took a node's port in the seconds before the
+    JVM bound it (CI: "Socket server failed to bind ... Address already in
+    use"), and one can take it while a killed node is down. Ports outside
+    that range are only ever taken by a bind, which the check below sees."""
+    lo, hi = ephemeral_range()
+    candidates = [p for p in range(10000, 65536) if not lo <= p <= hi]
+    rng = random.SystemRandom()
     socks, ports = [], []
     try:
-        for _ in range(n):
+        for _ in range(200 * n):
+            if len(ports) == n:
+                break
+            if len(candidates) >= 1000:
+                port = rng.choice(candidates)
+                if port in ports:
+                    continue
+            else:
+                port = 0
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
             ports.append(s.getsockname()[1])
     finally:
         for s in socks:
             s.close()
+    if len(ports) < n:
+        raise RuntimeError("found only %d of %d free ports" % (len(ports), n))
     return ports
 
 
@@ -790,16 +826,26 @@ def main():
 
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, stop)
-    try:
-        cluster = KafkaCluster(a.home, a.dir, a.nodes, not a.no_security, a.heap, a.start_timeout)
-        t0 = time.monotonic()
-        cluster.start()
-        log("%d node(s) ready in %.1f s" % (a.nodes, time.monotonic() - t0))
-    except Exception as e:  # noqa: BLE001 - reported to the parent
-        if cluster is not None:
-            cluster.shutdown()
-        reply("ERR %s" % str(e).replace("\n", " | "))
-        return 1
+    t0 = time.monotonic()
+    for attempt in range(1, 4):
+        # A later attempt gets fresh ports and a directory of its own (the
+        # nodes of the failed one are formatted with the old ports).
+        workdir = a.dir if attempt == 1 else os.path.join(a.dir, "retry%d" % attempt)
+        try:
+            cluster = KafkaCluster(a.home, workdir, a.nodes, not a.no_security, a.heap, a.start_timeout)
+            cluster.start()
+            log("%d node(s) ready in %.1f s" % (a.nodes, time.monotonic() - t0))
+            break
+        except Exception as e:  # noqa: BLE001 - reported to the parent
+            if cluster is not None:
+                cluster.shutdown()
+            if "Address already in use" in str(e) and attempt < 3:
+                # Another process bound a port between free_ports and the JVM.
+                log("attempt %d: a port was taken before the node bound it; again on other ports" % attempt)
+                cluster = None
+                continue
+            reply("ERR %s" % str(e).replace("\n", " | "))
+            return 1
     reply("READY " + json.dumps(cluster.info()))
     try:
         for line in sys.stdin:
