@@ -1501,21 +1501,42 @@ impl Transaction {
 
     /// EndTxn failed: retry what passes; anything else (an abortable error
     /// to an EndTxn is the coordinator's verdict on the commit) is fatal
-    /// for an abort and abortable for a commit, but for a coordinator that
-    /// no longer knows the producer id (INVALID_PRODUCER_ID_MAPPING: the
-    /// transactional id expired), fatal for both, as in Java's EndTxnHandler.
+    /// for an abort and abortable for a commit.
+    ///
+    /// A coordinator that no longer knows the producer id
+    /// (INVALID_PRODUCER_ID_MAPPING: the transactional id expired;
+    /// UNKNOWN_PRODUCER_ID) has no transaction to end: as Java's
+    /// EndTxnHandler (`abortableErrorIfPossible`), the commit becomes
+    /// abortable, and the abort gets the producer a new epoch (or id) by
+    /// InitProducerId with the current one (KIP-360) in place of the EndTxn
+    /// the coordinator refuses; Java's next abort skips straight to that
+    /// InitProducerId. If that fails too, the producer is done.
     fn on_end_failure(&mut self, now: Instant, e: Error) {
+        let id_unknown = matches!(
+            e.code(),
+            Some(ErrorCode::INVALID_PRODUCER_ID_MAPPING | ErrorCode::UNKNOWN_PRODUCER_ID)
+        );
         match classify_error(&e) {
             Class::Retry { refind } => {
                 self.retry_later(now, e, refind);
             }
-            Class::Abortable
-                if matches!(self.state, TxnState::Committing)
-                    && e.code() != Some(ErrorCode::INVALID_PRODUCER_ID_MAPPING) =>
-            {
+            Class::Abortable if matches!(self.state, TxnState::Committing) => {
                 // Leave Committing for the abortable state; the commit fails.
+                self.bump_needed |= id_unknown;
                 self.state = TxnState::InTransaction;
                 self.become_abortable(e);
+            }
+            Class::Abortable
+                if id_unknown
+                    && self.producer.is_some()
+                    && matches!(self.state, TxnState::Aborting) =>
+            {
+                if let Some(op) = self.op.as_mut() {
+                    op.step = Step::Bump;
+                }
+                self.bump_needed = true;
+                self.started = false;
+                self.last_error = Some(e);
             }
             _ => self.become_fatal(e),
         }

@@ -714,23 +714,94 @@ fn end_txn_errors_retry_or_fence() {
     assert_eq!(fatal_code(r), ErrorCode::PRODUCER_FENCED);
 
     // A commit's verdict: TRANSACTION_ABORTABLE leaves the transaction to
-    // abort; a producer id the coordinator no longer knows is fatal (Java's
-    // EndTxnHandler).
-    for (code, abortable) in [
-        (ErrorCode::TRANSACTION_ABORTABLE, true),
-        (ErrorCode::INVALID_PRODUCER_ID_MAPPING, false),
-    ] {
-        let (mut m, now) = ready(TxnVersion::V2);
-        let (t, _) = end_transaction(&mut m, now, true);
-        m.on_response(now, end_txn(code, None));
-        let r = m.result(t).unwrap();
-        if abortable {
-            assert!(is_abortable(&r), "{code}: {r:?}");
-            let (_, r) = end(&mut m, now, false);
-            assert!(!r.committed, "{code}: the abort follows");
-        } else {
-            assert_eq!(fatal_code(r), code);
+    // abort.
+    let (mut m, now) = ready(TxnVersion::V2);
+    let (t, _) = end_transaction(&mut m, now, true);
+    m.on_response(now, end_txn(ErrorCode::TRANSACTION_ABORTABLE, None));
+    let r = m.result(t).unwrap();
+    assert!(is_abortable(&r), "{r:?}");
+    let (_, r) = end(&mut m, now, false);
+    assert!(!r.committed, "the abort follows");
+}
+
+/// A coordinator that no longer knows the producer id (the transactional
+/// id expired: INVALID_PRODUCER_ID_MAPPING; UNKNOWN_PRODUCER_ID) refuses
+/// EndTxn. As Java's EndTxnHandler (`abortableErrorIfPossible`), a commit
+/// becomes abortable; the abort then gets a new epoch or id by
+/// InitProducerId with the current one (KIP-360), and the producer goes on.
+/// Only if that bump fails is the producer done.
+#[test]
+fn an_end_txn_for_a_producer_id_the_coordinator_lost_is_recovered_by_a_bump() {
+    use ErrorCode as C;
+    for version in [TxnVersion::V1, TxnVersion::V2] {
+        for code in [C::INVALID_PRODUCER_ID_MAPPING, C::UNKNOWN_PRODUCER_ID] {
+            for commit_first in [true, false] {
+                let name = format!("{version:?}, {code}, commit first {commit_first}");
+                let (mut m, now) = ready(version);
+                if commit_first {
+                    let (t, r) = end_transaction(&mut m, now, true);
+                    assert!(r.committed, "{name}");
+                    m.on_response(now, end_txn(code, None));
+                    let r = m.result(t).unwrap();
+                    assert!(is_abortable(&r), "{name}: {r:?}");
+                    assert_eq!(m.state().name(), "AbortableError", "{name}");
+                } else {
+                    m.begin().unwrap();
+                    m.on_produce_sent();
+                }
+                let (t, r) = end(&mut m, now, false);
+                assert!(!r.committed, "{name}");
+                m.on_response(now, end_txn(code, None));
+                assert!(m.result(t).is_none(), "{name}: the abort goes on");
+                let (target, req) = send(&mut m, now);
+                assert_eq!(target, Target::TxnCoordinator(NODE), "{name}");
+                let TxnRequest::InitProducerId(r) = req else {
+                    panic!("{name}: {req:?}")
+                };
+                assert_eq!(
+                    (r.producer_id, r.producer_epoch),
+                    (7, 0),
+                    "{name}: KIP-360 bump"
+                );
+                m.on_response(now, pid_ok(9, 0));
+                assert!(
+                    matches!(m.result(t), Some(Ok(()))),
+                    "{name}: {:?}",
+                    m.result(t)
+                );
+                assert_eq!(m.state().name(), "Ready", "{name}");
+                assert_eq!(
+                    m.take_new_producer(),
+                    Some(ProducerId { id: 9, epoch: 0 }),
+                    "{name}"
+                );
+                // The next transaction runs under the new id.
+                let (_, r) = end_transaction(&mut m, now, true);
+                assert_eq!((r.producer_id, r.producer_epoch), (9, 0), "{name}");
+            }
         }
+        // The bump refused as well: the producer is done, with that error.
+        let (mut m, now) = ready(version);
+        m.begin().unwrap();
+        m.on_produce_sent();
+        let (t, _) = end(&mut m, now, false);
+        m.on_response(now, end_txn(C::INVALID_PRODUCER_ID_MAPPING, None));
+        send(&mut m, now);
+        m.on_response(
+            now,
+            Ok(TxnResponse::InitProducerId(InitProducerIdResponse {
+                error_code: C::TRANSACTIONAL_ID_AUTHORIZATION_FAILED.0,
+                ..Default::default()
+            })),
+        );
+        assert_eq!(
+            fatal_code(m.result(t).unwrap()),
+            C::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        );
+        assert_eq!(
+            fatal_code(m.begin()),
+            C::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        );
     }
 }
 
