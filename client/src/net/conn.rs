@@ -34,8 +34,8 @@ use purekafka_protocol::version::{ApiVersionsOutcome, BrokerVersions, decode_api
 use purekafka_protocol::{ApiKey, Message, Request};
 use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
@@ -114,6 +114,8 @@ pub struct Connection {
     broker: Arc<str>,
     versions: Arc<BrokerVersions>,
     closed: Arc<AtomicBool>,
+    /// Why the socket task ended, once it has.
+    close_error: Arc<OnceLock<Error>>,
     opts: Arc<ConnOptions>,
 }
 
@@ -159,13 +161,13 @@ impl Connection {
         let versions = conn
             .handshake()
             .await
-            .map_err(|e| step_error(broker, SetupStep::ApiVersions, e))?;
+            .map_err(|e| step_error(broker, SetupStep::ApiVersions, conn.cause(e)))?;
         conn.versions = Arc::new(versions);
         if let Some(sasl) = conn.opts.sasl.clone() {
             let lifetime = sasl
                 .authenticate(&conn)
                 .await
-                .map_err(|e| step_error(broker, SetupStep::Sasl, e))?;
+                .map_err(|e| step_error(broker, SetupStep::Sasl, conn.cause(e)))?;
             if let Some(lifetime) = lifetime {
                 // KIP-368: the socket task re-authenticates before it ends.
                 let _ = conn.ctl.send(Control::Schedule {
@@ -182,6 +184,7 @@ impl Connection {
     fn start(stream: impl Transport, broker: &str, opts: ConnOptions) -> Connection {
         let broker: Arc<str> = Arc::from(broker);
         let closed = Arc::new(AtomicBool::new(false));
+        let close_error = Arc::new(OnceLock::new());
         let (tx, rx) = mpsc::channel(opts.max_in_flight.max(1) * 4);
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let opts = Arc::new(opts);
@@ -206,10 +209,12 @@ impl Connection {
                 ctl: ctl.clone(),
                 broker: broker.clone(),
                 closed: closed.clone(),
+                close_error: close_error.clone(),
                 opts: opts.clone(),
                 versions: None,
             },
             closed: closed.clone(),
+            close_error: close_error.clone(),
         };
         tokio::spawn(task.run(Box::new(stream)));
         Connection {
@@ -219,7 +224,19 @@ impl Connection {
             broker,
             versions: Arc::new(BrokerVersions::default()),
             closed,
+            close_error,
             opts,
+        }
+    }
+
+    /// During setup, a request that found the socket task already gone
+    /// gets a bare disconnect; the task's own reason is the better answer
+    /// (a TLS 1.3 broker that wants a client certificate refuses right
+    /// after the handshake, before our ApiVersions is even queued).
+    fn cause(&self, e: Error) -> Error {
+        match e {
+            Error::Disconnected { .. } => self.close_error.get().cloned().unwrap_or(e),
+            e => e,
         }
     }
 
@@ -441,6 +458,7 @@ struct ConnTask {
     auth_held: VecDeque<Command>,
     reauth: Reauth,
     closed: Arc<AtomicBool>,
+    close_error: Arc<OnceLock<Error>>,
 }
 
 /// What the socket task needs to run a re-authentication (KIP-368) on its
@@ -451,6 +469,7 @@ struct Reauth {
     ctl: mpsc::UnboundedSender<Control>,
     broker: Arc<str>,
     closed: Arc<AtomicBool>,
+    close_error: Arc<OnceLock<Error>>,
     opts: Arc<ConnOptions>,
     versions: Option<Arc<BrokerVersions>>,
 }
@@ -474,6 +493,7 @@ impl Reauth {
             broker: self.broker.clone(),
             versions,
             closed: self.closed.clone(),
+            close_error: self.close_error.clone(),
             opts: self.opts.clone(),
         };
         tokio::spawn(async move {
@@ -592,6 +612,7 @@ impl ConnTask {
                 }
             }
         };
+        let _ = self.close_error.set(error.clone());
         self.closed.store(true, Ordering::Relaxed);
         // Fail whatever is still queued.
         self.rx.close();
@@ -743,6 +764,63 @@ mod tests {
         eventually("the connection closes", || conn.is_closed()).await;
         let e = conn.send(&MetadataRequest::default()).await.unwrap_err();
         assert!(matches!(e, Error::Disconnected { .. }), "{e:?}");
+    }
+
+    /// A stream whose first read fails: the socket task ends before any
+    /// request is queued (a TLS 1.3 broker's refusal of a missing client
+    /// certificate comes that way, right after the handshake).
+    struct FailsAtOnce;
+
+    impl tokio::io::AsyncRead for FailsAtOnce {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            _buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the broker refused us for a reason",
+            )))
+        }
+    }
+
+    impl tokio::io::AsyncWrite for FailsAtOnce {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Setup reports why the socket task ended, not a bare "closed", when
+    /// its first request finds the task already gone.
+    #[tokio::test]
+    async fn a_setup_request_after_the_task_ended_reports_why_it_ended() {
+        let conn = Connection::start(FailsAtOnce, "b:9093", ConnOptions::default());
+        eventually("the task ends", || conn.is_closed()).await;
+        let e = conn.handshake().await.unwrap_err();
+        assert!(matches!(e, Error::Disconnected { .. }), "{e:?}");
+        let e = conn.cause(e);
+        let text = e.to_string();
+        assert!(
+            text.contains("the broker refused us for a reason"),
+            "{text}"
+        );
+        assert!(text.contains("b:9093"), "{text}");
     }
 
     #[tokio::test]
