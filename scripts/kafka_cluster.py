@@ -535,6 +535,17 @@ class KafkaCluster:
                     brokers, _ctl, _t = metadata(self.nodes[w].port, timeout=2.0)
                     if not live.issubset(set(brokers)):
                         ok, last = False, "node %d sees brokers %s of %s" % (w, sorted(brokers), sorted(live))
+                    # Kafka opens the inter-broker listener (PLAINTEXT) first
+                    # and the others only once its authorizer is ready: a
+                    # test once met "Connection refused" on SASL_PLAINTEXT of
+                    # a node PLAINTEXT said was up.
+                    for name, port in self.nodes[w].ports.items():
+                        if name == "CONTROLLER":
+                            continue
+                        try:
+                            socket.create_connection(("127.0.0.1", port), timeout=2.0).close()
+                        except OSError as e:
+                            ok, last = False, "node %d: listener %s (port %d): %s" % (w, name, port, e)
                 if ok:
                     return
             except (OSError, ValueError) as e:
