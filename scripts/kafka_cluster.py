@@ -586,12 +586,19 @@ class KafkaCluster:
             time.sleep(0.05)
 
     def leader(self, topic, partition):
-        _b, _c, topics = metadata(self.any_port(), [topic])
-        t = topics.get(topic)
-        if t is None or partition not in t[1]:
-            raise RuntimeError("no metadata for %s-%d" % (topic, partition))
-        err, leader, isr, replicas = t[1][partition]
-        return {"leader": leader, "isr": isr, "replicas": replicas, "error": err}
+        # A node's answer can lack a topic another node (or it, a moment
+        # ago) already showed (CI once: right after create_topic): ask again
+        # for a few seconds before saying there is none.
+        deadline = time.monotonic() + 10
+        while True:
+            _b, _c, topics = metadata(self.any_port(), [topic])
+            t = topics.get(topic)
+            if t is not None and partition in t[1]:
+                err, leader, isr, replicas = t[1][partition]
+                return {"leader": leader, "isr": isr, "replicas": replicas, "error": err}
+            if time.monotonic() > deadline:
+                raise RuntimeError("no metadata for %s-%d" % (topic, partition))
+            time.sleep(0.1)
 
     def coordinator(self, key, key_type, timeout=60.0):
         """The coordinator node of a group (0) or transactional id (1). The
