@@ -311,7 +311,7 @@ fn commits_and_committed_retry_for_default_api_timeout_or_the_given_timeout() {
             Some(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS),
             "{e}"
         );
-        // Cleared while it retries: the commit lands.
+        // The errors cleared, the next commit lands.
         broker.clear_request_errors(OFFSET_COMMIT).unwrap();
         c.commit_offsets(at(7)).await.unwrap();
 
